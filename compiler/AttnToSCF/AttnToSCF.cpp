@@ -1,0 +1,541 @@
+// convert-attn-to-scf: attn.kernel -> a fused FlashAttention-style loop nest.
+//
+// For each work item (batch, q head, query block of block_m rows):
+//   pack Q (pre-scaled) into a block_m x d_qk tile
+//   for each key/value tile of block_n rows that the mask leaves visible:
+//     pack K^T (d_qk x block_n) and V (block_n x d_v) tiles
+//     S = Q K^T               register-blocked micro_m x micro_n micro-kernel
+//     S = softcap(S), mask(S) only on tiles that need it
+//     online softmax: row max m, row sum l, P = exp(S - m), rescale acc
+//     acc += P V              register-blocked micro-kernel
+//   O = acc / l, LSE = m + log(l); a fully masked row gives O = 0, LSE = -inf
+// Every local buffer is a static tile: nothing scales with seq_q x seq_kv.
+#include "compiler/AttnToSCF/AttnToSCF.h"
+#include "compiler/Passes.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTATTNTOSCF
+#include "compiler/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// The static facts of one kernel that the loop nest is specialised on.
+struct KernelShape {
+  int64_t qHeads, kvHeads, dQk, dV;
+  double scale, softcap;
+  MaskKind mask;
+  bool bottomRight;
+  int64_t left, right;
+  bool lse;
+  int64_t blockM, blockN, microM, microN, width;
+
+  static KernelShape of(KernelOp op) {
+    ScheduleAttr s = op.getScheduleAttr();
+    MaskAttr m = op.getMaskOrDefault();
+    // Window extents beyond any sequence behave as unbounded; clamping keeps
+    // the index arithmetic far from overflow.
+    constexpr int64_t kMaxExtent = int64_t(1) << 40;
+    return {static_cast<int64_t>(op.getQHeads()),
+            op.getKvHeadsOrDefault(),
+            static_cast<int64_t>(op.getDQk()),
+            op.getDvOrDefault(),
+            op.getScaleOrDefault(),
+            op.getSoftcapOrDefault(),
+            m.getKind(),
+            m.getAlignment() == Alignment::BottomRight,
+            std::min(m.getLeft(), kMaxExtent),
+            std::min(m.getRight(), kMaxExtent),
+            op.getLseOrDefault(),
+            s.getBlockM(),
+            s.getBlockN(),
+            s.getMicroM(),
+            s.getMicroN(),
+            s.getVectorWidth()};
+  }
+  int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
+};
+
+class LoopNestEmitter {
+public:
+  LoopNestEmitter(const KernelShape &shape, ImplicitLocOpBuilder &b)
+      : s(shape), b(b), f32(b.getF32Type()),
+        vecTy(VectorType::get({shape.width}, b.getF32Type())),
+        idxVecTy(VectorType::get({shape.width}, b.getI64Type())) {}
+
+  /// The function type: (q, k, v, o, lse, begin, end) -> ().
+  FunctionType functionType() {
+    auto strided4 = [&](int64_t heads, int64_t dim) {
+      int64_t dyn = ShapedType::kDynamic;
+      return MemRefType::get(
+          {dyn, heads, dyn, dim}, f32,
+          StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn, 1}));
+    };
+    int64_t dyn = ShapedType::kDynamic;
+    auto lseTy = MemRefType::get(
+        {dyn, s.qHeads, dyn}, f32,
+        StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn}));
+    Type index = b.getIndexType();
+    return b.getFunctionType({strided4(s.qHeads, s.dQk),
+                              strided4(s.kvHeads, s.dQk),
+                              strided4(s.kvHeads, s.dV),
+                              strided4(s.qHeads, s.dV), lseTy, index, index},
+                             {});
+  }
+
+  void emitBody(func::FuncOp func) {
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    q = entry->getArgument(0);
+    k = entry->getArgument(1);
+    v = entry->getArgument(2);
+    o = entry->getArgument(3);
+    lseOut = entry->getArgument(4);
+
+    // Tiles live on the stack of the calling thread, allocated once per call.
+    qTile = tile({s.blockM, s.roundUp(s.dQk)});
+    kTile = tile({s.dQk, s.blockN});
+    vTile = tile({s.blockN, s.roundUp(s.dV)});
+    sTile = tile({s.blockM, s.blockN});
+    accTile = tile({s.blockM, s.roundUp(s.dV)});
+    rowMax = tile({s.blockM});
+    rowSum = tile({s.blockM});
+
+    seqQ = b.create<memref::DimOp>(q, 2);
+    seqKv = b.create<memref::DimOp>(k, 2);
+    diagOffset = s.bottomRight ? sub(seqKv, seqQ) : idx(0);
+    numQBlocks = b.create<arith::CeilDivUIOp>(seqQ, idx(s.blockM));
+    forLoop(entry->getArgument(5), entry->getArgument(6), idx(1), {},
+            [&](Value item, ValueRange) {
+              emitWorkItem(item);
+              return SmallVector<Value>();
+            });
+    b.create<func::ReturnOp>();
+  }
+
+private:
+  using BodyFn = function_ref<SmallVector<Value>(Value, ValueRange)>;
+
+  //===--------------------------------------------------------------------===//
+  // Small builders
+  //===--------------------------------------------------------------------===//
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value f32Const(double v) {
+    return b.create<arith::ConstantOp>(b.getF32FloatAttr(v));
+  }
+  Value splat(double v) {
+    return b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(vecTy, b.getF32FloatAttr(v)));
+  }
+  Value splatOf(Value scalar) {
+    Type t = scalar.getType().isF32() ? Type(vecTy) : Type(idxVecTy);
+    return b.create<vector::BroadcastOp>(t, scalar);
+  }
+  Value add(Value x, Value y) { return b.create<arith::AddIOp>(x, y); }
+  Value sub(Value x, Value y) { return b.create<arith::SubIOp>(x, y); }
+  Value mul(Value x, Value y) { return b.create<arith::MulIOp>(x, y); }
+  Value minS(Value x, Value y) { return b.create<arith::MinSIOp>(x, y); }
+  Value maxS(Value x, Value y) { return b.create<arith::MaxSIOp>(x, y); }
+  Value clamp(Value x, Value lo, Value hi) { return minS(maxS(x, lo), hi); }
+  Value toI64(Value x) {
+    return b.create<arith::IndexCastOp>(b.getI64Type(), x);
+  }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return b.create<arith::CmpIOp>(p, x, y);
+  }
+  Value negInf() { return f32Const(-std::numeric_limits<double>::infinity()); }
+
+  Value tile(ArrayRef<int64_t> shape) {
+    return b.create<memref::AllocaOp>(MemRefType::get(shape, f32),
+                                      b.getI64IntegerAttr(64));
+  }
+  Value load(Value mem, ValueRange indices) {
+    return b.create<memref::LoadOp>(mem, indices);
+  }
+  void store(Value value, Value mem, ValueRange indices) {
+    b.create<memref::StoreOp>(value, mem, indices);
+  }
+  Value loadVec(Value mem, ValueRange indices) {
+    return b.create<vector::LoadOp>(vecTy, mem, indices);
+  }
+  void storeVec(Value value, Value mem, ValueRange indices) {
+    b.create<vector::StoreOp>(value, mem, indices);
+  }
+
+  /// Loads W lanes of row `prefix` of a global tensor from column `col`; lanes
+  /// at or past `limit` (the head dim) read as 0 and touch no memory.
+  Value loadRow(Value mem, ValueRange prefix, int64_t col, int64_t limit) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.push_back(idx(col));
+    if (col + s.width <= limit)
+      return loadVec(mem, indices);
+    Value mask = b.create<vector::CreateMaskOp>(
+        VectorType::get({s.width}, b.getI1Type()), ValueRange{idx(limit - col)});
+    return b.create<vector::MaskedLoadOp>(vecTy, mem, indices, mask,
+                                          splat(0.0));
+  }
+  /// Stores the lanes of `value` below `limit - col` to a global row.
+  void storeRow(Value value, Value mem, ValueRange prefix, int64_t col,
+                int64_t limit) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.push_back(idx(col));
+    if (col + s.width <= limit)
+      return storeVec(value, mem, indices);
+    Value mask = b.create<vector::CreateMaskOp>(
+        VectorType::get({s.width}, b.getI1Type()), ValueRange{idx(limit - col)});
+    b.create<vector::MaskedStoreOp>(mem, indices, mask, value);
+  }
+
+  /// scf.for whose body is produced by `body(iv, iterArgs)`, which returns the
+  /// values to yield. Leaves the insertion point after the loop.
+  ValueRange forLoop(Value lb, Value ub, Value step, ValueRange init,
+                     BodyFn body) {
+    auto loop = b.create<scf::ForOp>(lb, ub, step, init);
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = loop.getBody();
+    if (init.empty()) {
+      b.setInsertionPoint(block->getTerminator());
+      body(loop.getInductionVar(), {});
+    } else {
+      b.setInsertionPointToEnd(block);
+      b.create<scf::YieldOp>(
+          body(loop.getInductionVar(), loop.getRegionIterArgs()));
+    }
+    return loop.getResults();
+  }
+  void forEachRow(Value lb, Value ub, int64_t step,
+                  function_ref<void(Value)> body) {
+    forLoop(lb, ub, idx(step), {}, [&](Value i, ValueRange) {
+      body(i);
+      return SmallVector<Value>();
+    });
+  }
+  void ifThen(Value cond, function_ref<void()> body) {
+    auto ifOp = b.create<scf::IfOp>(cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // The stages of one work item
+  //===--------------------------------------------------------------------===//
+  void emitWorkItem(Value item) {
+    Value qBlock = b.create<arith::RemUIOp>(item, numQBlocks);
+    Value rest = b.create<arith::DivUIOp>(item, numQBlocks);
+    head = b.create<arith::RemUIOp>(rest, idx(s.qHeads));
+    batch = b.create<arith::DivUIOp>(rest, idx(s.qHeads));
+    kvHead = b.create<arith::DivUIOp>(head, idx(s.qHeads / s.kvHeads));
+    m0 = mul(qBlock, idx(s.blockM));
+    rows = minS(idx(s.blockM), sub(seqQ, m0));
+    rowsUp = mul(b.create<arith::CeilDivUIOp>(rows, idx(s.microM)),
+                 idx(s.microM));
+
+    packQ();
+    initState();
+    auto [lo, hi] = visibleKeyRange();
+    forLoop(lo, hi, idx(s.blockN), {}, [&](Value n0, ValueRange) {
+      Value cols = minS(idx(s.blockN), sub(hi, n0));
+      packKV(n0, cols);
+      computeScores();
+      if (s.softcap > 0)
+        applySoftcap();
+      applyMask(n0, cols);
+      updateSoftmax();
+      accumulatePV(cols);
+      return SmallVector<Value>();
+    });
+    finalize();
+  }
+
+  /// qTile[i, :] = scale * Q[b, h, m0 + i, :]; rows in [rows, rowsUp) are 0.
+  void packQ() {
+    Value scale = splat(s.scale);
+    forEachRow(idx(0), rows, 1, [&](Value i) {
+      Value row = add(m0, i);
+      for (int64_t c = 0; c < s.dQk; c += s.width) {
+        Value x = loadRow(q, {batch, head, row}, c, s.dQk);
+        storeVec(b.create<arith::MulFOp>(x, scale), qTile, {i, idx(c)});
+      }
+    });
+    forEachRow(rows, rowsUp, 1, [&](Value i) {
+      for (int64_t c = 0; c < s.dQk; c += s.width)
+        storeVec(splat(0.0), qTile, {i, idx(c)});
+    });
+  }
+
+  void initState() {
+    forEachRow(idx(0), rowsUp, 1, [&](Value i) {
+      store(negInf(), rowMax, {i});
+      store(f32Const(0.0), rowSum, {i});
+      for (int64_t c = 0; c < s.roundUp(s.dV); c += s.width)
+        storeVec(splat(0.0), accTile, {i, idx(c)});
+    });
+  }
+
+  /// [lo, hi): the keys that any row of this query block may see.
+  std::pair<Value, Value> visibleKeyRange() {
+    Value zero = idx(0);
+    Value diag = add(m0, diagOffset); // key index on the first row's diagonal
+    switch (s.mask) {
+    case MaskKind::Causal:
+      return {zero, clamp(add(diag, rows), zero, seqKv)};
+    case MaskKind::SlidingWindow: {
+      Value lo = clamp(sub(diag, idx(s.left)), zero, seqKv);
+      return {lo, clamp(add(add(diag, rows), idx(s.right)), lo, seqKv)};
+    }
+    default:
+      return {zero, seqKv};
+    }
+  }
+
+  /// kTile[:, j] = K[b, kvh, n0 + j, :] and vTile[j, :] = V[...] for j < cols.
+  void packKV(Value n0, Value cols) {
+    forEachRow(idx(0), cols, 1, [&](Value j) {
+      Value row = add(n0, j);
+      for (int64_t c = 0; c < s.dQk; c += s.width) {
+        Value x = loadRow(k, {batch, kvHead, row}, c, s.dQk);
+        for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
+          store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), kTile,
+                {idx(c + e), j});
+      }
+      for (int64_t c = 0; c < s.dV; c += s.width)
+        storeVec(loadRow(v, {batch, kvHead, row}, c, s.dV), vTile,
+                 {j, idx(c)});
+    });
+  }
+
+  /// Register-blocked micro-kernel: for rows [i0, i0 + micro_m) and columns
+  /// [c0, c0 + lanes * width), acc += sum_r lhs[i, r] * rhs[r, col] over
+  /// r in [0, depth); `accIn`/`accOut` load and store the accumulators.
+  void microKernel(Value i0, Value c0, int64_t vectors, Value depth, Value lhs,
+                   Value rhs, function_ref<Value(int64_t, int64_t)> accIn,
+                   function_ref<void(int64_t, int64_t, Value)> accOut) {
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < s.microM; ++r)
+      for (int64_t n = 0; n < vectors; ++n)
+        init.push_back(accIn(r, n));
+    ValueRange result =
+        forLoop(idx(0), depth, idx(1), init, [&](Value d, ValueRange acc) {
+          SmallVector<Value> rhsVecs, next;
+          for (int64_t n = 0; n < vectors; ++n)
+            rhsVecs.push_back(
+                loadVec(rhs, {d, add(c0, idx(n * s.width))}));
+          for (int64_t r = 0; r < s.microM; ++r) {
+            Value a = splatOf(load(lhs, {add(i0, idx(r)), d}));
+            for (int64_t n = 0; n < vectors; ++n)
+              next.push_back(b.create<vector::FMAOp>(
+                  a, rhsVecs[n], acc[r * vectors + n]));
+          }
+          return next;
+        });
+    for (int64_t r = 0; r < s.microM; ++r)
+      for (int64_t n = 0; n < vectors; ++n)
+        accOut(r, n, result[r * vectors + n]);
+  }
+
+  /// sTile = qTile * kTile for rows < rowsUp.
+  void computeScores() {
+    int64_t vectors = s.microN / s.width;
+    forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
+      forEachRow(idx(0), idx(s.blockN), s.microN, [&](Value j0) {
+        microKernel(
+            i0, j0, vectors, idx(s.dQk), qTile, kTile,
+            [&](int64_t, int64_t) { return splat(0.0); },
+            [&](int64_t r, int64_t n, Value acc) {
+              storeVec(acc, sTile,
+                       {add(i0, idx(r)), add(j0, idx(n * s.width))});
+            });
+      });
+    });
+  }
+
+  /// s = softcap * tanh(s / softcap).
+  void applySoftcap() {
+    Value cap = splat(s.softcap), invCap = splat(1.0 / s.softcap);
+    forEachRow(idx(0), rowsUp, 1, [&](Value i) {
+      for (int64_t c = 0; c < s.blockN; c += s.width) {
+        Value x = loadVec(sTile, {i, idx(c)});
+        Value t = b.create<math::TanhOp>(b.create<arith::MulFOp>(x, invCap));
+        storeVec(b.create<arith::MulFOp>(t, cap), sTile, {i, idx(c)});
+      }
+    });
+  }
+
+  /// Sets masked scores (and columns past the last key) to -inf, only on
+  /// tiles that the mask cuts or that are short.
+  void applyMask(Value n0, Value cols) {
+    Value lastKey = add(n0, idx(s.blockN - 1));
+    Value diag = add(m0, diagOffset);
+    Value needMask = cmp(arith::CmpIPredicate::slt, cols, idx(s.blockN));
+    auto orWith = [&](Value c) {
+      needMask = b.create<arith::OrIOp>(needMask, c);
+    };
+    if (s.mask == MaskKind::Causal)
+      orWith(cmp(arith::CmpIPredicate::sgt, lastKey, diag));
+    if (s.mask == MaskKind::SlidingWindow) {
+      Value lastDiag = add(diag, sub(rows, idx(1)));
+      orWith(cmp(arith::CmpIPredicate::slt, n0, sub(lastDiag, idx(s.left))));
+      orWith(cmp(arith::CmpIPredicate::sgt, lastKey, add(diag, idx(s.right))));
+    }
+    ifThen(needMask, [&] {
+      SmallVector<int64_t> lanes(s.width);
+      for (int64_t l = 0; l < s.width; ++l)
+        lanes[l] = l;
+      Value iota = b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(idxVecTy, ArrayRef<int64_t>(lanes)));
+      Value keyEnd = splatOf(toI64(add(n0, cols)));
+      Value minusInf = splat(-std::numeric_limits<double>::infinity());
+      forEachRow(idx(0), rowsUp, 1, [&](Value i) {
+        Value qDiag = toI64(add(diag, i));
+        for (int64_t c = 0; c < s.blockN; c += s.width) {
+          Value key = b.create<arith::AddIOp>(
+              splatOf(toI64(add(n0, idx(c)))), iota);
+          Value valid = cmp(arith::CmpIPredicate::slt, key, keyEnd);
+          auto andWith = [&](arith::CmpIPredicate p, Value bound) {
+            valid = b.create<arith::AndIOp>(valid, cmp(p, key, splatOf(bound)));
+          };
+          if (s.mask == MaskKind::Causal)
+            andWith(arith::CmpIPredicate::sle, qDiag);
+          if (s.mask == MaskKind::SlidingWindow) {
+            andWith(arith::CmpIPredicate::sge,
+                    b.create<arith::SubIOp>(
+                        qDiag, b.create<arith::ConstantIntOp>(s.left, 64)));
+            andWith(arith::CmpIPredicate::sle,
+                    b.create<arith::AddIOp>(
+                        qDiag, b.create<arith::ConstantIntOp>(s.right, 64)));
+          }
+          Value x = loadVec(sTile, {i, idx(c)});
+          storeVec(b.create<arith::SelectOp>(valid, x, minusInf), sTile,
+                   {i, idx(c)});
+        }
+      });
+    });
+  }
+
+  /// Online softmax over one tile: new row max, P = exp(S - max) in place,
+  /// row sums and the accumulator rescaled by exp(old max - new max).
+  void updateSoftmax() {
+    forEachRow(idx(0), rowsUp, 1, [&](Value i) {
+      Value oldMax = load(rowMax, {i});
+      Value vmax = loadVec(sTile, {i, idx(0)});
+      for (int64_t c = s.width; c < s.blockN; c += s.width)
+        vmax = b.create<arith::MaxNumFOp>(vmax, loadVec(sTile, {i, idx(c)}));
+      Value tileMax = b.create<vector::ReductionOp>(
+          vector::CombiningKind::MAXNUMF, vmax);
+      Value newMax = b.create<arith::MaxNumFOp>(oldMax, tileMax);
+      // A row with no visible key so far keeps max = -inf; subtracting 0
+      // instead keeps exp(-inf) = 0 and avoids inf - inf = NaN.
+      Value allMasked = b.create<arith::CmpFOp>(arith::CmpFPredicate::OEQ,
+                                                newMax, negInf());
+      Value safeMax =
+          b.create<arith::SelectOp>(allMasked, f32Const(0.0), newMax);
+      Value shift = splatOf(safeMax);
+      Value vsum = splat(0.0);
+      for (int64_t c = 0; c < s.blockN; c += s.width) {
+        Value p = b.create<math::ExpOp>(
+            b.create<arith::SubFOp>(loadVec(sTile, {i, idx(c)}), shift));
+        storeVec(p, sTile, {i, idx(c)});
+        vsum = b.create<arith::AddFOp>(vsum, p);
+      }
+      Value tileSum =
+          b.create<vector::ReductionOp>(vector::CombiningKind::ADD, vsum);
+      Value alpha =
+          b.create<math::ExpOp>(b.create<arith::SubFOp>(oldMax, safeMax));
+      Value sum = b.create<arith::AddFOp>(
+          b.create<arith::MulFOp>(load(rowSum, {i}), alpha), tileSum);
+      store(sum, rowSum, {i});
+      store(newMax, rowMax, {i});
+      Value alphaVec = splatOf(alpha);
+      for (int64_t c = 0; c < s.roundUp(s.dV); c += s.width) {
+        Value a = loadVec(accTile, {i, idx(c)});
+        storeVec(b.create<arith::MulFOp>(a, alphaVec), accTile, {i, idx(c)});
+      }
+    });
+  }
+
+  /// accTile += sTile[:, :cols] * vTile[:cols, :].
+  void accumulatePV(Value cols) {
+    int64_t dVPad = s.roundUp(s.dV);
+    forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
+      for (int64_t c0 = 0; c0 < dVPad; c0 += s.microN) {
+        int64_t vectors = std::min(s.microN, dVPad - c0) / s.width;
+        auto at = [&](int64_t r, int64_t n) -> SmallVector<Value> {
+          return {add(i0, idx(r)), idx(c0 + n * s.width)};
+        };
+        microKernel(
+            i0, idx(c0), vectors, cols, sTile, vTile,
+            [&](int64_t r, int64_t n) { return loadVec(accTile, at(r, n)); },
+            [&](int64_t r, int64_t n, Value acc) {
+              storeVec(acc, accTile, at(r, n));
+            });
+      }
+    });
+  }
+
+  /// O = acc / l (0 for a fully masked row); LSE = m + log(l) (else -inf).
+  void finalize() {
+    forEachRow(idx(0), rows, 1, [&](Value i) {
+      Value sum = load(rowSum, {i});
+      Value seen =
+          b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, sum, f32Const(0));
+      Value inv = b.create<arith::SelectOp>(
+          seen, b.create<arith::DivFOp>(f32Const(1.0), sum), f32Const(0.0));
+      Value invVec = splatOf(inv);
+      Value row = add(m0, i);
+      for (int64_t c = 0; c < s.dV; c += s.width) {
+        Value out = b.create<arith::MulFOp>(loadVec(accTile, {i, idx(c)}),
+                                            invVec);
+        storeRow(out, o, {batch, head, row}, c, s.dV);
+      }
+      if (s.lse) {
+        Value lse = b.create<arith::AddFOp>(load(rowMax, {i}),
+                                            b.create<math::LogOp>(sum));
+        store(b.create<arith::SelectOp>(seen, lse, negInf()), lseOut,
+              {batch, head, row});
+      }
+    });
+  }
+
+  const KernelShape &s;
+  ImplicitLocOpBuilder &b;
+  Type f32;
+  VectorType vecTy, idxVecTy;
+  Value q, k, v, o, lseOut;
+  Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
+  Value seqQ, seqKv, diagOffset, numQBlocks;
+  Value batch, head, kvHead, m0, rows, rowsUp;
+};
+
+struct ConvertAttnToSCF
+    : attn::impl::ConvertAttnToSCFBase<ConvertAttnToSCF> {
+  void runOnOperation() override {
+    SmallVector<KernelOp> kernels;
+    getOperation().walk([&](KernelOp op) { kernels.push_back(op); });
+    for (KernelOp op : kernels)
+      if (failed(lowerKernelToLoops(op)))
+        return signalPassFailure();
+  }
+};
+} // namespace
+
+LogicalResult mlir::attn::lowerKernelToLoops(KernelOp op) {
+  if (failed(checkCpuSupport(op)))
+    return failure();
+  KernelShape shape = KernelShape::of(op);
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  LoopNestEmitter emitter(shape, b);
+  auto func = b.create<func::FuncOp>(op.getSymName(), emitter.functionType());
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  emitter.emitBody(func);
+  op.erase();
+  return success();
+}

@@ -1,0 +1,51 @@
+#ifndef ATTNC_COMPILER_PASSES_TD
+#define ATTNC_COMPILER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertAttnToSCF : Pass<"convert-attn-to-scf", "ModuleOp"> {
+  let summary = "lowers each attn.kernel to a fused, tiled CPU loop nest";
+  let description = [{
+    Replaces every resolved and CPU-scheduled `attn.kernel @name` with
+    `func.func @name` that computes attention FlashAttention-style: one query
+    tile (block_m rows) at a time, streaming key/value tiles (block_n rows)
+    through an online softmax held in registers and small stack buffers.
+    No buffer scales with the sequence lengths: every local buffer is a
+    static block_m x block_n, block_m x d or d x block_n tile.
+
+    The function takes Q, K, V, O as 4-D memrefs indexed [batch, head, seq,
+    dim] with dynamic strides (innermost stride 1), so BSHD, BHSD and strided
+    views all pass through one kernel, and LSE as [batch, head, seq]. Batch
+    and sequence lengths are read from the memrefs at run time. The last two
+    arguments select work items [begin, end) of batch x q_heads x query
+    blocks, so a thread pool can split the work.
+
+    ```mlir
+    func.func @k(%q: memref<?x8x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>,
+                 ..., %begin: index, %end: index)
+        attributes {llvm.emit_c_interface} {
+      %acc = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+      scf.for %w = %begin to %end step %c1 { ... }
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnApproximateMath : Pass<"attn-approximate-math"> {
+  let summary = "replaces math.exp/log/tanh on f32 with polynomial approximations";
+  let description = [{
+    Applies MLIR's polynomial approximations so that vector exp, log and tanh
+    become a handful of FMAs per lane instead of one libm call per element.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect", "::mlir::x86vector::X86VectorDialect"
+  ];
+}
+
+#endif // ATTNC_COMPILER_PASSES_TD

@@ -1,0 +1,264 @@
+// Parsing, printing and verification of the attn dialect's attributes.
+#include "dialect/AttnAttrs.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#include "dialect/AttnEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/AttnAttrs.cpp.inc"
+
+void AttnDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/AttnAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// MaskAttr
+//===----------------------------------------------------------------------===//
+
+MaskAttr MaskAttr::getNone(MLIRContext *ctx) {
+  return MaskAttr::get(ctx, MaskKind::None, Alignment::Unset, kAbsent, kAbsent,
+                       kAbsent, kAbsent);
+}
+
+Attribute MaskAttr::parse(AsmParser &parser, Type) {
+  MLIRContext *ctx = parser.getContext();
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef kindName;
+  if (parser.parseLess() || parser.parseKeyword(&kindName))
+    return {};
+  std::optional<MaskKind> kind = symbolizeMaskKind(kindName);
+  if (!kind) {
+    parser.emitError(loc, "unknown mask kind '")
+        << kindName
+        << "'; expected none, causal, sliding_window, block_sparse or custom";
+    return {};
+  }
+  Alignment alignment = Alignment::Unset;
+  int64_t left = kAbsent, right = kAbsent, blockQ = kAbsent,
+          blockKv = kAbsent;
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc itemLoc = parser.getCurrentLocation();
+    StringRef key;
+    if (parser.parseKeyword(&key))
+      return {};
+    if (std::optional<Alignment> a = symbolizeAlignment(key);
+        a && *a != Alignment::Unset) {
+      if (alignment != Alignment::Unset) {
+        parser.emitError(itemLoc, "mask alignment given twice");
+        return {};
+      }
+      alignment = *a;
+      continue;
+    }
+    int64_t *slot = llvm::StringSwitch<int64_t *>(key)
+                        .Case("left", &left)
+                        .Case("right", &right)
+                        .Case("block_q", &blockQ)
+                        .Case("block_kv", &blockKv)
+                        .Default(nullptr);
+    if (!slot) {
+      parser.emitError(itemLoc, "unknown mask parameter '")
+          << key
+          << "'; expected top_left, bottom_right, left, right, block_q or "
+             "block_kv";
+      return {};
+    }
+    if (*slot != kAbsent) {
+      parser.emitError(itemLoc, "mask parameter '") << key << "' given twice";
+      return {};
+    }
+    int64_t value;
+    SMLoc valueLoc;
+    if (parser.parseEqual() ||
+        (valueLoc = parser.getCurrentLocation(), parser.parseInteger(value)))
+      return {};
+    if (value < 0) {
+      parser.emitError(valueLoc, "mask parameter '")
+          << key << "' must be >= 0, got " << value;
+      return {};
+    }
+    *slot = value;
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<MaskAttr>(loc, ctx, *kind, alignment, left, right,
+                                     blockQ, blockKv);
+}
+
+void MaskAttr::print(AsmPrinter &printer) const {
+  printer << "<" << stringifyMaskKind(getKind());
+  if (getLeft() != kAbsent)
+    printer << ", left = " << getLeft();
+  if (getRight() != kAbsent)
+    printer << ", right = " << getRight();
+  if (getBlockQ() != kAbsent)
+    printer << ", block_q = " << getBlockQ();
+  if (getBlockKv() != kAbsent)
+    printer << ", block_kv = " << getBlockKv();
+  if (hasAlignment())
+    printer << ", " << stringifyAlignment(getAlignment());
+  printer << ">";
+}
+
+LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               MaskKind kind, Alignment alignment, int64_t left,
+                               int64_t right, int64_t blockQ, int64_t blockKv) {
+  bool aligned = kind == MaskKind::Causal || kind == MaskKind::SlidingWindow;
+  if (aligned && alignment == Alignment::Unset)
+    return emitError() << stringifyMaskKind(kind)
+                       << " mask requires an explicit alignment: top_left or "
+                          "bottom_right";
+  if (!aligned && alignment != Alignment::Unset)
+    return emitError() << "alignment applies only to causal and "
+                          "sliding_window masks, not "
+                       << stringifyMaskKind(kind);
+  bool window = kind == MaskKind::SlidingWindow;
+  if (window && (left == kAbsent || right == kAbsent))
+    return emitError() << "sliding_window mask requires both 'left' and "
+                          "'right' extents";
+  if (!window && (left != kAbsent || right != kAbsent))
+    return emitError() << "'left' and 'right' apply only to sliding_window "
+                          "masks, not "
+                       << stringifyMaskKind(kind);
+  bool blocks = kind == MaskKind::BlockSparse;
+  if (blocks && (blockQ <= 0 || blockKv <= 0))
+    return emitError() << "block_sparse mask requires positive 'block_q' and "
+                          "'block_kv' (got "
+                       << blockQ << ", " << blockKv << ")";
+  if (!blocks && (blockQ != kAbsent || blockKv != kAbsent))
+    return emitError() << "'block_q' and 'block_kv' apply only to "
+                          "block_sparse masks, not "
+                       << stringifyMaskKind(kind);
+  if ((left != kAbsent && left < 0) || (right != kAbsent && right < 0))
+    return emitError() << "sliding_window extents must be >= 0 (left = "
+                       << left << ", right = " << right << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ScheduleAttr
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The schedule's keys in print order, each with its getter.
+struct ScheduleKey {
+  const char *name;
+  int64_t (ScheduleAttr::*get)() const;
+};
+constexpr ScheduleKey kScheduleKeys[] = {
+    {"block_m", &ScheduleAttr::getBlockM},
+    {"block_n", &ScheduleAttr::getBlockN},
+    {"micro_m", &ScheduleAttr::getMicroM},
+    {"micro_n", &ScheduleAttr::getMicroN},
+    {"vector_width", &ScheduleAttr::getVectorWidth},
+    {"threads", &ScheduleAttr::getThreads},
+    {"warps", &ScheduleAttr::getWarps},
+    {"stages", &ScheduleAttr::getStages},
+    {"split_kv", &ScheduleAttr::getSplitKv},
+};
+constexpr size_t kNumScheduleKeys = std::size(kScheduleKeys);
+} // namespace
+
+Attribute ScheduleAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  int64_t values[kNumScheduleKeys] = {};
+  bool seen[kNumScheduleKeys] = {};
+  if (parser.parseLess())
+    return {};
+  if (failed(parser.parseOptionalGreater())) {
+    do {
+      SMLoc keyLoc = parser.getCurrentLocation();
+      StringRef key;
+      int64_t value;
+      if (parser.parseKeyword(&key))
+        return {};
+      size_t i = 0;
+      while (i < kNumScheduleKeys && key != kScheduleKeys[i].name)
+        ++i;
+      if (i == kNumScheduleKeys) {
+        parser.emitError(keyLoc, "unknown schedule key '")
+            << key
+            << "'; expected block_m, block_n, micro_m, micro_n, "
+               "vector_width, threads, warps, stages or split_kv";
+        return {};
+      }
+      if (seen[i]) {
+        parser.emitError(keyLoc, "schedule key '") << key << "' given twice";
+        return {};
+      }
+      if (parser.parseEqual() || parser.parseInteger(value))
+        return {};
+      seen[i] = true;
+      values[i] = value;
+    } while (succeeded(parser.parseOptionalComma()));
+    if (parser.parseGreater())
+      return {};
+  }
+  return parser.getChecked<ScheduleAttr>(
+      loc, parser.getContext(), values[0], values[1], values[2], values[3],
+      values[4], values[5], values[6], values[7], values[8]);
+}
+
+void ScheduleAttr::print(AsmPrinter &printer) const {
+  printer << "<";
+  bool first = true;
+  for (const ScheduleKey &key : kScheduleKeys) {
+    int64_t value = (this->*key.get)();
+    if (value == 0)
+      continue;
+    printer << (first ? "" : ", ") << key.name << " = " << value;
+    first = false;
+  }
+  printer << ">";
+}
+
+LogicalResult
+ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     int64_t blockM, int64_t blockN, int64_t microM,
+                     int64_t microN, int64_t vectorWidth, int64_t threads,
+                     int64_t warps, int64_t stages, int64_t splitKv) {
+  const int64_t values[] = {blockM,  blockN, microM, microN, vectorWidth,
+                            threads, warps,  stages, splitKv};
+  for (size_t i = 0; i < kNumScheduleKeys; ++i)
+    if (values[i] < 0)
+      return emitError() << "schedule '" << kScheduleKeys[i].name << "' ("
+                         << values[i] << ") must be >= 0 (0 means unset)";
+  auto isPow2 = [](int64_t v) { return (v & (v - 1)) == 0; };
+  if (blockM > 1024 || blockN > 1024)
+    return emitError() << "block_m (" << blockM << ") and block_n (" << blockN
+                       << ") must be at most 1024";
+  if (vectorWidth && vectorWidth != 4 && vectorWidth != 8 && vectorWidth != 16)
+    return emitError() << "vector_width (" << vectorWidth
+                       << ") must be 4, 8 or 16";
+  if (microM > 16)
+    return emitError() << "micro_m (" << microM << ") must be at most 16";
+  if (blockM && microM && blockM % microM)
+    return emitError() << "block_m (" << blockM
+                       << ") must be a multiple of micro_m (" << microM << ")";
+  if (microN && vectorWidth && microN % vectorWidth)
+    return emitError() << "micro_n (" << microN
+                       << ") must be a multiple of vector_width ("
+                       << vectorWidth << ")";
+  if (microN && vectorWidth && microN / vectorWidth > 8)
+    return emitError() << "micro_n (" << microN
+                       << ") must be at most 8 vectors of vector_width ("
+                       << vectorWidth << ")";
+  if (blockN && microN && blockN % microN)
+    return emitError() << "block_n (" << blockN
+                       << ") must be a multiple of micro_n (" << microN << ")";
+  if (warps && (!isPow2(warps) || warps > 16))
+    return emitError() << "warps (" << warps
+                       << ") must be a power of two no greater than 16";
+  if (stages > 8)
+    return emitError() << "stages (" << stages << ") must be at most 8";
+  return success();
+}

@@ -1,0 +1,85 @@
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "dialect/AttnDialect.td"
+include "dialect/AttnAttrs.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+
+def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
+  let summary = "declares one fused attention kernel";
+  let description = [{
+    `attn.kernel` declares an attention forward pass
+
+        O[b, h, i, :] = sum_j softmax_j(mod(scale * Q[b,h,i,:] . K[b,kvh,j,:])) V[b,kvh,j,:]
+
+    with kvh = h / (q_heads / kv_heads). Batch and sequence lengths are not
+    part of the op: they are run-time values, so one kernel serves any length.
+    Only `q_heads`, `d_qk` and `element_type` are required; the
+    `attn-resolve-defaults` pass makes every other choice explicit.
+
+    ```mlir
+    attn.kernel @llama3_8b attributes {
+      q_heads = 32, kv_heads = 8, d_qk = 128, element_type = f32,
+      mask = #attn.mask<causal, bottom_right>
+    }
+    ```
+
+    A `custom` mask carries a `mask` region ((b, h, q, k : index) -> i1); a
+    `custom` score modifier a `score` region ((s : f32, b, h, q, k : index)
+    -> f32). Both end in `attn.yield`.
+  }];
+
+  let arguments = (ins
+    SymbolNameAttr:$sym_name,
+    I64Attr:$q_heads,
+    OptionalAttr<I64Attr>:$kv_heads,
+    I64Attr:$d_qk,
+    OptionalAttr<I64Attr>:$d_v,
+    TypeAttr:$element_type,
+    OptionalAttr<TypeAttr>:$accum_type,
+    OptionalAttr<F64Attr>:$scale,
+    OptionalAttr<F64Attr>:$softcap,
+    OptionalAttr<Attn_MaskAttr>:$mask,
+    OptionalAttr<Attn_ScoreModAttr>:$score_mod,
+    OptionalAttr<Attn_LayoutAttr>:$layout,
+    OptionalAttr<Attn_ModeAttr>:$mode,
+    OptionalAttr<Attn_VariantAttr>:$variant,
+    OptionalAttr<BoolAttr>:$lse,
+    OptionalAttr<BoolAttr>:$probs,
+    OptionalAttr<Attn_ScheduleAttr>:$schedule
+  );
+  let regions = (region MaxSizedRegion<1>:$mask_fn, MaxSizedRegion<1>:$score_fn);
+
+  let assemblyFormat = [{
+    $sym_name attr-dict-with-keyword (`mask` $mask_fn^)? (`score` $score_fn^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+
+  let extraClassDeclaration = [{
+    // Accessors that apply the documented defaults, so that code can read a
+    // kernel before or after attn-resolve-defaults and get the same answer.
+    int64_t getKvHeadsOrDefault() { return static_cast<int64_t>(getKvHeads().value_or(getQHeads())); }
+    int64_t getDvOrDefault() { return static_cast<int64_t>(getDV().value_or(getDQk())); }
+    ::mlir::Type getAccumTypeOrDefault();
+    double getScaleOrDefault();
+    double getSoftcapOrDefault() { return getSoftcap() ? getSoftcap()->convertToDouble() : 0.0; }
+    MaskAttr getMaskOrDefault();
+    ScoreModKind getScoreModOrDefault();
+    Layout getLayoutOrDefault();
+    Mode getModeOrDefault();
+    Variant getVariantOrDefault();
+    bool getLseOrDefault() { return getLse().value_or(false); }
+    bool getProbsOrDefault() { return getProbs().value_or(false); }
+  }];
+}
+
+def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
+  let summary = "returns the value of a mask or score region";
+  let arguments = (ins AnyType:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+#endif // ATTN_OPS_TD

@@ -1,0 +1,19 @@
+#ifndef ATTNC_DIALECT_TRANSFORMS_PASSES_H
+#define ATTNC_DIALECT_TRANSFORMS_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::attn {
+
+#define GEN_PASS_DECL
+#include "dialect/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "dialect/Transforms/Passes.h.inc"
+
+/// f32 lanes in the host's widest usable vector register (16, 8 or 4).
+int64_t hostVectorWidth();
+
+} // namespace mlir::attn
+
+#endif

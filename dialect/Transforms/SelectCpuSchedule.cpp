@@ -1,0 +1,95 @@
+#include "dialect/AttnOps.h"
+#include "dialect/Transforms/Passes.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNSELECTCPUSCHEDULE
+#include "dialect/Transforms/Passes.h.inc"
+
+int64_t hostVectorWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 16;
+  if (features.lookup("avx2") || features.lookup("avx"))
+    return 8;
+  return 4;
+}
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+/// Largest value in `candidates` (descending) that divides `n`.
+int64_t largestDivisor(int64_t n, std::initializer_list<int64_t> candidates) {
+  for (int64_t c : candidates)
+    if (n % c == 0)
+      return c;
+  return 1;
+}
+
+struct SelectCpuSchedule
+    : attn::impl::AttnSelectCpuScheduleBase<SelectCpuSchedule> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    int64_t hostWidth = vectorWidth > 0 ? vectorWidth : hostVectorWidth();
+    int64_t hostThreads =
+        threads > 0 ? threads
+                    : std::max<int64_t>(1, std::thread::hardware_concurrency());
+    getOperation()->walk([&](KernelOp op) {
+      if (failed(select(op, hostWidth, hostThreads)))
+        signalPassFailure();
+    });
+  }
+
+  LogicalResult select(KernelOp op, int64_t hostWidth, int64_t hostThreads) {
+    ScheduleAttr s = op.getScheduleAttr();
+    auto given = [&](int64_t (ScheduleAttr::*get)() const) -> int64_t {
+      return s ? (s.*get)() : 0;
+    };
+    int64_t width = given(&ScheduleAttr::getVectorWidth);
+    int64_t blockM = given(&ScheduleAttr::getBlockM);
+    int64_t blockN = given(&ScheduleAttr::getBlockN);
+    int64_t microM = given(&ScheduleAttr::getMicroM);
+    int64_t microN = given(&ScheduleAttr::getMicroN);
+    int64_t nThreads = given(&ScheduleAttr::getThreads);
+    if (!width)
+      width = hostWidth;
+    if (!microN)
+      microN = blockN % (2 * width) == 0 ? 2 * width : width;
+    if (blockN && blockN % width)
+      return op.emitOpError() << "block_n (" << blockN
+                              << ") must be a multiple of vector_width ("
+                              << width << ") for the cpu backend";
+    if (!blockN) {
+      // Keep one packed K tile (d_qk x block_n f32) within 32 KiB of L1.
+      int64_t fit = 8192 / static_cast<int64_t>(op.getDQk());
+      blockN = std::clamp<int64_t>(fit / microN * microN, microN, 128);
+    }
+    if (!microM)
+      microM = blockM ? largestDivisor(blockM, {width == 16 ? 8 : 4, 4, 2, 1})
+                      : (width == 16 ? 8 : 4);
+    if (!blockM)
+      blockM = op.getModeOrDefault() == Mode::Decode ? microM : 64;
+    if (!nThreads)
+      nThreads = hostThreads;
+    auto emitError = [&] { return op.emitOpError(); };
+    if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,
+                                    width, nThreads, given(&ScheduleAttr::getWarps),
+                                    given(&ScheduleAttr::getStages),
+                                    given(&ScheduleAttr::getSplitKv))))
+      return failure();
+    op.setScheduleAttr(ScheduleAttr::get(
+        op.getContext(), blockM, blockN, microM, microN, width, nThreads,
+        given(&ScheduleAttr::getWarps), given(&ScheduleAttr::getStages),
+        given(&ScheduleAttr::getSplitKv)));
+    return success();
+  }
+};
+} // namespace

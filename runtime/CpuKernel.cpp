@@ -1,0 +1,282 @@
+// The CPU backend: attn.kernel text -> resolve + schedule -> fused loop nest
+// -> LLVM -> ORC JIT, and the launch of the JIT-compiled function on a pool.
+#include "runtime/CpuKernel.h"
+
+#include "compiler/AttnToSCF/AttnToSCF.h"
+#include "compiler/Pipelines/Pipelines.h"
+#include "dialect/AttnOps.h"
+#include "runtime/ThreadPool.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <mutex>
+
+namespace attnc {
+namespace {
+
+/// The memref descriptors of the kernel's C interface (llvm.emit_c_interface).
+template <int Rank> struct MemRefDescriptor {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[Rank];
+  int64_t strides[Rank];
+};
+using KernelFn = void (*)(MemRefDescriptor<4> *, MemRefDescriptor<4> *,
+                          MemRefDescriptor<4> *, MemRefDescriptor<4> *,
+                          MemRefDescriptor<3> *, int64_t, int64_t);
+
+template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
+  MemRefDescriptor<Rank> d{t.data, t.data, 0, {}, {}};
+  for (int i = 0; i < Rank; ++i) {
+    d.sizes[i] = t.sizes[i];
+    d.strides[i] = t.strides[i];
+  }
+  return d;
+}
+
+void initializeLlvmOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+KernelSpec specOf(mlir::attn::KernelOp op) {
+  using namespace mlir::attn;
+  KernelSpec s;
+  s.name = op.getSymName().str();
+  s.qHeads = static_cast<int64_t>(op.getQHeads());
+  s.kvHeads = op.getKvHeadsOrDefault();
+  s.dQk = static_cast<int64_t>(op.getDQk());
+  s.dV = op.getDvOrDefault();
+  std::string type;
+  llvm::raw_string_ostream(type) << op.getElementType();
+  s.elementType = type;
+  s.scale = op.getScaleOrDefault();
+  s.softcap = op.getSoftcapOrDefault();
+  MaskAttr mask = op.getMaskOrDefault();
+  s.mask = mask.getKind() == mlir::attn::MaskKind::Causal
+               ? attnc::MaskKind::Causal
+           : mask.getKind() == mlir::attn::MaskKind::SlidingWindow
+               ? attnc::MaskKind::SlidingWindow
+               : attnc::MaskKind::None;
+  s.alignment = mask.getAlignment() == mlir::attn::Alignment::TopLeft
+                    ? attnc::Alignment::TopLeft
+                : mask.getAlignment() == mlir::attn::Alignment::BottomRight
+                    ? attnc::Alignment::BottomRight
+                    : attnc::Alignment::Unset;
+  s.windowLeft = mask.getLeft() == kAbsent ? 0 : mask.getLeft();
+  s.windowRight = mask.getRight() == kAbsent ? 0 : mask.getRight();
+  s.layout = op.getLayoutOrDefault() == mlir::attn::Layout::BHSD
+                 ? attnc::Layout::BHSD
+                 : attnc::Layout::BSHD;
+  s.lse = op.getLseOrDefault();
+  ScheduleAttr sched = op.getScheduleAttr();
+  s.blockM = sched.getBlockM();
+  s.blockN = sched.getBlockN();
+  s.microM = sched.getMicroM();
+  s.microN = sched.getMicroN();
+  s.vectorWidth = sched.getVectorWidth();
+  s.threads = sched.getThreads();
+  return s;
+}
+
+Status checkView(const char *name, const TensorView &t, int64_t heads,
+                 const char *headsName, int64_t dim, const char *dimName) {
+  if (!t.data)
+    return Status::error(fmt::format("{}: data pointer is null", name));
+  for (int64_t size : t.sizes)
+    if (size < 0)
+      return Status::error(fmt::format("{}: sizes must be >= 0, got [{}]",
+                                       name, fmt::join(t.sizes, ", ")));
+  if (t.heads() != heads)
+    return Status::error(fmt::format("{}: has {} heads, but the kernel has "
+                                     "{} = {}",
+                                     name, t.heads(), headsName, heads));
+  if (t.dim() != dim)
+    return Status::error(fmt::format("{}: head dim is {}, but the kernel has "
+                                     "{} = {}",
+                                     name, t.dim(), dimName, dim));
+  if (t.strides[3] != 1)
+    return Status::error(fmt::format(
+        "{}: the head-dim stride must be 1, got {}", name, t.strides[3]));
+  return Status::success();
+}
+
+} // namespace
+
+struct CpuKernel::Impl {
+  KernelSpec spec;
+  double compileMillis = 0;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  KernelFn fn = nullptr;
+};
+
+CpuKernel::CpuKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CpuKernel::~CpuKernel() = default;
+const KernelSpec &CpuKernel::spec() const { return impl_->spec; }
+double CpuKernel::compileMillis() const { return impl_->compileMillis; }
+
+StatusOr<std::unique_ptr<CpuKernel>>
+CpuKernel::compile(const KernelSpec &spec, const CpuCompileOptions &options) {
+  return compile(toMlir(spec), options);
+}
+
+StatusOr<std::unique_ptr<CpuKernel>>
+CpuKernel::compile(const std::string &mlirSource,
+                   const CpuCompileOptions &options) {
+  auto start = std::chrono::steady_clock::now();
+  initializeLlvmOnce();
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+
+  // Diagnostics are collected, with source locations, into the Status.
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(mlirSource, options.sourceName),
+      llvm::SMLoc());
+  std::string diagnostics;
+  llvm::raw_string_ostream diagStream(diagnostics);
+  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context, diagStream);
+  auto fail = [&](const std::string &what) -> Status {
+    std::string text = diagStream.str();
+    while (!text.empty() && text.back() == '\n')
+      text.pop_back();
+    return Status::error(text.empty() ? what : what + ":\n" + text);
+  };
+
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr,
+                                            mlir::ParserConfig(&context));
+  if (!module)
+    return fail("invalid kernel spec");
+  llvm::SmallVector<mlir::attn::KernelOp> kernels(
+      module->getOps<mlir::attn::KernelOp>());
+  if (kernels.size() != 1)
+    return Status::error(fmt::format(
+        "{}: expected exactly one attn.kernel, found {}", options.sourceName,
+        kernels.size()));
+
+  mlir::attn::CpuPipelineOptions pipelineOptions;
+  pipelineOptions.vectorWidth = options.vectorWidth;
+  mlir::PassManager schedule(&context);
+  mlir::attn::buildAttnCpuSchedulePipeline(schedule, pipelineOptions);
+  if (mlir::failed(schedule.run(*module)))
+    return fail("scheduling failed");
+  mlir::attn::KernelOp kernel = *module->getOps<mlir::attn::KernelOp>().begin();
+  if (mlir::failed(mlir::attn::checkCpuSupport(kernel)))
+    return fail("unsupported kernel");
+  auto impl = std::make_unique<Impl>();
+  impl->spec = specOf(kernel);
+
+  mlir::PassManager codegen(&context);
+  mlir::attn::buildAttnCpuCodegenPipeline(codegen);
+  if (mlir::failed(codegen.run(*module)))
+    return fail("lowering failed");
+
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return Status::error("cannot detect the host CPU: " +
+                         llvm::toString(machineBuilder.takeError()));
+  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto machine = machineBuilder->createTargetMachine();
+  if (!machine)
+    return Status::error("cannot create a target machine: " +
+                         llvm::toString(machine.takeError()));
+  mlir::ExecutionEngineOptions engineOptions;
+  engineOptions.transformer =
+      mlir::makeOptimizingTransformer(3, 0, machine->get());
+  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine =
+      mlir::ExecutionEngine::create(*module, engineOptions, std::move(*machine));
+  if (!engine)
+    return Status::error("JIT compilation failed: " +
+                         llvm::toString(engine.takeError()));
+  auto symbol = (*engine)->lookup("_mlir_ciface_" + impl->spec.name);
+  if (!symbol)
+    return Status::error("JIT symbol lookup failed: " +
+                         llvm::toString(symbol.takeError()));
+  impl->fn = reinterpret_cast<KernelFn>(*symbol);
+  impl->engine = std::move(*engine);
+  impl->compileMillis = std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+  return std::unique_ptr<CpuKernel>(new CpuKernel(std::move(impl)));
+}
+
+Status CpuKernel::validate(const AttentionArgs &a) const {
+  const KernelSpec &s = impl_->spec;
+  for (Status st : {checkView("q", a.q, s.qHeads, "q_heads", s.dQk, "d_qk"),
+                    checkView("k", a.k, s.kvHeads, "kv_heads", s.dQk, "d_qk"),
+                    checkView("v", a.v, s.kvHeads, "kv_heads", s.dV, "d_v"),
+                    checkView("o", a.o, s.qHeads, "q_heads", s.dV, "d_v")})
+    if (!st.ok())
+      return st;
+  auto agree = [](const char *what, const char *x, int64_t xv, const char *y,
+                  int64_t yv) {
+    return xv == yv ? Status::success()
+                    : Status::error(fmt::format("{} and {} disagree on {} ({} "
+                                                "vs {})",
+                                                x, y, what, xv, yv));
+  };
+  for (Status st : {agree("batch", "q", a.q.batch(), "k", a.k.batch()),
+                    agree("batch", "q", a.q.batch(), "v", a.v.batch()),
+                    agree("batch", "q", a.q.batch(), "o", a.o.batch()),
+                    agree("seq_kv", "k", a.k.seq(), "v", a.v.seq()),
+                    agree("seq_q", "q", a.q.seq(), "o", a.o.seq())})
+    if (!st.ok())
+      return st;
+  if (s.lse && !a.lse.data)
+    return Status::error("lse: the kernel was compiled with lse = true, but "
+                         "no lse buffer was given");
+  if (!s.lse && a.lse.data)
+    return Status::error("lse: a buffer was given, but the kernel was "
+                         "compiled with lse = false");
+  if (s.lse) {
+    const TensorView &l = a.lse;
+    if (l.batch() != a.q.batch() || l.heads() != s.qHeads ||
+        l.seq() != a.q.seq())
+      return Status::error(fmt::format(
+          "lse: shape [{}, {}, {}] must be [batch, q_heads, seq_q] = [{}, {}, "
+          "{}]",
+          l.batch(), l.heads(), l.seq(), a.q.batch(), s.qHeads, a.q.seq()));
+  }
+  return Status::success();
+}
+
+Status CpuKernel::run(const AttentionArgs &a, unsigned threads) const {
+  if (Status st = validate(a); !st.ok())
+    return st;
+  const KernelSpec &s = impl_->spec;
+  auto q = descriptor<4>(a.q), k = descriptor<4>(a.k), v = descriptor<4>(a.v),
+       o = descriptor<4>(a.o);
+  auto lse = descriptor<3>(a.lse);
+  int64_t queryBlocks = (a.q.seq() + s.blockM - 1) / s.blockM;
+  int64_t items = a.q.batch() * s.qHeads * queryBlocks;
+  KernelFn fn = impl_->fn;
+  unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
+  // Each item is one (batch, head, query block); descriptors are read-only,
+  // so every thread passes the same ones.
+  ThreadPool::shared().parallelFor(items, n, [&](int64_t item) {
+    auto qd = q, kd = k, vd = v, od = o;
+    auto ld = lse;
+    fn(&qd, &kd, &vd, &od, &ld, item, item + 1);
+  });
+  return Status::success();
+}
+
+} // namespace attnc

@@ -1,0 +1,54 @@
+#ifndef ATTNC_RUNTIME_CPUKERNEL_H
+#define ATTNC_RUNTIME_CPUKERNEL_H
+
+#include "runtime/Spec.h"
+#include "runtime/Status.h"
+#include "runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+
+namespace attnc {
+
+struct CpuCompileOptions {
+  /// f32 lanes per vector (4, 8, 16); 0: the host's widest.
+  int64_t vectorWidth = 0;
+  /// Name used for the source in diagnostics.
+  std::string sourceName = "<spec>";
+};
+
+/// One attention kernel JIT-compiled for this CPU. Batch and sequence lengths
+/// are run-time values: one kernel serves every length. Thread-safe to run
+/// concurrently.
+class CpuKernel {
+public:
+  /// Compiles a module holding exactly one attn.kernel, given as MLIR text.
+  static StatusOr<std::unique_ptr<CpuKernel>>
+  compile(const std::string &mlirSource, const CpuCompileOptions &options = {});
+  /// Compiles a KernelSpec (through its MLIR form).
+  static StatusOr<std::unique_ptr<CpuKernel>>
+  compile(const KernelSpec &spec, const CpuCompileOptions &options = {});
+
+  ~CpuKernel();
+
+  /// The resolved spec: every default and schedule choice filled in.
+  const KernelSpec &spec() const;
+  /// Wall time spent compiling, in milliseconds.
+  double compileMillis() const;
+
+  /// Runs the kernel. `threads` 0 uses the spec's thread count. Checks every
+  /// view against the spec and against each other first.
+  Status run(const AttentionArgs &args, unsigned threads = 0) const;
+
+  /// The checks run() makes, without running.
+  Status validate(const AttentionArgs &args) const;
+
+private:
+  struct Impl;
+  explicit CpuKernel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace attnc
+
+#endif

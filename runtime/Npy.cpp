@@ -1,0 +1,132 @@
+#include "runtime/Npy.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <regex>
+
+namespace attnc {
+namespace {
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMagicLen = 6;
+
+/// The value of `key` in the header dict, as its raw text.
+std::string headerField(const std::string &header, const std::string &key) {
+  std::smatch m;
+  std::regex re("'" + key + "'\\s*:\\s*(\\([^)]*\\)|'[^']*'|True|False)");
+  return std::regex_search(header, m, re) ? m[1].str() : std::string();
+}
+} // namespace
+
+StatusOr<NpyArray> readNpy(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error(fmt::format("{}: cannot open: {}", path,
+                                     std::strerror(errno)));
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  auto bad = [&](const std::string &why) {
+    return Status::error(fmt::format("{}: not a valid .npy file: {}", path, why));
+  };
+  if (bytes.size() < kMagicLen + 4 || bytes.compare(0, kMagicLen, kMagic) != 0)
+    return bad("missing the \\x93NUMPY magic");
+  unsigned major = static_cast<unsigned char>(bytes[6]);
+  size_t headerLen, headerStart;
+  if (major == 1) {
+    headerLen = static_cast<unsigned char>(bytes[8]) |
+                static_cast<unsigned char>(bytes[9]) << 8;
+    headerStart = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12)
+      return bad("truncated header");
+    headerLen = 0;
+    for (int i = 3; i >= 0; --i)
+      headerLen = headerLen << 8 | static_cast<unsigned char>(bytes[8 + i]);
+    headerStart = 12;
+  } else {
+    return bad(fmt::format("unknown format version {}", major));
+  }
+  if (bytes.size() < headerStart + headerLen)
+    return bad("truncated header");
+  std::string header = bytes.substr(headerStart, headerLen);
+  std::string descr = headerField(header, "descr");
+  if (descr != "'<f4'")
+    return Status::error(fmt::format(
+        "{}: dtype {} is not supported; expected float32 ('<f4')", path,
+        descr.empty() ? "(missing)" : descr));
+  if (headerField(header, "fortran_order") != "False")
+    return Status::error(fmt::format(
+        "{}: Fortran-order arrays are not supported; save a C-order array",
+        path));
+  std::string shapeText = headerField(header, "shape");
+  if (shapeText.empty())
+    return bad("the header has no shape");
+  NpyArray array;
+  int64_t count = 1;
+  std::regex number("\\d+");
+  for (auto it = std::sregex_iterator(shapeText.begin(), shapeText.end(),
+                                      number);
+       it != std::sregex_iterator(); ++it) {
+    array.shape.push_back(std::stoll(it->str()));
+    count *= array.shape.back();
+  }
+  size_t dataBytes = bytes.size() - headerStart - headerLen;
+  if (dataBytes != static_cast<size_t>(count) * sizeof(float))
+    return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
+                           shapeText, count * sizeof(float), dataBytes));
+  array.data.resize(count);
+  std::memcpy(array.data.data(), bytes.data() + headerStart + headerLen,
+              dataBytes);
+  return array;
+}
+
+Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
+                const float *data) {
+  std::string dims;
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    dims += fmt::format("{}, ", d);
+    count *= d;
+  }
+  if (shape.size() > 1)
+    dims.resize(dims.size() - 2); // "(a, b)"; one dim keeps "(a,)"
+  else if (!shape.empty())
+    dims.pop_back();
+  std::string header = fmt::format(
+      "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
+  // Pad so that the data starts on a 64-byte boundary, ending in '\n'.
+  size_t total = kMagicLen + 4 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out)
+      return Status::error(fmt::format("{}: cannot write: {}", path,
+                                       std::strerror(errno)));
+    out.write(kMagic, kMagicLen);
+    const char version[2] = {1, 0};
+    out.write(version, 2);
+    uint16_t len = static_cast<uint16_t>(header.size());
+    const char lenBytes[2] = {static_cast<char>(len & 0xff),
+                              static_cast<char>(len >> 8)};
+    out.write(lenBytes, 2);
+    out.write(header.data(), header.size());
+    out.write(reinterpret_cast<const char *>(data), count * sizeof(float));
+    if (!out.flush()) {
+      std::remove(tmp.c_str());
+      return Status::error(fmt::format("{}: write failed", path));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::error(fmt::format("{}: cannot rename into place: {}", path,
+                                     std::strerror(errno)));
+  }
+  return Status::success();
+}
+
+} // namespace attnc

@@ -1,0 +1,31 @@
+#ifndef ATTNC_RUNTIME_NPY_H
+#define ATTNC_RUNTIME_NPY_H
+
+// Reading and writing NumPy .npy files of float32 (little-endian, C order),
+// so that attnc's inputs and outputs can be compared with NumPy or PyTorch.
+
+#include "runtime/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnc {
+
+struct NpyArray {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+/// Reads a float32 .npy file; any other dtype, Fortran order or a truncated
+/// file is an error that names the file and the problem.
+StatusOr<NpyArray> readNpy(const std::string &path);
+
+/// Writes a float32 .npy file through a temporary file and a rename, so that
+/// a failed write never leaves a partial file at `path`.
+Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
+                const float *data);
+
+} // namespace attnc
+
+#endif

@@ -1,0 +1,51 @@
+#ifndef ATTNC_RUNTIME_REFERENCE_H
+#define ATTNC_RUNTIME_REFERENCE_H
+
+// Naive attention, materialising every score, in double or in float: the
+// yardstick for every kernel attnc generates (shared/design.md, "Measuring").
+
+#include "runtime/Spec.h"
+#include "runtime/Tensor.h"
+
+#include <vector>
+
+namespace attnc {
+
+/// Output of the naive computation, dense [batch, q_heads, seq_q, d_v] and
+/// [batch, q_heads, seq_q].
+template <typename T> struct ReferenceResult {
+  std::vector<T> out;
+  std::vector<T> lse;
+  T &at(const TensorView &q, int64_t dV, int64_t b, int64_t h, int64_t s,
+        int64_t d) {
+    return out[((b * q.heads() + h) * q.seq() + s) * dV + d];
+  }
+};
+
+/// Naive attention over the inputs of `args` (q, k, v), computed in T.
+/// A fully masked row gives out 0 and lse -inf.
+template <typename T>
+ReferenceResult<T> referenceAttention(const KernelSpec &spec,
+                                      const AttentionArgs &args);
+
+/// The comparison of a kernel's output with the float64 reference, under
+/// FlashAttention's rule: max|out - ref| <= 2 * max|naive f32 - ref| + 1e-5.
+struct Comparison {
+  double maxError = 0;      // kernel vs float64 reference (O and LSE)
+  double naiveError = 0;    // naive float32 vs float64 reference
+  double tolerance = 0;     // 2 * naiveError + 1e-5
+  bool nonFinite = false;   // a NaN or inf where the reference is finite
+  bool lseMismatch = false; // a -inf LSE where the reference has none, or back
+  bool passed() const {
+    return !nonFinite && !lseMismatch && maxError <= tolerance;
+  }
+};
+
+/// Compares `args.o` (and `args.lse` when the spec has lse) with the
+/// reference computed on the same inputs.
+Comparison compareWithReference(const KernelSpec &spec,
+                                 const AttentionArgs &args);
+
+} // namespace attnc
+
+#endif

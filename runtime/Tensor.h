@@ -1,0 +1,61 @@
+#ifndef ATTNC_RUNTIME_TENSOR_H
+#define ATTNC_RUNTIME_TENSOR_H
+
+#include "runtime/Spec.h"
+
+#include <array>
+#include <cstdint>
+
+namespace attnc {
+
+/// A caller-owned f32 tensor seen in the kernel's logical order
+/// [batch, heads, seq, dim], with strides in elements. BSHD and BHSD buffers
+/// differ only in their strides; any strides work if the dim stride is 1.
+/// The LSE output uses [batch, heads, seq] with sizes[3] = 1.
+struct TensorView {
+  float *data = nullptr;
+  std::array<int64_t, 4> sizes{};
+  std::array<int64_t, 4> strides{};
+
+  int64_t batch() const { return sizes[0]; }
+  int64_t heads() const { return sizes[1]; }
+  int64_t seq() const { return sizes[2]; }
+  int64_t dim() const { return sizes[3]; }
+  float &at(int64_t b, int64_t h, int64_t s, int64_t d) const {
+    return data[b * strides[0] + h * strides[1] + s * strides[2] +
+                d * strides[3]];
+  }
+};
+
+/// A view of a contiguous buffer stored in `layout` order.
+inline TensorView denseView(float *data, Layout layout, int64_t batch,
+                            int64_t seq, int64_t heads, int64_t dim) {
+  TensorView t;
+  t.data = data;
+  t.sizes = {batch, heads, seq, dim};
+  if (layout == Layout::BSHD)
+    t.strides = {seq * heads * dim, dim, heads * dim, 1};
+  else
+    t.strides = {heads * seq * dim, seq * dim, dim, 1};
+  return t;
+}
+
+/// A contiguous [batch, heads, seq] LSE buffer.
+inline TensorView lseView(float *data, int64_t batch, int64_t heads,
+                          int64_t seq) {
+  TensorView t;
+  t.data = data;
+  t.sizes = {batch, heads, seq, 1};
+  t.strides = {heads * seq, seq, 1, 1};
+  return t;
+}
+
+/// The tensors of one attention call. `lse` is required exactly when the
+/// kernel was compiled with lse = true.
+struct AttentionArgs {
+  TensorView q, k, v, o, lse;
+};
+
+} // namespace attnc
+
+#endif

@@ -1,0 +1,179 @@
+// The numerics sweep: seeded random kernel specs and shapes, each compared
+// with the float64 reference under design.md's tolerance rule.
+#include "TestUtil.h"
+
+#include "runtime/CpuKernel.h"
+#include "runtime/Reference.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+using namespace attnc;
+using attnc::test::Buffer;
+
+namespace {
+
+constexpr int kSpecs = 60;         // distinct compiled kernels
+constexpr int kShapesPerSpec = 5;  // run-time shapes per kernel: 300 cases
+constexpr double kWorkBudget = 6e7; // multiply-adds per case, to bound time
+
+const int64_t kHeadDims[] = {16, 32, 64, 80, 96, 128, 256};
+const int64_t kOddDims[] = {1, 8, 20, 72, 100};
+const int64_t kSeqs[] = {1, 2, 17, 64, 113, 255, 1023};
+
+template <typename T, size_t N> T pick(std::mt19937_64 &rng, const T (&xs)[N]) {
+  return xs[std::uniform_int_distribution<size_t>(0, N - 1)(rng)];
+}
+int64_t uniform(std::mt19937_64 &rng, int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+}
+bool chance(std::mt19937_64 &rng, double p) {
+  return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+}
+
+KernelSpec randomSpec(std::mt19937_64 &rng, int index) {
+  KernelSpec s;
+  s.name = fmt::format("sweep{}", index);
+  s.kvHeads = pick(rng, {1, 1, 2, 3, 4});
+  s.qHeads = s.kvHeads * pick(rng, {1, 1, 2, 3, 4}); // MHA, GQA, MQA
+  s.dQk = chance(rng, 0.85) ? pick(rng, kHeadDims) : pick(rng, kOddDims);
+  s.dV = chance(rng, 0.6) ? s.dQk : pick(rng, kHeadDims);
+  switch (uniform(rng, 0, 3)) {
+  case 0:
+    s.mask = MaskKind::None;
+    break;
+  case 1:
+  case 2:
+    s.mask = MaskKind::Causal;
+    break;
+  default:
+    s.mask = MaskKind::SlidingWindow;
+    s.windowLeft = pick(rng, {0, 1, 16, 100, 4096});
+    s.windowRight = pick(rng, {0, 0, 3, 64});
+  }
+  if (s.mask != MaskKind::None)
+    s.alignment = chance(rng, 0.5) ? Alignment::TopLeft : Alignment::BottomRight;
+  s.layout = chance(rng, 0.5) ? Layout::BSHD : Layout::BHSD;
+  s.lse = chance(rng, 0.5);
+  if (chance(rng, 0.2))
+    s.softcap = pick(rng, {5.0, 30.0});
+  if (chance(rng, 0.15))
+    s.scale = pick(rng, {0.05, 1.0});
+  if (chance(rng, 0.4)) { // an explicit schedule instead of the heuristic
+    s.vectorWidth = pick(rng, {4, 8, 16});
+    s.microN = s.vectorWidth * pick(rng, {1, 2});
+    s.blockN = s.microN * pick(rng, {1, 2, 4});
+    s.microM = pick(rng, {1, 2, 4, 6});
+    s.blockM = s.microM * pick(rng, {1, 3, 8});
+  }
+  s.threads = pick(rng, {1, 2, 3});
+  return s;
+}
+
+std::string describe(const KernelSpec &s) {
+  std::string text = toMlir(s);
+  text.pop_back();
+  return text;
+}
+
+/// The attnc command that compiles the same kernel (inputs differ).
+std::string reproCommand(const KernelSpec &s, int64_t batch, int64_t seqQ,
+                         int64_t seqKv) {
+  std::string cmd = fmt::format(
+      "attnc run --q-heads {} --kv-heads {} --d-qk {} --d-v {} --mask {}",
+      s.qHeads, s.kvHeads, s.dQk, s.dV, toString(s.mask));
+  if (s.alignment != Alignment::Unset)
+    cmd += fmt::format(" --align {}", toString(s.alignment));
+  if (s.mask == MaskKind::SlidingWindow)
+    cmd += fmt::format(" --window-left {} --window-right {}", s.windowLeft,
+                       s.windowRight);
+  if (s.softcap)
+    cmd += fmt::format(" --softcap {}", s.softcap);
+  if (s.scale)
+    cmd += fmt::format(" --scale {}", s.scale);
+  cmd += fmt::format(" --layout {}{}", toString(s.layout), s.lse ? " --lse" : "");
+  cmd += fmt::format(" --batch {} --seq-q {} --seq-kv {}", batch, seqQ, seqKv);
+  return cmd;
+}
+
+TEST(Numerics, RandomSweepMatchesFloat64Reference) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  int cases = 0, failures = 0, fullyMaskedRows = 0;
+  for (int specIndex = 0; specIndex < kSpecs; ++specIndex) {
+    KernelSpec spec = randomSpec(rng, specIndex);
+    auto kernel = CpuKernel::compile(spec);
+    ASSERT_TRUE(kernel.ok()) << "seed " << seed << ": " << describe(spec)
+                             << "\n" << kernel.status().message();
+    const KernelSpec &resolved = (*kernel)->spec();
+    for (int shapeIndex = 0; shapeIndex < kShapesPerSpec; ++shapeIndex) {
+      int64_t batch = uniform(rng, 1, 3);
+      int64_t seqQ = chance(rng, 0.7) ? pick(rng, kSeqs) : uniform(rng, 1, 300);
+      int64_t seqKv = chance(rng, 0.3) ? seqQ
+                      : chance(rng, 0.7) ? pick(rng, kSeqs)
+                                         : uniform(rng, 1, 300);
+      // Keep the naive references affordable on CI's two cores.
+      while (batch * resolved.qHeads * static_cast<double>(seqQ) * seqKv *
+                 (resolved.dQk + resolved.dV) > kWorkBudget) {
+        if (batch > 1)
+          --batch;
+        else if (seqQ >= seqKv)
+          seqQ = std::max<int64_t>(1, seqQ / 2);
+        else
+          seqKv = std::max<int64_t>(1, seqKv / 2);
+      }
+      bool padded = chance(rng, 0.3);
+      Layout layout = resolved.layout;
+      Buffer q(layout, batch, seqQ, resolved.qHeads, resolved.dQk, padded, rng);
+      Buffer k(layout, batch, seqKv, resolved.kvHeads, resolved.dQk, padded, rng);
+      Buffer v(layout, batch, seqKv, resolved.kvHeads, resolved.dV, padded, rng);
+      Buffer o(layout, batch, seqQ, resolved.qHeads, resolved.dV, padded, rng);
+      o.fill(std::numeric_limits<float>::quiet_NaN()); // unwritten shows up
+      std::vector<float> lseStorage(batch * resolved.qHeads * seqQ + 1,
+                                    std::numeric_limits<float>::quiet_NaN());
+      AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+      if (resolved.lse)
+        args.lse = lseView(lseStorage.data(), batch, resolved.qHeads, seqQ);
+      Status st = (*kernel)->run(args);
+      ASSERT_TRUE(st.ok()) << st.message();
+      Comparison c = compareWithReference(resolved, args);
+      ++cases;
+      for (int64_t i = 0; i < seqQ; ++i) {
+        bool anyVisible = false;
+        for (int64_t j = 0; j < seqKv && !anyVisible; ++j)
+          anyVisible = isVisible(resolved, i, j, seqQ, seqKv);
+        fullyMaskedRows += !anyVisible;
+      }
+      bool ok = c.passed() && o.touchedOutsideView() == 0 &&
+                std::isnan(lseStorage.back());
+      if (!ok) {
+        ++failures;
+        ADD_FAILURE() << fmt::format(
+            "case {} (seed {}): {}\n  batch {} seq_q {} seq_kv {} padded {}\n"
+            "  max error {:.3g}, tolerance {:.3g}, non-finite {}, lse "
+            "mismatch {}, writes outside o {}\n"
+            "  repro: ATTNC_TEST_SEED={} attnc-unit-tests "
+            "--gtest_filter=Numerics.*\n  similar: {}",
+            cases, seed, describe(resolved), batch, seqQ, seqKv, padded,
+            c.maxError, c.tolerance, c.nonFinite, c.lseMismatch,
+            o.touchedOutsideView(), seed,
+            reproCommand(resolved, batch, seqQ, seqKv));
+        if (failures >= 10)
+          FAIL() << "stopping after 10 failures";
+      }
+    }
+  }
+  EXPECT_EQ(cases, kSpecs * kShapesPerSpec);
+  // The sweep must have exercised the fully-masked-row rule.
+  EXPECT_GT(fullyMaskedRows, 0) << "seed " << seed;
+  std::printf("numerics sweep: %d cases, %d failures, %d fully masked rows, "
+              "seed %llu\n",
+              cases, failures, fullyMaskedRows,
+              static_cast<unsigned long long>(seed));
+}
+
+} // namespace

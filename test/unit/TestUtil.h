@@ -1,0 +1,82 @@
+#ifndef ATTNC_TEST_UNIT_TESTUTIL_H
+#define ATTNC_TEST_UNIT_TESTUTIL_H
+
+#include "runtime/Spec.h"
+#include "runtime/Tensor.h"
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace attnc::test {
+
+/// The seed for this run: ATTNC_TEST_SEED if set, else fresh from the OS, so
+/// that every CI run sees new inputs. Printed by failing tests for a repro.
+inline uint64_t testSeed() {
+  static uint64_t seed = [] {
+    if (const char *env = std::getenv("ATTNC_TEST_SEED"))
+      return static_cast<uint64_t>(std::strtoull(env, nullptr, 10));
+    return (static_cast<uint64_t>(std::random_device{}()) << 32) ^
+           std::random_device{}();
+  }();
+  return seed;
+}
+
+/// Storage for one tensor plus the view the kernel sees. With `padded`, each
+/// row and head is followed by unused elements that must stay untouched.
+struct Buffer {
+  std::vector<float> storage;
+  TensorView view;
+  float poison = 0;
+
+  Buffer(Layout layout, int64_t batch, int64_t seq, int64_t heads,
+         int64_t dim, bool padded, std::mt19937_64 &rng) {
+    int64_t rowPad = padded ? 3 : 0, headPad = padded ? 5 : 0;
+    int64_t dimAlloc = dim + rowPad;
+    std::array<int64_t, 4> strides; // logical [b, h, s, d]
+    int64_t total;
+    if (layout == Layout::BSHD) {
+      int64_t tokenStride = heads * dimAlloc + headPad;
+      strides = {seq * tokenStride + headPad, dimAlloc, tokenStride, 1};
+      total = batch * strides[0];
+    } else {
+      int64_t headStride = seq * dimAlloc + headPad;
+      strides = {heads * headStride + headPad, headStride, dimAlloc, 1};
+      total = batch * strides[0];
+    }
+    storage.assign(std::max<int64_t>(total, 1) + 1, 0);
+    std::uniform_real_distribution<float> dist(-1.f, 1.f);
+    for (float &x : storage)
+      x = dist(rng);
+    view.data = storage.data() + (padded ? 1 : 0);
+    view.sizes = {batch, heads, seq, dim};
+    view.strides = strides;
+  }
+
+  /// Fills every element (view and padding) with `value`.
+  void fill(float value) {
+    poison = value;
+    std::fill(storage.begin(), storage.end(), value);
+  }
+  /// Counts elements outside the view that no longer hold the poison value.
+  int64_t touchedOutsideView() const {
+    std::vector<char> inside(storage.size(), 0);
+    const TensorView &t = view;
+    for (int64_t b = 0; b < t.sizes[0]; ++b)
+      for (int64_t h = 0; h < t.sizes[1]; ++h)
+        for (int64_t s = 0; s < t.sizes[2]; ++s)
+          for (int64_t d = 0; d < t.sizes[3]; ++d)
+            inside[&t.at(b, h, s, d) - storage.data()] = 1;
+    int64_t touched = 0;
+    for (size_t i = 0; i < storage.size(); ++i)
+      if (!inside[i] && !(storage[i] == poison ||
+                          (storage[i] != storage[i] && poison != poison)))
+        ++touched;
+    return touched;
+  }
+};
+
+} // namespace attnc::test
+
+#endif
