@@ -1,0 +1,296 @@
+#include "Options.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace attnc::cli {
+
+const char *const kUsage = R"(attnc: the attention kernel compiler
+
+usage:
+  attnc run     (SPEC.mlir | spec flags) [run flags]
+  attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]
+
+spec flags (instead of SPEC.mlir):
+  --name NAME            kernel name (default attention)
+  --q-heads N            query heads (required)
+  --kv-heads N           key/value heads (default q-heads; GQA/MQA when fewer)
+  --head-dim D           d_qk and d_v
+  --d-qk D, --d-v D      head dims when they differ
+  --dtype f32            element type
+  --scale X              softmax scale (default 1/sqrt(d_qk))
+  --softcap C            logit softcap C*tanh(s/C) (default off)
+  --mask none|causal|sliding_window
+  --align top_left|bottom_right   required with causal and sliding_window
+  --window-left L, --window-right R   sliding window extents
+  --layout bshd|bhsd     tensor layout (default bshd)
+  --block-m, --block-n, --micro-m, --micro-n, --vector-width N   schedule
+
+run flags:
+  --batch B, --seq-q N, --seq-kv M   shape (default batch 1, seq-kv = seq-q)
+  --threads T            worker threads (default: the schedule's)
+  --seed S               seed for random inputs (default 42)
+  --reps R               timed repetitions, median reported (default 5)
+  --q/--k/--v FILE.npy   float32 inputs in the spec's layout instead of random
+  --out FILE.npy         write O (layout order)
+  --lse FILE.npy         write LSE [batch, q_heads, seq_q]; needs lse = true
+                         (implied when the spec comes from flags)
+  --no-check             skip the float64 reference check
+
+compile flags:
+  --emit=spec            the resolved, scheduled attn.kernel
+  --emit=loops           the fused loop nest (scf/vector/memref)
+  --emit=mlir            the LLVM dialect module handed to the JIT (default)
+  --emit=llvm            LLVM IR
+  -o FILE                write to FILE instead of stdout
+)";
+
+namespace {
+
+StatusOr<int64_t> parseInt(const std::string &flag, const std::string &text) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno)
+    return Status::error(
+        fmt::format("{} expects an integer, got '{}'", flag, text));
+  return static_cast<int64_t>(v);
+}
+
+StatusOr<double> parseDouble(const std::string &flag, const std::string &text) {
+  char *end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end)
+    return Status::error(
+        fmt::format("{} expects a number, got '{}'", flag, text));
+  return v;
+}
+
+} // namespace
+
+StatusOr<Options> parseOptions(int argc, char **argv) {
+  Options o;
+  if (argc < 1)
+    return Status::error("missing command: run or compile");
+  o.command = argv[0];
+  if (o.command != "run" && o.command != "compile")
+    return Status::error(fmt::format(
+        "unknown command '{}'; expected run or compile", o.command));
+  KernelSpec &s = o.flagSpec;
+  bool compile = o.command == "compile";
+
+  // Each flag: takes a value?, which command(s), is it a spec flag, setter.
+  struct Flag {
+    bool value;
+    bool spec;
+    bool runOnly;
+    std::function<Status(const std::string &flag, const std::string &v)> set;
+  };
+  auto integer = [](int64_t &slot) {
+    return [&slot](const std::string &f, const std::string &v) -> Status {
+      auto n = parseInt(f, v);
+      if (!n.ok())
+        return n.status();
+      slot = *n;
+      return Status::success();
+    };
+  };
+  auto optInteger = [](std::optional<int64_t> &slot) {
+    return [&slot](const std::string &f, const std::string &v) -> Status {
+      auto n = parseInt(f, v);
+      if (!n.ok())
+        return n.status();
+      slot = *n;
+      return Status::success();
+    };
+  };
+  auto real = [](double &slot) {
+    return [&slot](const std::string &f, const std::string &v) -> Status {
+      auto n = parseDouble(f, v);
+      if (!n.ok())
+        return n.status();
+      slot = *n;
+      return Status::success();
+    };
+  };
+  auto text = [](std::string &slot) {
+    return [&slot](const std::string &, const std::string &v) -> Status {
+      slot = v;
+      return Status::success();
+    };
+  };
+  int64_t headDim = 0, seed = 42, reps = 5;
+  std::string mask, align, layout;
+  std::map<std::string, Flag> flags = {
+      {"--name", {true, true, false, text(s.name)}},
+      {"--q-heads", {true, true, false, integer(s.qHeads)}},
+      {"--kv-heads", {true, true, false, integer(s.kvHeads)}},
+      {"--head-dim", {true, true, false, integer(headDim)}},
+      {"--d-qk", {true, true, false, integer(s.dQk)}},
+      {"--d-v", {true, true, false, integer(s.dV)}},
+      {"--dtype", {true, true, false, text(s.elementType)}},
+      {"--scale", {true, true, false, real(s.scale)}},
+      {"--softcap", {true, true, false, real(s.softcap)}},
+      {"--mask", {true, true, false, text(mask)}},
+      {"--align", {true, true, false, text(align)}},
+      {"--window-left", {true, true, false, integer(s.windowLeft)}},
+      {"--window-right", {true, true, false, integer(s.windowRight)}},
+      {"--layout", {true, true, false, text(layout)}},
+      {"--block-m", {true, true, false, integer(s.blockM)}},
+      {"--block-n", {true, true, false, integer(s.blockN)}},
+      {"--micro-m", {true, true, false, integer(s.microM)}},
+      {"--micro-n", {true, true, false, integer(s.microN)}},
+      {"--vector-width", {true, false, false, integer(o.vectorWidth)}},
+      {"--batch", {true, false, true, optInteger(o.batch)}},
+      {"--seq-q", {true, false, true, optInteger(o.seqQ)}},
+      {"--seq-kv", {true, false, true, optInteger(o.seqKv)}},
+      {"--threads", {true, false, true, integer(o.threads)}},
+      {"--seed", {true, false, true, integer(seed)}},
+      {"--reps", {true, false, true, integer(reps)}},
+      {"--q", {true, false, true, text(o.qFile)}},
+      {"--k", {true, false, true, text(o.kFile)}},
+      {"--v", {true, false, true, text(o.vFile)}},
+      {"--out", {true, false, true, text(o.outFile)}},
+      {"--lse", {true, false, true, text(o.lseFile)}},
+      {"--no-check",
+       {false, false, true,
+        [&](const std::string &, const std::string &) {
+          o.check = false;
+          return Status::success();
+        }}},
+      {"--emit", {true, false, false, text(o.emit)}},
+      {"-o", {true, false, false, text(o.outputFile)}},
+  };
+
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.empty() || arg[0] != '-' || arg == "-") {
+      if (!o.specFile.empty())
+        return Status::error(fmt::format(
+            "more than one spec file given ('{}' and '{}')", o.specFile, arg));
+      o.specFile = arg;
+      continue;
+    }
+    std::string name = arg, value;
+    bool inlineValue = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      inlineValue = true;
+    }
+    auto it = flags.find(name);
+    if (it == flags.end())
+      return Status::error(
+          fmt::format("unknown option '{}' (see attnc --help)", name));
+    const Flag &flag = it->second;
+    if (flag.runOnly && compile)
+      return Status::error(
+          fmt::format("option '{}' applies to attnc run only", name));
+    if ((name == "--emit" || name == "-o") && !compile)
+      return Status::error(
+          fmt::format("option '{}' applies to attnc compile only", name));
+    if (flag.value && !inlineValue) {
+      if (i + 1 >= argc)
+        return Status::error(fmt::format("option '{}' needs a value", name));
+      value = argv[++i];
+    } else if (!flag.value && inlineValue) {
+      return Status::error(fmt::format("option '{}' takes no value", name));
+    }
+    if (Status st = flag.set(name, value); !st.ok())
+      return st;
+    o.specFlagsGiven |= flag.spec;
+  }
+
+  o.seed = static_cast<uint64_t>(seed);
+  if (reps < 1)
+    return Status::error(fmt::format("--reps must be >= 1, got {}", reps));
+  o.reps = static_cast<int>(reps);
+  if (o.threads < 0)
+    return Status::error(fmt::format("--threads must be >= 0, got {}", o.threads));
+  if (!o.specFile.empty() && o.specFlagsGiven)
+    return Status::error("give the spec either as a file or as flags, not "
+                         "both");
+  if (o.specFile.empty() && !o.specFlagsGiven)
+    return Status::error("no spec: give SPEC.mlir or spec flags such as "
+                         "--q-heads 8 --head-dim 64");
+  if (compile && o.emit != "spec" && o.emit != "loops" && o.emit != "mlir" &&
+      o.emit != "llvm")
+    return Status::error(fmt::format(
+        "--emit must be spec, loops, mlir or llvm, got '{}'", o.emit));
+  int inputs = !o.qFile.empty() + !o.kFile.empty() + !o.vFile.empty();
+  if (inputs != 0 && inputs != 3)
+    return Status::error("--q, --k and --v must be given together");
+
+  if (o.specFlagsGiven) {
+    if (s.qHeads == 0)
+      return Status::error("--q-heads is required when the spec is given by "
+                           "flags");
+    if (headDim) {
+      if (s.dQk || s.dV)
+        return Status::error("give --head-dim or --d-qk/--d-v, not both");
+      s.dQk = s.dV = headDim;
+    }
+    if (s.dQk == 0)
+      return Status::error("--head-dim (or --d-qk) is required when the spec "
+                           "is given by flags");
+    if (mask.empty() || mask == "none")
+      s.mask = MaskKind::None;
+    else if (mask == "causal")
+      s.mask = MaskKind::Causal;
+    else if (mask == "sliding_window")
+      s.mask = MaskKind::SlidingWindow;
+    else
+      return Status::error(fmt::format(
+          "--mask must be none, causal or sliding_window, got '{}'", mask));
+    if (align == "top_left")
+      s.alignment = Alignment::TopLeft;
+    else if (align == "bottom_right")
+      s.alignment = Alignment::BottomRight;
+    else if (!align.empty())
+      return Status::error(fmt::format(
+          "--align must be top_left or bottom_right, got '{}'", align));
+    if (s.mask != MaskKind::None && s.alignment == Alignment::Unset)
+      return Status::error(fmt::format(
+          "--mask {} requires --align top_left or --align bottom_right (they "
+          "differ when seq_q != seq_kv)",
+          mask));
+    if (s.mask == MaskKind::None && s.alignment != Alignment::Unset)
+      return Status::error("--align applies only to causal and "
+                           "sliding_window masks");
+    if (s.mask != MaskKind::SlidingWindow && (s.windowLeft || s.windowRight))
+      return Status::error("--window-left/--window-right apply only to "
+                           "--mask sliding_window");
+    if (layout.empty() || layout == "bshd")
+      s.layout = Layout::BSHD;
+    else if (layout == "bhsd")
+      s.layout = Layout::BHSD;
+    else
+      return Status::error(
+          fmt::format("--layout must be bshd or bhsd, got '{}'", layout));
+    s.lse = !o.lseFile.empty();
+    s.vectorWidth = o.vectorWidth;
+    s.threads = o.threads;
+  }
+  return o;
+}
+
+StatusOr<std::string> loadSpecText(const Options &o) {
+  if (o.specFile.empty())
+    return toMlir(o.flagSpec);
+  std::ifstream in(o.specFile);
+  if (!in)
+    return Status::error(fmt::format("cannot read '{}': {}", o.specFile,
+                                     std::strerror(errno)));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+} // namespace attnc::cli

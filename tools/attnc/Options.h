@@ -1,0 +1,41 @@
+#ifndef ATTNC_TOOLS_ATTNC_OPTIONS_H
+#define ATTNC_TOOLS_ATTNC_OPTIONS_H
+
+#include "runtime/Spec.h"
+#include "runtime/Status.h"
+
+#include <optional>
+#include <string>
+
+namespace attnc::cli {
+
+/// Everything the attnc subcommands accept, parsed and checked.
+struct Options {
+  std::string command;  // run | compile
+  std::string specFile; // positional SPEC.mlir, or empty
+  KernelSpec flagSpec;  // the spec built from flags when specFile is empty
+  bool specFlagsGiven = false;
+  // run
+  std::optional<int64_t> batch, seqQ, seqKv;
+  int64_t threads = 0;
+  uint64_t seed = 42;
+  int reps = 5;
+  bool check = true;
+  std::string qFile, kFile, vFile, outFile, lseFile;
+  // compile
+  std::string emit = "mlir";
+  std::string outputFile; // -o
+  int64_t vectorWidth = 0;
+};
+
+/// Parses argv (after the program name). Errors name the offending flag.
+StatusOr<Options> parseOptions(int argc, char **argv);
+
+/// The MLIR text of the spec: the file's contents or the flags' spec.
+StatusOr<std::string> loadSpecText(const Options &options);
+
+extern const char *const kUsage;
+
+} // namespace attnc::cli
+
+#endif

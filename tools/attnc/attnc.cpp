@@ -1,0 +1,21 @@
+// attnc: compile and run attention kernels from a spec (file or flags).
+#include "Commands.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+int main(int argc, char **argv) {
+  using namespace attnc::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    fmt::print("{}", kUsage);
+    return argc < 2 ? 2 : 0;
+  }
+  attnc::StatusOr<Options> options = parseOptions(argc - 1, argv + 1);
+  if (!options.ok()) {
+    fmt::print(stderr, "attnc: error: {}\n", options.status().message());
+    return 2;
+  }
+  return options->command == "run" ? runCommand(*options)
+                                   : compileCommand(*options);
+}
