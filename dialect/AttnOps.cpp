@@ -5,6 +5,8 @@
 #include "mlir/IR/Builders.h"
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -41,6 +43,13 @@ Variant KernelOp::getVariantOrDefault() {
   return getVariant().value_or(Variant::Softmax);
 }
 
+/// A number as a user wrote it ("-1", "0.125"), not "-1.000000e+00".
+static std::string formatNumber(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", v);
+  return buffer;
+}
+
 static bool isSupportedElementType(Type t) {
   return t.isF32() || t.isF16() || t.isBF16();
 }
@@ -70,11 +79,11 @@ LogicalResult KernelOp::verify() {
                          << getAccumTypeOrDefault();
   double scale = getScaleOrDefault();
   if (!std::isfinite(scale) || scale <= 0)
-    return emitOpError() << "scale (" << scale
+    return emitOpError() << "scale (" << formatNumber(scale)
                          << ") must be finite and positive";
   double softcap = getSoftcapOrDefault();
   if (!std::isfinite(softcap) || softcap < 0)
-    return emitOpError() << "softcap (" << softcap
+    return emitOpError() << "softcap (" << formatNumber(softcap)
                          << ") must be finite and >= 0 (0 disables it)";
 
   MaskKind mask = getMaskOrDefault().getKind();

@@ -1,0 +1,70 @@
+// RUN: attn-opt %s --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=2" --convert-attn-to-scf | FileCheck %s
+// RUN: attn-opt %s --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=2" --convert-attn-to-scf --canonicalize | FileCheck %s --check-prefix=FUSED
+
+// The kernel is fused: every local buffer is a static tile. No allocation
+// has a run-time size, so none can scale with seq_q x seq_kv.
+// FUSED-NOT: memref.alloc(
+// FUSED-NOT: memref.alloca(%
+// FUSED-NOT: memref<?x?xf32>
+// FUSED-NOT: attn.kernel
+
+// CHECK-LABEL: func.func @gqa_causal(
+// CHECK-SAME: %[[Q:[a-z0-9]+]]: memref<?x8x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-SAME: %[[K:[a-z0-9]+]]: memref<?x2x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-SAME: %[[V:[a-z0-9]+]]: memref<?x2x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-SAME: %[[O:[a-z0-9]+]]: memref<?x8x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-SAME: %[[LSE:[a-z0-9]+]]: memref<?x8x?xf32, strided<[?, ?, ?], offset: ?>>
+// CHECK-SAME: %[[BEGIN:[a-z0-9]+]]: index, %[[END:[a-z0-9]+]]: index)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// Tiles: Q (block_m x d), K^T (d x block_n), V (block_n x d_v), S, acc, m, l.
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x128xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64xf32>
+// CHECK: scf.for %{{.*}} = %[[BEGIN]] to %[[END]]
+// GQA: kv head = q head / (8 / 2).
+// CHECK: arith.divui %{{.*}}, %c4
+// Key/value tiles stream through the online softmax.
+// CHECK: scf.for
+// The Q K^T micro-kernel: 8 rows x 2 vectors of accumulators in iter_args.
+// CHECK: scf.for {{.*}} iter_args(
+// CHECK-COUNT-16: vector.fma
+// Causal: only tiles the diagonal cuts are masked.
+// CHECK: scf.if
+// CHECK: arith.cmpi sle, %{{.*}} : vector<16xi64>
+// CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
+// Online softmax: running max, exp, rescale.
+// CHECK: vector.reduction <maxnumf>
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: vector.reduction <add>
+// CHECK: math.exp %{{.*}} : f32
+// The P V micro-kernel accumulates into the acc tile.
+// CHECK: vector.fma
+// Finalise: O = acc / l, LSE = m + log(l).
+// CHECK: arith.cmpf ogt
+// CHECK: vector.store %{{.*}}, %[[O]]
+// CHECK: math.log
+// CHECK: memref.store %{{.*}}, %[[LSE]]
+attn.kernel @gqa_causal attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = f32, mask = #attn.mask<causal, bottom_right>, lse = true}
+
+// Head dims that are not a multiple of the vector width use masked loads and
+// stores for the last lanes, and a kernel without lse never touches it.
+// CHECK-LABEL: func.func @odd_dims(
+// CHECK-SAME: memref<?x4x?x20xf32
+// CHECK-SAME: memref<?x4x?x24xf32
+// CHECK: vector.maskedload
+// CHECK: vector.maskedstore
+// CHECK-NOT: math.log
+// CHECK: return
+attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type = f32}
+
+// A sliding window bounds the key range on both sides.
+// CHECK-LABEL: func.func @window(
+// CHECK: arith.cmpi sge, %{{.*}} : vector<16xi64>
+// CHECK: arith.cmpi sle, %{{.*}} : vector<16xi64>
+attn.kernel @window attributes {q_heads = 4, d_qk = 32, element_type = f32, mask = #attn.mask<sliding_window, left = 16, right = 2, top_left>}
+
+// Softcap: c * tanh(s / c).
+// CHECK-LABEL: func.func @softcap(
+// CHECK: math.tanh %{{.*}} : vector<16xf32>
+attn.kernel @softcap attributes {q_heads = 4, d_qk = 32, element_type = f32, softcap = 30.0}

@@ -1,0 +1,43 @@
+// RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1" --convert-attn-to-scf
+
+// expected-error@+1 {{the cpu backend does not support element_type 'f16' yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support block_sparse masks yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, mask = #attn.mask<block_sparse, block_q = 64, block_kv = 64>}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support custom masks yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, mask = #attn.mask<custom>} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  %c = arith.cmpi ule, %k, %q : index
+  attn.yield %c : i1
+}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support score_mod alibi yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<alibi>}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support layout varlen yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, layout = #attn.layout<varlen>}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support layout paged yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, layout = #attn.layout<paged>}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support variant linear yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, variant = #attn.variant<linear>}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support the probs output yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = true}

@@ -1,0 +1,36 @@
+// RUN: attn-opt %s --attn-select-cpu-schedule="vector-width=16 threads=2" | FileCheck %s --check-prefix=AVX512
+// RUN: attn-opt %s --attn-select-cpu-schedule="vector-width=8 threads=1" | FileCheck %s --check-prefix=AVX2
+
+// One packed K tile (d_qk x block_n f32) stays within 32 KiB.
+// AVX512-LABEL: attn.kernel @d128
+// AVX512-SAME: schedule = #attn.schedule<block_m = 64, block_n = 64, micro_m = 8, micro_n = 32, vector_width = 16, threads = 2>
+// AVX2-LABEL: attn.kernel @d128
+// AVX2-SAME: schedule = #attn.schedule<block_m = 64, block_n = 64, micro_m = 4, micro_n = 16, vector_width = 8, threads = 1>
+attn.kernel @d128 attributes {q_heads = 8, d_qk = 128, element_type = f32}
+
+// AVX512-LABEL: attn.kernel @d64
+// AVX512-SAME: block_n = 128
+attn.kernel @d64 attributes {q_heads = 8, d_qk = 64, element_type = f32}
+
+// AVX512-LABEL: attn.kernel @d256
+// AVX512-SAME: block_n = 32
+attn.kernel @d256 attributes {q_heads = 8, d_qk = 256, element_type = f32}
+
+// Decode has few query rows: one micro tile of rows per block.
+// AVX512-LABEL: attn.kernel @decode
+// AVX512-SAME: schedule = #attn.schedule<block_m = 8,
+attn.kernel @decode attributes {q_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
+
+// Fields the user set are kept; the rest are made to fit them.
+// AVX512-LABEL: attn.kernel @user_block_m
+// AVX512-SAME: schedule = #attn.schedule<block_m = 60, block_n = 64, micro_m = 4, micro_n = 32, vector_width = 16, threads = 7>
+attn.kernel @user_block_m attributes {q_heads = 8, d_qk = 128, element_type = f32, schedule = #attn.schedule<block_m = 60, threads = 7>}
+
+// AVX512-LABEL: attn.kernel @user_block_n
+// AVX512-SAME: block_n = 16, micro_m = 8, micro_n = 16
+attn.kernel @user_block_n attributes {q_heads = 8, d_qk = 128, element_type = f32, schedule = #attn.schedule<block_n = 16>}
+
+// GPU fields pass through untouched.
+// AVX512-LABEL: attn.kernel @gpu_fields
+// AVX512-SAME: warps = 4, stages = 2
+attn.kernel @gpu_fields attributes {q_heads = 8, d_qk = 128, element_type = f32, schedule = #attn.schedule<warps = 4, stages = 2>}
