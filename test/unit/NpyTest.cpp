@@ -1,0 +1,94 @@
+#include "runtime/Npy.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+using namespace attnc;
+
+namespace {
+
+std::string tempPath(const std::string &name) {
+  return testing::TempDir() + "/attnc-npy-" + std::to_string(getpid()) + "-" +
+         name;
+}
+
+std::string readAll(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void writeAll(const std::string &path, const std::string &bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+TEST(Npy, RoundTripsShapesAndValues) {
+  for (std::vector<int64_t> shape :
+       {std::vector<int64_t>{7}, {2, 3}, {1, 17, 4, 5}, {0, 3}}) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    std::vector<float> data(n);
+    for (int64_t i = 0; i < n; ++i)
+      data[i] = 0.5f * i - 3;
+    std::string path = tempPath("roundtrip.npy");
+    ASSERT_TRUE(writeNpy(path, shape, data.data()).ok());
+    std::string bytes = readAll(path);
+    ASSERT_GE(bytes.size(), 10u);
+    size_t headerLen = static_cast<unsigned char>(bytes[8]) |
+                       static_cast<unsigned char>(bytes[9]) << 8;
+    EXPECT_EQ((10 + headerLen) % 64, 0u) << "data must start 64-aligned";
+    auto back = readNpy(path);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->shape, shape);
+    EXPECT_EQ(back->data, data);
+    std::remove(path.c_str());
+  }
+}
+
+TEST(Npy, RejectsBadFilesWithReasons) {
+  std::string good = tempPath("good.npy");
+  std::vector<float> data(12, 1.f);
+  ASSERT_TRUE(writeNpy(good, {3, 4}, data.data()).ok());
+  std::string bytes = readAll(good);
+  auto expectError = [&](const std::string &content,
+                         const std::string &message) {
+    std::string path = tempPath("bad.npy");
+    writeAll(path, content);
+    auto r = readNpy(path);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find(message), std::string::npos)
+        << r.status().message();
+    std::remove(path.c_str());
+  };
+  expectError("", "missing the \\x93NUMPY magic");
+  expectError("PK\x03\x04 not numpy at all", "missing the \\x93NUMPY magic");
+  expectError(bytes.substr(0, bytes.size() - 4),
+              "shape (3, 4) needs 48 bytes of data, the file holds 44");
+  expectError(bytes.substr(0, 30), "truncated header");
+  std::string f8 = bytes;
+  f8.replace(f8.find("<f4"), 3, "<f8");
+  expectError(f8, "dtype '<f8' is not supported; expected float32 ('<f4')");
+  std::string fortran = bytes;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  expectError(fortran, "Fortran-order arrays are not supported");
+  std::string v9 = bytes;
+  v9[6] = 9;
+  expectError(v9, "unknown format version 9");
+  auto missing = readNpy(tempPath("does-not-exist.npy"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("cannot open"), std::string::npos);
+  std::remove(good.c_str());
+}
+
+TEST(Npy, FailedWriteLeavesNoFile) {
+  std::vector<float> data(4);
+  Status st = writeNpy("/nonexistent-dir/out.npy", {4}, data.data());
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("/nonexistent-dir/out.npy: cannot write"),
+            std::string::npos)
+      << st.message();
+}
+
+} // namespace
