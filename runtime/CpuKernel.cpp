@@ -269,12 +269,10 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads) const {
   int64_t items = a.q.batch() * s.qHeads * queryBlocks;
   KernelFn fn = impl_->fn;
   unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
-  // Each item is one (batch, head, query block); descriptors are read-only,
-  // so every thread passes the same ones.
+  // Each item is one (batch, head, query block). The kernel only reads the
+  // descriptors, so every thread passes the same ones.
   ThreadPool::shared().parallelFor(items, n, [&](int64_t item) {
-    auto qd = q, kd = k, vd = v, od = o;
-    auto ld = lse;
-    fn(&qd, &kd, &vd, &od, &ld, item, item + 1);
+    fn(&q, &k, &v, &o, &lse, item, item + 1);
   });
   return Status::success();
 }

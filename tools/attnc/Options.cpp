@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 namespace attnc::cli {
 
@@ -93,30 +94,20 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     bool runOnly;
     std::function<Status(const std::string &flag, const std::string &v)> set;
   };
-  auto integer = [](int64_t &slot) {
+  // A setter that parses the flag's value into `slot` (an integer, a
+  // double, or an optional integer).
+  auto number = [](auto &slot) {
     return [&slot](const std::string &f, const std::string &v) -> Status {
-      auto n = parseInt(f, v);
-      if (!n.ok())
-        return n.status();
-      slot = *n;
-      return Status::success();
-    };
-  };
-  auto optInteger = [](std::optional<int64_t> &slot) {
-    return [&slot](const std::string &f, const std::string &v) -> Status {
-      auto n = parseInt(f, v);
-      if (!n.ok())
-        return n.status();
-      slot = *n;
-      return Status::success();
-    };
-  };
-  auto real = [](double &slot) {
-    return [&slot](const std::string &f, const std::string &v) -> Status {
-      auto n = parseDouble(f, v);
-      if (!n.ok())
-        return n.status();
-      slot = *n;
+      using Slot = std::decay_t<decltype(slot)>;
+      auto parsed = [&] {
+        if constexpr (std::is_same_v<Slot, double>)
+          return parseDouble(f, v);
+        else
+          return parseInt(f, v);
+      }();
+      if (!parsed.ok())
+        return parsed.status();
+      slot = *parsed;
       return Status::success();
     };
   };
@@ -130,30 +121,30 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   std::string mask, align, layout;
   std::map<std::string, Flag> flags = {
       {"--name", {true, true, false, text(s.name)}},
-      {"--q-heads", {true, true, false, integer(s.qHeads)}},
-      {"--kv-heads", {true, true, false, integer(s.kvHeads)}},
-      {"--head-dim", {true, true, false, integer(headDim)}},
-      {"--d-qk", {true, true, false, integer(s.dQk)}},
-      {"--d-v", {true, true, false, integer(s.dV)}},
+      {"--q-heads", {true, true, false, number(s.qHeads)}},
+      {"--kv-heads", {true, true, false, number(s.kvHeads)}},
+      {"--head-dim", {true, true, false, number(headDim)}},
+      {"--d-qk", {true, true, false, number(s.dQk)}},
+      {"--d-v", {true, true, false, number(s.dV)}},
       {"--dtype", {true, true, false, text(s.elementType)}},
-      {"--scale", {true, true, false, real(s.scale)}},
-      {"--softcap", {true, true, false, real(s.softcap)}},
+      {"--scale", {true, true, false, number(s.scale)}},
+      {"--softcap", {true, true, false, number(s.softcap)}},
       {"--mask", {true, true, false, text(mask)}},
       {"--align", {true, true, false, text(align)}},
-      {"--window-left", {true, true, false, integer(s.windowLeft)}},
-      {"--window-right", {true, true, false, integer(s.windowRight)}},
+      {"--window-left", {true, true, false, number(s.windowLeft)}},
+      {"--window-right", {true, true, false, number(s.windowRight)}},
       {"--layout", {true, true, false, text(layout)}},
-      {"--block-m", {true, true, false, integer(s.blockM)}},
-      {"--block-n", {true, true, false, integer(s.blockN)}},
-      {"--micro-m", {true, true, false, integer(s.microM)}},
-      {"--micro-n", {true, true, false, integer(s.microN)}},
-      {"--vector-width", {true, false, false, integer(o.vectorWidth)}},
-      {"--batch", {true, false, true, optInteger(o.batch)}},
-      {"--seq-q", {true, false, true, optInteger(o.seqQ)}},
-      {"--seq-kv", {true, false, true, optInteger(o.seqKv)}},
-      {"--threads", {true, false, true, integer(o.threads)}},
-      {"--seed", {true, false, true, integer(seed)}},
-      {"--reps", {true, false, true, integer(reps)}},
+      {"--block-m", {true, true, false, number(s.blockM)}},
+      {"--block-n", {true, true, false, number(s.blockN)}},
+      {"--micro-m", {true, true, false, number(s.microM)}},
+      {"--micro-n", {true, true, false, number(s.microN)}},
+      {"--vector-width", {true, false, false, number(o.vectorWidth)}},
+      {"--batch", {true, false, true, number(o.batch)}},
+      {"--seq-q", {true, false, true, number(o.seqQ)}},
+      {"--seq-kv", {true, false, true, number(o.seqKv)}},
+      {"--threads", {true, false, true, number(o.threads)}},
+      {"--seed", {true, false, true, number(seed)}},
+      {"--reps", {true, false, true, number(reps)}},
       {"--q", {true, false, true, text(o.qFile)}},
       {"--k", {true, false, true, text(o.kFile)}},
       {"--v", {true, false, true, text(o.vFile)}},
