@@ -83,6 +83,9 @@ KernelSpec specOf(mlir::attn::KernelOp op) {
   s.layout = op.getLayoutOrDefault() == mlir::attn::Layout::BHSD
                  ? attnc::Layout::BHSD
                  : attnc::Layout::BSHD;
+  s.mode = op.getModeOrDefault() == mlir::attn::Mode::Decode
+               ? attnc::Mode::Decode
+               : attnc::Mode::Prefill;
   s.lse = op.getLseOrDefault();
   ScheduleAttr sched = op.getScheduleAttr();
   s.blockM = sched.getBlockM();

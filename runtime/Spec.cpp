@@ -52,6 +52,8 @@ std::string toMlir(const KernelSpec &s) {
     mask += fmt::format(", {}", toString(s.alignment));
   attrs += fmt::format(", mask = #attn.mask<{}>", mask);
   attrs += fmt::format(", layout = #attn.layout<{}>", toString(s.layout));
+  if (s.mode == Mode::Decode)
+    attrs += ", mode = #attn.mode<decode>";
   if (s.lse)
     attrs += ", lse = true";
   std::string sched;

@@ -12,6 +12,7 @@ namespace attnc {
 enum class MaskKind { None, Causal, SlidingWindow };
 enum class Alignment { Unset, TopLeft, BottomRight };
 enum class Layout { BSHD, BHSD };
+enum class Mode { Prefill, Decode };
 
 /// One attention kernel. Zero means "default" (or "let the heuristic pick"
 /// for schedule fields); after compilation, CpuKernel::spec() returns the
@@ -27,6 +28,7 @@ struct KernelSpec {
   Alignment alignment = Alignment::Unset; // required for causal and window
   int64_t windowLeft = 0, windowRight = 0;
   Layout layout = Layout::BSHD;
+  Mode mode = Mode::Prefill; // decode: few query rows per call
   bool lse = false;
   // Schedule (CPU); 0 lets the heuristic choose.
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0, vectorWidth = 0;

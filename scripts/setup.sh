@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ ccache pkg-config
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   zlib1g-dev libzstd-dev
-  libfmt-dev libgtest-dev
+  libfmt-dev libgtest-dev libopenblas-dev
   python3 python3-numpy
 )
 

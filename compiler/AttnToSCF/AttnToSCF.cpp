@@ -297,18 +297,56 @@ private:
     }
   }
 
+  /// Transposes a width x width block held as `width` row vectors, in
+  /// log2(width) rounds of two-source interleaves (one vpermt2ps each on
+  /// AVX-512): round k pairs row i with row i + width/2.
+  SmallVector<Value> transposeBlock(SmallVector<Value> rows) {
+    const int64_t w = s.width;
+    SmallVector<int64_t> lo, hi;
+    for (int64_t i = 0; i < w / 2; ++i) {
+      lo.append({i, w + i});
+      hi.append({w / 2 + i, w + w / 2 + i});
+    }
+    for (int64_t round = 1; round < w; round *= 2) {
+      SmallVector<Value> next(w);
+      for (int64_t i = 0; i < w / 2; ++i) {
+        next[2 * i] = b.create<vector::ShuffleOp>(rows[i], rows[i + w / 2], lo);
+        next[2 * i + 1] =
+            b.create<vector::ShuffleOp>(rows[i], rows[i + w / 2], hi);
+      }
+      rows = std::move(next);
+    }
+    return rows;
+  }
+
   /// kTile[:, j] = K[b, kvh, n0 + j, :] and vTile[j, :] = V[...] for j < cols.
+  /// K is transposed a width x width block at a time; only the rows of a
+  /// short last tile that do not fill a block go through scalar stores.
   void packKV(Value n0, Value cols) {
-    forEachRow(idx(0), cols, 1, [&](Value j) {
-      Value row = add(n0, j);
+    Value fullRows = mul(b.create<arith::DivUIOp>(cols, idx(s.width)),
+                         idx(s.width));
+    forEachRow(idx(0), fullRows, s.width, [&](Value j0) {
       for (int64_t c = 0; c < s.dQk; c += s.width) {
-        Value x = loadRow(k, {batch, kvHead, row}, c, s.dQk);
+        SmallVector<Value> rows;
+        for (int64_t r = 0; r < s.width; ++r)
+          rows.push_back(
+              loadRow(k, {batch, kvHead, add(n0, add(j0, idx(r)))}, c, s.dQk));
+        SmallVector<Value> columns = transposeBlock(std::move(rows));
+        for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
+          storeVec(columns[e], kTile, {idx(c + e), j0});
+      }
+    });
+    forEachRow(fullRows, cols, 1, [&](Value j) {
+      for (int64_t c = 0; c < s.dQk; c += s.width) {
+        Value x = loadRow(k, {batch, kvHead, add(n0, j)}, c, s.dQk);
         for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
           store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), kTile,
                 {idx(c + e), j});
       }
+    });
+    forEachRow(idx(0), cols, 1, [&](Value j) {
       for (int64_t c = 0; c < s.dV; c += s.width)
-        storeVec(loadRow(v, {batch, kvHead, row}, c, s.dV), vTile,
+        storeVec(loadRow(v, {batch, kvHead, add(n0, j)}, c, s.dV), vTile,
                  {j, idx(c)});
     });
   }

@@ -55,6 +55,7 @@ TEST(Spec, FlagsSpecSurvivesTheCompilerUnchanged) {
   in.windowLeft = 7;
   in.windowRight = 2;
   in.layout = Layout::BHSD;
+  in.mode = Mode::Decode;
   in.lse = true;
   in.blockM = 24;
   in.blockN = 16;

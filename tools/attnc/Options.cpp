@@ -32,6 +32,7 @@ spec flags (instead of SPEC.mlir):
   --align top_left|bottom_right   required with causal and sliding_window
   --window-left L, --window-right R   sliding window extents
   --layout bshd|bhsd     tensor layout (default bshd)
+  --mode prefill|decode  decode: few query rows (default prefill)
   --block-m, --block-n, --micro-m, --micro-n, --vector-width N   schedule
 
 run flags:
@@ -118,7 +119,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     };
   };
   int64_t headDim = 0, seed = 42, reps = 5;
-  std::string mask, align, layout;
+  std::string mask, align, layout, mode;
   std::map<std::string, Flag> flags = {
       {"--name", {true, true, false, text(s.name)}},
       {"--q-heads", {true, true, false, number(s.qHeads)}},
@@ -134,6 +135,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--window-left", {true, true, false, number(s.windowLeft)}},
       {"--window-right", {true, true, false, number(s.windowRight)}},
       {"--layout", {true, true, false, text(layout)}},
+      {"--mode", {true, true, false, text(mode)}},
       {"--block-m", {true, true, false, number(s.blockM)}},
       {"--block-n", {true, true, false, number(s.blockN)}},
       {"--micro-m", {true, true, false, number(s.microM)}},
@@ -265,6 +267,13 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     else
       return Status::error(
           fmt::format("--layout must be bshd or bhsd, got '{}'", layout));
+    if (mode.empty() || mode == "prefill")
+      s.mode = Mode::Prefill;
+    else if (mode == "decode")
+      s.mode = Mode::Decode;
+    else
+      return Status::error(
+          fmt::format("--mode must be prefill or decode, got '{}'", mode));
     s.lse = !o.lseFile.empty();
     s.vectorWidth = o.vectorWidth;
     s.threads = o.threads;
