@@ -268,8 +268,9 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads) const {
   auto q = descriptor<4>(a.q), k = descriptor<4>(a.k), v = descriptor<4>(a.v),
        o = descriptor<4>(a.o);
   auto lse = descriptor<3>(a.lse);
-  int64_t queryBlocks = (a.q.seq() + s.blockM - 1) / s.blockM;
-  int64_t items = a.q.batch() * s.qHeads * queryBlocks;
+  int64_t items =
+      mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
+          .items(s.qHeads, a.q.batch(), a.q.seq());
   KernelFn fn = impl_->fn;
   unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
   // Each item is one (batch, head, query block). The kernel only reads the

@@ -16,6 +16,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <algorithm>
+#include <numeric>
 #include <limits>
 
 namespace mlir::attn {
@@ -25,6 +26,11 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+
+WorkSplit WorkSplit::of(int64_t qHeads, int64_t kvHeads, int64_t blockM) {
+  int64_t heads = std::gcd(qHeads / kvHeads, blockM);
+  return {heads, blockM / heads};
+}
 
 namespace {
 
@@ -37,6 +43,7 @@ struct KernelShape {
   int64_t left, right;
   bool lse;
   int64_t blockM, blockN, microM, microN, width;
+  WorkSplit split;
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -59,7 +66,9 @@ struct KernelShape {
             s.getBlockN(),
             s.getMicroM(),
             s.getMicroN(),
-            s.getVectorWidth()};
+            s.getVectorWidth(),
+            WorkSplit::of(op.getQHeads(), op.getKvHeadsOrDefault(),
+                          s.getBlockM())};
   }
   int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
 };
@@ -112,7 +121,8 @@ public:
     seqQ = b.create<memref::DimOp>(q, 2);
     seqKv = b.create<memref::DimOp>(k, 2);
     diagOffset = s.bottomRight ? sub(seqKv, seqQ) : idx(0);
-    numQBlocks = b.create<arith::CeilDivUIOp>(seqQ, idx(s.blockM));
+    numQBlocks =
+        b.create<arith::CeilDivUIOp>(seqQ, idx(s.split.positionsPerItem));
     forLoop(entry->getArgument(5), entry->getArgument(6), idx(1), {},
             [&](Value item, ValueRange) {
               emitWorkItem(item);
@@ -229,13 +239,16 @@ private:
   // The stages of one work item
   //===--------------------------------------------------------------------===//
   void emitWorkItem(Value item) {
+    const int64_t heads = s.split.headsPerItem;
+    const int64_t groups = s.qHeads / heads;
     Value qBlock = b.create<arith::RemUIOp>(item, numQBlocks);
     Value rest = b.create<arith::DivUIOp>(item, numQBlocks);
-    head = b.create<arith::RemUIOp>(rest, idx(s.qHeads));
-    batch = b.create<arith::DivUIOp>(rest, idx(s.qHeads));
-    kvHead = b.create<arith::DivUIOp>(head, idx(s.qHeads / s.kvHeads));
-    m0 = mul(qBlock, idx(s.blockM));
-    rows = minS(idx(s.blockM), sub(seqQ, m0));
+    firstHead = mul(b.create<arith::RemUIOp>(rest, idx(groups)), idx(heads));
+    batch = b.create<arith::DivUIOp>(rest, idx(groups));
+    kvHead = b.create<arith::DivUIOp>(firstHead, idx(s.qHeads / s.kvHeads));
+    m0 = mul(qBlock, idx(s.split.positionsPerItem));
+    positions = minS(idx(s.split.positionsPerItem), sub(seqQ, m0));
+    rows = mul(positions, idx(heads));
     rowsUp = mul(b.create<arith::CeilDivUIOp>(rows, idx(s.microM)),
                  idx(s.microM));
 
@@ -256,13 +269,27 @@ private:
     finalize();
   }
 
-  /// qTile[i, :] = scale * Q[b, h, m0 + i, :]; rows in [rows, rowsUp) are 0.
+  /// The query head and position of tile row `r` (see WorkSplit).
+  Value headOf(Value r) {
+    if (s.split.headsPerItem == 1)
+      return firstHead;
+    return add(firstHead,
+               b.create<arith::RemUIOp>(r, idx(s.split.headsPerItem)));
+  }
+  Value positionOf(Value r) {
+    if (s.split.headsPerItem == 1)
+      return add(m0, r);
+    return add(m0, b.create<arith::DivUIOp>(r, idx(s.split.headsPerItem)));
+  }
+
+  /// qTile[r, :] = scale * Q[b, headOf(r), positionOf(r), :]; rows in
+  /// [rows, rowsUp) are 0.
   void packQ() {
     Value scale = splat(s.scale);
     forEachRow(idx(0), rows, 1, [&](Value i) {
-      Value row = add(m0, i);
+      Value h = headOf(i), row = positionOf(i);
       for (int64_t c = 0; c < s.dQk; c += s.width) {
-        Value x = loadRow(q, {batch, head, row}, c, s.dQk);
+        Value x = loadRow(q, {batch, h, row}, c, s.dQk);
         storeVec(b.create<arith::MulFOp>(x, scale), qTile, {i, idx(c)});
       }
     });
@@ -287,10 +314,10 @@ private:
     Value diag = add(m0, diagOffset); // key index on the first row's diagonal
     switch (s.mask) {
     case MaskKind::Causal:
-      return {zero, clamp(add(diag, rows), zero, seqKv)};
+      return {zero, clamp(add(diag, positions), zero, seqKv)};
     case MaskKind::SlidingWindow: {
       Value lo = clamp(sub(diag, idx(s.left)), zero, seqKv);
-      return {lo, clamp(add(add(diag, rows), idx(s.right)), lo, seqKv)};
+      return {lo, clamp(add(add(diag, positions), idx(s.right)), lo, seqKv)};
     }
     default:
       return {zero, seqKv};
@@ -420,7 +447,7 @@ private:
     if (s.mask == MaskKind::Causal)
       orWith(cmp(arith::CmpIPredicate::sgt, lastKey, diag));
     if (s.mask == MaskKind::SlidingWindow) {
-      Value lastDiag = add(diag, sub(rows, idx(1)));
+      Value lastDiag = add(diag, sub(positions, idx(1)));
       orWith(cmp(arith::CmpIPredicate::slt, n0, sub(lastDiag, idx(s.left))));
       orWith(cmp(arith::CmpIPredicate::sgt, lastKey, add(diag, idx(s.right))));
     }
@@ -433,7 +460,7 @@ private:
       Value keyEnd = splatOf(toI64(add(n0, cols)));
       Value minusInf = splat(-std::numeric_limits<double>::infinity());
       forEachRow(idx(0), rowsUp, 1, [&](Value i) {
-        Value qDiag = toI64(add(diag, i));
+        Value qDiag = toI64(add(positionOf(i), diagOffset));
         for (int64_t c = 0; c < s.blockN; c += s.width) {
           Value key = b.create<arith::AddIOp>(
               splatOf(toI64(add(n0, idx(c)))), iota);
@@ -528,17 +555,17 @@ private:
       Value inv = b.create<arith::SelectOp>(
           seen, b.create<arith::DivFOp>(f32Const(1.0), sum), f32Const(0.0));
       Value invVec = splatOf(inv);
-      Value row = add(m0, i);
+      Value h = headOf(i), row = positionOf(i);
       for (int64_t c = 0; c < s.dV; c += s.width) {
         Value out = b.create<arith::MulFOp>(loadVec(accTile, {i, idx(c)}),
                                             invVec);
-        storeRow(out, o, {batch, head, row}, c, s.dV);
+        storeRow(out, o, {batch, h, row}, c, s.dV);
       }
       if (s.lse) {
         Value lse = b.create<arith::AddFOp>(load(rowMax, {i}),
                                             b.create<math::LogOp>(sum));
         store(b.create<arith::SelectOp>(seen, lse, negInf()), lseOut,
-              {batch, head, row});
+              {batch, h, row});
       }
     });
   }
@@ -550,7 +577,9 @@ private:
   Value q, k, v, o, lseOut;
   Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
   Value seqQ, seqKv, diagOffset, numQBlocks;
-  Value batch, head, kvHead, m0, rows, rowsUp;
+  // The work item: batch, its first query head and kv head, its first query
+  // position m0, how many positions it has, and its rows (heads x positions).
+  Value batch, firstHead, kvHead, m0, positions, rows, rowsUp;
 };
 
 struct ConvertAttnToSCF

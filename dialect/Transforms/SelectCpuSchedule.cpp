@@ -25,14 +25,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-/// Largest value in `candidates` (descending) that divides `n`.
-int64_t largestDivisor(int64_t n, std::initializer_list<int64_t> candidates) {
-  for (int64_t c : candidates)
-    if (n % c == 0)
-      return c;
-  return 1;
-}
-
 struct SelectCpuSchedule
     : attn::impl::AttnSelectCpuScheduleBase<SelectCpuSchedule> {
   using Base::Base;
@@ -72,11 +64,23 @@ struct SelectCpuSchedule
       int64_t fit = 8192 / static_cast<int64_t>(op.getDQk());
       blockN = std::clamp<int64_t>(fit / microN * microN, microN, 128);
     }
-    if (!microM)
-      microM = blockM ? largestDivisor(blockM, {width == 16 ? 8 : 4, 4, 2, 1})
-                      : (width == 16 ? 8 : 4);
+    const int64_t maxMicroM = width == 16 ? 8 : 4;
+    // Decode: one tile holds one query row of every head in a GQA group, so
+    // the group's K/V tiles are read once (see WorkSplit).
+    bool decode = op.getModeOrDefault() == Mode::Decode;
+    int64_t group = static_cast<int64_t>(op.getQHeads()) / op.getKvHeadsOrDefault();
+    if (!blockM && decode)
+      blockM = group;
+    if (!microM) {
+      microM = 1;
+      for (int64_t m = maxMicroM; m > 1; --m)
+        if ((blockM ? blockM : 64) % m == 0) {
+          microM = m;
+          break;
+        }
+    }
     if (!blockM)
-      blockM = op.getModeOrDefault() == Mode::Decode ? microM : 64;
+      blockM = 64;
     if (!nThreads)
       nThreads = hostThreads;
     auto emitError = [&] { return op.emitOpError(); };

@@ -58,6 +58,8 @@ KernelSpec randomSpec(std::mt19937_64 &rng, int index) {
   if (s.mask != MaskKind::None)
     s.alignment = chance(rng, 0.5) ? Alignment::TopLeft : Alignment::BottomRight;
   s.layout = chance(rng, 0.5) ? Layout::BSHD : Layout::BHSD;
+  if (chance(rng, 0.15))
+    s.mode = Mode::Decode; // a different schedule; any seq_q still works
   s.lse = chance(rng, 0.5);
   if (chance(rng, 0.2))
     s.softcap = pick(rng, {5.0, 30.0});

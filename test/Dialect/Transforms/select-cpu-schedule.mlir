@@ -16,14 +16,23 @@ attn.kernel @d64 attributes {q_heads = 8, d_qk = 64, element_type = f32}
 // AVX512-SAME: block_n = 32
 attn.kernel @d256 attributes {q_heads = 8, d_qk = 256, element_type = f32}
 
-// Decode has few query rows: one micro tile of rows per block.
-// AVX512-LABEL: attn.kernel @decode
-// AVX512-SAME: schedule = #attn.schedule<block_m = 8,
-attn.kernel @decode attributes {q_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
+// Decode: a tile is one query row of each head of a GQA group, so the
+// group shares its K/V tiles; MHA decodes one row at a time.
+// AVX512-LABEL: attn.kernel @decode_gqa
+// AVX512-SAME: schedule = #attn.schedule<block_m = 4, block_n = 64, micro_m = 4,
+// AVX2-LABEL: attn.kernel @decode_gqa
+// AVX2-SAME: schedule = #attn.schedule<block_m = 4, block_n = 64, micro_m = 4,
+attn.kernel @decode_gqa attributes {q_heads = 32, kv_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
+// AVX512-LABEL: attn.kernel @decode_mha
+// AVX512-SAME: schedule = #attn.schedule<block_m = 1, block_n = 64, micro_m = 1,
+attn.kernel @decode_mha attributes {q_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
+// AVX512-LABEL: attn.kernel @decode_group6
+// AVX512-SAME: schedule = #attn.schedule<block_m = 6, block_n = 64, micro_m = 6,
+attn.kernel @decode_group6 attributes {q_heads = 12, kv_heads = 2, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
 
 // Fields the user set are kept; the rest are made to fit them.
 // AVX512-LABEL: attn.kernel @user_block_m
-// AVX512-SAME: schedule = #attn.schedule<block_m = 60, block_n = 64, micro_m = 4, micro_n = 32, vector_width = 16, threads = 7>
+// AVX512-SAME: schedule = #attn.schedule<block_m = 60, block_n = 64, micro_m = 6, micro_n = 32, vector_width = 16, threads = 7>
 attn.kernel @user_block_m attributes {q_heads = 8, d_qk = 128, element_type = f32, schedule = #attn.schedule<block_m = 60, threads = 7>}
 
 // AVX512-LABEL: attn.kernel @user_block_n
