@@ -33,9 +33,13 @@
 // CHECK: scf.if
 // CHECK: arith.cmpi sle, %{{.*}} : vector<16xi64>
 // CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
-// Online softmax: running max, exp, rescale.
-// CHECK: vector.reduction <maxnumf>
-// CHECK: math.exp %{{.*}} : vector<16xf32>
+// Online softmax: running max (NaN-free), exp of s - max by Cody-Waite
+// reduction and 2^n from exponent bits, rescale.
+// CHECK: vector.reduction <maxnumf>, %{{.*}} fastmath<nnan>
+// CHECK: math.roundeven %{{.*}} : vector<16xf32>
+// CHECK: math.fma
+// CHECK: arith.shli %{{.*}} : vector<16xi32>
+// CHECK: arith.bitcast %{{.*}} : vector<16xi32> to vector<16xf32>
 // CHECK: vector.reduction <add>
 // CHECK: math.exp %{{.*}} : f32
 // The P V micro-kernel accumulates into the acc tile.
