@@ -16,13 +16,17 @@ def ConvertAttnToSCF : Pass<"convert-attn-to-scf", "ModuleOp"> {
     The function takes Q, K, V, O as 4-D memrefs indexed [batch, head, seq,
     dim] with dynamic strides (innermost stride 1), so BSHD, BHSD and strided
     views all pass through one kernel, and LSE as [batch, head, seq]. Batch
-    and sequence lengths are read from the memrefs at run time. The last two
-    arguments select work items [begin, end) of batch x q_heads x query
-    blocks, so a thread pool can split the work.
+    and sequence lengths are read from the memrefs at run time. Then come a
+    flat workspace for split-KV partials and the number of KV splits, and
+    work items [begin, end) of (batch, GQA head group, query block, KV
+    split), so that a thread pool can divide the work. With one split the
+    kernel writes O and LSE; with more it writes each split's unnormalised
+    accumulator, row max and row sum for the runtime to merge.
 
     ```mlir
     func.func @k(%q: memref<?x8x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>,
-                 ..., %begin: index, %end: index)
+                 ..., %partials: memref<?xf32>, %splits: index,
+                 %begin: index, %end: index)
         attributes {llvm.emit_c_interface} {
       %acc = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
       scf.for %w = %begin to %end step %c1 { ... }

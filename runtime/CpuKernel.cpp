@@ -19,7 +19,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
+#include <vector>
 #include <mutex>
 
 namespace attnc {
@@ -35,7 +39,8 @@ template <int Rank> struct MemRefDescriptor {
 };
 using KernelFn = void (*)(MemRefDescriptor<4> *, MemRefDescriptor<4> *,
                           MemRefDescriptor<4> *, MemRefDescriptor<4> *,
-                          MemRefDescriptor<3> *, int64_t, int64_t);
+                          MemRefDescriptor<3> *, MemRefDescriptor<1> *,
+                          int64_t splits, int64_t begin, int64_t end);
 
 template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
   MemRefDescriptor<Rank> d{t.data, t.data, 0, {}, {}};
@@ -261,22 +266,84 @@ Status CpuKernel::validate(const AttentionArgs &a) const {
   return Status::success();
 }
 
-Status CpuKernel::run(const AttentionArgs &a, unsigned threads) const {
+int64_t CpuKernel::kvSplitsFor(int64_t batch, int64_t seqQ, int64_t seqKv,
+                               unsigned threads) const {
+  const KernelSpec &s = impl_->spec;
+  int64_t tiles = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
+                      .items(s.qHeads, batch, seqQ);
+  // Split only when there are fewer tiles than two per thread, and keep at
+  // least four key tiles in each split so the merge stays cheap.
+  int64_t wanted = (2 * static_cast<int64_t>(threads) + tiles - 1) / std::max<int64_t>(tiles, 1);
+  int64_t most = std::max<int64_t>(1, seqKv / (4 * s.blockN));
+  return std::clamp<int64_t>(wanted, 1, std::min(most, kMaxKvSplits));
+}
+
+Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
+                      int64_t kvSplits) const {
   if (Status st = validate(a); !st.ok())
     return st;
+  if (kvSplits < 0 || kvSplits > kMaxKvSplits)
+    return Status::error(fmt::format(
+        "kvSplits must be in [0, {}] (0 chooses), got {}", kMaxKvSplits,
+        kvSplits));
   const KernelSpec &s = impl_->spec;
+  unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
+  const int64_t batch = a.q.batch(), seqQ = a.q.seq();
+  int64_t splits =
+      kvSplits ? kvSplits : kvSplitsFor(batch, seqQ, a.k.seq(), n);
   auto q = descriptor<4>(a.q), k = descriptor<4>(a.k), v = descriptor<4>(a.v),
        o = descriptor<4>(a.o);
   auto lse = descriptor<3>(a.lse);
-  int64_t items =
-      mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
-          .items(s.qHeads, a.q.batch(), a.q.seq());
+
+  // Split-KV partials live in a per-thread workspace that grows once and is
+  // reused, so steady-state calls allocate nothing.
+  const int64_t rows = batch * s.qHeads * seqQ;
+  thread_local std::vector<float> workspace;
+  if (splits > 1 &&
+      workspace.size() < static_cast<size_t>(splits * rows * (s.dV + 2)))
+    workspace.resize(splits * rows * (s.dV + 2));
+  MemRefDescriptor<1> partials{workspace.data(), workspace.data(), 0,
+                               {static_cast<int64_t>(workspace.size())}, {1}};
+
+  int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
+                      .items(s.qHeads, batch, seqQ) *
+                  splits;
   KernelFn fn = impl_->fn;
-  unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
-  // Each item is one (batch, head, query block). The kernel only reads the
+  // Each item is one (tile, kv split). The kernel only reads the
   // descriptors, so every thread passes the same ones.
   ThreadPool::shared().parallelFor(items, n, [&](int64_t item) {
-    fn(&q, &k, &v, &o, &lse, item, item + 1);
+    fn(&q, &k, &v, &o, &lse, &partials, splits, item, item + 1);
+  });
+  if (splits == 1)
+    return Status::success();
+
+  // Merge: O = sum_s w_s acc_s / sum_s w_s l_s with w_s = exp(m_s - max m).
+  const float *acc = workspace.data();
+  const float *m = acc + splits * rows * s.dV, *l = m + splits * rows;
+  ThreadPool::shared().parallelFor(rows, n, [&](int64_t row) {
+    int64_t pos = row % seqQ, h = row / seqQ % s.qHeads, b = row / seqQ / s.qHeads;
+    float best = -std::numeric_limits<float>::infinity();
+    for (int64_t sp = 0; sp < splits; ++sp)
+      best = std::max(best, m[sp * rows + row]);
+    float total = 0;
+    float weights[kMaxKvSplits];
+    for (int64_t sp = 0; sp < splits; ++sp) {
+      float w = l[sp * rows + row] > 0 ? std::exp(m[sp * rows + row] - best) : 0.f;
+      weights[sp] = w;
+      total += w * l[sp * rows + row];
+    }
+    float inv = total > 0 ? 1.f / total : 0.f;
+    for (int64_t d = 0; d < s.dV; ++d) {
+      float sum = 0;
+      for (int64_t sp = 0; sp < splits; ++sp)
+        if (weights[sp] != 0)
+          sum += weights[sp] * acc[(sp * rows + row) * s.dV + d];
+      a.o.at(b, h, pos, d) = sum * inv;
+    }
+    if (s.lse)
+      a.lse.at(b, h, pos, 0) =
+          total > 0 ? best + std::log(total)
+                    : -std::numeric_limits<float>::infinity();
   });
   return Status::success();
 }

@@ -10,6 +10,9 @@
 
 namespace attnc {
 
+/// The most key chunks one split-KV run may use.
+constexpr int64_t kMaxKvSplits = 64;
+
 struct CpuCompileOptions {
   /// f32 lanes per vector (4, 8, 16); 0: the host's widest.
   int64_t vectorWidth = 0;
@@ -37,8 +40,17 @@ public:
   double compileMillis() const;
 
   /// Runs the kernel. `threads` 0 uses the spec's thread count. Checks every
-  /// view against the spec and against each other first.
-  Status run(const AttentionArgs &args, unsigned threads = 0) const;
+  /// view against the spec and against each other first. `kvSplits` cuts
+  /// each row's keys into that many chunks run in parallel and merged
+  /// (split-KV, for decode with fewer tiles than threads); 0 chooses by
+  /// kvSplitsFor, 1 disables it. The result is the same either way, up to
+  /// rounding.
+  Status run(const AttentionArgs &args, unsigned threads = 0,
+             int64_t kvSplits = 0) const;
+
+  /// The split-KV factor run() chooses for a shape (1: no split).
+  int64_t kvSplitsFor(int64_t batch, int64_t seqQ, int64_t seqKv,
+                      unsigned threads) const;
 
   /// The checks run() makes, without running.
   Status validate(const AttentionArgs &args) const;

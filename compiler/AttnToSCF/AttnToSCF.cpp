@@ -80,7 +80,8 @@ public:
         vecTy(VectorType::get({shape.width}, b.getF32Type())),
         idxVecTy(VectorType::get({shape.width}, b.getI64Type())) {}
 
-  /// The function type: (q, k, v, o, lse, begin, end) -> ().
+  /// The function type:
+  ///   (q, k, v, o, lse, partials, splits, begin, end) -> ().
   FunctionType functionType() {
     auto strided4 = [&](int64_t heads, int64_t dim) {
       int64_t dyn = ShapedType::kDynamic;
@@ -93,11 +94,12 @@ public:
         {dyn, s.qHeads, dyn}, f32,
         StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn}));
     Type index = b.getIndexType();
-    return b.getFunctionType({strided4(s.qHeads, s.dQk),
-                              strided4(s.kvHeads, s.dQk),
-                              strided4(s.kvHeads, s.dV),
-                              strided4(s.qHeads, s.dV), lseTy, index, index},
-                             {});
+    auto partialsTy = MemRefType::get({dyn}, f32);
+    return b.getFunctionType(
+        {strided4(s.qHeads, s.dQk), strided4(s.kvHeads, s.dQk),
+         strided4(s.kvHeads, s.dV), strided4(s.qHeads, s.dV), lseTy,
+         partialsTy, index, index, index},
+        {});
   }
 
   void emitBody(func::FuncOp func) {
@@ -108,6 +110,8 @@ public:
     v = entry->getArgument(2);
     o = entry->getArgument(3);
     lseOut = entry->getArgument(4);
+    partials = entry->getArgument(5);
+    splits = entry->getArgument(6);
 
     // Tiles live on the stack of the calling thread, allocated once per call.
     qTile = tile({s.blockM, s.roundUp(s.dQk)});
@@ -123,7 +127,8 @@ public:
     diagOffset = s.bottomRight ? sub(seqKv, seqQ) : idx(0);
     numQBlocks =
         b.create<arith::CeilDivUIOp>(seqQ, idx(s.split.positionsPerItem));
-    forLoop(entry->getArgument(5), entry->getArgument(6), idx(1), {},
+    batchSize = b.create<memref::DimOp>(q, 0);
+    forLoop(entry->getArgument(7), entry->getArgument(8), idx(1), {},
             [&](Value item, ValueRange) {
               emitWorkItem(item);
               return SmallVector<Value>();
@@ -241,8 +246,10 @@ private:
   void emitWorkItem(Value item) {
     const int64_t heads = s.split.headsPerItem;
     const int64_t groups = s.qHeads / heads;
-    Value qBlock = b.create<arith::RemUIOp>(item, numQBlocks);
-    Value rest = b.create<arith::DivUIOp>(item, numQBlocks);
+    split = b.create<arith::RemUIOp>(item, splits);
+    Value tile = b.create<arith::DivUIOp>(item, splits);
+    Value qBlock = b.create<arith::RemUIOp>(tile, numQBlocks);
+    Value rest = b.create<arith::DivUIOp>(tile, numQBlocks);
     firstHead = mul(b.create<arith::RemUIOp>(rest, idx(groups)), idx(heads));
     batch = b.create<arith::DivUIOp>(rest, idx(groups));
     kvHead = b.create<arith::DivUIOp>(firstHead, idx(s.qHeads / s.kvHeads));
@@ -254,7 +261,7 @@ private:
 
     packQ();
     initState();
-    auto [lo, hi] = visibleKeyRange();
+    auto [lo, hi] = splitKeyRange();
     forLoop(lo, hi, idx(s.blockN), {}, [&](Value n0, ValueRange) {
       Value cols = minS(idx(s.blockN), sub(hi, n0));
       packKV(n0, cols);
@@ -344,6 +351,17 @@ private:
       rows = std::move(next);
     }
     return rows;
+  }
+
+  /// This item's share of the visible keys: split s of `splits` takes the
+  /// s-th run of whole block_n tiles (possibly none).
+  std::pair<Value, Value> splitKeyRange() {
+    auto [lo, hi] = visibleKeyRange();
+    Value perSplit = b.create<arith::CeilDivUIOp>(sub(hi, lo), splits);
+    Value chunk = mul(b.create<arith::CeilDivUIOp>(perSplit, idx(s.blockN)),
+                      idx(s.blockN));
+    Value first = minS(add(lo, mul(split, chunk)), hi);
+    return {first, minS(add(first, chunk), hi)};
   }
 
   /// kTile[:, j] = K[b, kvh, n0 + j, :] and vTile[j, :] = V[...] for j < cols.
@@ -580,8 +598,51 @@ private:
     });
   }
 
-  /// O = acc / l (0 for a fully masked row); LSE = m + log(l) (else -inf).
+  /// With one split: O = acc / l (0 for a fully masked row) and LSE =
+  /// m + log(l) (else -inf). With several, the unnormalised acc, m and l of
+  /// this split go to `partials` for the runtime to merge:
+  ///   acc at [split, b, h, pos, 0:d_v], then m and l at [split, b, h, pos].
   void finalize() {
+    auto ifOp = b.create<scf::IfOp>(
+        cmp(arith::CmpIPredicate::eq, splits, idx(1)), /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      finalizeOutputs();
+      b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      finalizePartials();
+    }
+  }
+
+  void finalizePartials() {
+    Value seqRows = mul(mul(batchSize, idx(s.qHeads)), seqQ); // rows a split
+    Value mBase = mul(mul(splits, seqRows), idx(s.dV));
+    Value lBase = add(mBase, mul(splits, seqRows));
+    forEachRow(idx(0), rows, 1, [&](Value i) {
+      Value row = add(mul(add(mul(add(mul(split, batchSize), batch),
+                                  idx(s.qHeads)),
+                              headOf(i)),
+                          seqQ),
+                      positionOf(i));
+      Value base = mul(row, idx(s.dV));
+      for (int64_t c = 0; c < s.dV; c += s.width) {
+        Value acc = loadVec(accTile, {i, idx(c)});
+        Value at = add(base, idx(c));
+        if (c + s.width <= s.dV) {
+          storeVec(acc, partials, {at});
+        } else {
+          Value mask = b.create<vector::CreateMaskOp>(
+              VectorType::get({s.width}, b.getI1Type()),
+              ValueRange{idx(s.dV - c)});
+          b.create<vector::MaskedStoreOp>(partials, ValueRange{at}, mask, acc);
+        }
+      }
+      store(load(rowMax, {i}), partials, {add(mBase, row)});
+      store(load(rowSum, {i}), partials, {add(lBase, row)});
+    });
+  }
+
+  void finalizeOutputs() {
     forEachRow(idx(0), rows, 1, [&](Value i) {
       Value sum = load(rowSum, {i});
       Value seen =
@@ -608,12 +669,12 @@ private:
   ImplicitLocOpBuilder &b;
   Type f32;
   VectorType vecTy, idxVecTy;
-  Value q, k, v, o, lseOut;
+  Value q, k, v, o, lseOut, partials, splits;
   Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
-  Value seqQ, seqKv, diagOffset, numQBlocks;
+  Value seqQ, seqKv, batchSize, diagOffset, numQBlocks;
   // The work item: batch, its first query head and kv head, its first query
   // position m0, how many positions it has, and its rows (heads x positions).
-  Value batch, firstHead, kvHead, m0, positions, rows, rowsUp;
+  Value split, batch, firstHead, kvHead, m0, positions, rows, rowsUp;
 };
 
 struct ConvertAttnToSCF

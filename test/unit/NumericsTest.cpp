@@ -140,7 +140,10 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
       AttentionArgs args{q.view, k.view, v.view, o.view, {}};
       if (resolved.lse)
         args.lse = lseView(lseStorage.data(), batch, resolved.qHeads, seqQ);
-      Status st = (*kernel)->run(args);
+      // 0: the runtime's choice; otherwise a forced split-KV factor, so the
+      // split path and its merge are checked on every kind of kernel.
+      int64_t kvSplits = pick(rng, {0, 0, 1, 2, 3, 7});
+      Status st = (*kernel)->run(args, 0, kvSplits);
       ASSERT_TRUE(st.ok()) << st.message();
       Comparison c = compareWithReference(resolved, args);
       ++cases;
@@ -155,12 +158,14 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
       if (!ok) {
         ++failures;
         ADD_FAILURE() << fmt::format(
-            "case {} (seed {}): {}\n  batch {} seq_q {} seq_kv {} padded {}\n"
+            "case {} (seed {}): {}\n  batch {} seq_q {} seq_kv {} padded {} "
+            "kv splits {}\n"
             "  max error {:.3g}, tolerance {:.3g}, non-finite {}, lse "
             "mismatch {}, writes outside o {}\n"
             "  repro: ATTNC_TEST_SEED={} attnc-unit-tests "
             "--gtest_filter=Numerics.*\n  similar: {}",
             cases, seed, describe(resolved), batch, seqQ, seqKv, padded,
+            kvSplits,
             c.maxError, c.tolerance, c.nonFinite, c.lseMismatch,
             o.touchedOutsideView(), seed,
             reproCommand(resolved, batch, seqQ, seqKv));

@@ -202,6 +202,47 @@ TEST(Runtime, RunRejectsInconsistentViews) {
             "lse: shape [2, 4, 9] must be [batch, q_heads, seq_q] = [2, 4, 10]");
 }
 
+TEST(Runtime, SplitKvDecodeMatchesTheReference) {
+  // MQA decode, batch 1: a single tile, so only split-KV can use more than
+  // one thread.
+  KernelSpec spec;
+  spec.name = "mqa_decode";
+  spec.qHeads = 8;
+  spec.kvHeads = 1;
+  spec.dQk = 64;
+  spec.dV = 40;
+  spec.mask = MaskKind::Causal;
+  spec.alignment = Alignment::BottomRight;
+  spec.mode = Mode::Decode;
+  spec.lse = true;
+  auto kernel = compileOrDie(spec);
+  ASSERT_TRUE(kernel);
+  EXPECT_EQ(kernel->spec().blockM, 8); // the whole group in one tile
+  EXPECT_GT(kernel->kvSplitsFor(1, 1, 4096, 2), 1);
+  EXPECT_EQ(kernel->kvSplitsFor(8, 512, 512, 2), 1); // enough tiles already
+  for (int64_t splits : {1, 2, 5, 64}) {
+    Call call(kernel->spec(), 1, 1, 3000);
+    ASSERT_TRUE(kernel->run(call.args, 2, splits).ok());
+    Comparison c = compareWithReference(kernel->spec(), call.args);
+    EXPECT_TRUE(c.passed()) << splits << " splits: error " << c.maxError
+                            << " > " << c.tolerance;
+  }
+  // More splits than key tiles: the empty splits merge away.
+  Call few(kernel->spec(), 1, 3, 5);
+  ASSERT_TRUE(kernel->run(few.args, 2, 7).ok());
+  EXPECT_TRUE(compareWithReference(kernel->spec(), few.args).passed());
+}
+
+TEST(Runtime, KvSplitsOutOfRangeIsAnError) {
+  auto kernel = compileOrDie(smallSpec());
+  ASSERT_TRUE(kernel);
+  Call call(kernel->spec(), 1, 4, 4);
+  EXPECT_EQ(kernel->run(call.args, 1, -1).message(),
+            "kvSplits must be in [0, 64] (0 chooses), got -1");
+  EXPECT_EQ(kernel->run(call.args, 1, 65).message(),
+            "kvSplits must be in [0, 64] (0 chooses), got 65");
+}
+
 TEST(Runtime, EmptySequencesAreNoOps) {
   auto kernel = compileOrDie(smallSpec());
   ASSERT_TRUE(kernel);

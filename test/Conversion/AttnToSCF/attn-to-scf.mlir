@@ -14,6 +14,7 @@
 // CHECK-SAME: %[[V:[a-z0-9]+]]: memref<?x2x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-SAME: %[[O:[a-z0-9]+]]: memref<?x8x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-SAME: %[[LSE:[a-z0-9]+]]: memref<?x8x?xf32, strided<[?, ?, ?], offset: ?>>
+// CHECK-SAME: %[[PARTIALS:[a-z0-9]+]]: memref<?xf32>, %[[SPLITS:[a-z0-9]+]]: index,
 // CHECK-SAME: %[[BEGIN:[a-z0-9]+]]: index, %[[END:[a-z0-9]+]]: index)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // Tiles: Q (block_m x d), K^T (d x block_n), V (block_n x d_v), S, acc, m, l.
@@ -44,11 +45,17 @@
 // CHECK: math.exp %{{.*}} : f32
 // The P V micro-kernel accumulates into the acc tile.
 // CHECK: vector.fma
-// Finalise: O = acc / l, LSE = m + log(l).
+// Finalise: O = acc / l, LSE = m + log(l) with one split; else the
+// unnormalised acc, m and l go to the partials buffer for the merge.
+// CHECK: %[[ONE_SPLIT:.*]] = arith.cmpi eq, %[[SPLITS]], %c1
+// CHECK: scf.if %[[ONE_SPLIT]]
 // CHECK: arith.cmpf ogt
 // CHECK: vector.store %{{.*}}, %[[O]]
 // CHECK: math.log
 // CHECK: memref.store %{{.*}}, %[[LSE]]
+// CHECK: } else {
+// CHECK: vector.store %{{.*}}, %[[PARTIALS]]
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]]
 attn.kernel @gqa_causal attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = f32, mask = #attn.mask<causal, bottom_right>, lse = true}
 
 // Head dims that are not a multiple of the vector width use masked loads and
