@@ -1,20 +1,14 @@
-// The CPU backend: attn.kernel text -> resolve + schedule -> fused loop nest
-// -> LLVM -> ORC JIT, and the launch of the JIT-compiled function on a pool.
+// The CPU backend's kernels: object code (fresh from the compiler or from the
+// cache) loaded into an ORC LLJIT, and launched on a thread pool.
 #include "runtime/CpuKernel.h"
 
 #include "compiler/AttnToSCF/AttnToSCF.h"
-#include "compiler/Pipelines/Pipelines.h"
-#include "dialect/AttnOps.h"
 #include "runtime/ThreadPool.h"
+#include "runtime/detail/CpuCompiler.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
-#include "llvm/Support/SourceMgr.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <fmt/format.h>
@@ -51,57 +45,6 @@ template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
   return d;
 }
 
-void initializeLlvmOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
-}
-
-KernelSpec specOf(mlir::attn::KernelOp op) {
-  using namespace mlir::attn;
-  KernelSpec s;
-  s.name = op.getSymName().str();
-  s.qHeads = static_cast<int64_t>(op.getQHeads());
-  s.kvHeads = op.getKvHeadsOrDefault();
-  s.dQk = static_cast<int64_t>(op.getDQk());
-  s.dV = op.getDvOrDefault();
-  std::string type;
-  llvm::raw_string_ostream(type) << op.getElementType();
-  s.elementType = type;
-  s.scale = op.getScaleOrDefault();
-  s.softcap = op.getSoftcapOrDefault();
-  MaskAttr mask = op.getMaskOrDefault();
-  s.mask = mask.getKind() == mlir::attn::MaskKind::Causal
-               ? attnc::MaskKind::Causal
-           : mask.getKind() == mlir::attn::MaskKind::SlidingWindow
-               ? attnc::MaskKind::SlidingWindow
-               : attnc::MaskKind::None;
-  s.alignment = mask.getAlignment() == mlir::attn::Alignment::TopLeft
-                    ? attnc::Alignment::TopLeft
-                : mask.getAlignment() == mlir::attn::Alignment::BottomRight
-                    ? attnc::Alignment::BottomRight
-                    : attnc::Alignment::Unset;
-  s.windowLeft = mask.getLeft() == kAbsent ? 0 : mask.getLeft();
-  s.windowRight = mask.getRight() == kAbsent ? 0 : mask.getRight();
-  s.layout = op.getLayoutOrDefault() == mlir::attn::Layout::BHSD
-                 ? attnc::Layout::BHSD
-                 : attnc::Layout::BSHD;
-  s.mode = op.getModeOrDefault() == mlir::attn::Mode::Decode
-               ? attnc::Mode::Decode
-               : attnc::Mode::Prefill;
-  s.lse = op.getLseOrDefault();
-  ScheduleAttr sched = op.getScheduleAttr();
-  s.blockM = sched.getBlockM();
-  s.blockN = sched.getBlockN();
-  s.microM = sched.getMicroM();
-  s.microN = sched.getMicroN();
-  s.vectorWidth = sched.getVectorWidth();
-  s.threads = sched.getThreads();
-  return s;
-}
-
 Status checkView(const char *name, const TensorView &t, int64_t heads,
                  const char *headsName, int64_t dim, const char *dimName) {
   if (!t.data)
@@ -128,8 +71,9 @@ Status checkView(const char *name, const TensorView &t, int64_t heads,
 
 struct CpuKernel::Impl {
   KernelSpec spec;
+  std::string object;
   double compileMillis = 0;
-  std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> jit;
   KernelFn fn = nullptr;
 };
 
@@ -137,6 +81,7 @@ CpuKernel::CpuKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CpuKernel::~CpuKernel() = default;
 const KernelSpec &CpuKernel::spec() const { return impl_->spec; }
 double CpuKernel::compileMillis() const { return impl_->compileMillis; }
+const std::string &CpuKernel::object() const { return impl_->object; }
 
 StatusOr<std::unique_ptr<CpuKernel>>
 CpuKernel::compile(const KernelSpec &spec, const CpuCompileOptions &options) {
@@ -147,79 +92,53 @@ StatusOr<std::unique_ptr<CpuKernel>>
 CpuKernel::compile(const std::string &mlirSource,
                    const CpuCompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
-  initializeLlvmOnce();
-  mlir::DialectRegistry registry;
-  mlir::attn::registerAttnDialects(registry);
-  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  auto frontEnd = detail::CpuFrontEnd::run(mlirSource, options);
+  if (!frontEnd.ok())
+    return frontEnd.status();
+  StatusOr<std::string> object = (*frontEnd)->emitObject();
+  if (!object.ok())
+    return object.status();
+  auto kernel = load(*object, (*frontEnd)->spec());
+  if (kernel.ok())
+    (*kernel)->impl_->compileMillis =
+        std::chrono::duration<double, std::milli>(
+            std::chrono::steady_clock::now() - start)
+            .count();
+  return kernel;
+}
 
-  // Diagnostics are collected, with source locations, into the Status.
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(mlirSource, options.sourceName),
-      llvm::SMLoc());
-  std::string diagnostics;
-  llvm::raw_string_ostream diagStream(diagnostics);
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context, diagStream);
-  auto fail = [&](const std::string &what) -> Status {
-    std::string text = diagStream.str();
-    while (!text.empty() && text.back() == '\n')
-      text.pop_back();
-    return Status::error(text.empty() ? what : what + ":\n" + text);
-  };
-
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr,
-                                            mlir::ParserConfig(&context));
-  if (!module)
-    return fail("invalid kernel spec");
-  llvm::SmallVector<mlir::attn::KernelOp> kernels(
-      module->getOps<mlir::attn::KernelOp>());
-  if (kernels.size() != 1)
-    return Status::error(fmt::format(
-        "{}: expected exactly one attn.kernel, found {}", options.sourceName,
-        kernels.size()));
-
-  mlir::attn::CpuPipelineOptions pipelineOptions;
-  pipelineOptions.vectorWidth = options.vectorWidth;
-  mlir::PassManager schedule(&context);
-  mlir::attn::buildAttnCpuSchedulePipeline(schedule, pipelineOptions);
-  if (mlir::failed(schedule.run(*module)))
-    return fail("scheduling failed");
-  mlir::attn::KernelOp kernel = *module->getOps<mlir::attn::KernelOp>().begin();
-  if (mlir::failed(mlir::attn::checkCpuSupport(kernel)))
-    return fail("unsupported kernel");
-  auto impl = std::make_unique<Impl>();
-  impl->spec = specOf(kernel);
-
-  mlir::PassManager codegen(&context);
-  mlir::attn::buildAttnCpuCodegenPipeline(codegen);
-  if (mlir::failed(codegen.run(*module)))
-    return fail("lowering failed");
-
-  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!machineBuilder)
-    return Status::error("cannot detect the host CPU: " +
-                         llvm::toString(machineBuilder.takeError()));
-  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  auto machine = machineBuilder->createTargetMachine();
-  if (!machine)
-    return Status::error("cannot create a target machine: " +
-                         llvm::toString(machine.takeError()));
-  mlir::ExecutionEngineOptions engineOptions;
-  engineOptions.transformer =
-      mlir::makeOptimizingTransformer(3, 0, machine->get());
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  auto engine =
-      mlir::ExecutionEngine::create(*module, engineOptions, std::move(*machine));
-  if (!engine)
-    return Status::error("JIT compilation failed: " +
-                         llvm::toString(engine.takeError()));
-  auto symbol = (*engine)->lookup("_mlir_ciface_" + impl->spec.name);
+StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
+                                                      const KernelSpec &spec) {
+  auto start = std::chrono::steady_clock::now();
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return Status::error("cannot create the JIT: " +
+                         llvm::toString(jit.takeError()));
+  // Resolve the few libc symbols generated code may call (memcpy, memset).
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process)
+    return Status::error("cannot open the process's symbols: " +
+                         llvm::toString(process.takeError()));
+  (*jit)->getMainJITDylib().addGenerator(std::move(*process));
+  if (llvm::Error err = (*jit)->addObjectFile(
+          llvm::MemoryBuffer::getMemBufferCopy(object, spec.name + ".o")))
+    return Status::error("cannot load the kernel's object code: " +
+                         llvm::toString(std::move(err)));
+  auto symbol = (*jit)->lookup("_mlir_ciface_" + spec.name);
   if (!symbol)
-    return Status::error("JIT symbol lookup failed: " +
+    return Status::error("the kernel's object code has no entry point: " +
                          llvm::toString(symbol.takeError()));
-  impl->fn = reinterpret_cast<KernelFn>(*symbol);
-  impl->engine = std::move(*engine);
+  auto impl = std::make_unique<Impl>();
+  impl->spec = spec;
+  impl->object = object;
+  impl->fn = symbol->toPtr<KernelFn>();
+  impl->jit = std::move(*jit);
   impl->compileMillis = std::chrono::duration<double, std::milli>(
                             std::chrono::steady_clock::now() - start)
                             .count();

@@ -32,12 +32,20 @@ public:
   static StatusOr<std::unique_ptr<CpuKernel>>
   compile(const KernelSpec &spec, const CpuCompileOptions &options = {});
 
+  /// Loads object code produced by compile() (see object()) for `spec`, the
+  /// resolved spec it was compiled from. This is the warm half of compile():
+  /// a kernel cache stores the pair and loads it back.
+  static StatusOr<std::unique_ptr<CpuKernel>> load(const std::string &object,
+                                                   const KernelSpec &spec);
+
   ~CpuKernel();
 
   /// The resolved spec: every default and schedule choice filled in.
   const KernelSpec &spec() const;
-  /// Wall time spent compiling, in milliseconds.
+  /// Wall time spent compiling (or loading), in milliseconds.
   double compileMillis() const;
+  /// The host object code (ELF) the kernel runs from.
+  const std::string &object() const;
 
   /// Runs the kernel. `threads` 0 uses the spec's thread count. Checks every
   /// view against the spec and against each other first. `kvSplits` cuts

@@ -4,6 +4,8 @@
 // A plain C++ mirror of attn.kernel, for callers that do not write MLIR. No
 // MLIR header is included here: embedders compile against this alone.
 
+#include "runtime/Status.h"
+
 #include <cstdint>
 #include <string>
 
@@ -38,9 +40,15 @@ struct KernelSpec {
 /// The spec as attn dialect text (`attn.kernel @name attributes {...}`).
 std::string toMlir(const KernelSpec &spec);
 
+/// A lossless line-per-field text form of a spec (doubles as hex floats),
+/// and its inverse; used by the kernel cache.
+std::string serializeSpec(const KernelSpec &spec);
+StatusOr<KernelSpec> parseSerializedSpec(const std::string &text);
+
 const char *toString(MaskKind kind);
 const char *toString(Alignment alignment);
 const char *toString(Layout layout);
+const char *toString(Mode mode);
 
 /// True when query row `q` may see key `k` under the spec's mask.
 bool isVisible(const KernelSpec &spec, int64_t q, int64_t k, int64_t seqQ,

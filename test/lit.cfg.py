@@ -15,6 +15,8 @@ config.test_exec_root = os.path.join(config.attnc_obj_root, "test")
 
 config.substitutions.append(("%examples", os.path.join(config.attnc_src_root, "examples")))
 config.substitutions.append(("%attnc_src", config.attnc_src_root))
+# Tests never touch the user's kernel cache.
+config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.test_exec_root, "kernel-cache")
 config.substitutions.append(("%python", config.python_executable))
 
 llvm_config.use_default_substitutions()

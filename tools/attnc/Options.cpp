@@ -18,6 +18,7 @@ const char *const kUsage = R"(attnc: the attention kernel compiler
 usage:
   attnc run     (SPEC.mlir | spec flags) [run flags]
   attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]
+  attnc cache   stat|list|clear [--cache-dir DIR]
 
 spec flags (instead of SPEC.mlir):
   --name NAME            kernel name (default attention)
@@ -45,6 +46,9 @@ run flags:
   --lse FILE.npy         write LSE [batch, q_heads, seq_q]; needs lse = true
                          (implied when the spec comes from flags)
   --no-check             skip the float64 reference check
+  --no-cache             compile afresh instead of using the kernel cache
+  --cache-dir DIR        kernel cache directory (default: $ATTNC_CACHE_DIR,
+                         else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc)
 
 compile flags:
   --emit=spec            the resolved, scheduled attn.kernel
@@ -82,9 +86,27 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   if (argc < 1)
     return Status::error("missing command: run or compile");
   o.command = argv[0];
-  if (o.command != "run" && o.command != "compile")
+  if (o.command != "run" && o.command != "compile" && o.command != "cache")
     return Status::error(fmt::format(
-        "unknown command '{}'; expected run or compile", o.command));
+        "unknown command '{}'; expected run, compile or cache", o.command));
+  if (o.command == "cache") {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--cache-dir" && i + 1 < argc)
+        o.cacheDir = argv[++i];
+      else if (arg.rfind("--cache-dir=", 0) == 0)
+        o.cacheDir = arg.substr(12);
+      else if (!arg.empty() && arg[0] != '-' && o.cacheAction.empty())
+        o.cacheAction = arg;
+      else
+        return Status::error(fmt::format(
+            "unexpected argument '{}' for attnc cache", arg));
+    }
+    if (o.cacheAction != "stat" && o.cacheAction != "list" &&
+        o.cacheAction != "clear")
+      return Status::error("attnc cache needs an action: stat, list or clear");
+    return o;
+  }
   KernelSpec &s = o.flagSpec;
   bool compile = o.command == "compile";
 
@@ -158,6 +180,13 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
           o.check = false;
           return Status::success();
         }}},
+      {"--no-cache",
+       {false, false, true,
+        [&](const std::string &, const std::string &) {
+          o.useCache = false;
+          return Status::success();
+        }}},
+      {"--cache-dir", {true, false, true, text(o.cacheDir)}},
       {"--emit", {true, false, false, text(o.emit)}},
       {"-o", {true, false, false, text(o.outputFile)}},
   };

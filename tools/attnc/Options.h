@@ -11,7 +11,7 @@ namespace attnc::cli {
 
 /// Everything the attnc subcommands accept, parsed and checked.
 struct Options {
-  std::string command;  // run | compile
+  std::string command;  // run | compile | cache
   std::string specFile; // positional SPEC.mlir, or empty
   KernelSpec flagSpec;  // the spec built from flags when specFile is empty
   bool specFlagsGiven = false;
@@ -22,6 +22,10 @@ struct Options {
   int reps = 5;
   bool check = true;
   std::string qFile, kFile, vFile, outFile, lseFile;
+  // kernel cache (run and cache)
+  bool useCache = true;
+  std::string cacheDir; // empty: the default directory
+  std::string cacheAction; // cache: stat | list | clear
   // compile
   std::string emit = "mlir";
   std::string outputFile; // -o

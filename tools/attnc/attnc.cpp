@@ -16,6 +16,8 @@ int main(int argc, char **argv) {
     fmt::print(stderr, "attnc: error: {}\n", options.status().message());
     return 2;
   }
+  if (options->command == "cache")
+    return cacheCommand(*options);
   return options->command == "run" ? runCommand(*options)
                                    : compileCommand(*options);
 }

@@ -1,0 +1,97 @@
+#ifndef ATTNC_RUNTIME_KERNELCACHE_H
+#define ATTNC_RUNTIME_KERNELCACHE_H
+
+// A content-addressed cache of compiled kernels: in memory, then on disk.
+//
+// The disk key is a SHA-256 of everything the object code depends on: the
+// canonical resolved and scheduled spec, the host target (triple, CPU,
+// features), the LLVM version, attnc's version and the entry schema. An
+// entry repeats the key text it was written for, the resolved spec, and a
+// checksum; any mismatch (truncation, a flipped bit, another version or
+// machine) makes it a miss, and the kernel is recompiled and rewritten.
+// Entries are written to a temporary file and renamed into place, so
+// readers, threads and processes never see a partial entry.
+
+#include "runtime/CpuKernel.h"
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace attnc {
+
+struct CacheOptions {
+  /// Where entries live. Empty: $ATTNC_CACHE_DIR, else
+  /// $XDG_CACHE_HOME/attnc, else $HOME/.cache/attnc.
+  std::string directory;
+  /// False keeps kernels in memory only.
+  bool disk = true;
+};
+
+/// Where a kernel came from.
+enum class CacheSource { Memory, Disk, Compiled };
+const char *toString(CacheSource source);
+
+struct CacheStats {
+  uint64_t memoryHits = 0, diskHits = 0, compiles = 0;
+  uint64_t diskWrites = 0;
+  uint64_t diskRejects = 0; // entries found but invalid (treated as misses)
+};
+
+class KernelCache {
+public:
+  explicit KernelCache(CacheOptions options = {});
+
+  /// The kernel for `source` (MLIR text of one attn.kernel): from memory,
+  /// else from disk, else compiled (and written to disk). Concurrent first
+  /// requests for one kernel compile it once; the others wait for it.
+  StatusOr<std::shared_ptr<const CpuKernel>>
+  get(const std::string &source, const CpuCompileOptions &options = {},
+      CacheSource *from = nullptr);
+  StatusOr<std::shared_ptr<const CpuKernel>>
+  get(const KernelSpec &spec, const CpuCompileOptions &options = {},
+      CacheSource *from = nullptr);
+
+  CacheStats stats() const;
+  /// The directory in use; empty when the cache is memory-only.
+  std::string directory() const;
+
+  /// One entry on disk.
+  struct Entry {
+    std::string file;  // path
+    std::string name;  // the kernel's readable name
+    uint64_t bytes = 0;
+    bool valid = false; // passes every check
+  };
+  /// The entries in the directory, each checked.
+  StatusOr<std::vector<Entry>> list() const;
+  /// Removes every entry (and stray temporary files) from the directory.
+  Status clear();
+
+  /// The default directory (see CacheOptions::directory).
+  static std::string defaultDirectory();
+  /// The process-wide cache with default options.
+  static KernelCache &shared();
+
+private:
+  using Result = StatusOr<std::shared_ptr<const CpuKernel>>;
+  Result load(const std::string &source, const CpuCompileOptions &options,
+              CacheSource &from);
+  void disableDisk(const std::string &why);
+
+  std::string directory_;
+  std::atomic<bool> disk_;
+  std::once_flag warned_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_future<Result>> memory_;
+  std::atomic<uint64_t> memoryHits_{0}, diskHits_{0}, compiles_{0},
+      diskWrites_{0}, diskRejects_{0};
+};
+
+} // namespace attnc
+
+#endif

@@ -1,0 +1,258 @@
+// The kernel cache never serves a stale or corrupt kernel: every damaged,
+// foreign or outdated entry is a miss that recompiles and rewrites; a
+// kernel is compiled once however many threads ask; processes share a
+// directory safely; an unwritable directory degrades to memory only.
+#include "TestUtil.h"
+
+#include "runtime/KernelCache.h"
+#include "runtime/Reference.h"
+
+#include <gtest/gtest.h>
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SHA256.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace attnc;
+using attnc::test::Buffer;
+namespace fs = std::filesystem;
+
+namespace {
+
+KernelSpec cacheSpec(int variant = 0) {
+  KernelSpec s;
+  s.name = "cached" + std::to_string(variant);
+  s.qHeads = 4;
+  s.kvHeads = 2;
+  s.dQk = 32 + 8 * variant;
+  s.mask = MaskKind::Causal;
+  s.alignment = Alignment::BottomRight;
+  s.threads = 1;
+  return s;
+}
+
+/// A fresh, empty cache directory per test.
+class KernelCacheTest : public testing::Test {
+protected:
+  void SetUp() override {
+    dir = fs::path(testing::TempDir()) /
+          ("attnc-cache-" + std::to_string(getpid()) + "-" +
+           testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  KernelCache makeCache() const { return KernelCache({dir.string(), true}); }
+  fs::path onlyEntry() const {
+    std::vector<fs::path> files;
+    for (const auto &f : fs::directory_iterator(dir))
+      files.push_back(f.path());
+    EXPECT_EQ(files.size(), 1u);
+    return files.empty() ? fs::path() : files.front();
+  }
+  fs::path dir;
+};
+
+/// Runs `kernel` on fresh inputs and checks it against the reference.
+::testing::AssertionResult computesCorrectly(const CpuKernel &kernel) {
+  std::mt19937_64 rng(attnc::test::testSeed());
+  const KernelSpec &s = kernel.spec();
+  Buffer q(s.layout, 1, 37, s.qHeads, s.dQk, false, rng);
+  Buffer k(s.layout, 1, 50, s.kvHeads, s.dQk, false, rng);
+  Buffer v(s.layout, 1, 50, s.kvHeads, s.dV, false, rng);
+  Buffer o(s.layout, 1, 37, s.qHeads, s.dV, false, rng);
+  AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+  if (Status st = kernel.run(args); !st.ok())
+    return ::testing::AssertionFailure() << st.message();
+  Comparison c = compareWithReference(s, args);
+  if (!c.passed())
+    return ::testing::AssertionFailure() << "error " << c.maxError;
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(KernelCacheTest, ColdCompileThenMemoryThenDiskInAFreshCache) {
+  KernelCache first = makeCache();
+  CacheSource from;
+  auto a = first.get(cacheSpec(), {}, &from);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(from, CacheSource::Compiled);
+  auto b = first.get(cacheSpec(), {}, &from);
+  EXPECT_EQ(from, CacheSource::Memory);
+  EXPECT_EQ(a->get(), b->get()); // the same kernel object
+  EXPECT_EQ(first.stats().compiles, 1u);
+  EXPECT_EQ(first.stats().diskWrites, 1u);
+
+  KernelCache second = makeCache(); // as a new process would
+  auto c = second.get(cacheSpec(), {}, &from);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(from, CacheSource::Disk);
+  EXPECT_EQ(second.stats().compiles, 0u);
+  EXPECT_EQ((*c)->object(), (*a)->object());
+  EXPECT_EQ(toMlir((*c)->spec()), toMlir((*a)->spec()));
+  EXPECT_TRUE(computesCorrectly(**c));
+
+  // A different spec is a different entry.
+  ASSERT_TRUE(second.get(cacheSpec(1), {}, &from).ok());
+  EXPECT_EQ(from, CacheSource::Compiled);
+  auto entries = second.list();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_TRUE((*entries)[0].valid && (*entries)[1].valid);
+}
+
+TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
+  std::string good;
+  {
+    KernelCache cache = makeCache();
+    ASSERT_TRUE(cache.get(cacheSpec()).ok());
+    std::ifstream in(onlyEntry(), std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(good.size(), 1000u);
+  auto flip = [&](size_t at) {
+    std::string s = good;
+    s[at] ^= 0x10;
+    return s;
+  };
+  // A well-formed entry with a valid checksum, written for another CPU: only
+  // the echoed key tells it apart (as after a hash collision or a cache
+  // directory copied between machines).
+  size_t keyAt = good.find("cpu=");
+  ASSERT_NE(keyAt, std::string::npos);
+  std::string otherKey = good.substr(0, good.size() - 32);
+  otherKey[keyAt + 4] ^= 1;
+  llvm::SHA256 hasher;
+  hasher.update(llvm::StringRef(otherKey));
+  auto digest = hasher.final();
+  otherKey.append(reinterpret_cast<const char *>(digest.data()), digest.size());
+  std::string wrongSchema = good;
+  wrongSchema[8] = 7; // schema field
+  const std::pair<const char *, std::string> cases[] = {
+      {"empty", ""},
+      {"truncated header", good.substr(0, 20)},
+      {"truncated object", good.substr(0, good.size() / 2)},
+      {"missing checksum", good.substr(0, good.size() - 32)},
+      {"bit flip in the object", flip(good.size() - 100)},
+      {"bit flip in the key", flip(keyAt + 10)},
+      {"bit flip in the checksum", flip(good.size() - 1)},
+      {"wrong schema version", wrongSchema},
+      {"another machine's key", otherKey},
+      {"not an entry", "hello, world"},
+  };
+  for (const auto &[what, bytes] : cases) {
+    std::ofstream(onlyEntry(), std::ios::binary | std::ios::trunc) << bytes;
+    KernelCache cache = makeCache();
+    CacheSource from;
+    auto kernel = cache.get(cacheSpec(), {}, &from);
+    ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
+    EXPECT_EQ(from, CacheSource::Compiled) << what;
+    EXPECT_EQ(cache.stats().diskRejects, 1u) << what;
+    EXPECT_TRUE(computesCorrectly(**kernel)) << what;
+    // The entry was rewritten whole: a new cache now hits it.
+    KernelCache after = makeCache();
+    ASSERT_TRUE(after.get(cacheSpec(), {}, &from).ok());
+    EXPECT_EQ(from, CacheSource::Disk) << what;
+  }
+}
+
+TEST_F(KernelCacheTest, SixtyFourThreadsCompileOnce) {
+  KernelCache cache = makeCache();
+  std::vector<std::shared_ptr<const CpuKernel>> kernels(64);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 64; ++t)
+    threads.emplace_back([&, t] {
+      auto k = cache.get(cacheSpec());
+      if (k.ok())
+        kernels[t] = *k;
+    });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(cache.stats().compiles, 1u);
+  EXPECT_EQ(cache.stats().memoryHits, 63u);
+  for (const auto &k : kernels)
+    ASSERT_EQ(k.get(), kernels[0].get());
+  EXPECT_TRUE(computesCorrectly(*kernels[0]));
+}
+
+TEST_F(KernelCacheTest, TwoProcessesShareOneDirectory) {
+  // Each process repeatedly opens a fresh cache on the shared directory,
+  // gets one of three kernels, checks it, and sometimes deletes entries
+  // under the other's feet.
+  auto hammer = [&](int seed) {
+    for (int i = 0; i < 12; ++i) {
+      KernelCache cache = makeCache();
+      auto kernel = cache.get(cacheSpec((i + seed) % 3));
+      if (!kernel.ok() || !computesCorrectly(**kernel))
+        return 1;
+      if ((i + seed) % 5 == 0) {
+        std::error_code ec;
+        for (const auto &f : fs::directory_iterator(dir, ec))
+          fs::remove(f.path(), ec);
+      }
+    }
+    return 0;
+  };
+  pid_t children[2];
+  for (int c = 0; c < 2; ++c) {
+    children[c] = fork();
+    ASSERT_GE(children[c], 0);
+    if (children[c] == 0)
+      _exit(hammer(c));
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto entries = makeCache().list();
+  ASSERT_TRUE(entries.ok());
+  for (const KernelCache::Entry &e : *entries)
+    EXPECT_TRUE(e.valid) << e.file; // never a partial entry
+}
+
+TEST_F(KernelCacheTest, UnwritableDirectoryFallsBackToMemory) {
+  testing::internal::CaptureStderr();
+  KernelCache cache({"/dev/null/attnc-cache", true});
+  CacheSource from;
+  auto a = cache.get(cacheSpec(), {}, &from);
+  auto b = cache.get(cacheSpec(1), {}, &from);
+  std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(computesCorrectly(**a));
+  EXPECT_EQ(cache.directory(), "");
+  EXPECT_NE(err.find("attnc: warning: kernel cache directory is not writable "
+                     "(cannot create '/dev/null/attnc-cache'"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("warning", err.find("warning") + 1), std::string::npos)
+      << "warns once: " << err;
+  ASSERT_TRUE(cache.get(cacheSpec(), {}, &from).ok());
+  EXPECT_EQ(from, CacheSource::Memory);
+}
+
+TEST_F(KernelCacheTest, InvalidSpecsAreErrorsNotEntries) {
+  KernelCache cache = makeCache();
+  auto bad = cache.get("attn.kernel @k attributes {q_heads = 6, kv_heads = 4, "
+                       "d_qk = 64, element_type = f32}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("kv_heads (4) must divide q_heads (6)"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir) && !fs::is_empty(dir));
+}
+
+TEST(KernelCacheDefaults, DirectoryFollowsTheEnvironment) {
+  std::string saved = std::getenv("ATTNC_CACHE_DIR") ? std::getenv("ATTNC_CACHE_DIR") : "";
+  setenv("ATTNC_CACHE_DIR", "/tmp/attnc-x", 1);
+  EXPECT_EQ(KernelCache::defaultDirectory(), "/tmp/attnc-x");
+  unsetenv("ATTNC_CACHE_DIR");
+  setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
+  EXPECT_EQ(KernelCache::defaultDirectory(), "/tmp/xdg/attnc");
+  unsetenv("XDG_CACHE_HOME");
+  if (!saved.empty())
+    setenv("ATTNC_CACHE_DIR", saved.c_str(), 1);
+}
+
+} // namespace
