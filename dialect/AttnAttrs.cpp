@@ -178,7 +178,7 @@ Attribute ScheduleAttr::parse(AsmParser &parser, Type) {
     do {
       SMLoc keyLoc = parser.getCurrentLocation();
       StringRef key;
-      int64_t value;
+      int64_t value = 0;
       if (parser.parseKeyword(&key))
         return {};
       size_t i = 0;

@@ -1,0 +1,118 @@
+/* attnc: the attention kernel compiler, as a C library.
+ *
+ * Describe a kernel (attnc_spec, or attn dialect text), create a handle,
+ * compile it (a JIT for this CPU, through attnc's kernel cache), run it on
+ * your buffers as many times as you like with any batch and sequence
+ * lengths, destroy it. Every call returns a status; on failure
+ * attnc_last_error() gives the message for the calling thread.
+ *
+ * Tensors are float32 views in the logical order [batch, heads, seq, dim]
+ * with strides in elements (dim stride 1); BSHD and BHSD buffers differ
+ * only in their strides (see attnc_tensor_dense).
+ */
+#ifndef ATTNC_ATTNC_H
+#define ATTNC_ATTNC_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ATTNC_API __attribute__((visibility("default")))
+#else
+#define ATTNC_API
+#endif
+
+typedef enum attnc_status {
+  ATTNC_OK = 0,
+  ATTNC_ERROR_INVALID_ARGUMENT = 1, /* a null pointer, a bad value or shape */
+  ATTNC_ERROR_INVALID_SPEC = 2,     /* the spec breaks a rule of the dialect */
+  ATTNC_ERROR_UNSUPPORTED = 3,      /* valid, but not on this target (yet) */
+  ATTNC_ERROR_INTERNAL = 4
+} attnc_status;
+
+typedef enum attnc_target { ATTNC_TARGET_CPU = 0, ATTNC_TARGET_CUDA = 1 } attnc_target;
+typedef enum attnc_mask {
+  ATTNC_MASK_NONE = 0,
+  ATTNC_MASK_CAUSAL = 1,
+  ATTNC_MASK_SLIDING_WINDOW = 2
+} attnc_mask;
+typedef enum attnc_alignment {
+  ATTNC_ALIGN_UNSET = 0,
+  ATTNC_ALIGN_TOP_LEFT = 1,
+  ATTNC_ALIGN_BOTTOM_RIGHT = 2
+} attnc_alignment;
+typedef enum attnc_layout { ATTNC_LAYOUT_BSHD = 0, ATTNC_LAYOUT_BHSD = 1 } attnc_layout;
+
+/* One attention kernel. Zero means "default"; see docs/dialect.md. */
+typedef struct attnc_spec {
+  const char *name;         /* NULL: "attention" */
+  int64_t q_heads, kv_heads; /* kv_heads 0: q_heads */
+  int64_t d_qk, d_v;        /* d_v 0: d_qk */
+  double scale;             /* 0: 1/sqrt(d_qk) */
+  double softcap;           /* 0: off */
+  attnc_mask mask;
+  attnc_alignment alignment; /* required for causal and sliding window */
+  int64_t window_left, window_right;
+  attnc_layout layout;
+  int decode; /* nonzero: few query rows per call */
+  int lse;    /* nonzero: also write the log-sum-exp per row */
+} attnc_spec;
+
+/* A float32 view: data, sizes and strides in [batch, heads, seq, dim]. */
+typedef struct attnc_tensor {
+  float *data;
+  int64_t sizes[4];
+  int64_t strides[4];
+} attnc_tensor;
+
+typedef struct attnc_kernel attnc_kernel;
+
+/* A spec with every field at its default. */
+ATTNC_API attnc_spec attnc_spec_default(void);
+
+/* A view of a contiguous buffer stored in `layout` order. The LSE output is
+ * [batch, q_heads, seq_q]: use attnc_tensor_lse. */
+ATTNC_API attnc_tensor attnc_tensor_dense(float *data, attnc_layout layout,
+                                          int64_t batch, int64_t seq,
+                                          int64_t heads, int64_t dim);
+ATTNC_API attnc_tensor attnc_tensor_lse(float *data, int64_t batch,
+                                        int64_t heads, int64_t seq);
+
+/* Creates a handle from a spec or from attn dialect text (one attn.kernel).
+ * The spec is checked here; nothing is compiled yet. */
+ATTNC_API attnc_status attnc_kernel_create(const attnc_spec *spec,
+                                           attnc_target target,
+                                           attnc_kernel **out);
+ATTNC_API attnc_status attnc_kernel_create_from_mlir(const char *mlir,
+                                                     attnc_target target,
+                                                     attnc_kernel **out);
+
+/* Compiles the kernel (or loads it from the kernel cache). Optional:
+ * attnc_kernel_run compiles on first use. */
+ATTNC_API attnc_status attnc_kernel_compile(attnc_kernel *kernel);
+
+/* Runs on caller-owned buffers. `lse` may be NULL unless the spec asked for
+ * it; `threads` 0 uses all cores; `stream` is for the CUDA target (NULL on
+ * the CPU). A handle may be run from several threads at once once compiled. */
+ATTNC_API attnc_status attnc_kernel_run(attnc_kernel *kernel,
+                                        const attnc_tensor *q,
+                                        const attnc_tensor *k,
+                                        const attnc_tensor *v,
+                                        const attnc_tensor *o,
+                                        const attnc_tensor *lse, int threads,
+                                        void *stream);
+
+ATTNC_API void attnc_kernel_destroy(attnc_kernel *kernel);
+
+/* The message of the calling thread's last failed call ("" if none). */
+ATTNC_API const char *attnc_last_error(void);
+ATTNC_API const char *attnc_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTNC_ATTNC_H */

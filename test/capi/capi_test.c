@@ -1,0 +1,176 @@
+/* The C API from a C translation unit: create, compile, run, destroy, and
+ * every error path a C caller can hit, with its message. Prints
+ * "N passed, N failed" and exits non-zero on any failure. */
+#include "attnc/attnc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++passed;                                                                \
+    } else {                                                                   \
+      ++failed;                                                                \
+      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                   \
+      printf(__VA_ARGS__);                                                     \
+      printf("\n");                                                            \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_ERROR(call, status, text)                                        \
+  do {                                                                         \
+    attnc_status st_ = (call);                                                 \
+    CHECK(st_ == (status) && strstr(attnc_last_error(), (text)) != NULL,       \
+          "status %d, message '%s'", (int)st_, attnc_last_error());           \
+  } while (0)
+
+/* Naive causal (bottom-right) GQA attention in double, BSHD. */
+static double reference(const float *q, const float *k, const float *v,
+                         int sq, int skv, int hq, int hkv, int d, int b,
+                         int h, int i, int c) {
+  int kvh = h / (hq / hkv);
+  double m = -INFINITY, sum = 0, out = 0;
+  double *s = malloc(sizeof(double) * skv);
+  for (int j = 0; j < skv; ++j) {
+    s[j] = -INFINITY;
+    if (j > i + skv - sq)
+      continue;
+    double dot = 0;
+    for (int e = 0; e < d; ++e)
+      dot += (double)q[((b * sq + i) * hq + h) * d + e] *
+             k[((b * skv + j) * hkv + kvh) * d + e];
+    s[j] = dot / sqrt((double)d);
+    if (s[j] > m)
+      m = s[j];
+  }
+  for (int j = 0; j < skv; ++j)
+    if (s[j] > -INFINITY) {
+      double p = exp(s[j] - m);
+      sum += p;
+      out += p * v[((b * skv + j) * hkv + kvh) * d + c];
+    }
+  free(s);
+  return sum > 0 ? out / sum : 0;
+}
+
+int main(void) {
+  enum { B = 2, SQ = 17, SKV = 33, HQ = 4, HKV = 2, D = 24 };
+  static float q[B * SQ * HQ * D], k[B * SKV * HKV * D], v[B * SKV * HKV * D];
+  static float o[B * SQ * HQ * D], lse[B * HQ * SQ];
+  srand(7);
+  for (size_t i = 0; i < sizeof q / sizeof *q; ++i)
+    q[i] = (float)rand() / RAND_MAX - 0.5f;
+  for (size_t i = 0; i < sizeof k / sizeof *k; ++i) {
+    k[i] = (float)rand() / RAND_MAX - 0.5f;
+    v[i] = (float)rand() / RAND_MAX - 0.5f;
+  }
+
+  CHECK(strlen(attnc_version()) > 0, "version");
+  attnc_spec spec = attnc_spec_default();
+  spec.name = "c_api_kernel";
+  spec.q_heads = HQ;
+  spec.kv_heads = HKV;
+  spec.d_qk = D;
+  spec.mask = ATTNC_MASK_CAUSAL;
+  spec.alignment = ATTNC_ALIGN_BOTTOM_RIGHT;
+  spec.lse = 1;
+
+  attnc_kernel *kernel = NULL;
+  CHECK(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, &kernel) == ATTNC_OK,
+        "%s", attnc_last_error());
+  CHECK(attnc_kernel_compile(kernel) == ATTNC_OK, "%s", attnc_last_error());
+  attnc_tensor tq = attnc_tensor_dense(q, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+  attnc_tensor tk = attnc_tensor_dense(k, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
+  attnc_tensor tv = attnc_tensor_dense(v, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
+  attnc_tensor to = attnc_tensor_dense(o, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+  attnc_tensor tl = attnc_tensor_lse(lse, B, HQ, SQ);
+  CHECK(attnc_kernel_run(kernel, &tq, &tk, &tv, &to, &tl, 2, NULL) == ATTNC_OK,
+        "%s", attnc_last_error());
+  double err = 0;
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < HQ; ++h)
+      for (int i = 0; i < SQ; ++i)
+        for (int c = 0; c < D; ++c) {
+          double want = reference(q, k, v, SQ, SKV, HQ, HKV, D, b, h, i, c);
+          double diff = fabs(o[((b * SQ + i) * HQ + h) * D + c] - want);
+          if (diff > err)
+            err = diff;
+        }
+  CHECK(err < 1e-5, "max error %g", err);
+
+  /* Run-time errors: wrong shapes, missing LSE, a stream on the CPU. */
+  attnc_tensor bad = tq;
+  bad.sizes[1] = 8;
+  CHECK_ERROR(attnc_kernel_run(kernel, &bad, &tk, &tv, &to, &tl, 0, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT,
+              "q: has 8 heads, but the kernel has q_heads = 4");
+  CHECK_ERROR(attnc_kernel_run(kernel, &tq, &tk, &tv, &to, NULL, 0, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT, "no lse buffer was given");
+  CHECK_ERROR(attnc_kernel_run(kernel, &tq, &tk, &tv, &to, &tl, 0, (void *)1),
+              ATTNC_ERROR_INVALID_ARGUMENT, "stream must be NULL");
+  CHECK_ERROR(attnc_kernel_run(kernel, &tq, &tk, &tv, &to, &tl, -1, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT, "threads must be >= 0, got -1");
+  CHECK_ERROR(attnc_kernel_run(kernel, NULL, &tk, &tv, &to, &tl, 0, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT, "must not be NULL");
+  attnc_kernel_destroy(kernel);
+
+  /* Creation errors: each named. */
+  attnc_kernel *none = NULL;
+  attnc_spec s = spec;
+  s.kv_heads = 3;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_SPEC, "kv_heads (3) must divide q_heads (4)");
+  CHECK(none == NULL, "no handle on failure");
+  s = spec;
+  s.alignment = ATTNC_ALIGN_UNSET;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_SPEC,
+              "causal mask requires an explicit alignment");
+  s = spec;
+  s.name = "not a name";
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT, "must be an identifier");
+  s = spec;
+  s.mask = (attnc_mask)9;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT, "spec->mask (9) is not an attnc_mask");
+  CHECK_ERROR(attnc_kernel_create(NULL, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT, "spec is NULL");
+  CHECK_ERROR(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+  CHECK_ERROR(attnc_kernel_create(&spec, ATTNC_TARGET_CUDA, &none),
+              ATTNC_ERROR_UNSUPPORTED, "the CUDA target is not in this build");
+  CHECK_ERROR(attnc_kernel_create_from_mlir(
+                  "attn.kernel @h attributes {q_heads = 4, d_qk = 64, "
+                  "element_type = f16}",
+                  ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_UNSUPPORTED,
+              "the cpu backend does not support element_type 'f16' yet");
+  CHECK_ERROR(attnc_kernel_create_from_mlir("attn.kernel @", ATTNC_TARGET_CPU,
+                                            &none),
+              ATTNC_ERROR_INVALID_SPEC, "invalid kernel spec");
+
+  /* The CPU target still works after the CUDA refusal, from MLIR text. */
+  attnc_kernel *text = NULL;
+  CHECK(attnc_kernel_create_from_mlir(
+            "attn.kernel @from_text attributes {q_heads = 4, kv_heads = 2, "
+            "d_qk = 24, element_type = f32, mask = #attn.mask<causal, "
+            "bottom_right>}",
+            ATTNC_TARGET_CPU, &text) == ATTNC_OK,
+        "%s", attnc_last_error());
+  memset(o, 0, sizeof o);
+  CHECK(attnc_kernel_run(text, &tq, &tk, &tv, &to, NULL, 1, NULL) == ATTNC_OK,
+        "%s", attnc_last_error());
+  CHECK(fabs(o[5] - reference(q, k, v, SQ, SKV, HQ, HKV, D, 0, 0, 0, 5)) < 1e-5,
+        "text kernel output");
+  attnc_kernel_destroy(text);
+  attnc_kernel_destroy(NULL); /* allowed */
+
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
