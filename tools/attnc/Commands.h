@@ -8,6 +8,7 @@ namespace attnc::cli {
 int runCommand(const Options &options);
 int compileCommand(const Options &options);
 int cacheCommand(const Options &options);
+int tuneCommand(const Options &options);
 } // namespace attnc::cli
 
 #endif

@@ -17,6 +17,7 @@ const char *const kUsage = R"(attnc: the attention kernel compiler
 
 usage:
   attnc run     (SPEC.mlir | spec flags) [run flags]
+  attnc tune    (SPEC.mlir | spec flags) --shapes BxSQxSKV[,...] [tune flags]
   attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]
   attnc cache   stat|list|clear [--cache-dir DIR]
 
@@ -49,6 +50,13 @@ run flags:
   --no-cache             compile afresh instead of using the kernel cache
   --cache-dir DIR        kernel cache directory (default: $ATTNC_CACHE_DIR,
                          else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc)
+
+tune flags (and --threads, --reps):
+  --shapes 1x512x512,1x2048x2048   shapes to tune for (batch x seq_q x seq_kv)
+  --target cpu|cuda      target to tune (default cpu)
+  --tuning-db FILE       database to update (default attnc-tuning.json); attnc
+                         run --tuning-db FILE uses it to pick the schedule
+  --plot FILE.png        plot the time of every schedule for each shape
 
 compile flags:
   --emit=spec            the resolved, scheduled attn.kernel
@@ -86,9 +94,11 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   if (argc < 1)
     return Status::error("missing command: run or compile");
   o.command = argv[0];
-  if (o.command != "run" && o.command != "compile" && o.command != "cache")
+  if (o.command != "run" && o.command != "compile" && o.command != "cache" &&
+      o.command != "tune")
     return Status::error(fmt::format(
-        "unknown command '{}'; expected run, compile or cache", o.command));
+        "unknown command '{}'; expected run, compile, tune or cache",
+        o.command));
   if (o.command == "cache") {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
@@ -111,10 +121,12 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   bool compile = o.command == "compile";
 
   // Each flag: takes a value?, which command(s), is it a spec flag, setter.
+  // Which commands a flag applies to.
+  enum : unsigned { kRun = 1, kCompile = 2, kTune = 4, kAll = 7 };
   struct Flag {
     bool value;
     bool spec;
-    bool runOnly;
+    unsigned commands;
     std::function<Status(const std::string &flag, const std::string &v)> set;
   };
   // A setter that parses the flag's value into `slot` (an integer, a
@@ -143,52 +155,56 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   int64_t headDim = 0, seed = 42, reps = 5;
   std::string mask, align, layout, mode;
   std::map<std::string, Flag> flags = {
-      {"--name", {true, true, false, text(s.name)}},
-      {"--q-heads", {true, true, false, number(s.qHeads)}},
-      {"--kv-heads", {true, true, false, number(s.kvHeads)}},
-      {"--head-dim", {true, true, false, number(headDim)}},
-      {"--d-qk", {true, true, false, number(s.dQk)}},
-      {"--d-v", {true, true, false, number(s.dV)}},
-      {"--dtype", {true, true, false, text(s.elementType)}},
-      {"--scale", {true, true, false, number(s.scale)}},
-      {"--softcap", {true, true, false, number(s.softcap)}},
-      {"--mask", {true, true, false, text(mask)}},
-      {"--align", {true, true, false, text(align)}},
-      {"--window-left", {true, true, false, number(s.windowLeft)}},
-      {"--window-right", {true, true, false, number(s.windowRight)}},
-      {"--layout", {true, true, false, text(layout)}},
-      {"--mode", {true, true, false, text(mode)}},
-      {"--block-m", {true, true, false, number(s.blockM)}},
-      {"--block-n", {true, true, false, number(s.blockN)}},
-      {"--micro-m", {true, true, false, number(s.microM)}},
-      {"--micro-n", {true, true, false, number(s.microN)}},
-      {"--vector-width", {true, false, false, number(o.vectorWidth)}},
-      {"--batch", {true, false, true, number(o.batch)}},
-      {"--seq-q", {true, false, true, number(o.seqQ)}},
-      {"--seq-kv", {true, false, true, number(o.seqKv)}},
-      {"--threads", {true, false, true, number(o.threads)}},
-      {"--seed", {true, false, true, number(seed)}},
-      {"--reps", {true, false, true, number(reps)}},
-      {"--q", {true, false, true, text(o.qFile)}},
-      {"--k", {true, false, true, text(o.kFile)}},
-      {"--v", {true, false, true, text(o.vFile)}},
-      {"--out", {true, false, true, text(o.outFile)}},
-      {"--lse", {true, false, true, text(o.lseFile)}},
+      {"--name", {true, true, kAll, text(s.name)}},
+      {"--q-heads", {true, true, kAll, number(s.qHeads)}},
+      {"--kv-heads", {true, true, kAll, number(s.kvHeads)}},
+      {"--head-dim", {true, true, kAll, number(headDim)}},
+      {"--d-qk", {true, true, kAll, number(s.dQk)}},
+      {"--d-v", {true, true, kAll, number(s.dV)}},
+      {"--dtype", {true, true, kAll, text(s.elementType)}},
+      {"--scale", {true, true, kAll, number(s.scale)}},
+      {"--softcap", {true, true, kAll, number(s.softcap)}},
+      {"--mask", {true, true, kAll, text(mask)}},
+      {"--align", {true, true, kAll, text(align)}},
+      {"--window-left", {true, true, kAll, number(s.windowLeft)}},
+      {"--window-right", {true, true, kAll, number(s.windowRight)}},
+      {"--layout", {true, true, kAll, text(layout)}},
+      {"--mode", {true, true, kAll, text(mode)}},
+      {"--block-m", {true, true, kAll, number(s.blockM)}},
+      {"--block-n", {true, true, kAll, number(s.blockN)}},
+      {"--micro-m", {true, true, kAll, number(s.microM)}},
+      {"--micro-n", {true, true, kAll, number(s.microN)}},
+      {"--vector-width", {true, false, kAll, number(o.vectorWidth)}},
+      {"--batch", {true, false, kRun, number(o.batch)}},
+      {"--seq-q", {true, false, kRun, number(o.seqQ)}},
+      {"--seq-kv", {true, false, kRun, number(o.seqKv)}},
+      {"--threads", {true, false, kRun | kTune, number(o.threads)}},
+      {"--seed", {true, false, kRun, number(seed)}},
+      {"--reps", {true, false, kRun | kTune, number(reps)}},
+      {"--q", {true, false, kRun, text(o.qFile)}},
+      {"--k", {true, false, kRun, text(o.kFile)}},
+      {"--v", {true, false, kRun, text(o.vFile)}},
+      {"--out", {true, false, kRun, text(o.outFile)}},
+      {"--lse", {true, false, kRun, text(o.lseFile)}},
       {"--no-check",
-       {false, false, true,
+       {false, false, kRun,
         [&](const std::string &, const std::string &) {
           o.check = false;
           return Status::success();
         }}},
       {"--no-cache",
-       {false, false, true,
+       {false, false, kRun,
         [&](const std::string &, const std::string &) {
           o.useCache = false;
           return Status::success();
         }}},
-      {"--cache-dir", {true, false, true, text(o.cacheDir)}},
-      {"--emit", {true, false, false, text(o.emit)}},
-      {"-o", {true, false, false, text(o.outputFile)}},
+      {"--cache-dir", {true, false, kRun, text(o.cacheDir)}},
+      {"--emit", {true, false, kCompile, text(o.emit)}},
+      {"-o", {true, false, kCompile, text(o.outputFile)}},
+      {"--tuning-db", {true, false, kRun | kTune, text(o.tuningDb)}},
+      {"--shapes", {true, false, kTune, text(o.shapes)}},
+      {"--target", {true, false, kTune, text(o.target)}},
+      {"--plot", {true, false, kTune, text(o.plotFile)}},
   };
 
   for (int i = 1; i < argc; ++i) {
@@ -212,12 +228,16 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       return Status::error(
           fmt::format("unknown option '{}' (see attnc --help)", name));
     const Flag &flag = it->second;
-    if (flag.runOnly && compile)
-      return Status::error(
-          fmt::format("option '{}' applies to attnc run only", name));
-    if ((name == "--emit" || name == "-o") && !compile)
-      return Status::error(
-          fmt::format("option '{}' applies to attnc compile only", name));
+    unsigned command = o.command == "run" ? kRun : compile ? kCompile : kTune;
+    if (!(flag.commands & command)) {
+      std::vector<const char *> names;
+      for (auto [bit, n] : {std::pair{kRun, "run"}, {kCompile, "compile"},
+                            {kTune, "tune"}})
+        if (flag.commands & bit)
+          names.push_back(n);
+      return Status::error(fmt::format("option '{}' applies to attnc {} only",
+                                       name, fmt::join(names, " and ")));
+    }
     if (flag.value && !inlineValue) {
       if (i + 1 >= argc)
         return Status::error(fmt::format("option '{}' needs a value", name));
@@ -246,6 +266,13 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       o.emit != "llvm")
     return Status::error(fmt::format(
         "--emit must be spec, loops, mlir or llvm, got '{}'", o.emit));
+  if (o.command == "tune") {
+    if (o.shapes.empty())
+      return Status::error("attnc tune needs --shapes BATCHxSEQ_QxSEQ_KV[,...]");
+    if (o.target != "cpu" && o.target != "cuda")
+      return Status::error(fmt::format(
+          "--target must be cpu or cuda, got '{}'", o.target));
+  }
   int inputs = !o.qFile.empty() + !o.kFile.empty() + !o.vFile.empty();
   if (inputs != 0 && inputs != 3)
     return Status::error("--q, --k and --v must be given together");

@@ -26,6 +26,11 @@ struct Options {
   bool useCache = true;
   std::string cacheDir; // empty: the default directory
   std::string cacheAction; // cache: stat | list | clear
+  // tune (and run --tuning-db)
+  std::string tuningDb;
+  std::string shapes;
+  std::string target = "cpu";
+  std::string plotFile;
   // compile
   std::string emit = "mlir";
   std::string outputFile; // -o

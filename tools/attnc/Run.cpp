@@ -3,6 +3,7 @@
 #include "Commands.h"
 
 #include "runtime/CpuKernel.h"
+#include "runtime/Dispatch.h"
 #include "runtime/KernelCache.h"
 #include "runtime/Npy.h"
 #include "runtime/Reference.h"
@@ -61,24 +62,16 @@ int runCommand(const Options &o) {
   // this or another process, loads in about a millisecond.
   auto start = std::chrono::steady_clock::now();
   CacheSource from = CacheSource::Compiled;
-  StatusOr<std::shared_ptr<const CpuKernel>> kernel = Status::error("");
-  if (o.useCache) {
-    CacheOptions cacheOptions;
-    cacheOptions.directory = o.cacheDir;
-    KernelCache cache(cacheOptions);
-    kernel = cache.get(*text, compileOptions, &from);
-  } else {
-    auto fresh = CpuKernel::compile(*text, compileOptions);
-    kernel = fresh.ok() ? StatusOr<std::shared_ptr<const CpuKernel>>(
-                              std::shared_ptr<const CpuKernel>(std::move(*fresh)))
-                        : StatusOr<std::shared_ptr<const CpuKernel>>(fresh.status());
-  }
+  // --no-cache: a memory-only cache of this run's kernels (nothing on disk).
+  KernelCache cache({o.cacheDir, o.useCache});
+  StatusOr<std::shared_ptr<const CpuKernel>> kernel =
+      cache.get(*text, compileOptions, &from);
   if (!kernel.ok())
     return report(kernel.status());
   double compileMillis = std::chrono::duration<double, std::milli>(
                              std::chrono::steady_clock::now() - start)
                              .count();
-  const KernelSpec &s = (*kernel)->spec();
+  const KernelSpec s = (*kernel)->spec(); // a copy: dispatch may swap kernels
   if (!o.lseFile.empty() && !s.lse)
     return report(fail(fmt::format(
         "--lse needs a kernel that returns LSE; add lse = true to @{}",
@@ -142,6 +135,27 @@ int runCommand(const Options &o) {
     if (value < 1)
       return report(fail(fmt::format("{} must be >= 1, got {}", flag, value)));
 
+  // With a tuning database, the schedule tuned for this shape (exact or the
+  // nearest bucket) replaces the heuristic's; same computation, other tiles.
+  std::string scheduleFrom = "heuristic";
+  if (!o.tuningDb.empty()) {
+    StatusOr<TuningDb> db = TuningDb::load(o.tuningDb);
+    if (!db.ok())
+      return report(db.status());
+    Dispatcher dispatcher(cache, std::move(*db));
+    auto choice = dispatcher.select(*text, batch, seqQ, seqKv);
+    if (!choice.ok())
+      return report(choice.status());
+    if (choice->tuned) {
+      kernel = choice->kernel;
+      scheduleFrom = choice->exact ? "tuning db, exact shape"
+                                   : "tuning db, nearest shape";
+    } else {
+      scheduleFrom = "heuristic; the tuning db does not cover this shape";
+    }
+  }
+  const KernelSpec &t = (*kernel)->spec();
+
   std::vector<float> outData(batch * seqQ * s.qHeads * s.dV);
   std::vector<float> lseData(s.lse ? batch * s.qHeads * seqQ : 0);
   AttentionArgs args{
@@ -165,8 +179,9 @@ int runCommand(const Options &o) {
              toString(s.layout), s.softcap ? fmt::format(", softcap {}", s.softcap) : "",
              s.lse ? ", lse" : "");
   fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
-             "threads {}\n",
-             s.blockM, s.blockN, s.microM, s.microN, s.vectorWidth, threads);
+             "threads {} ({})\n",
+             t.blockM, t.blockN, t.microM, t.microN, t.vectorWidth, threads,
+             scheduleFrom);
   fmt::print("shape     batch {}, seq_q {}, seq_kv {}{}\n", batch, seqQ, seqKv,
              o.qFile.empty() ? fmt::format(" (random inputs, seed {})", o.seed)
                              : " (from .npy)");

@@ -18,6 +18,8 @@ int main(int argc, char **argv) {
   }
   if (options->command == "cache")
     return cacheCommand(*options);
+  if (options->command == "tune")
+    return tuneCommand(*options);
   return options->command == "run" ? runCommand(*options)
                                    : compileCommand(*options);
 }

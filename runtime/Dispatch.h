@@ -1,0 +1,43 @@
+#ifndef ATTNC_RUNTIME_DISPATCH_H
+#define ATTNC_RUNTIME_DISPATCH_H
+
+// Shape dispatch: from the run-time shape, the kernel variant to run. The
+// tuning database's schedule when it covers the shape (exact or nearest
+// bucket), else the heuristic's; kernels come from the kernel cache, and
+// the choice per (spec, shape) is remembered, so a new length never
+// recompiles and a repeated one costs a map lookup.
+
+#include "runtime/KernelCache.h"
+#include "runtime/TuningDb.h"
+
+#include <map>
+#include <mutex>
+
+namespace attnc {
+
+class Dispatcher {
+public:
+  /// `db` may be empty; `cache` must outlive the dispatcher.
+  Dispatcher(KernelCache &cache, TuningDb db);
+
+  struct Choice {
+    std::shared_ptr<const CpuKernel> kernel;
+    bool tuned = false;  // the schedule came from the tuning database
+    bool exact = false;  // ... for exactly this shape
+  };
+  /// The kernel for `source` (one attn.kernel) at this shape.
+  StatusOr<Choice> select(const std::string &source, int64_t batch,
+                          int64_t seqQ, int64_t seqKv);
+
+private:
+  KernelCache &cache_;
+  TuningDb db_;
+  std::mutex mutex_;
+  // source -> its problem key (memoised: computing it parses the spec)
+  std::map<std::string, std::pair<std::string, KernelSpec>> problems_;
+  std::map<std::tuple<std::string, int64_t, int64_t, int64_t>, Choice> chosen_;
+};
+
+} // namespace attnc
+
+#endif

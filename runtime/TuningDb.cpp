@@ -1,0 +1,160 @@
+#include "runtime/TuningDb.h"
+
+#include "runtime/detail/CpuCompiler.h"
+
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <unistd.h>
+
+namespace attnc {
+namespace json = llvm::json;
+
+const std::string &hostTarget() { return detail::hostTargetId(); }
+const char *attncVersion() { return ATTNC_VERSION; }
+const char *llvmVersion() { return LLVM_VERSION_STRING; }
+
+std::string problemKey(const KernelSpec &resolved) {
+  KernelSpec s = resolved;
+  s.name = "-"; // the name does not change what is computed
+  s.blockM = s.blockN = s.microM = s.microN = s.vectorWidth = s.threads = 0;
+  return serializeSpec(s);
+}
+
+StatusOr<TuningDb> TuningDb::load(const std::string &path) {
+  TuningDb db;
+  std::ifstream in(path);
+  if (!in)
+    return db; // no database yet
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto bad = [&](const std::string &why) {
+    return Status::error(fmt::format("{}: not a tuning database: {}", path, why));
+  };
+  llvm::Expected<json::Value> root = json::parse(text);
+  if (!root)
+    return bad(llvm::toString(root.takeError()));
+  const json::Object *object = root->getAsObject();
+  if (!object || object->getInteger("schema") != 1)
+    return bad("expected {\"schema\": 1, \"records\": [...]}");
+  const json::Array *records = object->getArray("records");
+  if (!records)
+    return bad("no \"records\" array");
+  for (const json::Value &value : *records) {
+    const json::Object *r = value.getAsObject();
+    const json::Object *sched = r ? r->getObject("schedule") : nullptr;
+    if (!r || !sched)
+      return bad("a record is not an object with a \"schedule\"");
+    TuningRecord rec;
+    auto str = [&](const json::Object *o, const char *key, std::string &out) {
+      if (auto v = o->getString(key))
+        out = v->str();
+      return o->getString(key).has_value();
+    };
+    auto num = [&](const json::Object *o, const char *key, int64_t &out) {
+      if (auto v = o->getInteger(key))
+        out = *v;
+      return o->getInteger(key).has_value();
+    };
+    bool ok = str(r, "problem", rec.problem) & str(r, "target", rec.target) &
+              num(r, "batch", rec.batch) & num(r, "seq_q", rec.seqQ) &
+              num(r, "seq_kv", rec.seqKv) &
+              num(sched, "block_m", rec.schedule.blockM) &
+              num(sched, "block_n", rec.schedule.blockN) &
+              num(sched, "micro_m", rec.schedule.microM) &
+              num(sched, "micro_n", rec.schedule.microN);
+    if (!ok)
+      return bad("a record lacks one of problem, target, batch, seq_q, "
+                 "seq_kv or a schedule field");
+    rec.millis = r->getNumber("time_ms").value_or(0);
+    str(r, "device", rec.device);
+    str(r, "llvm", rec.llvmVersion);
+    str(r, "attnc", rec.attncVersion);
+    str(r, "date", rec.date);
+    db.records_.push_back(std::move(rec));
+  }
+  return db;
+}
+
+Status TuningDb::save(const std::string &path) const {
+  json::Array records;
+  for (const TuningRecord &r : records_)
+    records.push_back(json::Object{
+        {"problem", r.problem},
+        {"target", r.target},
+        {"batch", r.batch},
+        {"seq_q", r.seqQ},
+        {"seq_kv", r.seqKv},
+        {"schedule", json::Object{{"block_m", r.schedule.blockM},
+                                  {"block_n", r.schedule.blockN},
+                                  {"micro_m", r.schedule.microM},
+                                  {"micro_n", r.schedule.microN}}},
+        {"time_ms", r.millis},
+        {"device", r.device},
+        {"llvm", r.llvmVersion},
+        {"attnc", r.attncVersion},
+        {"date", r.date}});
+  json::Value root = json::Object{{"schema", 1}, {"records", std::move(records)}};
+  std::string text = llvm::formatv("{0:2}", root).str() + "\n";
+  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out || !(out << text) || !out.flush()) {
+      std::remove(tmp.c_str());
+      return Status::error(fmt::format("cannot write '{}': {}", path,
+                                       std::strerror(errno)));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str())) {
+    std::remove(tmp.c_str());
+    return Status::error(fmt::format("cannot write '{}': {}", path,
+                                     std::strerror(errno)));
+  }
+  return Status::success();
+}
+
+void TuningDb::add(TuningRecord record) {
+  for (TuningRecord &r : records_)
+    if (r.problem == record.problem && r.target == record.target &&
+        r.batch == record.batch && r.seqQ == record.seqQ &&
+        r.seqKv == record.seqKv) {
+      r = std::move(record);
+      return;
+    }
+  records_.push_back(std::move(record));
+}
+
+std::optional<TuningRecord> TuningDb::lookup(const std::string &problem,
+                                             const std::string &target,
+                                             int64_t batch, int64_t seqQ,
+                                             int64_t seqKv) const {
+  auto logRatio = [](int64_t a, int64_t b) {
+    return std::abs(std::log2(double(std::max<int64_t>(a, 1)) /
+                              double(std::max<int64_t>(b, 1))));
+  };
+  const TuningRecord *best = nullptr;
+  double bestDistance = 0;
+  for (const TuningRecord &r : records_) {
+    if (r.problem != problem || r.target != target)
+      continue;
+    double dq = logRatio(seqQ, r.seqQ), dkv = logRatio(seqKv, r.seqKv);
+    if (dq > 1 || dkv > 1)
+      continue; // outside the bucket: more than 2x away
+    double distance = dq + dkv + 0.25 * logRatio(batch, r.batch);
+    if (!best || distance < bestDistance) {
+      best = &r;
+      bestDistance = distance;
+    }
+  }
+  return best ? std::optional<TuningRecord>(*best) : std::nullopt;
+}
+
+} // namespace attnc

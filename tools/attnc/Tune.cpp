@@ -1,0 +1,297 @@
+// attnc tune: enumerate legal CPU schedules for a spec, compile them in
+// parallel, drop any that fails the float64 check, time the rest at each
+// shape, and record the winners (with provenance) in the tuning database.
+#include "Commands.h"
+#include "Png.h"
+
+#include "runtime/KernelCache.h"
+#include "runtime/Reference.h"
+#include "runtime/ThreadPool.h"
+#include "runtime/TuningDb.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <unistd.h>
+
+namespace attnc::cli {
+namespace {
+
+struct Shape {
+  int64_t batch, seqQ, seqKv;
+  std::string str() const { return fmt::format("{}x{}x{}", batch, seqQ, seqKv); }
+};
+
+StatusOr<std::vector<Shape>> parseShapes(const std::string &text) {
+  std::vector<Shape> shapes;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find(',', pos);
+    std::string item = text.substr(pos, end == std::string::npos ? end : end - pos);
+    long long b, q, kv;
+    char tail;
+    if (std::sscanf(item.c_str(), "%lldx%lldx%lld%c", &b, &q, &kv, &tail) != 3 ||
+        b < 1 || q < 1 || kv < 1)
+      return Status::error(fmt::format(
+          "--shapes: '{}' is not BATCHxSEQ_QxSEQ_KV with positive sizes", item));
+    shapes.push_back({b, q, kv});
+    if (end == std::string::npos)
+      break;
+    pos = end + 1;
+  }
+  return shapes;
+}
+
+struct Candidate {
+  KernelSpec spec;
+  std::shared_ptr<const CpuKernel> kernel;
+  std::string dropped; // why it was dropped, if it was
+  std::vector<double> millis; // per shape
+  std::string label() const {
+    return fmt::format("{}x{}/{}x{}", spec.blockM, spec.blockN, spec.microM,
+                       spec.microN);
+  }
+};
+
+/// Random inputs for one shape, in `sets` copies that the timing rotates
+/// through so that no run finds the previous run's data in cache.
+struct Inputs {
+  std::vector<std::vector<float>> q, k, v, o, lse;
+  Inputs(const KernelSpec &s, const Shape &shape, int sets, std::mt19937 &rng) {
+    std::uniform_real_distribution<float> dist(-1.f, 1.f);
+    auto random = [&](int64_t n) {
+      std::vector<float> x(n);
+      for (float &e : x)
+        e = dist(rng);
+      return x;
+    };
+    for (int i = 0; i < sets; ++i) {
+      q.push_back(random(shape.batch * shape.seqQ * s.qHeads * s.dQk));
+      k.push_back(random(shape.batch * shape.seqKv * s.kvHeads * s.dQk));
+      v.push_back(random(shape.batch * shape.seqKv * s.kvHeads * s.dV));
+      o.emplace_back(shape.batch * shape.seqQ * s.qHeads * s.dV);
+      lse.emplace_back(shape.batch * s.qHeads * shape.seqQ);
+    }
+  }
+  AttentionArgs args(const KernelSpec &s, const Shape &shape, int i) {
+    AttentionArgs a{
+        denseView(q[i].data(), s.layout, shape.batch, shape.seqQ, s.qHeads, s.dQk),
+        denseView(k[i].data(), s.layout, shape.batch, shape.seqKv, s.kvHeads, s.dQk),
+        denseView(v[i].data(), s.layout, shape.batch, shape.seqKv, s.kvHeads, s.dV),
+        denseView(o[i].data(), s.layout, shape.batch, shape.seqQ, s.qHeads, s.dV),
+        {}};
+    if (s.lse)
+      a.lse = lseView(lse[i].data(), shape.batch, s.qHeads, shape.seqQ);
+    return a;
+  }
+};
+
+/// Legal CPU schedules around the host's vector width, the heuristic's own
+/// first.
+std::vector<KernelSpec> enumerate(const KernelSpec &heuristic) {
+  std::vector<KernelSpec> out = {heuristic};
+  const int64_t w = heuristic.vectorWidth;
+  for (int64_t blockM : {32, 64, 128})
+    for (int64_t microM : {4, 8})
+      for (int64_t blockN : {32, 64, 128})
+        for (int64_t microN : {w, 2 * w}) {
+          if (blockM % microM || blockN % microN || microN > 8 * w ||
+              (microM == 8 && w < 16))
+            continue;
+          KernelSpec s = heuristic;
+          s.blockM = blockM, s.blockN = blockN, s.microM = microM,
+          s.microN = microN;
+          if (s.blockM == heuristic.blockM && s.blockN == heuristic.blockN &&
+              s.microM == heuristic.microM && s.microN == heuristic.microN)
+            continue;
+          out.push_back(s);
+        }
+  return out;
+}
+
+void progress(size_t done, size_t total, const std::string &what) {
+  if (!isatty(STDOUT_FILENO))
+    return;
+  const int width = 30;
+  int filled = static_cast<int>(width * done / std::max<size_t>(total, 1));
+  fmt::print("\r[{}{}] {}/{} {:<40}", std::string(filled, '#'),
+             std::string(width - filled, ' '), done, total, what);
+  if (done == total)
+    fmt::print("\n");
+  std::fflush(stdout);
+}
+
+Status plot(const std::string &path, const std::vector<Candidate> &all,
+            const std::vector<Shape> &shapes) {
+  std::vector<const Candidate *> kept;
+  for (const Candidate &c : all)
+    if (c.dropped.empty())
+      kept.push_back(&c);
+  const int barW = 10, gap = 2, panelH = 150, margin = 12, header = 26;
+  const int width = std::max(320, margin * 2 + int(kept.size()) * (barW + gap));
+  Image img(width, int(shapes.size()) * (panelH + header) + margin, 0xffffff);
+  for (size_t si = 0; si < shapes.size(); ++si) {
+    int top = int(si) * (panelH + header) + margin;
+    double worst = 0, best = 1e300;
+    for (const Candidate *c : kept)
+      worst = std::max(worst, c->millis[si]), best = std::min(best, c->millis[si]);
+    img.text(margin, top, fmt::format("shape {}: best {:.2f} ms, worst {:.2f} ms",
+                                      shapes[si].str(), best, worst),
+             0x202020);
+    int base = top + header + panelH - 10;
+    img.fill(margin, base, width - 2 * margin, 1, 0x404040);
+    for (size_t i = 0; i < kept.size(); ++i) {
+      double t = kept[i]->millis[si];
+      int h = std::max(1, int((panelH - 20) * t / std::max(worst, 1e-9)));
+      uint32_t color = t == best ? 0x2ca02c : i == 0 ? 0xff7f0e : 0x1f77b4;
+      img.fill(margin + int(i) * (barW + gap), base - h, barW, h, color);
+    }
+  }
+  return img.writePng(path);
+}
+
+} // namespace
+
+int tuneCommand(const Options &o) {
+  auto error = [](const std::string &m) {
+    fmt::print(stderr, "attnc: error: {}\n", m);
+    return 2;
+  };
+  if (o.target == "cuda")
+    return error("--target cuda: the CUDA backend is not in this build of "
+                 "attnc yet; tune with --target cpu");
+  StatusOr<std::vector<Shape>> shapes = parseShapes(o.shapes);
+  if (!shapes.ok())
+    return error(shapes.status().message());
+  StatusOr<std::string> text = loadSpecText(o);
+  if (!text.ok())
+    return error(text.status().message());
+  std::string dbPath = o.tuningDb.empty() ? "attnc-tuning.json" : o.tuningDb;
+  StatusOr<TuningDb> db = TuningDb::load(dbPath);
+  if (!db.ok())
+    return error(db.status().message());
+  KernelCache &cache = KernelCache::shared();
+  CpuCompileOptions options;
+  options.vectorWidth = o.vectorWidth;
+  options.sourceName = o.specFile.empty() ? "<flags>" : o.specFile;
+  auto heuristic = cache.get(*text, options);
+  if (!heuristic.ok())
+    return error(heuristic.status().message());
+  const KernelSpec &base = (*heuristic)->spec();
+  unsigned threads = static_cast<unsigned>(o.threads ? o.threads : base.threads);
+
+  std::vector<Candidate> candidates;
+  for (const KernelSpec &s : enumerate(base))
+    candidates.push_back({s, nullptr, "", {}});
+  fmt::print("tuning @{} for {} shape(s): {} schedules, {} thread(s), median "
+             "of {} runs\n",
+             base.name, shapes->size(), candidates.size(), threads, o.reps);
+
+  // Compile in parallel (through the kernel cache), then check numerics.
+  std::mutex progressMutex;
+  size_t compiled = 0;
+  ThreadPool::shared().parallelFor(
+      candidates.size(), threads, [&](int64_t i) {
+        Candidate &c = candidates[i];
+        auto kernel = cache.get(c.spec, options);
+        if (kernel.ok())
+          c.kernel = *kernel;
+        else
+          c.dropped = "compile: " + kernel.status().message();
+        std::lock_guard<std::mutex> lock(progressMutex);
+        progress(++compiled, candidates.size(), "compiling " + c.label());
+      });
+  std::mt19937 rng(o.seed);
+  Shape probe{1, 37, 53};
+  Inputs probeInputs(base, probe, 1, rng);
+  for (Candidate &c : candidates) {
+    if (!c.dropped.empty())
+      continue;
+    AttentionArgs args = probeInputs.args(base, probe, 0);
+    Status st = c.kernel->run(args, threads);
+    Comparison cmp = compareWithReference(c.spec, args);
+    if (!st.ok() || !cmp.passed())
+      c.dropped = st.ok() ? fmt::format("numerics: error {:.3g} > {:.3g}",
+                                        cmp.maxError, cmp.tolerance)
+                          : st.message();
+  }
+
+  // Time every surviving candidate at every shape.
+  size_t total = 0, done = 0;
+  for (const Candidate &c : candidates)
+    total += c.dropped.empty() * shapes->size();
+  const int sets = 3;
+  for (size_t si = 0; si < shapes->size(); ++si) {
+    const Shape &shape = (*shapes)[si];
+    Inputs inputs(base, shape, sets, rng);
+    for (Candidate &c : candidates) {
+      if (!c.dropped.empty())
+        continue;
+      AttentionArgs warm = inputs.args(base, shape, 0);
+      (void)c.kernel->run(warm, threads);
+      std::vector<double> t;
+      for (int r = 0; r < o.reps; ++r) {
+        AttentionArgs args = inputs.args(base, shape, r % sets);
+        auto start = std::chrono::steady_clock::now();
+        (void)c.kernel->run(args, threads);
+        t.push_back(std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+      }
+      std::sort(t.begin(), t.end());
+      c.millis.push_back(t[t.size() / 2]);
+      progress(++done, total, fmt::format("shape {} schedule {}", shape.str(), c.label()));
+    }
+  }
+
+  for (const Candidate &c : candidates)
+    if (!c.dropped.empty())
+      fmt::print("dropped {}: {}\n", c.label(), c.dropped);
+  const Candidate &heur = candidates.front();
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  fmt::print("\n{:>16} | {:>16} {:>10} | {:>10} {:>8}\n", "shape",
+             "best b_m x b_n/micro", "ms", "heuristic", "speedup");
+  for (size_t si = 0; si < shapes->size(); ++si) {
+    const Candidate *best = nullptr;
+    for (const Candidate &c : candidates)
+      if (c.dropped.empty() && (!best || c.millis[si] < best->millis[si]))
+        best = &c;
+    if (!best)
+      return error("every schedule was dropped");
+    double heurMs = heur.dropped.empty() ? heur.millis[si] : 0;
+    fmt::print("{:>16} | {:>16} {:>10.3f} | {:>10.3f} {:>7.2f}x\n",
+               (*shapes)[si].str(), best->label(), best->millis[si], heurMs,
+               heurMs ? heurMs / best->millis[si] : 0);
+    TuningRecord r;
+    r.problem = problemKey(base);
+    r.target = hostTarget();
+    r.batch = (*shapes)[si].batch;
+    r.seqQ = (*shapes)[si].seqQ;
+    r.seqKv = (*shapes)[si].seqKv;
+    r.schedule = {best->spec.blockM, best->spec.blockN, best->spec.microM,
+                  best->spec.microN};
+    r.millis = best->millis[si];
+    r.device = fmt::format("cpu, {} threads", threads);
+    r.llvmVersion = llvmVersion();
+    r.attncVersion = attncVersion();
+    r.date = date;
+    db->add(r);
+  }
+  if (Status st = db->save(dbPath); !st.ok())
+    return error(st.message());
+  fmt::print("wrote {} ({} record(s))\n", dbPath, db->records().size());
+  if (!o.plotFile.empty()) {
+    if (Status st = plot(o.plotFile, candidates, *shapes); !st.ok())
+      return error(st.message());
+    fmt::print("wrote {} (green: best, orange: heuristic)\n", o.plotFile);
+  }
+  return 0;
+}
+
+} // namespace attnc::cli
