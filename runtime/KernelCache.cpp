@@ -1,5 +1,6 @@
 #include "runtime/KernelCache.h"
 
+#include "runtime/AtomicFile.h"
 #include "runtime/detail/CpuCompiler.h"
 
 #include "llvm/Support/SHA256.h"
@@ -122,33 +123,6 @@ bool readFile(const std::string &path, std::string &out) {
     return false;
   out.assign(std::istreambuf_iterator<char>(in), {});
   return true;
-}
-
-/// Writes through a temporary file in the same directory and a rename.
-Status writeAtomically(const std::string &path, const std::string &bytes) {
-  static std::atomic<uint64_t> counter{0};
-  fs::path target(path);
-  std::string tmp = (target.parent_path() /
-                     fmt::format(".tmp-{}-{}-{}", target.filename().string(),
-                                 getpid(), counter++))
-                        .string();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return Status::error(fmt::format("cannot create '{}': {}", tmp,
-                                       std::strerror(errno)));
-    out.write(bytes.data(), bytes.size());
-    if (!out.flush()) {
-      std::remove(tmp.c_str());
-      return Status::error(fmt::format("cannot write '{}'", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str())) {
-    std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("cannot rename into '{}': {}", path, why));
-  }
-  return Status::success();
 }
 
 } // namespace
@@ -292,7 +266,7 @@ KernelCache::Result KernelCache::load(const std::string &source,
     Status written =
         ec ? Status::error(fmt::format("cannot create '{}': {}", directory_,
                                        ec.message()))
-           : writeAtomically(
+           : writeFileAtomically(
                  path, encodeEntry(key, serializeSpec((*frontEnd)->spec()),
                                    *object));
     if (written.ok())
@@ -341,7 +315,9 @@ Status KernelCache::clear() {
   std::vector<fs::path> doomed;
   for (const auto &file : fs::directory_iterator(directory_, ec)) {
     std::string name = file.path().filename().string();
-    if (file.path().extension() == kSuffix || name.rfind(".tmp-", 0) == 0)
+    // Entries, and temporary files a killed writer left behind.
+    if (file.path().extension() == kSuffix ||
+        name.find(std::string(kSuffix) + ".tmp-") != std::string::npos)
       doomed.push_back(file.path());
   }
   for (const fs::path &p : doomed)

@@ -1,5 +1,7 @@
 #include "runtime/Npy.h"
 
+#include "runtime/AtomicFile.h"
+
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -101,32 +103,14 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
   size_t total = kMagicLen + 4 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return Status::error(fmt::format("{}: cannot write: {}", path,
-                                       std::strerror(errno)));
-    out.write(kMagic, kMagicLen);
-    const char version[2] = {1, 0};
-    out.write(version, 2);
-    uint16_t len = static_cast<uint16_t>(header.size());
-    const char lenBytes[2] = {static_cast<char>(len & 0xff),
-                              static_cast<char>(len >> 8)};
-    out.write(lenBytes, 2);
-    out.write(header.data(), header.size());
-    out.write(reinterpret_cast<const char *>(data), count * sizeof(float));
-    if (!out.flush()) {
-      std::remove(tmp.c_str());
-      return Status::error(fmt::format("{}: write failed", path));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("{}: cannot rename into place: {}", path,
-                                     std::strerror(errno)));
-  }
-  return Status::success();
+  std::string bytes(kMagic, kMagicLen);
+  bytes += std::string("\x01\x00", 2);
+  uint16_t len = static_cast<uint16_t>(header.size());
+  bytes.push_back(static_cast<char>(len & 0xff));
+  bytes.push_back(static_cast<char>(len >> 8));
+  bytes += header;
+  bytes.append(reinterpret_cast<const char *>(data), count * sizeof(float));
+  return writeFileAtomically(path, bytes);
 }
 
 } // namespace attnc

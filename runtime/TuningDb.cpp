@@ -1,5 +1,6 @@
 #include "runtime/TuningDb.h"
 
+#include "runtime/AtomicFile.h"
 #include "runtime/detail/CpuCompiler.h"
 
 #include "llvm/Config/llvm-config.h"
@@ -104,21 +105,7 @@ Status TuningDb::save(const std::string &path) const {
         {"date", r.date}});
   json::Value root = json::Object{{"schema", 1}, {"records", std::move(records)}};
   std::string text = llvm::formatv("{0:2}", root).str() + "\n";
-  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out || !(out << text) || !out.flush()) {
-      std::remove(tmp.c_str());
-      return Status::error(fmt::format("cannot write '{}': {}", path,
-                                       std::strerror(errno)));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str())) {
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("cannot write '{}': {}", path,
-                                     std::strerror(errno)));
-  }
-  return Status::success();
+  return writeFileAtomically(path, text);
 }
 
 void TuningDb::add(TuningRecord record) {

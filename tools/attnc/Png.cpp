@@ -1,5 +1,7 @@
 #include "Png.h"
 
+#include "runtime/AtomicFile.h"
+
 #include <fmt/format.h>
 #include <zlib.h>
 
@@ -127,21 +129,7 @@ Status Image::writePng(const std::string &path) const {
   chunk(png, "IHDR", ihdr);
   chunk(png, "IDAT", idat);
   chunk(png, "IEND", "");
-  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out || !out.write(png.data(), png.size()) || !out.flush()) {
-      std::remove(tmp.c_str());
-      return Status::error(fmt::format("cannot write '{}': {}", path,
-                                       std::strerror(errno)));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str())) {
-    std::remove(tmp.c_str());
-    return Status::error(fmt::format("cannot write '{}': {}", path,
-                                     std::strerror(errno)));
-  }
-  return Status::success();
+  return writeFileAtomically(path, png);
 }
 
 } // namespace attnc::cli
