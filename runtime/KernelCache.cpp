@@ -233,7 +233,10 @@ KernelCache::Result KernelCache::load(const std::string &source,
   std::string key = keyText(**frontEnd);
   std::string path;
   if (disk_) {
-    path = (fs::path(directory_) / (sha256Hex(key) + kSuffix)).string();
+    // <kernel name>-<sha256 of the key>.attnc: readable, and still unique.
+    path = (fs::path(directory_) /
+            ((*frontEnd)->spec().name + "-" + sha256Hex(key) + kSuffix))
+               .string();
     std::string bytes;
     if (readFile(path, bytes)) {
       StatusOr<DecodedEntry> entry = decodeEntry(bytes);

@@ -1,7 +1,8 @@
 #ifndef ATTNC_RUNTIME_KERNELCACHE_H
 #define ATTNC_RUNTIME_KERNELCACHE_H
 
-// A content-addressed cache of compiled kernels: in memory, then on disk.
+// A content-addressed cache of compiled kernels: in memory, then on disk,
+// as <kernel name>-<sha256 of the key>.attnc.
 //
 // The disk key is a SHA-256 of everything the object code depends on: the
 // canonical resolved and scheduled spec, the host target (triple, CPU,
