@@ -212,14 +212,14 @@ KernelCache::get(const std::string &source, const CpuCompileOptions &options,
     }
     return result;
   }
-  CacheSource source_ = CacheSource::Compiled;
-  Result result = load(source, options, source_);
+  CacheSource origin = CacheSource::Compiled;
+  Result result = load(source, options, origin);
   promise.set_value(result);
   if (!result.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
     memory_.erase(key); // let a later request try again
   } else if (from) {
-    *from = source_;
+    *from = origin;
   }
   return result;
 }
