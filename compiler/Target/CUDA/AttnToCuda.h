@@ -1,0 +1,29 @@
+#ifndef ATTNC_COMPILER_TARGET_CUDA_ATTNTOCUDA_H
+#define ATTNC_COMPILER_TARGET_CUDA_ATTNTOCUDA_H
+
+#include "dialect/AttnOps.h"
+
+#include <string>
+
+namespace mlir::attn {
+
+/// The GPU tiling of a kernel after defaults: block_m = 16 x warps query
+/// rows per CTA, block_n keys per pipelined tile, `stages` tile buffers.
+struct CudaSchedule {
+  int64_t warps = 0, blockM = 0, blockN = 0, stages = 0;
+  int64_t sharedBytes = 0; // dynamic shared memory the kernel needs
+};
+
+/// The schedule for `op` on `arch` ("sm_80", "sm_90", ...): the op's GPU
+/// fields where set, else defaults. Emits a diagnostic and fails when the
+/// CUDA backend cannot compile the kernel or the schedule does not fit.
+FailureOr<CudaSchedule> selectCudaSchedule(KernelOp op, StringRef arch);
+
+/// CUDA C++ for a resolved kernel: one `extern "C" __global__` function
+/// named after the kernel, FlashAttention-2 style (mma.sync m16n8k16,
+/// ldmatrix, cp.async pipelining, online softmax), for NVRTC.
+FailureOr<std::string> translateKernelToCuda(KernelOp op, StringRef arch);
+
+} // namespace mlir::attn
+
+#endif
