@@ -31,3 +31,13 @@ try:
     config.available_features.add("numpy")
 except ImportError:
     lit_config.note("numpy not found: tests that compare with NumPy are skipped")
+
+# PTX/CUBIN tests need NVRTC (the CUDA toolkit); the emitted CUDA C++ does not.
+import glob
+nvrtc = os.environ.get("ATTNC_NVRTC_LIBRARY") or next(iter(
+    glob.glob("/usr/local/cuda/lib64/libnvrtc.so*") +
+    glob.glob(os.path.join(os.environ.get("CUDA_HOME", "/nonexistent"), "lib64/libnvrtc.so*"))), None)
+if nvrtc:
+    config.available_features.add("nvrtc")
+else:
+    lit_config.note("NVRTC not found: tests that compile CUDA to PTX/CUBIN are skipped")

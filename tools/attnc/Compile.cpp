@@ -2,6 +2,8 @@
 #include "Commands.h"
 
 #include "compiler/Pipelines/Pipelines.h"
+#include "compiler/Target/CUDA/AttnToCuda.h"
+#include "runtime/cuda/Nvrtc.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -17,6 +19,57 @@
 #include <fmt/format.h>
 
 namespace attnc::cli {
+namespace {
+
+/// Writes `text` to -o FILE or stdout.
+int emit(const Options &o, const std::string &text) {
+  std::error_code ec;
+  llvm::ToolOutputFile out(o.outputFile.empty() ? "-" : o.outputFile, ec,
+                           llvm::sys::fs::OF_None);
+  if (ec) {
+    fmt::print(stderr, "attnc: error: cannot write '{}': {}\n", o.outputFile,
+               ec.message());
+    return 2;
+  }
+  out.os() << text;
+  out.keep();
+  return 0;
+}
+
+/// CUDA C++ for each kernel, or its PTX / CUBIN from NVRTC.
+int compileCuda(const Options &o, mlir::ModuleOp module) {
+  std::string text;
+  for (auto kernel : module.getOps<mlir::attn::KernelOp>()) {
+    mlir::FailureOr<std::string> source =
+        mlir::attn::translateKernelToCuda(kernel, o.arch);
+    if (mlir::failed(source))
+      return 2; // the diagnostic is printed
+    if (o.emit == "cuda") {
+      text += *source;
+      continue;
+    }
+    auto nvrtc = cuda::Nvrtc::get();
+    if (!nvrtc.ok()) {
+      fmt::print(stderr, "attnc: error: {}\n", nvrtc.status().message());
+      return 2;
+    }
+    auto out = (*nvrtc)->compile(*source, kernel.getSymName().str() + ".cu",
+                                 {o.arch, {}});
+    if (!out.ok()) {
+      fmt::print(stderr, "attnc: error: {}\n", out.status().message());
+      return 2;
+    }
+    fmt::print(stderr, "{}: {} registers, {} bytes spilled, {} bytes of dynamic "
+                       "shared memory\n",
+               kernel.getSymName().str(), out->ptxas.registers,
+               out->ptxas.spillStoreBytes + out->ptxas.spillLoadBytes,
+               mlir::attn::selectCudaSchedule(kernel, o.arch)->sharedBytes);
+    text += o.emit == "ptx" ? out->ptx : out->cubin;
+  }
+  return emit(o, text);
+}
+
+} // namespace
 
 int compileCommand(const Options &o) {
   auto error = [](const std::string &message) {
@@ -40,6 +93,9 @@ int compileCommand(const Options &o) {
       sourceMgr, mlir::ParserConfig(&context));
   if (!module)
     return 2;
+
+  if (o.target == "cuda")
+    return compileCuda(o, *module);
 
   mlir::attn::CpuPipelineOptions options;
   options.vectorWidth = o.vectorWidth;

@@ -64,6 +64,9 @@ compile flags:
   --emit=mlir            the LLVM dialect module handed to the JIT (default)
   --emit=llvm            LLVM IR
   -o FILE                write to FILE instead of stdout
+  --target cuda          CUDA C++ for NVRTC instead: --emit=cuda (default),
+                         ptx or cubin, for --arch sm_80|sm_90|... (default
+                         sm_90); needs no GPU
 )";
 
 namespace {
@@ -203,7 +206,8 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"-o", {true, false, kCompile, text(o.outputFile)}},
       {"--tuning-db", {true, false, kRun | kTune, text(o.tuningDb)}},
       {"--shapes", {true, false, kTune, text(o.shapes)}},
-      {"--target", {true, false, kTune, text(o.target)}},
+      {"--target", {true, false, kTune | kCompile, text(o.target)}},
+      {"--arch", {true, false, kCompile, text(o.arch)}},
       {"--plot", {true, false, kTune, text(o.plotFile)}},
   };
 
@@ -262,10 +266,21 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   if (o.specFile.empty() && !o.specFlagsGiven)
     return Status::error("no spec: give SPEC.mlir or spec flags such as "
                          "--q-heads 8 --head-dim 64");
-  if (compile && o.emit != "spec" && o.emit != "loops" && o.emit != "mlir" &&
-      o.emit != "llvm")
+  if (compile && o.target != "cpu" && o.target != "cuda")
+    return Status::error(
+        fmt::format("--target must be cpu or cuda, got '{}'", o.target));
+  if (compile && o.target == "cuda") {
+    if (o.emit == "mlir") // the default for the cpu target
+      o.emit = "cuda";
+    if (o.emit != "cuda" && o.emit != "ptx" && o.emit != "cubin")
+      return Status::error(fmt::format(
+          "--emit for --target cuda must be cuda, ptx or cubin, got '{}'",
+          o.emit));
+  } else if (compile && o.emit != "spec" && o.emit != "loops" &&
+             o.emit != "mlir" && o.emit != "llvm") {
     return Status::error(fmt::format(
         "--emit must be spec, loops, mlir or llvm, got '{}'", o.emit));
+  }
   if (o.command == "tune") {
     if (o.shapes.empty())
       return Status::error("attnc tune needs --shapes BATCHxSEQ_QxSEQ_KV[,...]");

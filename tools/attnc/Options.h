@@ -31,6 +31,7 @@ struct Options {
   std::string shapes;
   std::string target = "cpu";
   std::string plotFile;
+  std::string arch = "sm_90"; // compile --target cuda
   // compile
   std::string emit = "mlir";
   std::string outputFile; // -o
