@@ -3,6 +3,8 @@
 
 #include "compiler/AttnToSCF/AttnToSCF.h"
 #include "compiler/Pipelines/Pipelines.h"
+#include "compiler/Target/CUDA/AttnToCuda.h"
+#include "dialect/Transforms/Passes.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -70,13 +72,14 @@ KernelSpec specOf(mlir::attn::KernelOp op) {
                ? attnc::Mode::Decode
                : attnc::Mode::Prefill;
   s.lse = op.getLseOrDefault();
-  ScheduleAttr sched = op.getScheduleAttr();
-  s.blockM = sched.getBlockM();
-  s.blockN = sched.getBlockN();
-  s.microM = sched.getMicroM();
-  s.microN = sched.getMicroN();
-  s.vectorWidth = sched.getVectorWidth();
-  s.threads = sched.getThreads();
+  if (ScheduleAttr sched = op.getScheduleAttr()) { // absent before scheduling
+    s.blockM = sched.getBlockM();
+    s.blockN = sched.getBlockN();
+    s.microM = sched.getMicroM();
+    s.microN = sched.getMicroN();
+    s.vectorWidth = sched.getVectorWidth();
+    s.threads = sched.getThreads();
+  }
   return s;
 }
 
@@ -194,6 +197,48 @@ StatusOr<std::string> CpuFrontEnd::emitObject() {
     return Status::error("the host target cannot emit object files");
   emit.run(*llvmModule);
   return std::string(buffer.data(), buffer.size());
+}
+
+StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
+                                          const std::string &arch) {
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(specSource, "<spec>"), llvm::SMLoc());
+  std::string diagnostics;
+  llvm::raw_string_ostream diagStream(diagnostics);
+  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context, diagStream);
+  auto fail = [&](const char *what) {
+    return Status::error(std::string(what) + ":\n" + diagStream.str());
+  };
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(
+      sourceMgr, mlir::ParserConfig(&context));
+  if (!module)
+    return fail("invalid kernel spec");
+  auto kernels = llvm::to_vector(module->getOps<mlir::attn::KernelOp>());
+  if (kernels.size() != 1)
+    return Status::error(fmt::format(
+        "<spec>: expected exactly one attn.kernel, found {}", kernels.size()));
+  mlir::PassManager resolve(&context);
+  resolve.addPass(mlir::attn::createAttnResolveDefaults());
+  if (mlir::failed(resolve.run(*module)))
+    return fail("invalid kernel spec");
+  mlir::attn::KernelOp kernel = kernels.front();
+  auto schedule = mlir::attn::selectCudaSchedule(kernel, arch);
+  if (mlir::failed(schedule))
+    return fail("unsupported kernel");
+  auto source = mlir::attn::translateKernelToCuda(kernel, arch);
+  if (mlir::failed(source))
+    return fail("unsupported kernel");
+  CudaTranslation t;
+  t.spec = specOf(kernel);
+  t.source = std::move(*source);
+  t.blockM = schedule->blockM;
+  t.warps = schedule->warps;
+  t.sharedBytes = schedule->sharedBytes;
+  return t;
 }
 
 } // namespace attnc::detail

@@ -56,6 +56,24 @@ StatusOr<const Driver *> Driver::get() {
     int n = 0;
     count(&n);
     auto *driver = new Driver; // lives for the process, like the library
+    DriverApi &a = driver->api_;
+    bool all = resolve("cuDeviceGet", a.deviceGet) &&
+               resolve("cuDevicePrimaryCtxRetain", a.primaryCtxRetain) &&
+               resolve("cuCtxSetCurrent", a.ctxSetCurrent) &&
+               resolve("cuModuleLoadData", a.moduleLoadData) &&
+               resolve("cuModuleGetFunction", a.moduleGetFunction) &&
+               resolve("cuFuncSetAttribute", a.funcSetAttribute) &&
+               resolve("cuLaunchKernel", a.launchKernel) &&
+               resolve("cuMemAlloc", a.memAlloc) &&
+               resolve("cuMemFree", a.memFree) &&
+               resolve("cuMemcpyHtoD", a.memcpyHtoD) &&
+               resolve("cuMemcpyDtoH", a.memcpyDtoH) &&
+               resolve("cuCtxSynchronize", a.ctxSynchronize) &&
+               resolve("cuGetErrorString", a.getErrorString);
+    if (!all) {
+      loaded = Status::error("the CUDA driver lacks an entry point attnc uses");
+      return;
+    }
     for (int i = 0; i < n; ++i) {
       Device d;
       int device = 0;
@@ -71,6 +89,28 @@ StatusOr<const Driver *> Driver::get() {
     loaded = static_cast<const Driver *>(driver);
   });
   return loaded;
+}
+
+std::string Driver::describe(int result) const {
+  const char *text = nullptr;
+  if (api_.getErrorString && api_.getErrorString(result, &text) == 0 && text)
+    return fmt::format("CUDA error {} ({})", result, text);
+  return fmt::format("CUDA error {}", result);
+}
+
+Status Driver::use(int ordinal) const {
+  if (ordinal < 0 || ordinal >= static_cast<int>(devices_.size()))
+    return Status::error(fmt::format("no CUDA device {} (this machine has {})",
+                                     ordinal, devices_.size()));
+  int device = 0;
+  void *context = nullptr;
+  if (int rc = api_.deviceGet(&device, ordinal))
+    return Status::error("cuDeviceGet: " + describe(rc));
+  if (int rc = api_.primaryCtxRetain(&context, device))
+    return Status::error("cuDevicePrimaryCtxRetain: " + describe(rc));
+  if (int rc = api_.ctxSetCurrent(context))
+    return Status::error("cuCtxSetCurrent: " + describe(rc));
+  return Status::success();
 }
 
 } // namespace attnc::cuda

@@ -37,6 +37,16 @@ private:
 /// enabled features, LLVM version.
 const std::string &hostTargetId();
 
+/// A spec translated to CUDA C++ for `arch`, with its resolved spec and GPU
+/// schedule.
+struct CudaTranslation {
+  KernelSpec spec;
+  std::string source;
+  int64_t blockM = 0, warps = 0, sharedBytes = 0;
+};
+StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
+                                          const std::string &arch);
+
 } // namespace attnc::detail
 
 #endif
