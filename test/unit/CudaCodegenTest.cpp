@@ -29,14 +29,15 @@ std::vector<std::string> sweepSpecs() {
   std::vector<std::string> specs;
   int i = 0;
   for (auto [dQk, dV] : dims)
-    for (const char *mask : masks) {
-      specs.push_back(fmt::format(
-          "attn.kernel @sweep{} attributes {{q_heads = 8, kv_heads = {}, d_qk "
-          "= {}, d_v = {}, element_type = {}, mask = {}, lse = {}{}}}",
-          i, kvHeads[i % 3], dQk, dV, i % 2 ? "bf16" : "f16", mask,
-          i % 2 ? "true" : "false", i % 5 == 0 ? ", softcap = 30.0" : ""));
-      ++i;
-    }
+    for (const char *mask : masks)
+      for (int kv : kvHeads) { // MHA, GQA, MQA
+        specs.push_back(fmt::format(
+            "attn.kernel @sweep{} attributes {{q_heads = 8, kv_heads = {}, "
+            "d_qk = {}, d_v = {}, element_type = {}, mask = {}, lse = {}{}}}",
+            i, kv, dQk, dV, i % 2 ? "bf16" : "f16", mask,
+            i % 3 ? "true" : "false", i % 5 == 0 ? ", softcap = 30.0" : ""));
+        ++i;
+      }
   return specs;
 }
 
