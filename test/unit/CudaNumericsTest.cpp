@@ -172,12 +172,29 @@ TEST(CudaNumerics, SweepMatchesFloat64Reference) {
                 naiveErr, std::abs(naive[((b * qHeads + h) * seqQ + r) * dV + d] - want));
           }
     double tol = 2 * naiveErr + 1e-5;
+    // LSE is computed in f32 throughout: the rule against a naive f32 LSE;
+    // a row with no visible key must be exactly -inf.
+    ReferenceResult<float> naiveLse = referenceAttention<float>(s, host);
+    double lseErr = 0, lseNaive = 0;
+    bool lseMismatch = false;
+    for (size_t r = 0; r < lse.size(); ++r) {
+      if (!std::isfinite(ref.lse[r])) {
+        lseMismatch |= lse[r] != -INFINITY;
+        continue;
+      }
+      lseErr = std::max(lseErr, std::abs(lse[r] - ref.lse[r]));
+      lseNaive = std::max(lseNaive, std::abs(naiveLse.lse[r] - ref.lse[r]));
+    }
+    double lseTol = 2 * lseNaive + 1e-5;
+    nan |= lseMismatch || lseErr > lseTol;
     ++cases;
     if (nan || err > tol) {
       ++failures;
-      ADD_FAILURE() << fmt::format("{}\n  seq_q {} seq_kv {}: error {:.3g} > "
-                                   "tolerance {:.3g}{}",
-                                   spec, seqQ, seqKv, err, tol, nan ? " (NaN)" : "");
+      ADD_FAILURE() << fmt::format(
+          "{}\n  seq_q {} seq_kv {}: O error {:.3g} (tolerance {:.3g}), LSE "
+          "error {:.3g} (tolerance {:.3g}){}",
+          spec, seqQ, seqKv, err, tol, lseErr, lseTol,
+          lseMismatch ? ", a fully masked row's LSE is not -inf" : "");
     }
   }
   std::printf("cuda numerics: %d cases on %s, %d failures\n", cases,
