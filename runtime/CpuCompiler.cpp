@@ -100,7 +100,10 @@ const std::string &hostTargetId() {
   return id;
 }
 
-struct CpuFrontEnd::Impl {
+namespace {
+/// One attn.kernel parsed from spec text, with its MLIR context and the
+/// diagnostics collected so far (with source locations) for error messages.
+struct ParsedSpec {
   mlir::DialectRegistry registry;
   std::unique_ptr<mlir::MLIRContext> context;
   llvm::SourceMgr sourceMgr;
@@ -108,16 +111,47 @@ struct CpuFrontEnd::Impl {
   std::unique_ptr<llvm::raw_string_ostream> diagStream;
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> handler;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  KernelSpec spec;
-  std::string canonical;
+  mlir::attn::KernelOp kernel;
 
   /// The diagnostics so far, under a one-line summary.
-  Status fail(const std::string &what) {
+  Status fail(const std::string &what) const {
     std::string text = diagStream->str();
     while (!text.empty() && text.back() == '\n')
       text.pop_back();
     return Status::error(text.empty() ? what : what + ":\n" + text);
   }
+
+  /// Parses and verifies `source`, which must hold exactly one attn.kernel.
+  static StatusOr<std::unique_ptr<ParsedSpec>> parse(const std::string &source,
+                                                      const std::string &name) {
+    auto p = std::make_unique<ParsedSpec>();
+    mlir::attn::registerAttnDialects(p->registry);
+    p->context = std::make_unique<mlir::MLIRContext>(
+        p->registry, mlir::MLIRContext::Threading::DISABLED);
+    p->sourceMgr.AddNewSourceBuffer(
+        llvm::MemoryBuffer::getMemBufferCopy(source, name), llvm::SMLoc());
+    p->diagStream = std::make_unique<llvm::raw_string_ostream>(p->diagnostics);
+    p->handler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
+        p->sourceMgr, p->context.get(), *p->diagStream);
+    p->module = mlir::parseSourceFile<mlir::ModuleOp>(
+        p->sourceMgr, mlir::ParserConfig(p->context.get()));
+    if (!p->module)
+      return p->fail("invalid kernel spec");
+    auto kernels = llvm::to_vector(p->module->getOps<mlir::attn::KernelOp>());
+    if (kernels.size() != 1)
+      return Status::error(fmt::format(
+          "{}: expected exactly one attn.kernel, found {}", name,
+          kernels.size()));
+    p->kernel = kernels.front();
+    return p;
+  }
+};
+} // namespace
+
+struct CpuFrontEnd::Impl {
+  std::unique_ptr<ParsedSpec> parsed;
+  KernelSpec spec;
+  std::string canonical;
 };
 
 CpuFrontEnd::CpuFrontEnd(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -127,36 +161,22 @@ const std::string &CpuFrontEnd::canonical() const { return impl_->canonical; }
 
 StatusOr<std::unique_ptr<CpuFrontEnd>>
 CpuFrontEnd::run(const std::string &source, const CpuCompileOptions &options) {
+  auto parsed = ParsedSpec::parse(source, options.sourceName);
+  if (!parsed.ok())
+    return parsed.status();
   auto impl = std::make_unique<Impl>();
-  mlir::attn::registerAttnDialects(impl->registry);
-  impl->context = std::make_unique<mlir::MLIRContext>(
-      impl->registry, mlir::MLIRContext::Threading::DISABLED);
-  impl->sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(source, options.sourceName),
-      llvm::SMLoc());
-  impl->diagStream = std::make_unique<llvm::raw_string_ostream>(impl->diagnostics);
-  impl->handler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
-      impl->sourceMgr, impl->context.get(), *impl->diagStream);
-
-  impl->module = mlir::parseSourceFile<mlir::ModuleOp>(
-      impl->sourceMgr, mlir::ParserConfig(impl->context.get()));
-  if (!impl->module)
-    return impl->fail("invalid kernel spec");
-  auto kernels = llvm::to_vector(impl->module->getOps<mlir::attn::KernelOp>());
-  if (kernels.size() != 1)
-    return Status::error(fmt::format(
-        "{}: expected exactly one attn.kernel, found {}", options.sourceName,
-        kernels.size()));
+  impl->parsed = std::move(*parsed);
+  ParsedSpec &p = *impl->parsed;
 
   mlir::attn::CpuPipelineOptions pipelineOptions;
   pipelineOptions.vectorWidth = options.vectorWidth;
-  mlir::PassManager schedule(impl->context.get());
+  mlir::PassManager schedule(p.context.get());
   mlir::attn::buildAttnCpuSchedulePipeline(schedule, pipelineOptions);
-  if (mlir::failed(schedule.run(*impl->module)))
-    return impl->fail("scheduling failed");
-  mlir::attn::KernelOp kernel = kernels.front();
+  if (mlir::failed(schedule.run(*p.module)))
+    return p.fail("scheduling failed");
+  mlir::attn::KernelOp kernel = p.kernel;
   if (mlir::failed(mlir::attn::checkCpuSupport(kernel)))
-    return impl->fail("unsupported kernel");
+    return p.fail("unsupported kernel");
   impl->spec = specOf(kernel);
   llvm::raw_string_ostream canonical(impl->canonical);
   kernel->print(canonical, mlir::OpPrintingFlags().printGenericOpForm());
@@ -165,10 +185,11 @@ CpuFrontEnd::run(const std::string &source, const CpuCompileOptions &options) {
 
 StatusOr<std::string> CpuFrontEnd::emitObject() {
   initializeLlvmOnce();
-  mlir::PassManager codegen(impl_->context.get());
+  ParsedSpec &p = *impl_->parsed;
+  mlir::PassManager codegen(p.context.get());
   mlir::attn::buildAttnCpuCodegenPipeline(codegen);
-  if (mlir::failed(codegen.run(*impl_->module)))
-    return impl_->fail("lowering failed");
+  if (mlir::failed(codegen.run(*p.module)))
+    return p.fail("lowering failed");
 
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)
@@ -180,9 +201,9 @@ StatusOr<std::string> CpuFrontEnd::emitObject() {
     return Status::error("cannot create a target machine: " +
                          llvm::toString(machine.takeError()));
   llvm::LLVMContext llvmContext;
-  auto llvmModule = mlir::translateModuleToLLVMIR(*impl_->module, llvmContext);
+  auto llvmModule = mlir::translateModuleToLLVMIR(*p.module, llvmContext);
   if (!llvmModule)
-    return impl_->fail("translation to LLVM IR failed");
+    return p.fail("translation to LLVM IR failed");
   llvmModule->setDataLayout((*machine)->createDataLayout());
   llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
   if (llvm::Error err = mlir::makeOptimizingTransformer(
@@ -201,37 +222,21 @@ StatusOr<std::string> CpuFrontEnd::emitObject() {
 
 StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
                                           const std::string &arch) {
-  mlir::DialectRegistry registry;
-  mlir::attn::registerAttnDialects(registry);
-  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(specSource, "<spec>"), llvm::SMLoc());
-  std::string diagnostics;
-  llvm::raw_string_ostream diagStream(diagnostics);
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context, diagStream);
-  auto fail = [&](const char *what) {
-    return Status::error(std::string(what) + ":\n" + diagStream.str());
-  };
-  auto module = mlir::parseSourceFile<mlir::ModuleOp>(
-      sourceMgr, mlir::ParserConfig(&context));
-  if (!module)
-    return fail("invalid kernel spec");
-  auto kernels = llvm::to_vector(module->getOps<mlir::attn::KernelOp>());
-  if (kernels.size() != 1)
-    return Status::error(fmt::format(
-        "<spec>: expected exactly one attn.kernel, found {}", kernels.size()));
-  mlir::PassManager resolve(&context);
+  auto parsed = ParsedSpec::parse(specSource, "<spec>");
+  if (!parsed.ok())
+    return parsed.status();
+  ParsedSpec &p = **parsed;
+  mlir::PassManager resolve(p.context.get());
   resolve.addPass(mlir::attn::createAttnResolveDefaults());
-  if (mlir::failed(resolve.run(*module)))
-    return fail("invalid kernel spec");
-  mlir::attn::KernelOp kernel = kernels.front();
+  if (mlir::failed(resolve.run(*p.module)))
+    return p.fail("invalid kernel spec");
+  mlir::attn::KernelOp kernel = p.kernel;
   auto schedule = mlir::attn::selectCudaSchedule(kernel, arch);
   if (mlir::failed(schedule))
-    return fail("unsupported kernel");
+    return p.fail("unsupported kernel");
   auto source = mlir::attn::translateKernelToCuda(kernel, arch);
   if (mlir::failed(source))
-    return fail("unsupported kernel");
+    return p.fail("unsupported kernel");
   CudaTranslation t;
   t.spec = specOf(kernel);
   t.source = std::move(*source);
