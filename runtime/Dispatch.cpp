@@ -1,5 +1,7 @@
 #include "runtime/Dispatch.h"
 
+#include "runtime/detail/CpuCompiler.h"
+
 #include <cmath>
 
 namespace attnc {
@@ -21,12 +23,14 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const std::string &source,
 
   auto problem = problems_.find(source);
   if (problem == problems_.end()) {
-    auto heuristic = cache_.get(source); // resolves the spec (and compiles)
-    if (!heuristic.ok())
-      return heuristic.status();
+    // The front end alone resolves the spec: no need to compile the
+    // heuristic kernel when the database has a tuned one.
+    auto frontEnd = detail::CpuFrontEnd::run(source, {});
+    if (!frontEnd.ok())
+      return frontEnd.status();
+    const KernelSpec &resolved = (*frontEnd)->spec();
     problem = problems_
-                  .emplace(source, std::make_pair(problemKey((*heuristic)->spec()),
-                                                  (*heuristic)->spec()))
+                  .emplace(source, std::make_pair(problemKey(resolved), resolved))
                   .first;
   }
   Choice choice;
