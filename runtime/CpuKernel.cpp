@@ -14,7 +14,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -72,7 +71,6 @@ Status checkView(const char *name, const TensorView &t, int64_t heads,
 struct CpuKernel::Impl {
   KernelSpec spec;
   std::string object;
-  double compileMillis = 0;
   std::unique_ptr<llvm::orc::LLJIT> jit;
   KernelFn fn = nullptr;
 };
@@ -80,7 +78,6 @@ struct CpuKernel::Impl {
 CpuKernel::CpuKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CpuKernel::~CpuKernel() = default;
 const KernelSpec &CpuKernel::spec() const { return impl_->spec; }
-double CpuKernel::compileMillis() const { return impl_->compileMillis; }
 const std::string &CpuKernel::object() const { return impl_->object; }
 
 StatusOr<std::unique_ptr<CpuKernel>>
@@ -91,25 +88,17 @@ CpuKernel::compile(const KernelSpec &spec, const CpuCompileOptions &options) {
 StatusOr<std::unique_ptr<CpuKernel>>
 CpuKernel::compile(const std::string &mlirSource,
                    const CpuCompileOptions &options) {
-  auto start = std::chrono::steady_clock::now();
   auto frontEnd = detail::CpuFrontEnd::run(mlirSource, options);
   if (!frontEnd.ok())
     return frontEnd.status();
   StatusOr<std::string> object = (*frontEnd)->emitObject();
   if (!object.ok())
     return object.status();
-  auto kernel = load(*object, (*frontEnd)->spec());
-  if (kernel.ok())
-    (*kernel)->impl_->compileMillis =
-        std::chrono::duration<double, std::milli>(
-            std::chrono::steady_clock::now() - start)
-            .count();
-  return kernel;
+  return load(*object, (*frontEnd)->spec());
 }
 
 StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
                                                       const KernelSpec &spec) {
-  auto start = std::chrono::steady_clock::now();
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
@@ -139,9 +128,6 @@ StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
   impl->object = object;
   impl->fn = symbol->toPtr<KernelFn>();
   impl->jit = std::move(*jit);
-  impl->compileMillis = std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - start)
-                            .count();
   return std::unique_ptr<CpuKernel>(new CpuKernel(std::move(impl)));
 }
 

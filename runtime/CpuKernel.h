@@ -42,8 +42,6 @@ public:
 
   /// The resolved spec: every default and schedule choice filled in.
   const KernelSpec &spec() const;
-  /// Wall time spent compiling (or loading), in milliseconds.
-  double compileMillis() const;
   /// The host object code (ELF) the kernel runs from.
   const std::string &object() const;
 
