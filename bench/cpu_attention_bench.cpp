@@ -9,6 +9,7 @@
 // machines set them to work around old bugs and they slow sgemm down, so the
 // benchmark re-executes itself without them (design.md, "Measuring").
 #include "runtime/CpuKernel.h"
+#include "runtime/Reference.h"
 #include "runtime/Spec.h"
 #include "runtime/ThreadPool.h"
 
@@ -52,11 +53,7 @@ double medianSeconds(int reps, const std::function<void()> &fn) {
 }
 
 std::vector<float> randomVector(size_t n, std::mt19937 &rng) {
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(rng);
-  return v;
+  return uniformInputs(n, rng);
 }
 
 /// Runs fn(thread index) on `threads` threads (the caller included).

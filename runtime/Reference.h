@@ -7,9 +7,19 @@
 #include "runtime/Spec.h"
 #include "runtime/Tensor.h"
 
+#include <random>
 #include <vector>
 
 namespace attnc {
+
+/// `n` inputs drawn uniformly from [-1, 1) with `rng` (any std engine).
+template <typename Rng> std::vector<float> uniformInputs(size_t n, Rng &rng) {
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> x(n);
+  for (float &e : x)
+    e = dist(rng);
+  return x;
+}
 
 /// Output of the naive computation, dense [batch, q_heads, seq_q, d_v] and
 /// [batch, q_heads, seq_q].

@@ -118,13 +118,7 @@ int runCommand(const Options &o) {
     seqQ = *o.seqQ;
     seqKv = o.seqKv.value_or(seqQ);
     std::mt19937_64 rng(o.seed);
-    std::uniform_real_distribution<float> dist(-1.f, 1.f);
-    auto random = [&](int64_t n) {
-      std::vector<float> x(n);
-      for (float &e : x)
-        e = dist(rng);
-      return x;
-    };
+    auto random = [&](int64_t n) { return uniformInputs(n, rng); };
     qData = random(batch * seqQ * s.qHeads * s.dQk);
     kData = random(batch * seqKv * s.kvHeads * s.dQk);
     vData = random(batch * seqKv * s.kvHeads * s.dV);

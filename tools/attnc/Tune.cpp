@@ -62,13 +62,7 @@ struct Candidate {
 struct Inputs {
   std::vector<std::vector<float>> q, k, v, o, lse;
   Inputs(const KernelSpec &s, const Shape &shape, int sets, std::mt19937 &rng) {
-    std::uniform_real_distribution<float> dist(-1.f, 1.f);
-    auto random = [&](int64_t n) {
-      std::vector<float> x(n);
-      for (float &e : x)
-        e = dist(rng);
-      return x;
-    };
+    auto random = [&](int64_t n) { return uniformInputs(n, rng); };
     for (int i = 0; i < sets; ++i) {
       q.push_back(random(shape.batch * shape.seqQ * s.qHeads * s.dQk));
       k.push_back(random(shape.batch * shape.seqKv * s.kvHeads * s.dQk));
