@@ -6,16 +6,20 @@
 
 namespace attnc {
 
-Dispatcher::Dispatcher(KernelCache &cache, TuningDb db)
-    : cache_(cache), db_(std::move(db)) {}
+Dispatcher::Dispatcher(KernelCache &cache, TuningDb db,
+                       CpuCompileOptions options)
+    : cache_(cache), db_(std::move(db)), options_(std::move(options)) {}
 
 StatusOr<Dispatcher::Choice> Dispatcher::select(const std::string &source,
                                                 int64_t batch, int64_t seqQ,
                                                 int64_t seqKv) {
   auto key = std::make_tuple(source, batch, seqQ, seqKv);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto it = chosen_.find(key); it != chosen_.end())
-    return it->second;
+  if (auto it = chosen_.find(key); it != chosen_.end()) {
+    Choice again = it->second;
+    again.from = CacheSource::Memory;
+    return again;
+  }
   // Decode grows seq_kv by one a step: forget old shapes rather than grow
   // without bound (a miss costs a database scan and a kernel-cache hit).
   if (chosen_.size() >= 4096)
@@ -25,7 +29,7 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const std::string &source,
   if (problem == problems_.end()) {
     // The front end alone resolves the spec: no need to compile the
     // heuristic kernel when the database has a tuned one.
-    auto frontEnd = detail::CpuFrontEnd::run(source, {});
+    auto frontEnd = detail::CpuFrontEnd::run(source, options_);
     if (!frontEnd.ok())
       return frontEnd.status();
     const KernelSpec &resolved = (*frontEnd)->spec();
@@ -42,17 +46,18 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const std::string &source,
     tuned.blockN = record->schedule.blockN;
     tuned.microM = record->schedule.microM;
     tuned.microN = record->schedule.microN;
-    auto kernel = cache_.get(tuned);
+    auto kernel = cache_.get(tuned, options_, &choice.from);
     if (!kernel.ok())
       return kernel.status();
-    choice = {*kernel, true,
-              record->batch == batch && record->seqQ == seqQ &&
-                  record->seqKv == seqKv};
+    choice.kernel = *kernel;
+    choice.tuned = true;
+    choice.exact = record->batch == batch && record->seqQ == seqQ &&
+                   record->seqKv == seqKv;
   } else {
-    auto kernel = cache_.get(source);
+    auto kernel = cache_.get(source, options_, &choice.from);
     if (!kernel.ok())
       return kernel.status();
-    choice = {*kernel, false, false};
+    choice.kernel = *kernel;
   }
   chosen_[key] = choice;
   return choice;

@@ -17,13 +17,15 @@ namespace attnc {
 
 class Dispatcher {
 public:
-  /// `db` may be empty; `cache` must outlive the dispatcher.
-  Dispatcher(KernelCache &cache, TuningDb db);
+  /// `db` may be empty; `cache` must outlive the dispatcher. `options`
+  /// apply to every kernel it compiles.
+  Dispatcher(KernelCache &cache, TuningDb db, CpuCompileOptions options = {});
 
   struct Choice {
     std::shared_ptr<const CpuKernel> kernel;
     bool tuned = false;  // the schedule came from the tuning database
     bool exact = false;  // ... for exactly this shape
+    CacheSource from = CacheSource::Memory; // where the kernel came from
   };
   /// The kernel for `source` (one attn.kernel) at this shape.
   StatusOr<Choice> select(const std::string &source, int64_t batch,
@@ -32,6 +34,7 @@ public:
 private:
   KernelCache &cache_;
   TuningDb db_;
+  CpuCompileOptions options_;
   std::mutex mutex_;
   // source -> its problem key (memoised: computing it parses the spec)
   std::map<std::string, std::pair<std::string, KernelSpec>> problems_;

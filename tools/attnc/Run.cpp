@@ -5,6 +5,7 @@
 #include "runtime/CpuKernel.h"
 #include "runtime/Dispatch.h"
 #include "runtime/KernelCache.h"
+#include "runtime/detail/CpuCompiler.h"
 #include "runtime/Npy.h"
 #include "runtime/Reference.h"
 
@@ -58,20 +59,12 @@ int runCommand(const Options &o) {
   CpuCompileOptions compileOptions;
   compileOptions.vectorWidth = o.vectorWidth;
   compileOptions.sourceName = o.specFile.empty() ? "<flags>" : o.specFile;
-  // Through the kernel cache unless --no-cache: a spec compiled before, by
-  // this or another process, loads in about a millisecond.
-  auto start = std::chrono::steady_clock::now();
-  CacheSource from = CacheSource::Compiled;
-  // --no-cache: a memory-only cache of this run's kernels (nothing on disk).
-  KernelCache cache({o.cacheDir, o.useCache});
-  StatusOr<std::shared_ptr<const CpuKernel>> kernel =
-      cache.get(*text, compileOptions, &from);
-  if (!kernel.ok())
-    return report(kernel.status());
-  double compileMillis = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
-  const KernelSpec s = (*kernel)->spec(); // a copy: dispatch may swap kernels
+  // The resolved spec (checked, defaults filled) sizes the inputs; which
+  // kernel runs is chosen once the shape is known.
+  auto frontEnd = detail::CpuFrontEnd::run(*text, compileOptions);
+  if (!frontEnd.ok())
+    return report(frontEnd.status());
+  const KernelSpec s = (*frontEnd)->spec();
   if (!o.lseFile.empty() && !s.lse)
     return report(fail(fmt::format(
         "--lse needs a kernel that returns LSE; add lse = true to @{}",
@@ -129,26 +122,39 @@ int runCommand(const Options &o) {
     if (value < 1)
       return report(fail(fmt::format("{} must be >= 1, got {}", flag, value)));
 
+  // The kernel, through the kernel cache (a spec compiled before, by any
+  // process, loads in milliseconds; --no-cache keeps it in memory only).
   // With a tuning database, the schedule tuned for this shape (exact or the
-  // nearest bucket) replaces the heuristic's; same computation, other tiles.
+  // nearest bucket) replaces the heuristic's: same computation, other tiles.
+  KernelCache cache({o.cacheDir, o.useCache});
+  auto start = std::chrono::steady_clock::now();
+  CacheSource from = CacheSource::Compiled;
+  std::shared_ptr<const CpuKernel> kernel;
   std::string scheduleFrom = "heuristic";
   if (!o.tuningDb.empty()) {
     StatusOr<TuningDb> db = TuningDb::load(o.tuningDb);
     if (!db.ok())
       return report(db.status());
-    Dispatcher dispatcher(cache, std::move(*db));
+    Dispatcher dispatcher(cache, std::move(*db), compileOptions);
     auto choice = dispatcher.select(*text, batch, seqQ, seqKv);
     if (!choice.ok())
       return report(choice.status());
-    if (choice->tuned) {
-      kernel = choice->kernel;
-      scheduleFrom = choice->exact ? "tuning db, exact shape"
+    kernel = choice->kernel;
+    from = choice->from;
+    scheduleFrom = !choice->tuned ? "heuristic; the tuning db does not cover "
+                                    "this shape"
+                   : choice->exact ? "tuning db, exact shape"
                                    : "tuning db, nearest shape";
-    } else {
-      scheduleFrom = "heuristic; the tuning db does not cover this shape";
-    }
+  } else {
+    auto got = cache.get(*text, compileOptions, &from);
+    if (!got.ok())
+      return report(got.status());
+    kernel = *got;
   }
-  const KernelSpec &t = (*kernel)->spec();
+  double compileMillis = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  const KernelSpec &t = kernel->spec();
 
   std::vector<float> outData(batch * seqQ * s.qHeads * s.dV);
   std::vector<float> lseData(s.lse ? batch * s.qHeads * seqQ : 0);
@@ -181,12 +187,12 @@ int runCommand(const Options &o) {
                              : " (from .npy)");
   fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
 
-  if (Status st = (*kernel)->run(args, threads); !st.ok()) // warm-up
+  if (Status st = kernel->run(args, threads); !st.ok()) // warm-up
     return report(st);
   std::vector<double> millis;
   for (int r = 0; r < o.reps; ++r) {
     auto start = std::chrono::steady_clock::now();
-    (void)(*kernel)->run(args, threads);
+    (void)kernel->run(args, threads);
     millis.push_back(std::chrono::duration<double, std::milli>(
                          std::chrono::steady_clock::now() - start)
                          .count());
