@@ -2,7 +2,7 @@
 // cache) loaded into an ORC LLJIT, and launched on a thread pool.
 #include "runtime/CpuKernel.h"
 
-#include "compiler/AttnToSCF/AttnToSCF.h"
+#include "compiler/AttnToSCF/WorkSplit.h"
 #include "runtime/ThreadPool.h"
 #include "runtime/detail/CpuCompiler.h"
 

@@ -27,10 +27,6 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-WorkSplit WorkSplit::of(int64_t qHeads, int64_t kvHeads, int64_t blockM) {
-  int64_t heads = std::gcd(qHeads / kvHeads, blockM);
-  return {heads, blockM / heads};
-}
 
 namespace {
 

@@ -1,0 +1,34 @@
+#ifndef ATTNC_COMPILER_ATTNTOSCF_WORKSPLIT_H
+#define ATTNC_COMPILER_ATTNTOSCF_WORKSPLIT_H
+
+// Shared by the CPU loop-nest emitter and the runtime that launches it;
+// deliberately free of MLIR headers.
+
+#include <cstdint>
+#include <numeric>
+
+namespace mlir::attn {
+
+/// How the fused CPU kernel splits its work. One work item is one tile of
+/// block_m rows: `headsPerItem` query heads that share a kv head (so K/V
+/// tiles are packed once for all of them), times `positionsPerItem` query
+/// positions. Row r of the tile is head (first + r % headsPerItem) at
+/// position (first + r / headsPerItem).
+struct WorkSplit {
+  int64_t headsPerItem;
+  int64_t positionsPerItem;
+
+  static WorkSplit of(int64_t qHeads, int64_t kvHeads, int64_t blockM) {
+    int64_t heads = std::gcd(qHeads / kvHeads, blockM);
+    return {heads, blockM / heads};
+  }
+  /// Work items for one call: batch x head groups x position blocks.
+  int64_t items(int64_t qHeads, int64_t batch, int64_t seqQ) const {
+    return batch * (qHeads / headsPerItem) *
+           ((seqQ + positionsPerItem - 1) / positionsPerItem);
+  }
+};
+
+} // namespace mlir::attn
+
+#endif
