@@ -46,8 +46,15 @@ struct CudaKernel::Impl {
   KernelSpec spec;
   std::string arch;
   int64_t blockM = 0, warps = 0, sharedBytes = 0;
+  void *module = nullptr; // owned: unloaded with the kernel
   void *function = nullptr;
   int ordinal = 0;
+  ~Impl() {
+    if (!module)
+      return;
+    if (auto driver = Driver::get(); driver.ok() && (*driver)->use(ordinal).ok())
+      (*driver)->api().moduleUnload(module);
+  }
 };
 
 CudaKernel::CudaKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -74,11 +81,11 @@ CudaKernel::compile(const std::string &specSource, int ordinal) {
   if (!compiled.ok())
     return compiled.status();
   const DriverApi &api = (*driver)->api();
-  void *module = nullptr; // lives as long as the process, like the function
-  if (int rc = api.moduleLoadData(&module, compiled->cubin.data()))
-    return Status::error("cuModuleLoadData: " + (*driver)->describe(rc));
   auto impl = std::make_unique<Impl>();
-  if (int rc = api.moduleGetFunction(&impl->function, module,
+  impl->ordinal = ordinal;
+  if (int rc = api.moduleLoadData(&impl->module, compiled->cubin.data()))
+    return Status::error("cuModuleLoadData: " + (*driver)->describe(rc));
+  if (int rc = api.moduleGetFunction(&impl->function, impl->module,
                                      translation->spec.name.c_str()))
     return Status::error("cuModuleGetFunction: " + (*driver)->describe(rc));
   if (int rc = api.funcSetAttribute(impl->function,
@@ -93,7 +100,6 @@ CudaKernel::compile(const std::string &specSource, int ordinal) {
   impl->blockM = translation->blockM;
   impl->warps = translation->warps;
   impl->sharedBytes = translation->sharedBytes;
-  impl->ordinal = ordinal;
   return std::unique_ptr<CudaKernel>(new CudaKernel(std::move(impl)));
 }
 

@@ -62,6 +62,7 @@ StatusOr<const Driver *> Driver::get() {
                resolve("cuCtxSetCurrent", a.ctxSetCurrent) &&
                resolve("cuModuleLoadData", a.moduleLoadData) &&
                resolve("cuModuleGetFunction", a.moduleGetFunction) &&
+               resolve("cuModuleUnload", a.moduleUnload) &&
                resolve("cuFuncSetAttribute", a.funcSetAttribute) &&
                resolve("cuLaunchKernel", a.launchKernel) &&
                resolve("cuMemAlloc", a.memAlloc) &&

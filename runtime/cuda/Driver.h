@@ -27,6 +27,7 @@ struct DriverApi {
   int (*ctxSetCurrent)(void *);
   int (*moduleLoadData)(void **, const void *);
   int (*moduleGetFunction)(void **, void *, const char *);
+  int (*moduleUnload)(void *);
   int (*funcSetAttribute)(void *, int, int);
   int (*launchKernel)(void *, unsigned, unsigned, unsigned, unsigned, unsigned,
                       unsigned, unsigned, void *, void **, void **);
