@@ -56,6 +56,16 @@ std::vector<float> randomVector(size_t n, std::mt19937 &rng) {
   return uniformInputs(n, rng);
 }
 
+/// The kernel for `spec`; a benchmark cannot go on without it.
+std::unique_ptr<CpuKernel> compileOrExit(const KernelSpec &spec) {
+  auto kernel = CpuKernel::compile(spec);
+  if (!kernel.ok()) {
+    fmt::print(stderr, "compile failed: {}\n", kernel.status().message());
+    std::exit(1);
+  }
+  return std::move(*kernel);
+}
+
 /// Runs fn(thread index) on `threads` threads (the caller included).
 void onThreads(unsigned threads, const std::function<void(unsigned)> &fn) {
   std::vector<std::thread> pool;
@@ -124,11 +134,7 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
     spec.mask = MaskKind::Causal;
     spec.alignment = Alignment::TopLeft;
   }
-  auto kernel = CpuKernel::compile(spec);
-  if (!kernel.ok()) {
-    fmt::print(stderr, "compile failed: {}\n", kernel.status().message());
-    std::exit(1);
-  }
+  auto kernel = compileOrExit(spec);
   PrefillData data;
   data.q = randomVector(s.qHeads * s.seq * s.d, rng);
   data.k = randomVector(s.kvHeads * s.seq * s.d, rng);
@@ -136,7 +142,7 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
   data.o.assign(data.q.size(), 0.f);
   for (unsigned t = 0; t < threads; ++t)
     data.scores.emplace_back(s.seq * s.seq, 0.f); // allocated once, reused
-  const KernelSpec &r = (*kernel)->spec();
+  const KernelSpec &r = kernel->spec();
   AttentionArgs args{
       denseView(data.q.data(), Layout::BHSD, 1, s.seq, s.qHeads, s.d),
       denseView(data.k.data(), Layout::BHSD, 1, s.seq, s.kvHeads, s.d),
@@ -144,7 +150,7 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
       denseView(data.o.data(), Layout::BHSD, 1, s.seq, s.qHeads, s.d),
       {}};
 
-  double fused = medianSeconds(reps, [&] { (void)(*kernel)->run(args, threads); });
+  double fused = medianSeconds(reps, [&] { (void)kernel->run(args, threads); });
   // Baselines: heads split over `threads` threads, single-threaded sgemm in
   // each, so that every thread streams its own score buffer.
   auto overHeads = [&](bool full) {
@@ -178,11 +184,7 @@ void runDecode(int64_t seqKv, unsigned threads, int reps, std::mt19937 &rng) {
   spec.mask = MaskKind::Causal;
   spec.alignment = Alignment::BottomRight;
   spec.mode = Mode::Decode;
-  auto kernel = CpuKernel::compile(spec);
-  if (!kernel.ok()) {
-    fmt::print(stderr, "compile failed: {}\n", kernel.status().message());
-    std::exit(1);
-  }
+  auto kernel = compileOrExit(spec);
   std::vector<float> q = randomVector(qHeads * d, rng);
   std::vector<float> k = randomVector(kvHeads * seqKv * d, rng);
   std::vector<float> v = randomVector(kvHeads * seqKv * d, rng);
@@ -192,7 +194,7 @@ void runDecode(int64_t seqKv, unsigned threads, int reps, std::mt19937 &rng) {
                      denseView(v.data(), Layout::BHSD, 1, seqKv, kvHeads, d),
                      denseView(o.data(), Layout::BHSD, 1, 1, qHeads, d),
                      {}};
-  double fused = medianSeconds(reps, [&] { (void)(*kernel)->run(args, threads); });
+  double fused = medianSeconds(reps, [&] { (void)kernel->run(args, threads); });
   // Copy bandwidth: the same number of bytes, memcpy split over the threads.
   size_t bytes = (k.size() + v.size()) * sizeof(float);
   std::vector<char> src(bytes, 1), dst(bytes, 0);
