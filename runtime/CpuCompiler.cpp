@@ -128,6 +128,9 @@ struct ParsedSpec {
     mlir::attn::registerAttnDialects(p->registry);
     p->context = std::make_unique<mlir::MLIRContext>(
         p->registry, mlir::MLIRContext::Threading::DISABLED);
+    // The source line under each error says which spec; a dump of the op
+    // in generic form after it would only bury the message.
+    p->context->printOpOnDiagnostic(false);
     p->sourceMgr.AddNewSourceBuffer(
         llvm::MemoryBuffer::getMemBufferCopy(source, name), llvm::SMLoc());
     p->diagStream = std::make_unique<llvm::raw_string_ostream>(p->diagnostics);
@@ -221,8 +224,9 @@ StatusOr<std::string> CpuFrontEnd::emitObject() {
 }
 
 StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
-                                          const std::string &arch) {
-  auto parsed = ParsedSpec::parse(specSource, "<spec>");
+                                          const std::string &arch,
+                                          const std::string &sourceName) {
+  auto parsed = ParsedSpec::parse(specSource, sourceName);
   if (!parsed.ok())
     return parsed.status();
   ParsedSpec &p = **parsed;
@@ -241,7 +245,9 @@ StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
   t.spec = specOf(kernel);
   t.source = std::move(*source);
   t.blockM = schedule->blockM;
+  t.blockN = schedule->blockN;
   t.warps = schedule->warps;
+  t.stages = schedule->stages;
   t.sharedBytes = schedule->sharedBytes;
   return t;
 }

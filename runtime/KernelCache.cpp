@@ -1,6 +1,8 @@
 #include "runtime/KernelCache.h"
 
 #include "runtime/AtomicFile.h"
+#include "runtime/cuda/Driver.h"
+#include "runtime/cuda/Nvrtc.h"
 #include "runtime/detail/CpuCompiler.h"
 
 #include "llvm/Support/SHA256.h"
@@ -35,11 +37,23 @@ std::string sha256Hex(const std::string &data) {
   return llvm::toHex(hasher.final(), /*LowerCase=*/true);
 }
 
+constexpr const char *kCpuKeyPrefix = "attnc-cpu-kernel";
+constexpr const char *kCudaKeyPrefix = "attnc-cuda-kernel";
+
 /// Everything the object code depends on, as text; its hash names the file.
 std::string keyText(const detail::CpuFrontEnd &frontEnd) {
-  return fmt::format("attnc-cpu-kernel schema={} attnc={}\n{}\n{}", kSchema,
+  return fmt::format("{} schema={} attnc={}\n{}\n{}", kCpuKeyPrefix, kSchema,
                      ATTNC_VERSION, detail::hostTargetId(),
                      frontEnd.canonical());
+}
+
+/// Everything a CUBIN depends on: the CUDA C++ (which spells out the
+/// resolved spec and schedule), the arch and the NVRTC version.
+std::string cudaKeyText(const detail::CudaTranslation &t,
+                        const std::string &arch, const cuda::Nvrtc &nvrtc) {
+  return fmt::format("{} schema={} attnc={}\narch={} nvrtc={}.{}\n{}",
+                     kCudaKeyPrefix, kSchema, ATTNC_VERSION, arch,
+                     nvrtc.majorVersion(), nvrtc.minorVersion(), t.source);
 }
 
 template <typename T> void put(std::string &out, T value) {
@@ -184,22 +198,24 @@ KernelCache::get(const KernelSpec &spec, const CpuCompileOptions &options,
   return get(toMlir(spec), options, from);
 }
 
-StatusOr<std::shared_ptr<const CpuKernel>>
-KernelCache::get(const std::string &source, const CpuCompileOptions &options,
-                 CacheSource *from) {
-  // In memory the key is the request itself: no parsing on this path.
-  std::string key = std::to_string(options.vectorWidth) + '\n' + source;
+template <typename Kernel, typename Load>
+StatusOr<std::shared_ptr<const Kernel>> KernelCache::memoize(
+    std::unordered_map<std::string,
+                       std::shared_future<StatusOr<std::shared_ptr<const Kernel>>>>
+        &memory,
+    const std::string &key, CacheSource *from, Load load) {
+  using Result = StatusOr<std::shared_ptr<const Kernel>>;
   std::promise<Result> promise;
   std::shared_future<Result> future;
   bool owner = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = memory_.find(key);
-    if (it != memory_.end()) {
+    auto it = memory.find(key);
+    if (it != memory.end()) {
       future = it->second;
     } else {
       future = promise.get_future().share();
-      memory_.emplace(key, future);
+      memory.emplace(key, future);
       owner = true;
     }
   }
@@ -213,15 +229,62 @@ KernelCache::get(const std::string &source, const CpuCompileOptions &options,
     return result;
   }
   CacheSource origin = CacheSource::Compiled;
-  Result result = load(source, options, origin);
+  Result result = load(origin);
   promise.set_value(result);
   if (!result.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
-    memory_.erase(key); // let a later request try again
+    memory.erase(key); // let a later request try again
   } else if (from) {
     *from = origin;
   }
   return result;
+}
+
+StatusOr<std::shared_ptr<const CpuKernel>>
+KernelCache::get(const std::string &source, const CpuCompileOptions &options,
+                 CacheSource *from) {
+  // In memory the key is the request itself: no parsing on this path.
+  return memoize(memory_, std::to_string(options.vectorWidth) + '\n' + source,
+                 from, [&](CacheSource &origin) {
+                   return load(source, options, origin);
+                 });
+}
+
+std::string KernelCache::entryPath(const std::string &name,
+                                   const std::string &key) const {
+  // <kernel name>-<sha256 of the key>.attnc: readable, and still unique.
+  return (fs::path(directory_) / (name + "-" + sha256Hex(key) + kSuffix))
+      .string();
+}
+
+std::optional<std::pair<KernelSpec, std::string>>
+KernelCache::readEntry(const std::string &path, const std::string &key) {
+  std::string bytes;
+  if (!disk_ || !readFile(path, bytes))
+    return std::nullopt;
+  StatusOr<DecodedEntry> entry = decodeEntry(bytes);
+  if (entry.ok() && entry->key == key)
+    if (StatusOr<KernelSpec> spec = parseSerializedSpec(entry->spec); spec.ok())
+      return std::make_pair(std::move(*spec), std::move(entry->object));
+  ++diskRejects_; // corrupt, foreign or stale: the caller recompiles
+  return std::nullopt;
+}
+
+void KernelCache::writeEntry(const std::string &path, const std::string &key,
+                             const KernelSpec &spec, const std::string &object) {
+  if (!disk_)
+    return;
+  std::error_code ec;
+  fs::create_directories(directory_, ec);
+  Status written =
+      ec ? Status::error(fmt::format("cannot create '{}': {}", directory_,
+                                     ec.message()))
+         : writeFileAtomically(path, encodeEntry(key, serializeSpec(spec), object));
+  if (written.ok())
+    ++diskWrites_;
+  else
+    disableDisk("kernel cache directory is not writable (" + written.message() +
+                ")");
 }
 
 KernelCache::Result KernelCache::load(const std::string &source,
@@ -231,29 +294,15 @@ KernelCache::Result KernelCache::load(const std::string &source,
   if (!frontEnd.ok())
     return frontEnd.status();
   std::string key = keyText(**frontEnd);
-  std::string path;
-  if (disk_) {
-    // <kernel name>-<sha256 of the key>.attnc: readable, and still unique.
-    path = (fs::path(directory_) /
-            ((*frontEnd)->spec().name + "-" + sha256Hex(key) + kSuffix))
-               .string();
-    std::string bytes;
-    if (readFile(path, bytes)) {
-      StatusOr<DecodedEntry> entry = decodeEntry(bytes);
-      bool matches = entry.ok() && entry->key == key;
-      StatusOr<KernelSpec> spec =
-          matches ? parseSerializedSpec(entry->spec)
-                  : StatusOr<KernelSpec>(Status::error("key mismatch"));
-      if (spec.ok()) {
-        auto kernel = CpuKernel::load(entry->object, *spec);
-        if (kernel.ok()) {
-          ++diskHits_;
-          from = CacheSource::Disk;
-          return std::shared_ptr<const CpuKernel>(std::move(*kernel));
-        }
-      }
-      ++diskRejects_; // corrupt, foreign or stale: recompile and rewrite
+  std::string path = entryPath((*frontEnd)->spec().name, key);
+  if (auto entry = readEntry(path, key)) {
+    auto kernel = CpuKernel::load(entry->second, entry->first);
+    if (kernel.ok()) {
+      ++diskHits_;
+      from = CacheSource::Disk;
+      return std::shared_ptr<const CpuKernel>(std::move(*kernel));
     }
+    ++diskRejects_; // checksummed, yet the loader refused it: recompile
   }
   StatusOr<std::string> object = (*frontEnd)->emitObject();
   if (!object.ok())
@@ -263,22 +312,76 @@ KernelCache::Result KernelCache::load(const std::string &source,
     return kernel.status();
   ++compiles_;
   from = CacheSource::Compiled;
-  if (disk_) {
-    std::error_code ec;
-    fs::create_directories(directory_, ec);
-    Status written =
-        ec ? Status::error(fmt::format("cannot create '{}': {}", directory_,
-                                       ec.message()))
-           : writeFileAtomically(
-                 path, encodeEntry(key, serializeSpec((*frontEnd)->spec()),
-                                   *object));
-    if (written.ok())
-      ++diskWrites_;
-    else
-      disableDisk("kernel cache directory is not writable (" +
-                  written.message() + ")");
-  }
+  writeEntry(path, key, (*frontEnd)->spec(), *object);
   return std::shared_ptr<const CpuKernel>(std::move(*kernel));
+}
+
+StatusOr<cuda::CudaBinary> KernelCache::cudaBinary(const std::string &source,
+                                                   const std::string &arch,
+                                                   CacheSource *from,
+                                                   bool skipDisk) {
+  auto translation = detail::translateToCuda(source, arch);
+  if (!translation.ok())
+    return translation.status();
+  auto nvrtc = cuda::Nvrtc::get();
+  if (!nvrtc.ok())
+    return nvrtc.status();
+  cuda::CudaBinary binary;
+  binary.arch = arch;
+  std::string key = cudaKeyText(*translation, arch, **nvrtc);
+  std::string path = entryPath(translation->spec.name, key);
+  binary.translation = std::move(*translation);
+  if (!skipDisk)
+    if (auto entry = readEntry(path, key)) {
+      ++diskHits_;
+      if (from)
+        *from = CacheSource::Disk;
+      binary.cubin = std::move(entry->second);
+      return binary;
+    }
+  auto compiled = (*nvrtc)->compile(binary.translation.source,
+                                    binary.translation.spec.name + ".cu",
+                                    {arch, {}});
+  if (!compiled.ok())
+    return compiled.status();
+  ++compiles_;
+  if (from)
+    *from = CacheSource::Compiled;
+  binary.cubin = std::move(compiled->cubin);
+  writeEntry(path, key, binary.translation.spec, binary.cubin);
+  return binary;
+}
+
+StatusOr<std::shared_ptr<const cuda::CudaKernel>>
+KernelCache::getCuda(const std::string &source, int ordinal, CacheSource *from) {
+  return memoize(
+      cudaMemory_, std::to_string(ordinal) + '\n' + source, from,
+      [&](CacheSource &origin)
+          -> StatusOr<std::shared_ptr<const cuda::CudaKernel>> {
+        auto driver = cuda::Driver::get();
+        if (!driver.ok())
+          return driver.status();
+        if (ordinal < 0 || ordinal >= static_cast<int>((*driver)->devices().size()))
+          return Status::error(fmt::format(
+              "no CUDA device {} (this machine has {})", ordinal,
+              (*driver)->devices().size()));
+        const std::string arch = (*driver)->devices()[ordinal].arch();
+        auto binary = cudaBinary(source, arch, &origin);
+        if (!binary.ok())
+          return binary.status();
+        auto kernel = cuda::CudaKernel::load(*binary, ordinal);
+        if (!kernel.ok() && origin == CacheSource::Disk) {
+          // The checksum held, yet the driver refused the CUBIN: recompile.
+          ++diskRejects_;
+          binary = cudaBinary(source, arch, &origin, /*skipDisk=*/true);
+          if (!binary.ok())
+            return binary.status();
+          kernel = cuda::CudaKernel::load(*binary, ordinal);
+        }
+        if (!kernel.ok())
+          return kernel.status();
+        return std::shared_ptr<const cuda::CudaKernel>(std::move(*kernel));
+      });
 }
 
 StatusOr<std::vector<KernelCache::Entry>> KernelCache::list() const {
@@ -301,6 +404,8 @@ StatusOr<std::vector<KernelCache::Entry>> KernelCache::list() const {
                      : StatusOr<KernelSpec>(decoded.status());
     e.valid = spec.ok();
     e.name = spec.ok() ? spec->name : "(invalid: " + spec.status().message() + ")";
+    if (e.valid)
+      e.target = decoded->key.rfind(kCudaKeyPrefix, 0) == 0 ? "cuda" : "cpu";
     entries.push_back(std::move(e));
   }
   if (ec)
@@ -330,6 +435,7 @@ Status KernelCache::clear() {
                                      ec.message()));
   std::lock_guard<std::mutex> lock(mutex_);
   memory_.clear();
+  cudaMemory_.clear();
   return Status::success();
 }
 

@@ -12,13 +12,18 @@
 // machine) makes it a miss, and the kernel is recompiled and rewritten.
 // Entries are written to a temporary file and renamed into place, so
 // readers, threads and processes never see a partial entry.
+//
+// CUDA kernels share the directory: an entry holds the CUBIN NVRTC made,
+// keyed by the generated CUDA C++, the arch and the NVRTC version.
 
 #include "runtime/CpuKernel.h"
+#include "runtime/cuda/CudaKernel.h"
 
 #include <atomic>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -57,6 +62,19 @@ public:
   get(const KernelSpec &spec, const CpuCompileOptions &options = {},
       CacheSource *from = nullptr);
 
+  /// The CUDA kernel for `source` on device `ordinal`: from memory, else
+  /// the CUBIN from disk, else compiled by NVRTC (and written to disk).
+  StatusOr<std::shared_ptr<const cuda::CudaKernel>>
+  getCuda(const std::string &source, int ordinal = 0,
+          CacheSource *from = nullptr);
+  /// The CUBIN for `source` and `arch` (sm_80, sm_90, ...), from disk or
+  /// NVRTC. Needs NVRTC but no GPU. `skipDisk` forces a compile (and a
+  /// rewrite of the entry).
+  StatusOr<cuda::CudaBinary> cudaBinary(const std::string &source,
+                                        const std::string &arch,
+                                        CacheSource *from = nullptr,
+                                        bool skipDisk = false);
+
   CacheStats stats() const;
   /// The directory in use; empty when the cache is memory-only.
   std::string directory() const;
@@ -65,6 +83,7 @@ public:
   struct Entry {
     std::string file;  // path
     std::string name;  // the kernel's readable name
+    std::string target; // "cpu" or "cuda" (valid entries only)
     uint64_t bytes = 0;
     bool valid = false; // passes every check
   };
@@ -83,12 +102,31 @@ private:
   Result load(const std::string &source, const CpuCompileOptions &options,
               CacheSource &from);
   void disableDisk(const std::string &why);
+  std::string entryPath(const std::string &name, const std::string &key) const;
+  /// The spec and payload of the entry at `path` if it is valid for `key`;
+  /// an entry that exists but fails a check counts as a reject.
+  std::optional<std::pair<KernelSpec, std::string>>
+  readEntry(const std::string &path, const std::string &key);
+  void writeEntry(const std::string &path, const std::string &key,
+                  const KernelSpec &spec, const std::string &payload);
+  /// The in-memory layer: concurrent first requests for `key` run `load`
+  /// once; the others wait for its result.
+  template <typename Kernel, typename Load>
+  StatusOr<std::shared_ptr<const Kernel>> memoize(
+      std::unordered_map<std::string,
+                         std::shared_future<StatusOr<std::shared_ptr<const Kernel>>>>
+          &memory,
+      const std::string &key, CacheSource *from, Load load);
 
   std::string directory_;
   std::atomic<bool> disk_;
   std::once_flag warned_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_future<Result>> memory_;
+  std::unordered_map<
+      std::string,
+      std::shared_future<StatusOr<std::shared_ptr<const cuda::CudaKernel>>>>
+      cudaMemory_;
   std::atomic<uint64_t> memoryHits_{0}, diskHits_{0}, compiles_{0},
       diskWrites_{0}, diskRejects_{0};
 };

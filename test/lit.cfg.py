@@ -41,3 +41,12 @@ if nvrtc:
     config.available_features.add("nvrtc")
 else:
     lit_config.note("NVRTC not found: tests that compile CUDA to PTX/CUBIN are skipped")
+
+# A GPU (an NVIDIA driver) turns `attnc run --target cuda` from a clear error
+# into a real run; the tests for each case say which they need.
+import ctypes
+try:
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    lit_config.note("no CUDA driver: GPU runs are skipped; their no-GPU errors are tested")

@@ -69,37 +69,56 @@ CudaKernel::compile(const std::string &specSource, int ordinal) {
     return driver.status();
   if (Status st = (*driver)->use(ordinal); !st.ok())
     return st;
-  const std::string arch = (*driver)->devices()[ordinal].arch();
-  auto translation = detail::translateToCuda(specSource, arch);
+  CudaBinary binary;
+  binary.arch = (*driver)->devices()[ordinal].arch();
+  auto translation = detail::translateToCuda(specSource, binary.arch);
   if (!translation.ok())
     return translation.status();
+  binary.translation = std::move(*translation);
   auto nvrtc = Nvrtc::get();
   if (!nvrtc.ok())
     return nvrtc.status();
-  auto compiled = (*nvrtc)->compile(translation->source,
-                                    translation->spec.name + ".cu", {arch, {}});
+  auto compiled = (*nvrtc)->compile(binary.translation.source,
+                                    binary.translation.spec.name + ".cu",
+                                    {binary.arch, {}});
   if (!compiled.ok())
     return compiled.status();
+  binary.cubin = std::move(compiled->cubin);
+  return load(binary, ordinal);
+}
+
+StatusOr<std::unique_ptr<CudaKernel>> CudaKernel::load(const CudaBinary &binary,
+                                                       int ordinal) {
+  auto driver = Driver::get();
+  if (!driver.ok())
+    return driver.status();
+  if (Status st = (*driver)->use(ordinal); !st.ok())
+    return st;
+  const std::string arch = (*driver)->devices()[ordinal].arch();
+  if (binary.arch != arch)
+    return Status::error(fmt::format(
+        "a kernel compiled for {} cannot load on device {} ({})", binary.arch,
+        ordinal, arch));
+  const detail::CudaTranslation &t = binary.translation;
   const DriverApi &api = (*driver)->api();
   auto impl = std::make_unique<Impl>();
   impl->ordinal = ordinal;
-  if (int rc = api.moduleLoadData(&impl->module, compiled->cubin.data()))
+  if (int rc = api.moduleLoadData(&impl->module, binary.cubin.data()))
     return Status::error("cuModuleLoadData: " + (*driver)->describe(rc));
   if (int rc = api.moduleGetFunction(&impl->function, impl->module,
-                                     translation->spec.name.c_str()))
+                                     t.spec.name.c_str()))
     return Status::error("cuModuleGetFunction: " + (*driver)->describe(rc));
   if (int rc = api.funcSetAttribute(impl->function,
                                     kMaxDynamicSharedMemoryAttribute,
-                                    static_cast<int>(translation->sharedBytes)))
+                                    static_cast<int>(t.sharedBytes)))
     return Status::error(fmt::format("cannot opt in to {} bytes of shared "
                                      "memory: {}",
-                                     translation->sharedBytes,
-                                     (*driver)->describe(rc)));
-  impl->spec = translation->spec;
+                                     t.sharedBytes, (*driver)->describe(rc)));
+  impl->spec = t.spec;
   impl->arch = arch;
-  impl->blockM = translation->blockM;
-  impl->warps = translation->warps;
-  impl->sharedBytes = translation->sharedBytes;
+  impl->blockM = t.blockM;
+  impl->warps = t.warps;
+  impl->sharedBytes = t.sharedBytes;
   return std::unique_ptr<CudaKernel>(new CudaKernel(std::move(impl)));
 }
 

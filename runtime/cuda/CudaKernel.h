@@ -6,6 +6,7 @@
 // the caller's stream over caller-owned device memory.
 
 #include "runtime/Spec.h"
+#include "runtime/detail/CpuCompiler.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -27,12 +28,23 @@ struct CudaArgs {
   DeviceTensor q, k, v, o, lse;
 };
 
+/// A spec translated to CUDA C++ and compiled to a CUBIN for `arch`.
+struct CudaBinary {
+  detail::CudaTranslation translation;
+  std::string arch;
+  std::string cubin;
+};
+
 class CudaKernel {
 public:
   /// Compiles `specSource` (one attn.kernel, f16 or bf16) for device
-  /// `ordinal`. Fails with a clear message where there is no GPU.
+  /// `ordinal`, bypassing the kernel cache (KernelCache::getCuda caches).
+  /// Fails with a clear message where there is no GPU.
   static StatusOr<std::unique_ptr<CudaKernel>> compile(const std::string &specSource,
                                                        int ordinal = 0);
+  /// Loads a compiled binary onto device `ordinal`, which must have its arch.
+  static StatusOr<std::unique_ptr<CudaKernel>> load(const CudaBinary &binary,
+                                                    int ordinal = 0);
   ~CudaKernel();
 
   const KernelSpec &spec() const;

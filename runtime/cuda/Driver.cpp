@@ -70,6 +70,11 @@ StatusOr<const Driver *> Driver::get() {
                resolve("cuMemcpyHtoD", a.memcpyHtoD) &&
                resolve("cuMemcpyDtoH", a.memcpyDtoH) &&
                resolve("cuCtxSynchronize", a.ctxSynchronize) &&
+               resolve("cuEventCreate", a.eventCreate) &&
+               resolve("cuEventRecord", a.eventRecord) &&
+               resolve("cuEventSynchronize", a.eventSynchronize) &&
+               resolve("cuEventElapsedTime", a.eventElapsedTime) &&
+               resolve("cuEventDestroy", a.eventDestroy) &&
                resolve("cuGetErrorString", a.getErrorString);
     if (!all) {
       loaded = Status::error("the CUDA driver lacks an entry point attnc uses");

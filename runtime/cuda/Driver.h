@@ -36,6 +36,11 @@ struct DriverApi {
   int (*memcpyHtoD)(unsigned long long, const void *, size_t);
   int (*memcpyDtoH)(void *, unsigned long long, size_t);
   int (*ctxSynchronize)();
+  int (*eventCreate)(void **, unsigned);
+  int (*eventRecord)(void *, void *);
+  int (*eventSynchronize)(void *);
+  int (*eventElapsedTime)(float *, void *, void *);
+  int (*eventDestroy)(void *);
   int (*getErrorString)(int, const char **);
 };
 

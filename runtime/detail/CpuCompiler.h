@@ -42,10 +42,11 @@ const std::string &hostTargetId();
 struct CudaTranslation {
   KernelSpec spec;
   std::string source;
-  int64_t blockM = 0, warps = 0, sharedBytes = 0;
+  int64_t blockM = 0, blockN = 0, warps = 0, stages = 0, sharedBytes = 0;
 };
 StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
-                                          const std::string &arch);
+                                          const std::string &arch,
+                                          const std::string &sourceName = "<spec>");
 
 } // namespace attnc::detail
 

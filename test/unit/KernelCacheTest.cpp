@@ -6,6 +6,8 @@
 
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
+#include "runtime/cuda/Driver.h"
+#include "runtime/cuda/Nvrtc.h"
 
 #include <gtest/gtest.h>
 #include "llvm/ADT/StringRef.h"
@@ -256,3 +258,103 @@ TEST(KernelCacheDefaults, DirectoryFollowsTheEnvironment) {
 }
 
 } // namespace
+
+// CUDA entries: the CUBIN NVRTC made, keyed by the generated CUDA C++, the
+// arch and the NVRTC version. These need NVRTC, not a GPU.
+constexpr const char *kCudaSpec =
+    "attn.kernel @cuda_cached attributes {q_heads = 4, kv_heads = 2, d_qk = "
+    "64, d_v = 64, element_type = bf16, mask = #attn.mask<causal, "
+    "bottom_right>}";
+
+#define SKIP_WITHOUT_NVRTC()                                                   \
+  if (auto nvrtc = cuda::Nvrtc::get(); !nvrtc.ok())                            \
+  GTEST_SKIP() << "skipped (needs NVRTC): " << nvrtc.status().message()
+
+TEST_F(KernelCacheTest, CubinEntriesAreWrittenReadAndKeptPerArch) {
+  SKIP_WITHOUT_NVRTC();
+  std::string cubin;
+  {
+    KernelCache cache = makeCache();
+    CacheSource from;
+    auto binary = cache.cudaBinary(kCudaSpec, "sm_90", &from);
+    ASSERT_TRUE(binary.ok()) << binary.status().message();
+    EXPECT_EQ(from, CacheSource::Compiled);
+    ASSERT_EQ(binary->cubin.compare(0, 4, "\x7f" "ELF"), 0) << "not a CUBIN";
+    EXPECT_EQ(binary->translation.spec.name, "cuda_cached");
+    EXPECT_GT(binary->translation.sharedBytes, 0);
+    cubin = binary->cubin;
+  }
+  fs::path entry = onlyEntry();
+  EXPECT_EQ(entry.filename().string().rfind("cuda_cached-", 0), 0u) << entry;
+
+  KernelCache second = makeCache();
+  CacheSource from;
+  auto again = second.cudaBinary(kCudaSpec, "sm_90", &from);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(from, CacheSource::Disk);
+  EXPECT_EQ(again->cubin, cubin);
+  EXPECT_EQ(again->translation.sharedBytes > 0, true);
+
+  // Another arch is another entry, never the sm_90 binary.
+  auto other = second.cudaBinary(kCudaSpec, "sm_80", &from);
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  EXPECT_EQ(from, CacheSource::Compiled);
+  EXPECT_NE(other->cubin, cubin);
+  auto entries = second.list();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  for (const KernelCache::Entry &e : *entries) {
+    EXPECT_TRUE(e.valid) << e.file;
+    EXPECT_EQ(e.target, "cuda") << e.file;
+  }
+}
+
+TEST_F(KernelCacheTest, DamagedCubinEntriesAreMisses) {
+  SKIP_WITHOUT_NVRTC();
+  std::string good;
+  {
+    KernelCache cache = makeCache();
+    ASSERT_TRUE(cache.cudaBinary(kCudaSpec, "sm_90").ok());
+    std::ifstream in(onlyEntry(), std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The key names the NVRTC version: an entry from another NVRTC (valid
+  // checksum) must not be served.
+  size_t at = good.find("nvrtc=");
+  ASSERT_NE(at, std::string::npos);
+  std::string otherNvrtc = good.substr(0, good.size() - 32);
+  otherNvrtc[at + 6] ^= 1;
+  llvm::SHA256 hasher;
+  hasher.update(llvm::StringRef(otherNvrtc));
+  auto digest = hasher.final();
+  otherNvrtc.append(reinterpret_cast<const char *>(digest.data()), digest.size());
+  std::string flipped = good;
+  flipped[good.size() - 200] ^= 0x04; // inside the CUBIN
+  for (const auto &[what, bytes] :
+       {std::pair<const char *, std::string>{"bit flip in the CUBIN", flipped},
+        {"another NVRTC's entry", otherNvrtc},
+        {"truncated", good.substr(0, good.size() / 3)}}) {
+    std::ofstream(onlyEntry(), std::ios::binary | std::ios::trunc) << bytes;
+    KernelCache cache = makeCache();
+    CacheSource from;
+    auto binary = cache.cudaBinary(kCudaSpec, "sm_90", &from);
+    ASSERT_TRUE(binary.ok()) << what << ": " << binary.status().message();
+    EXPECT_EQ(from, CacheSource::Compiled) << what;
+    EXPECT_EQ(cache.stats().diskRejects, 1u) << what;
+    std::ifstream in(onlyEntry(), std::ios::binary);
+    std::string rewritten(std::istreambuf_iterator<char>(in), {});
+    EXPECT_EQ(rewritten, good) << what << ": the entry was not rewritten whole";
+  }
+}
+
+TEST_F(KernelCacheTest, CudaKernelsWithoutAGpuAreAClearError) {
+  if (cuda::Driver::get().ok())
+    GTEST_SKIP() << "skipped: this machine has a CUDA driver (the GPU tests "
+                    "cover getCuda there)";
+  KernelCache cache = makeCache();
+  auto kernel = cache.getCuda(kCudaSpec);
+  ASSERT_FALSE(kernel.ok());
+  EXPECT_NE(kernel.status().message().find("no CUDA driver"), std::string::npos)
+      << kernel.status().message();
+  EXPECT_FALSE(fs::exists(dir)) << "a failed request wrote an entry";
+}

@@ -37,7 +37,8 @@ int cacheCommand(const Options &o) {
     return 0;
   }
   for (const KernelCache::Entry &e : *entries)
-    fmt::print("{:<24} {:>9} bytes  {}\n", e.name, e.bytes, e.file);
+    fmt::print("{:<24} {:<4} {:>9} bytes  {}\n", e.name,
+               e.valid ? e.target : "-", e.bytes, e.file);
   return 0;
 }
 

@@ -27,7 +27,8 @@ spec flags (instead of SPEC.mlir):
   --kv-heads N           key/value heads (default q-heads; GQA/MQA when fewer)
   --head-dim D           d_qk and d_v
   --d-qk D, --d-v D      head dims when they differ
-  --dtype f32            element type
+  --dtype f32|f16|bf16   element type (f32 on the cpu target, f16/bf16 on
+                         cuda)
   --scale X              softmax scale (default 1/sqrt(d_qk))
   --softcap C            logit softcap C*tanh(s/C) (default off)
   --mask none|causal|sliding_window
@@ -50,6 +51,10 @@ run flags:
   --no-cache             compile afresh instead of using the kernel cache
   --cache-dir DIR        kernel cache directory (default: $ATTNC_CACHE_DIR,
                          else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc)
+  --target cpu|cuda      where to run (default cpu); cuda compiles with NVRTC
+                         for the GPU's arch and runs there (f16/bf16 specs;
+                         inputs are rounded to that type before the check)
+  --device N             the GPU to use with --target cuda (default 0)
 
 tune flags (and --threads, --reps):
   --shapes 1x512x512,1x2048x2048   shapes to tune for (batch x seq_q x seq_kv)
@@ -206,7 +211,8 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"-o", {true, false, kCompile, text(o.outputFile)}},
       {"--tuning-db", {true, false, kRun | kTune, text(o.tuningDb)}},
       {"--shapes", {true, false, kTune, text(o.shapes)}},
-      {"--target", {true, false, kTune | kCompile, text(o.target)}},
+      {"--target", {true, false, kAll, text(o.target)}},
+      {"--device", {true, false, kRun, number(o.device)}},
       {"--arch", {true, false, kCompile, text(o.arch)}},
       {"--plot", {true, false, kTune, text(o.plotFile)}},
   };
@@ -266,9 +272,23 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   if (o.specFile.empty() && !o.specFlagsGiven)
     return Status::error("no spec: give SPEC.mlir or spec flags such as "
                          "--q-heads 8 --head-dim 64");
-  if (compile && o.target != "cpu" && o.target != "cuda")
+  if (o.target != "cpu" && o.target != "cuda")
     return Status::error(
         fmt::format("--target must be cpu or cuda, got '{}'", o.target));
+  if (o.command == "run" && o.target == "cuda") {
+    // CPU-only knobs are errors, not silently ignored.
+    for (auto [given, flag] :
+         {std::pair{o.threads != 0, "--threads"},
+          std::pair{!o.tuningDb.empty(), "--tuning-db"},
+          std::pair{o.vectorWidth != 0, "--vector-width"}})
+      if (given)
+        return Status::error(fmt::format(
+            "{} applies to --target cpu only", flag));
+  }
+  if (o.device != 0 && o.target != "cuda")
+    return Status::error("--device applies to --target cuda only");
+  if (o.device < 0)
+    return Status::error(fmt::format("--device must be >= 0, got {}", o.device));
   if (compile && o.target == "cuda") {
     if (o.emit == "mlir") // the default for the cpu target
       o.emit = "cuda";
@@ -281,13 +301,8 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     return Status::error(fmt::format(
         "--emit must be spec, loops, mlir or llvm, got '{}'", o.emit));
   }
-  if (o.command == "tune") {
-    if (o.shapes.empty())
-      return Status::error("attnc tune needs --shapes BATCHxSEQ_QxSEQ_KV[,...]");
-    if (o.target != "cpu" && o.target != "cuda")
-      return Status::error(fmt::format(
-          "--target must be cpu or cuda, got '{}'", o.target));
-  }
+  if (o.command == "tune" && o.shapes.empty())
+    return Status::error("attnc tune needs --shapes BATCHxSEQ_QxSEQ_KV[,...]");
   int inputs = !o.qFile.empty() + !o.kFile.empty() + !o.vFile.empty();
   if (inputs != 0 && inputs != 3)
     return Status::error("--q, --k and --v must be given together");

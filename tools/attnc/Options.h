@@ -32,6 +32,7 @@ struct Options {
   std::string target = "cpu";
   std::string plotFile;
   std::string arch = "sm_90"; // compile --target cuda
+  int64_t device = 0;         // run --target cuda
   // compile
   std::string emit = "mlir";
   std::string outputFile; // -o

@@ -1,5 +1,6 @@
-// attnc run: compile a spec for this CPU, run it on random or .npy inputs,
-// check it against the float64 reference, and time it.
+// attnc run: compile a spec for this CPU (or, with --target cuda, for the
+// GPU), run it on random or .npy inputs, check it against the float64
+// reference, and time it.
 #include "Commands.h"
 
 #include "runtime/CpuKernel.h"
@@ -8,6 +9,8 @@
 #include "runtime/detail/CpuCompiler.h"
 #include "runtime/Npy.h"
 #include "runtime/Reference.h"
+#include "runtime/cuda/DeviceRun.h"
+#include "runtime/cuda/Driver.h"
 
 #include <fmt/format.h>
 
@@ -46,16 +49,225 @@ StatusOr<LayoutDims> dimsOf(const std::string &file, const NpyArray &a,
 
 Status fail(const std::string &message) { return Status::error(message); }
 
+/// The inputs of a run: .npy files (their shapes give batch and lengths)
+/// or random values from the seed.
+struct Inputs {
+  std::vector<float> q, k, v;
+  int64_t batch = 0, seqQ = 0, seqKv = 0;
+};
+
+StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
+  Inputs in;
+  if (!o.qFile.empty()) {
+    StatusOr<NpyArray> q = readNpy(o.qFile), k = readNpy(o.kFile),
+                       v = readNpy(o.vFile);
+    for (auto *a : {&q, &k, &v})
+      if (!a->ok())
+        return a->status();
+    auto qd = dimsOf(o.qFile, *q, s.layout, "q_heads", s.qHeads, "d_qk", s.dQk);
+    auto kd = dimsOf(o.kFile, *k, s.layout, "kv_heads", s.kvHeads, "d_qk", s.dQk);
+    auto vd = dimsOf(o.vFile, *v, s.layout, "kv_heads", s.kvHeads, "d_v", s.dV);
+    for (auto *d : {&qd, &kd, &vd})
+      if (!d->ok())
+        return d->status();
+    in.batch = qd->batch;
+    in.seqQ = qd->seq;
+    in.seqKv = kd->seq;
+    if (kd->batch != in.batch || vd->batch != in.batch || vd->seq != in.seqKv)
+      return fail(fmt::format(
+          "{}, {} and {} disagree: batch {}, {}, {}; k and v seq {} vs {}",
+          o.qFile, o.kFile, o.vFile, in.batch, kd->batch, vd->batch, in.seqKv,
+          vd->seq));
+    for (auto [flag, given, actual] :
+         {std::tuple{"--batch", o.batch, in.batch},
+          std::tuple{"--seq-q", o.seqQ, in.seqQ},
+          std::tuple{"--seq-kv", o.seqKv, in.seqKv}})
+      if (given && *given != actual)
+        return fail(fmt::format(
+            "{} {} contradicts the .npy inputs, which have {}", flag, *given,
+            actual));
+    in.q = std::move(q->data);
+    in.k = std::move(k->data);
+    in.v = std::move(v->data);
+  } else {
+    if (!o.seqQ)
+      return fail("--seq-q is required (or give --q/--k/--v)");
+    in.batch = o.batch.value_or(1);
+    in.seqQ = *o.seqQ;
+    in.seqKv = o.seqKv.value_or(in.seqQ);
+  }
+  for (auto [flag, value] : {std::pair{"--batch", in.batch},
+                             std::pair{"--seq-q", in.seqQ},
+                             std::pair{"--seq-kv", in.seqKv}})
+    if (value < 1)
+      return fail(fmt::format("{} must be >= 1, got {}", flag, value));
+  if (o.qFile.empty()) {
+    std::mt19937_64 rng(o.seed);
+    auto random = [&](int64_t n) { return uniformInputs(n, rng); };
+    in.q = random(in.batch * in.seqQ * s.qHeads * s.dQk);
+    in.k = random(in.batch * in.seqKv * s.kvHeads * s.dQk);
+    in.v = random(in.batch * in.seqKv * s.kvHeads * s.dV);
+  }
+  return in;
+}
+
+/// What both targets print first: the kernel.
+void printKernel(const KernelSpec &s) {
+  std::string mask = toString(s.mask);
+  if (s.mask == MaskKind::SlidingWindow)
+    mask += fmt::format(" left {} right {}", s.windowLeft, s.windowRight);
+  if (s.mask != MaskKind::None)
+    mask += fmt::format(" ({})", toString(s.alignment));
+  fmt::print("kernel    @{}: q_heads {}, kv_heads {}, d_qk {}, d_v {}, {}, "
+             "mask {}, layout {}{}{}\n",
+             s.name, s.qHeads, s.kvHeads, s.dQk, s.dV, s.elementType, mask,
+             toString(s.layout), s.softcap ? fmt::format(", softcap {}", s.softcap) : "",
+             s.lse ? ", lse" : "");
+}
+
+void printShape(const Options &o, const Inputs &in) {
+  fmt::print("shape     batch {}, seq_q {}, seq_kv {}{}\n", in.batch, in.seqQ,
+             in.seqKv,
+             o.qFile.empty() ? fmt::format(" (random inputs, seed {})", o.seed)
+                             : " (from .npy)");
+}
+
+void printTime(std::vector<double> millis, const KernelSpec &s,
+               const Inputs &in) {
+  std::sort(millis.begin(), millis.end());
+  double median = millis[millis.size() / 2];
+  double flops = attentionFlops(s, in.batch, in.seqQ, in.seqKv);
+  fmt::print("time      {:.3f} ms (median of {}; min {:.3f})   {:.1f} GFLOP/s\n",
+             median, millis.size(), millis.front(), flops / (median * 1e6));
+}
+
+/// The float64 check and the .npy outputs, the same for both targets.
+int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
+                  const AttentionArgs &args) {
+  int rc = 0;
+  if (o.check) {
+    Comparison c = compareWithReference(s, args);
+    bool half = s.elementType != "f32";
+    fmt::print("check     max |out - ref| {:.3g} vs tolerance {:.3g} (2 x "
+               "naive {} error {:.3g} + 1e-5){}{}: {}\n",
+               c.maxError, c.tolerance, half ? s.elementType : "f32",
+               c.naiveError,
+               s.lse && half ? fmt::format("; LSE {:.3g} vs {:.3g}", c.lseError,
+                                           c.lseTolerance)
+                             : "",
+               c.nonFinite ? ", NaN/inf found" : c.lseMismatch ? ", LSE -inf mismatch" : "",
+               c.passed() ? "PASS" : "FAIL");
+    rc = c.passed() ? 0 : 1;
+  }
+  if (!o.outFile.empty()) {
+    std::vector<int64_t> shape =
+        s.layout == Layout::BSHD
+            ? std::vector<int64_t>{in.batch, in.seqQ, s.qHeads, s.dV}
+            : std::vector<int64_t>{in.batch, s.qHeads, in.seqQ, s.dV};
+    if (Status st = writeNpy(o.outFile, shape, args.o.data); !st.ok()) {
+      fmt::print(stderr, "attnc: error: {}\n", st.message());
+      return 2;
+    }
+    fmt::print("wrote     {} {}\n", o.outFile, fmt::join(shape, "x"));
+  }
+  if (!o.lseFile.empty()) {
+    if (Status st = writeNpy(o.lseFile, {in.batch, s.qHeads, in.seqQ},
+                             args.lse.data);
+        !st.ok()) {
+      fmt::print(stderr, "attnc: error: {}\n", st.message());
+      return 2;
+    }
+    fmt::print("wrote     {} {}x{}x{}\n", o.lseFile, in.batch, s.qHeads,
+               in.seqQ);
+  }
+  return rc;
+}
+
+/// Host buffers for O and LSE, and the views of one call.
+struct HostCall {
+  std::vector<float> out, lse;
+  AttentionArgs args;
+  HostCall(const KernelSpec &s, Inputs &in) {
+    out.assign(in.batch * in.seqQ * s.qHeads * s.dV, 0.f);
+    lse.assign(s.lse ? in.batch * s.qHeads * in.seqQ : 0, 0.f);
+    args = {denseView(in.q.data(), s.layout, in.batch, in.seqQ, s.qHeads, s.dQk),
+            denseView(in.k.data(), s.layout, in.batch, in.seqKv, s.kvHeads, s.dQk),
+            denseView(in.v.data(), s.layout, in.batch, in.seqKv, s.kvHeads, s.dV),
+            denseView(out.data(), s.layout, in.batch, in.seqQ, s.qHeads, s.dV),
+            {}};
+    if (s.lse)
+      args.lse = lseView(lse.data(), in.batch, s.qHeads, in.seqQ);
+  }
+};
+
+int report(const Status &st) {
+  fmt::print(stderr, "attnc: error: {}\n", st.message());
+  return 2;
+}
+
+double millisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// attnc run --target cuda: NVRTC-compiled, cached, on the GPU.
+int runCuda(const Options &o, const std::string &text) {
+  // The spec is checked first, on any machine; the GPU is needed after.
+  auto driver = cuda::Driver::get();
+  const std::string arch =
+      driver.ok() && o.device < static_cast<int64_t>((*driver)->devices().size())
+          ? (*driver)->devices()[o.device].arch()
+          : "sm_90";
+  auto translation = detail::translateToCuda(
+      text, arch, o.specFile.empty() ? "<flags>" : o.specFile);
+  if (!translation.ok())
+    return report(translation.status());
+  const KernelSpec s = translation->spec;
+  if (!o.lseFile.empty() && !s.lse)
+    return report(fail(fmt::format(
+        "--lse needs a kernel that returns LSE; add lse = true to @{}", s.name)));
+  if (!driver.ok())
+    return report(driver.status());
+  StatusOr<Inputs> in = loadInputs(o, s);
+  if (!in.ok())
+    return report(in.status());
+
+  KernelCache cache({o.cacheDir, o.useCache});
+  auto start = std::chrono::steady_clock::now();
+  CacheSource from = CacheSource::Compiled;
+  auto kernel = cache.getCuda(text, static_cast<int>(o.device), &from);
+  if (!kernel.ok())
+    return report(kernel.status());
+  double compileMillis = millisSince(start);
+
+  printKernel(s);
+  fmt::print("schedule  block_m {}, block_n {}, warps {}, stages {}, {} KiB "
+             "shared memory; {} on device {} ({})\n",
+             translation->blockM, translation->blockN, translation->warps,
+             translation->stages, translation->sharedBytes / 1024, arch,
+             o.device, (*driver)->devices()[o.device].name);
+  printShape(o, *in);
+  fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
+  HostCall call(s, *in);
+  auto millis = cuda::runFromHost(**kernel, call.args, o.reps);
+  if (!millis.ok())
+    return report(millis.status());
+  printTime(*millis, s, *in);
+  fmt::print("inputs    rounded to {} on the host; the check uses the rounded "
+             "values\n",
+             s.elementType);
+  return checkAndWrite(o, s, *in, call.args);
+}
+
 } // namespace
 
 int runCommand(const Options &o) {
-  auto report = [](const Status &st) {
-    fmt::print(stderr, "attnc: error: {}\n", st.message());
-    return 2;
-  };
   StatusOr<std::string> text = loadSpecText(o);
   if (!text.ok())
     return report(text.status());
+  if (o.target == "cuda")
+    return runCuda(o, *text);
   CpuCompileOptions compileOptions;
   compileOptions.vectorWidth = o.vectorWidth;
   compileOptions.sourceName = o.specFile.empty() ? "<flags>" : o.specFile;
@@ -69,58 +281,9 @@ int runCommand(const Options &o) {
     return report(fail(fmt::format(
         "--lse needs a kernel that returns LSE; add lse = true to @{}",
         s.name)));
-
-  // Inputs: .npy files (their shapes give batch and lengths) or random.
-  std::vector<float> qData, kData, vData;
-  int64_t batch, seqQ, seqKv;
-  if (!o.qFile.empty()) {
-    StatusOr<NpyArray> q = readNpy(o.qFile), k = readNpy(o.kFile),
-                       v = readNpy(o.vFile);
-    for (auto *a : {&q, &k, &v})
-      if (!a->ok())
-        return report(a->status());
-    auto qd = dimsOf(o.qFile, *q, s.layout, "q_heads", s.qHeads, "d_qk", s.dQk);
-    auto kd = dimsOf(o.kFile, *k, s.layout, "kv_heads", s.kvHeads, "d_qk", s.dQk);
-    auto vd = dimsOf(o.vFile, *v, s.layout, "kv_heads", s.kvHeads, "d_v", s.dV);
-    for (auto *d : {&qd, &kd, &vd})
-      if (!d->ok())
-        return report(d->status());
-    batch = qd->batch;
-    seqQ = qd->seq;
-    seqKv = kd->seq;
-    if (kd->batch != batch || vd->batch != batch || vd->seq != seqKv)
-      return report(fail(fmt::format(
-          "{}, {} and {} disagree: batch {}, {}, {}; k and v seq {} vs {}",
-          o.qFile, o.kFile, o.vFile, batch, kd->batch, vd->batch, seqKv,
-          vd->seq)));
-    for (auto [flag, given, actual] :
-         {std::tuple{"--batch", o.batch, batch},
-          std::tuple{"--seq-q", o.seqQ, seqQ},
-          std::tuple{"--seq-kv", o.seqKv, seqKv}})
-      if (given && *given != actual)
-        return report(fail(fmt::format(
-            "{} {} contradicts the .npy inputs, which have {}", flag, *given,
-            actual)));
-    qData = std::move(q->data);
-    kData = std::move(k->data);
-    vData = std::move(v->data);
-  } else {
-    if (!o.seqQ)
-      return report(fail("--seq-q is required (or give --q/--k/--v)"));
-    batch = o.batch.value_or(1);
-    seqQ = *o.seqQ;
-    seqKv = o.seqKv.value_or(seqQ);
-    std::mt19937_64 rng(o.seed);
-    auto random = [&](int64_t n) { return uniformInputs(n, rng); };
-    qData = random(batch * seqQ * s.qHeads * s.dQk);
-    kData = random(batch * seqKv * s.kvHeads * s.dQk);
-    vData = random(batch * seqKv * s.kvHeads * s.dV);
-  }
-  for (auto [flag, value] : {std::pair{"--batch", batch},
-                             std::pair{"--seq-q", seqQ},
-                             std::pair{"--seq-kv", seqKv}})
-    if (value < 1)
-      return report(fail(fmt::format("{} must be >= 1, got {}", flag, value)));
+  StatusOr<Inputs> in = loadInputs(o, s);
+  if (!in.ok())
+    return report(in.status());
 
   // The kernel, through the kernel cache (a spec compiled before, by any
   // process, loads in milliseconds; --no-cache keeps it in memory only).
@@ -136,7 +299,7 @@ int runCommand(const Options &o) {
     if (!db.ok())
       return report(db.status());
     Dispatcher dispatcher(cache, std::move(*db), compileOptions);
-    auto choice = dispatcher.select(*text, batch, seqQ, seqKv);
+    auto choice = dispatcher.select(*text, in->batch, in->seqQ, in->seqKv);
     if (!choice.ok())
       return report(choice.status());
     kernel = choice->kernel;
@@ -151,83 +314,29 @@ int runCommand(const Options &o) {
       return report(got.status());
     kernel = *got;
   }
-  double compileMillis = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  double compileMillis = millisSince(start);
   const KernelSpec &t = kernel->spec();
 
-  std::vector<float> outData(batch * seqQ * s.qHeads * s.dV);
-  std::vector<float> lseData(s.lse ? batch * s.qHeads * seqQ : 0);
-  AttentionArgs args{
-      denseView(qData.data(), s.layout, batch, seqQ, s.qHeads, s.dQk),
-      denseView(kData.data(), s.layout, batch, seqKv, s.kvHeads, s.dQk),
-      denseView(vData.data(), s.layout, batch, seqKv, s.kvHeads, s.dV),
-      denseView(outData.data(), s.layout, batch, seqQ, s.qHeads, s.dV),
-      {}};
-  if (s.lse)
-    args.lse = lseView(lseData.data(), batch, s.qHeads, seqQ);
-
+  HostCall call(s, *in);
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
-  std::string mask = toString(s.mask);
-  if (s.mask == MaskKind::SlidingWindow)
-    mask += fmt::format(" left {} right {}", s.windowLeft, s.windowRight);
-  if (s.mask != MaskKind::None)
-    mask += fmt::format(" ({})", toString(s.alignment));
-  fmt::print("kernel    @{}: q_heads {}, kv_heads {}, d_qk {}, d_v {}, {}, "
-             "mask {}, layout {}{}{}\n",
-             s.name, s.qHeads, s.kvHeads, s.dQk, s.dV, s.elementType, mask,
-             toString(s.layout), s.softcap ? fmt::format(", softcap {}", s.softcap) : "",
-             s.lse ? ", lse" : "");
+  printKernel(s);
   fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
              "threads {} ({})\n",
              t.blockM, t.blockN, t.microM, t.microN, t.vectorWidth, threads,
              scheduleFrom);
-  fmt::print("shape     batch {}, seq_q {}, seq_kv {}{}\n", batch, seqQ, seqKv,
-             o.qFile.empty() ? fmt::format(" (random inputs, seed {})", o.seed)
-                             : " (from .npy)");
+  printShape(o, *in);
   fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
 
-  if (Status st = kernel->run(args, threads); !st.ok()) // warm-up
+  if (Status st = kernel->run(call.args, threads); !st.ok()) // warm-up
     return report(st);
   std::vector<double> millis;
   for (int r = 0; r < o.reps; ++r) {
     auto start = std::chrono::steady_clock::now();
-    (void)kernel->run(args, threads);
-    millis.push_back(std::chrono::duration<double, std::milli>(
-                         std::chrono::steady_clock::now() - start)
-                         .count());
+    (void)kernel->run(call.args, threads);
+    millis.push_back(millisSince(start));
   }
-  std::sort(millis.begin(), millis.end());
-  double median = millis[millis.size() / 2];
-  double flops = attentionFlops(s, batch, seqQ, seqKv);
-  fmt::print("time      {:.3f} ms (median of {}; min {:.3f})   {:.1f} GFLOP/s\n",
-             median, o.reps, millis.front(), flops / (median * 1e6));
-
-  int rc = 0;
-  if (o.check) {
-    Comparison c = compareWithReference(s, args);
-    fmt::print("check     max |out - ref| {:.3g} vs tolerance {:.3g} (2 x "
-               "naive f32 error {:.3g} + 1e-5){}: {}\n",
-               c.maxError, c.tolerance, c.naiveError,
-               c.nonFinite ? ", NaN/inf found" : c.lseMismatch ? ", LSE -inf mismatch" : "",
-               c.passed() ? "PASS" : "FAIL");
-    rc = c.passed() ? 0 : 1;
-  }
-  if (!o.outFile.empty()) {
-    std::vector<int64_t> shape =
-        s.layout == Layout::BSHD ? std::vector<int64_t>{batch, seqQ, s.qHeads, s.dV}
-                                 : std::vector<int64_t>{batch, s.qHeads, seqQ, s.dV};
-    if (Status st = writeNpy(o.outFile, shape, outData.data()); !st.ok())
-      return report(st);
-    fmt::print("wrote     {} {}\n", o.outFile, fmt::join(shape, "x"));
-  }
-  if (!o.lseFile.empty()) {
-    if (Status st = writeNpy(o.lseFile, {batch, s.qHeads, seqQ}, lseData.data());
-        !st.ok())
-      return report(st);
-    fmt::print("wrote     {} {}x{}x{}\n", o.lseFile, batch, s.qHeads, seqQ);
-  }
-  return rc;
+  printTime(millis, s, *in);
+  return checkAndWrite(o, s, *in, call.args);
 }
 
 } // namespace attnc::cli
