@@ -3,6 +3,7 @@
 #include "attnc/attnc.h"
 
 #include "runtime/KernelCache.h"
+#include "runtime/cuda/Driver.h"
 #include "runtime/detail/CpuCompiler.h"
 
 #include <fmt/format.h>
@@ -13,9 +14,15 @@
 
 struct attnc_kernel {
   std::string source; // attn dialect text
+  attnc_target target = ATTNC_TARGET_CPU;
   std::once_flag compiled;
   attnc::StatusOr<std::shared_ptr<const attnc::CpuKernel>> kernel =
       attnc::Status::error("not compiled");
+  attnc::StatusOr<std::shared_ptr<const attnc::cuda::CudaKernel>> cudaKernel =
+      attnc::Status::error("not compiled");
+  const attnc::Status &status() const {
+    return target == ATTNC_TARGET_CUDA ? cudaKernel.status() : kernel.status();
+  }
 };
 
 namespace {
@@ -33,6 +40,9 @@ attnc_status failCompile(const attnc::Status &st) {
   auto startsWith = [&](const char *p) { return m.rfind(p, 0) == 0; };
   if (startsWith("unsupported kernel"))
     return fail(ATTNC_ERROR_UNSUPPORTED, m);
+  if (startsWith("no CUDA driver") || startsWith("no CUDA device") ||
+      startsWith("cuInit failed"))
+    return fail(ATTNC_ERROR_NO_DEVICE, m);
   if (startsWith("invalid kernel spec") || startsWith("scheduling failed") ||
       m.find("expected exactly one attn.kernel") != std::string::npos)
     return fail(ATTNC_ERROR_INVALID_SPEC, m);
@@ -40,12 +50,8 @@ attnc_status failCompile(const attnc::Status &st) {
 }
 
 attnc_status checkTarget(attnc_target target) {
-  if (target == ATTNC_TARGET_CPU)
+  if (target == ATTNC_TARGET_CPU || target == ATTNC_TARGET_CUDA)
     return ATTNC_OK;
-  if (target == ATTNC_TARGET_CUDA)
-    return fail(ATTNC_ERROR_UNSUPPORTED,
-                "the CUDA target is not in this build of attnc yet; use "
-                "ATTNC_TARGET_CPU");
   return fail(ATTNC_ERROR_INVALID_ARGUMENT,
               fmt::format("target ({}) is not an attnc_target",
                           static_cast<int>(target)));
@@ -61,6 +67,19 @@ attnc::TensorView view(const attnc_tensor *t) {
     v.strides[i] = t->strides[i];
   }
   return v;
+}
+
+/// A CUDA target view: `data` holds a device address.
+attnc::cuda::DeviceTensor deviceTensor(const attnc_tensor *t) {
+  attnc::cuda::DeviceTensor d;
+  if (!t)
+    return d;
+  d.data = reinterpret_cast<uintptr_t>(t->data);
+  for (int i = 0; i < 4; ++i) {
+    d.sizes[i] = t->sizes[i];
+    d.strides[i] = t->strides[i];
+  }
+  return d;
 }
 
 attnc_tensor tensor(const attnc::TensorView &v) {
@@ -81,11 +100,22 @@ attnc_status create(std::string source, attnc_target target,
   if (attnc_status st = checkTarget(target); st != ATTNC_OK)
     return st;
   // Check the spec now, so that a bad spec fails here and not at run time.
-  auto frontEnd = attnc::detail::CpuFrontEnd::run(source, {0, "<spec>"});
-  if (!frontEnd.ok())
-    return failCompile(frontEnd.status());
+  if (target == ATTNC_TARGET_CUDA) {
+    auto driver = attnc::cuda::Driver::get();
+    std::string arch = driver.ok() && !(*driver)->devices().empty()
+                           ? (*driver)->devices()[0].arch()
+                           : "sm_90";
+    auto translation = attnc::detail::translateToCuda(source, arch);
+    if (!translation.ok())
+      return failCompile(translation.status());
+  } else {
+    auto frontEnd = attnc::detail::CpuFrontEnd::run(source, {0, "<spec>"});
+    if (!frontEnd.ok())
+      return failCompile(frontEnd.status());
+  }
   *out = new attnc_kernel;
   (*out)->source = std::move(source);
+  (*out)->target = target;
   return ATTNC_OK;
 }
 
@@ -142,6 +172,13 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("spec->layout ({}) is not an attnc_layout",
                             static_cast<int>(spec->layout)));
+  if (spec->dtype < ATTNC_DTYPE_F32 || spec->dtype > ATTNC_DTYPE_BF16)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("spec->dtype ({}) is not an attnc_dtype",
+                            static_cast<int>(spec->dtype)));
+  s.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
+                  : spec->dtype == ATTNC_DTYPE_BF16 ? "bf16"
+                                                    : "f32";
   s.qHeads = spec->q_heads;
   s.kvHeads = spec->kv_heads;
   s.dQk = spec->d_qk;
@@ -170,10 +207,13 @@ attnc_status attnc_kernel_compile(attnc_kernel *kernel) {
   if (!kernel)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
   std::call_once(kernel->compiled, [&] {
-    kernel->kernel = attnc::KernelCache::shared().get(kernel->source);
+    if (kernel->target == ATTNC_TARGET_CUDA)
+      kernel->cudaKernel = attnc::KernelCache::shared().getCuda(kernel->source);
+    else
+      kernel->kernel = attnc::KernelCache::shared().get(kernel->source);
   });
-  if (!kernel->kernel.ok())
-    return failCompile(kernel->kernel.status());
+  if (!kernel->status().ok())
+    return failCompile(kernel->status());
   return ATTNC_OK;
 }
 
@@ -187,6 +227,20 @@ attnc_status attnc_kernel_run(attnc_kernel *kernel, const attnc_tensor *q,
   if (threads < 0)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("threads must be >= 0, got {}", threads));
+  if (kernel->target == ATTNC_TARGET_CUDA) {
+    if (threads != 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "threads must be 0 for the CUDA target");
+    if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
+      return st;
+    attnc::cuda::CudaArgs args{deviceTensor(q), deviceTensor(k),
+                               deviceTensor(v), deviceTensor(o),
+                               deviceTensor(lse)};
+    attnc::Status st = (*kernel->cudaKernel)->run(args, stream);
+    if (!st.ok())
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
+    return ATTNC_OK;
+  }
   if (stream)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 "stream must be NULL for the CPU target");

@@ -3,6 +3,7 @@
  * "N passed, N failed" and exits non-zero on any failure. */
 #include "attnc/attnc.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,8 +144,36 @@ int main(void) {
               ATTNC_ERROR_INVALID_ARGUMENT, "spec is NULL");
   CHECK_ERROR(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, NULL),
               ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+  /* The CUDA target checks the spec for the GPU when the handle is made. */
   CHECK_ERROR(attnc_kernel_create(&spec, ATTNC_TARGET_CUDA, &none),
-              ATTNC_ERROR_UNSUPPORTED, "the CUDA target is not in this build");
+              ATTNC_ERROR_UNSUPPORTED,
+              "the cuda backend needs element_type f16 or bf16, got 'f32'");
+  s = spec;
+  s.dtype = (attnc_dtype)7;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CUDA, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT, "spec->dtype (7) is not an attnc_dtype");
+  s = spec;
+  s.dtype = ATTNC_DTYPE_BF16;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_UNSUPPORTED,
+              "the cpu backend does not support element_type 'bf16' yet");
+  {
+    attnc_kernel *gpu = NULL;
+    CHECK(attnc_kernel_create(&s, ATTNC_TARGET_CUDA, &gpu) == ATTNC_OK, "%s",
+          attnc_last_error());
+    CHECK_ERROR(attnc_kernel_run(gpu, &tq, &tk, &tv, &to, NULL, 2, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT, "threads must be 0 for the CUDA target");
+    void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!driver) {
+      /* No GPU here: compiling says so with its own status. */
+      CHECK_ERROR(attnc_kernel_compile(gpu), ATTNC_ERROR_NO_DEVICE,
+                  "no CUDA driver");
+    } else {
+      CHECK(attnc_kernel_compile(gpu) == ATTNC_OK, "%s", attnc_last_error());
+      dlclose(driver);
+    }
+    attnc_kernel_destroy(gpu);
+  }
   CHECK_ERROR(attnc_kernel_create_from_mlir(
                   "attn.kernel @h attributes {q_heads = 4, d_qk = 64, "
                   "element_type = f16}",
@@ -155,7 +184,7 @@ int main(void) {
                                             &none),
               ATTNC_ERROR_INVALID_SPEC, "invalid kernel spec");
 
-  /* The CPU target still works after the CUDA refusal, from MLIR text. */
+  /* The CPU target still works after the CUDA errors, from MLIR text. */
   attnc_kernel *text = NULL;
   CHECK(attnc_kernel_create_from_mlir(
             "attn.kernel @from_text attributes {q_heads = 4, kv_heads = 2, "

@@ -156,8 +156,9 @@ int tuneCommand(const Options &o) {
     return 2;
   };
   if (o.target == "cuda")
-    return error("--target cuda: the CUDA backend is not in this build of "
-                 "attnc yet; tune with --target cpu");
+    return error("--target cuda: the CUDA backend has no tuner yet (its "
+                 "kernels use the spec's schedule or the defaults); tune "
+                 "with --target cpu");
   StatusOr<std::vector<Shape>> shapes = parseShapes(o.shapes);
   if (!shapes.ok())
     return error(shapes.status().message());

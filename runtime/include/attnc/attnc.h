@@ -6,9 +6,13 @@
  * lengths, destroy it. Every call returns a status; on failure
  * attnc_last_error() gives the message for the calling thread.
  *
- * Tensors are float32 views in the logical order [batch, heads, seq, dim]
- * with strides in elements (dim stride 1); BSHD and BHSD buffers differ
- * only in their strides (see attnc_tensor_dense).
+ * Tensors are views in the logical order [batch, heads, seq, dim] with
+ * strides in elements (dim stride 1); BSHD and BHSD buffers differ only in
+ * their strides (see attnc_tensor_dense). On the CPU target they are
+ * float32 host memory. On the CUDA target (f16/bf16 kernels) `data` is a
+ * device address (a CUdeviceptr cast to float *) of 16-bit elements, 16-byte
+ * aligned, with batch, head and seq strides multiples of 8; LSE stays
+ * float32 on the device.
  */
 #ifndef ATTNC_ATTNC_H
 #define ATTNC_ATTNC_H
@@ -30,7 +34,8 @@ typedef enum attnc_status {
   ATTNC_ERROR_INVALID_ARGUMENT = 1, /* a null pointer, a bad value or shape */
   ATTNC_ERROR_INVALID_SPEC = 2,     /* the spec breaks a rule of the dialect */
   ATTNC_ERROR_UNSUPPORTED = 3,      /* valid, but not on this target (yet) */
-  ATTNC_ERROR_INTERNAL = 4
+  ATTNC_ERROR_INTERNAL = 4,
+  ATTNC_ERROR_NO_DEVICE = 5         /* CUDA target: no driver or no such GPU */
 } attnc_status;
 
 typedef enum attnc_target { ATTNC_TARGET_CPU = 0, ATTNC_TARGET_CUDA = 1 } attnc_target;
@@ -45,6 +50,12 @@ typedef enum attnc_alignment {
   ATTNC_ALIGN_BOTTOM_RIGHT = 2
 } attnc_alignment;
 typedef enum attnc_layout { ATTNC_LAYOUT_BSHD = 0, ATTNC_LAYOUT_BHSD = 1 } attnc_layout;
+/* Element type of q, k, v and o: f32 on the CPU, f16 or bf16 on CUDA. */
+typedef enum attnc_dtype {
+  ATTNC_DTYPE_F32 = 0,
+  ATTNC_DTYPE_F16 = 1,
+  ATTNC_DTYPE_BF16 = 2
+} attnc_dtype;
 
 /* One attention kernel. Zero means "default"; see docs/dialect.md. */
 typedef struct attnc_spec {
@@ -59,6 +70,7 @@ typedef struct attnc_spec {
   attnc_layout layout;
   int decode; /* nonzero: few query rows per call */
   int lse;    /* nonzero: also write the log-sum-exp per row */
+  attnc_dtype dtype; /* 0: f32 */
 } attnc_spec;
 
 /* A float32 view: data, sizes and strides in [batch, heads, seq, dim]. */
@@ -82,7 +94,8 @@ ATTNC_API attnc_tensor attnc_tensor_lse(float *data, int64_t batch,
                                         int64_t heads, int64_t seq);
 
 /* Creates a handle from a spec or from attn dialect text (one attn.kernel).
- * The spec is checked here; nothing is compiled yet. */
+ * The spec is checked here, for the target (CUDA: for GPU 0's arch, or
+ * sm_90 where there is no GPU); nothing is compiled yet. */
 ATTNC_API attnc_status attnc_kernel_create(const attnc_spec *spec,
                                            attnc_target target,
                                            attnc_kernel **out);
@@ -91,12 +104,17 @@ ATTNC_API attnc_status attnc_kernel_create_from_mlir(const char *mlir,
                                                      attnc_kernel **out);
 
 /* Compiles the kernel (or loads it from the kernel cache). Optional:
- * attnc_kernel_run compiles on first use. */
+ * attnc_kernel_run compiles on first use. CUDA: NVRTC compiles for GPU 0
+ * (ATTNC_ERROR_NO_DEVICE without one); its primary context becomes current
+ * on the calling thread. */
 ATTNC_API attnc_status attnc_kernel_compile(attnc_kernel *kernel);
 
 /* Runs on caller-owned buffers. `lse` may be NULL unless the spec asked for
- * it; `threads` 0 uses all cores; `stream` is for the CUDA target (NULL on
- * the CPU). A handle may be run from several threads at once once compiled. */
+ * it; `threads` 0 uses all cores (CPU; must be 0 on CUDA); `stream` is a
+ * CUstream for the CUDA target (NULL: the default stream; must be NULL on
+ * the CPU). A CUDA launch is asynchronous: synchronise the stream before
+ * reading o. A handle may be run from several threads at once once
+ * compiled. */
 ATTNC_API attnc_status attnc_kernel_run(attnc_kernel *kernel,
                                         const attnc_tensor *q,
                                         const attnc_tensor *k,

@@ -45,9 +45,10 @@ public:
   attnc_status compile() { return record(attnc_kernel_compile(handle_)); }
   attnc_status run(const attnc_tensor &q, const attnc_tensor &k,
                    const attnc_tensor &v, const attnc_tensor &o,
-                   const attnc_tensor *lse = nullptr, int threads = 0) {
+                   const attnc_tensor *lse = nullptr, int threads = 0,
+                   void *stream = nullptr) {
     return record(
-        attnc_kernel_run(handle_, &q, &k, &v, &o, lse, threads, nullptr));
+        attnc_kernel_run(handle_, &q, &k, &v, &o, lse, threads, stream));
   }
 
 private:
