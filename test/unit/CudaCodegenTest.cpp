@@ -20,7 +20,8 @@ namespace {
 
 std::vector<std::string> sweepSpecs() {
   const std::pair<int, int> dims[] = {{64, 64},  {128, 128}, {256, 256}, {96, 96},
-                                      {40, 72},  {8, 8},     {128, 64},  {80, 80}};
+                                      {40, 72},  {8, 8},     {128, 64},  {80, 80},
+                                      {32, 32},  {160, 160}, {192, 128}, {256, 128}};
   const char *masks[] = {"#attn.mask<none>", "#attn.mask<causal, top_left>",
                          "#attn.mask<causal, bottom_right>",
                          "#attn.mask<sliding_window, left = 256, right = 0, "
@@ -33,9 +34,11 @@ std::vector<std::string> sweepSpecs() {
       for (int kv : kvHeads) { // MHA, GQA, MQA
         specs.push_back(fmt::format(
             "attn.kernel @sweep{} attributes {{q_heads = 8, kv_heads = {}, "
-            "d_qk = {}, d_v = {}, element_type = {}, mask = {}, lse = {}{}}}",
+            "d_qk = {}, d_v = {}, element_type = {}, mask = {}, lse = {}, "
+            "layout = #attn.layout<{}>{}}}",
             i, kv, dQk, dV, i % 2 ? "bf16" : "f16", mask,
-            i % 3 ? "true" : "false", i % 5 == 0 ? ", softcap = 30.0" : ""));
+            i % 3 ? "true" : "false", i % 4 == 1 ? "bhsd" : "bshd",
+            i % 5 == 0 ? ", softcap = 30.0" : ""));
         ++i;
       }
   return specs;
