@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -23,9 +24,9 @@ namespace attnc {
 namespace {
 
 /// The memref descriptors of the kernel's C interface (llvm.emit_c_interface).
-template <int Rank> struct MemRefDescriptor {
-  float *allocated;
-  float *aligned;
+template <int Rank, typename T = float> struct MemRefDescriptor {
+  T *allocated;
+  T *aligned;
   int64_t offset;
   int64_t sizes[Rank];
   int64_t strides[Rank];
@@ -33,7 +34,25 @@ template <int Rank> struct MemRefDescriptor {
 using KernelFn = void (*)(MemRefDescriptor<4> *, MemRefDescriptor<4> *,
                           MemRefDescriptor<4> *, MemRefDescriptor<4> *,
                           MemRefDescriptor<3> *, MemRefDescriptor<1> *,
-                          int64_t splits, int64_t begin, int64_t end);
+                          int64_t splits, int64_t begin, int64_t end,
+                          MemRefDescriptor<3> *kt,
+                          MemRefDescriptor<1, int64_t> *tags, int64_t tag);
+
+/// The calling thread's K^T cache (see convert-attn-to-scf): one d_qk x
+/// block_n tile per block_n keys, and a tag per tile saying whose keys it
+/// holds. It grows to the largest call's size and is reused, so a thread
+/// transposes each K tile once per call however many query blocks use it.
+struct KtCache {
+  std::vector<float> tiles;
+  std::vector<int64_t> tags;
+};
+
+/// A fresh tag space per call: tags are (call number << 32) + a (batch, kv
+/// head) id, so a tile written by an earlier call never matches.
+int64_t nextTagBase() {
+  static std::atomic<int64_t> calls{0};
+  return (calls.fetch_add(1, std::memory_order_relaxed) + 1) << 32;
+}
 
 template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
   MemRefDescriptor<Rank> d{t.data, t.data, 0, {}, {}};
@@ -214,10 +233,27 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
                       .items(s.qHeads, batch, seqQ) *
                   splits;
   KernelFn fn = impl_->fn;
+  // Prefill kernels keep K^T tiles per thread (decode kernels visit each
+  // tile once and pack it on the stack: they get an empty cache).
+  const bool cacheKt = s.mode == Mode::Prefill;
+  const int64_t ktTiles = cacheKt ? (a.k.seq() + s.blockN - 1) / s.blockN : 0;
+  const int64_t tagBase = nextTagBase();
   // Each item is one (tile, kv split). The kernel only reads the
   // descriptors, so every thread passes the same ones.
   ThreadPool::shared().parallelFor(items, n, [&](int64_t item) {
-    fn(&q, &k, &v, &o, &lse, &partials, splits, item, item + 1);
+    thread_local KtCache cache;
+    const size_t floats = static_cast<size_t>(ktTiles * s.dQk * s.blockN);
+    if (cache.tiles.size() < floats)
+      cache.tiles.resize(floats);
+    if (cache.tags.size() < static_cast<size_t>(ktTiles))
+      cache.tags.resize(ktTiles);
+    MemRefDescriptor<3> kt{cache.tiles.data(), cache.tiles.data(), 0,
+                           {ktTiles, s.dQk, s.blockN},
+                           {s.dQk * s.blockN, s.blockN, 1}};
+    MemRefDescriptor<1, int64_t> tags{cache.tags.data(), cache.tags.data(), 0,
+                                      {ktTiles}, {1}};
+    fn(&q, &k, &v, &o, &lse, &partials, splits, item, item + 1, &kt, &tags,
+       tagBase);
   });
   if (splits == 1)
     return Status::success();

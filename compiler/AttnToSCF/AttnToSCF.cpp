@@ -3,13 +3,17 @@
 // For each work item (batch, q head, query block of block_m rows):
 //   pack Q (pre-scaled) into a block_m x d_qk tile
 //   for each key/value tile of block_n rows that the mask leaves visible:
-//     pack K^T (d_qk x block_n) and V (block_n x d_v) tiles
+//     K^T tile (d_qk x block_n): prefill takes it from the calling thread's
+//       K^T cache, transposing K only on the first visit of the tile by this
+//       thread in this call; decode (one visit per tile) packs it on the stack
 //     S = Q K^T               register-blocked micro_m x micro_n micro-kernel
 //     S = softcap(S), mask(S) only on tiles that need it
 //     online softmax: row max m, row sum l, P = exp(S - m), rescale acc
-//     acc += P V              register-blocked micro-kernel
+//     acc += P V              register-blocked micro-kernel, V read in place
 //   O = acc / l, LSE = m + log(l); a fully masked row gives O = 0, LSE = -inf
 // Every local buffer is a static tile: nothing scales with seq_q x seq_kv.
+// The K^T cache (runtime-owned, seq_kv x d_qk floats, tagged per tile) is
+// the one buffer that grows with seq_kv.
 #include "compiler/AttnToSCF/AttnToSCF.h"
 #include "compiler/Passes.h"
 
@@ -40,6 +44,7 @@ struct KernelShape {
   bool lse;
   int64_t blockM, blockN, microM, microN, width;
   WorkSplit split;
+  bool cacheKt; // prefill: K^T tiles are reused by the query blocks
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -64,7 +69,8 @@ struct KernelShape {
             s.getMicroN(),
             s.getVectorWidth(),
             WorkSplit::of(op.getQHeads(), op.getKvHeadsOrDefault(),
-                          s.getBlockM())};
+                          s.getBlockM()),
+            op.getModeOrDefault() == Mode::Prefill};
   }
   int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
 };
@@ -77,7 +83,11 @@ public:
         idxVecTy(VectorType::get({shape.width}, b.getI64Type())) {}
 
   /// The function type:
-  ///   (q, k, v, o, lse, partials, splits, begin, end) -> ().
+  ///   (q, k, v, o, lse, partials, splits, begin, end, kt, tags, tag) -> ().
+  /// kt ([tiles, d_qk, block_n]) and tags ([tiles]) are the calling thread's
+  /// K^T cache: tile t holds K^T of keys [t block_n, (t + 1) block_n) of the
+  /// (batch, kv head) whose id + `tag` is in tags[t]. The runtime gives each
+  /// call a fresh `tag`, so nothing from an earlier call is ever reused.
   FunctionType functionType() {
     auto strided4 = [&](int64_t heads, int64_t dim) {
       int64_t dyn = ShapedType::kDynamic;
@@ -91,10 +101,12 @@ public:
         StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn}));
     Type index = b.getIndexType();
     auto partialsTy = MemRefType::get({dyn}, f32);
+    auto ktTy = MemRefType::get({dyn, s.dQk, s.blockN}, f32);
+    auto tagsTy = MemRefType::get({dyn}, b.getI64Type());
     return b.getFunctionType(
         {strided4(s.qHeads, s.dQk), strided4(s.kvHeads, s.dQk),
          strided4(s.kvHeads, s.dV), strided4(s.qHeads, s.dV), lseTy,
-         partialsTy, index, index, index},
+         partialsTy, index, index, index, ktTy, tagsTy, b.getI64Type()},
         {});
   }
 
@@ -108,11 +120,14 @@ public:
     lseOut = entry->getArgument(4);
     partials = entry->getArgument(5);
     splits = entry->getArgument(6);
+    ktCache = entry->getArgument(9);
+    ktTags = entry->getArgument(10);
+    tagBase = entry->getArgument(11);
 
     // Tiles live on the stack of the calling thread, allocated once per call.
     qTile = tile({s.blockM, s.roundUp(s.dQk)});
-    kTile = tile({s.dQk, s.blockN});
-    vTile = tile({s.blockN, s.roundUp(s.dV)});
+    if (!s.cacheKt)
+      kTile = tile({s.dQk, s.blockN});
     sTile = tile({s.blockM, s.blockN});
     accTile = tile({s.blockM, s.roundUp(s.dV)});
     rowMax = tile({s.blockM});
@@ -260,7 +275,23 @@ private:
     auto [lo, hi] = splitKeyRange();
     forLoop(lo, hi, idx(s.blockN), {}, [&](Value n0, ValueRange) {
       Value cols = minS(idx(s.blockN), sub(hi, n0));
-      packKV(n0, cols);
+      n0Cur = n0;
+      if (s.cacheKt) {
+        // Tiles are aligned to block_n (splitKeyRange), so n0 names one.
+        ktIndex = b.create<arith::DivUIOp>(n0, idx(s.blockN));
+        Value id = b.create<arith::AddIOp>(
+            tagBase, toI64(add(add(mul(batch, idx(s.kvHeads)), kvHead), idx(1))));
+        Value stale = b.create<arith::CmpIOp>(arith::CmpIPredicate::ne,
+                                              load(ktTags, {ktIndex}), id);
+        ifThen(stale, [&] {
+          // The whole tile, not just this item's keys: another item whose
+          // band reaches further will reuse it.
+          packK(n0, minS(idx(s.blockN), sub(seqKv, n0)));
+          store(id, ktTags, {ktIndex});
+        });
+      } else {
+        packK(n0, cols);
+      }
       computeScores();
       if (s.softcap > 0)
         applySoftcap();
@@ -353,6 +384,10 @@ private:
   /// s-th run of whole block_n tiles (possibly none).
   std::pair<Value, Value> splitKeyRange() {
     auto [lo, hi] = visibleKeyRange();
+    // With the K^T cache, tiles start at multiples of block_n (the extra
+    // keys of a sliding window's first tile are masked).
+    if (s.cacheKt)
+      lo = mul(b.create<arith::DivUIOp>(lo, idx(s.blockN)), idx(s.blockN));
     Value perSplit = b.create<arith::CeilDivUIOp>(sub(hi, lo), splits);
     Value chunk = mul(b.create<arith::CeilDivUIOp>(perSplit, idx(s.blockN)),
                       idx(s.blockN));
@@ -360,10 +395,19 @@ private:
     return {first, minS(add(first, chunk), hi)};
   }
 
-  /// kTile[:, j] = K[b, kvh, n0 + j, :] and vTile[j, :] = V[...] for j < cols.
-  /// K is transposed a width x width block at a time; only the rows of a
-  /// short last tile that do not fill a block go through scalar stores.
-  void packKV(Value n0, Value cols) {
+  /// The K^T tile's element (d, j): the stack tile, or this tile's slot in
+  /// the K^T cache.
+  SmallVector<Value> ktAt(Value d, Value j) {
+    if (s.cacheKt)
+      return {ktIndex, d, j};
+    return {d, j};
+  }
+  Value ktMem() { return s.cacheKt ? ktCache : kTile; }
+
+  /// K^T[:, j] = K[b, kvh, n0 + j, :] for j < cols. K is transposed a
+  /// width x width block at a time; only the rows of a short last tile that
+  /// do not fill a block go through scalar stores.
+  void packK(Value n0, Value cols) {
     Value fullRows = mul(b.create<arith::DivUIOp>(cols, idx(s.width)),
                          idx(s.width));
     forEachRow(idx(0), fullRows, s.width, [&](Value j0) {
@@ -374,21 +418,16 @@ private:
               loadRow(k, {batch, kvHead, add(n0, add(j0, idx(r)))}, c, s.dQk));
         SmallVector<Value> columns = transposeBlock(std::move(rows));
         for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
-          storeVec(columns[e], kTile, {idx(c + e), j0});
+          storeVec(columns[e], ktMem(), ktAt(idx(c + e), j0));
       }
     });
     forEachRow(fullRows, cols, 1, [&](Value j) {
       for (int64_t c = 0; c < s.dQk; c += s.width) {
         Value x = loadRow(k, {batch, kvHead, add(n0, j)}, c, s.dQk);
         for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
-          store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), kTile,
-                {idx(c + e), j});
+          store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), ktMem(),
+                ktAt(idx(c + e), j));
       }
-    });
-    forEachRow(idx(0), cols, 1, [&](Value j) {
-      for (int64_t c = 0; c < s.dV; c += s.width)
-        storeVec(loadRow(v, {batch, kvHead, add(n0, j)}, c, s.dV), vTile,
-                 {j, idx(c)});
     });
   }
 
@@ -396,7 +435,8 @@ private:
   /// [c0, c0 + lanes * width), acc += sum_r lhs[i, r] * rhs[r, col] over
   /// r in [0, depth); `accIn`/`accOut` load and store the accumulators.
   void microKernel(Value i0, Value c0, int64_t vectors, Value depth, Value lhs,
-                   Value rhs, function_ref<Value(int64_t, int64_t)> accIn,
+                   function_ref<Value(Value, int64_t)> rhsVec,
+                   function_ref<Value(int64_t, int64_t)> accIn,
                    function_ref<void(int64_t, int64_t, Value)> accOut) {
     SmallVector<Value> init;
     for (int64_t r = 0; r < s.microM; ++r)
@@ -406,8 +446,7 @@ private:
         forLoop(idx(0), depth, idx(1), init, [&](Value d, ValueRange acc) {
           SmallVector<Value> rhsVecs, next;
           for (int64_t n = 0; n < vectors; ++n)
-            rhsVecs.push_back(
-                loadVec(rhs, {d, add(c0, idx(n * s.width))}));
+            rhsVecs.push_back(rhsVec(d, n));
           for (int64_t r = 0; r < s.microM; ++r) {
             Value a = splatOf(load(lhs, {add(i0, idx(r)), d}));
             for (int64_t n = 0; n < vectors; ++n)
@@ -427,7 +466,10 @@ private:
     forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
       forEachRow(idx(0), idx(s.blockN), s.microN, [&](Value j0) {
         microKernel(
-            i0, j0, vectors, idx(s.dQk), qTile, kTile,
+            i0, j0, vectors, idx(s.dQk), qTile,
+            [&](Value d, int64_t n) {
+              return loadVec(ktMem(), ktAt(d, add(j0, idx(n * s.width))));
+            },
             [&](int64_t, int64_t) { return splat(0.0); },
             [&](int64_t r, int64_t n, Value acc) {
               storeVec(acc, sTile,
@@ -575,7 +617,7 @@ private:
     });
   }
 
-  /// accTile += sTile[:, :cols] * vTile[:cols, :].
+  /// accTile += sTile[:, :cols] * V[b, kvh, n0 : n0 + cols, :].
   void accumulatePV(Value cols) {
     int64_t dVPad = s.roundUp(s.dV);
     forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
@@ -584,8 +626,14 @@ private:
         auto at = [&](int64_t r, int64_t n) -> SmallVector<Value> {
           return {add(i0, idx(r)), idx(c0 + n * s.width)};
         };
+        // V is read in place: its rows are already [key, d_v] with unit
+        // stride, the layout this product wants; lanes past d_v read 0.
         microKernel(
-            i0, idx(c0), vectors, cols, sTile, vTile,
+            i0, idx(c0), vectors, cols, sTile,
+            [&](Value d, int64_t n) {
+              return loadRow(v, {batch, kvHead, add(n0Cur, d)},
+                             c0 + n * s.width, s.dV);
+            },
             [&](int64_t r, int64_t n) { return loadVec(accTile, at(r, n)); },
             [&](int64_t r, int64_t n, Value acc) {
               storeVec(acc, accTile, at(r, n));
@@ -666,11 +714,14 @@ private:
   Type f32;
   VectorType vecTy, idxVecTy;
   Value q, k, v, o, lseOut, partials, splits;
-  Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
+  Value qTile, kTile, sTile, accTile, rowMax, rowSum;
   Value seqQ, seqKv, batchSize, diagOffset, numQBlocks;
   // The work item: batch, its first query head and kv head, its first query
   // position m0, how many positions it has, and its rows (heads x positions).
   Value split, batch, firstHead, kvHead, m0, positions, rows, rowsUp;
+  Value ktCache, ktTags, tagBase;
+  // The current key tile: its first key, and its K^T cache slot (prefill).
+  Value n0Cur, ktIndex;
 };
 
 struct ConvertAttnToSCF

@@ -15,18 +15,29 @@
 // CHECK-SAME: %[[O:[a-z0-9]+]]: memref<?x8x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-SAME: %[[LSE:[a-z0-9]+]]: memref<?x8x?xf32, strided<[?, ?, ?], offset: ?>>
 // CHECK-SAME: %[[PARTIALS:[a-z0-9]+]]: memref<?xf32>, %[[SPLITS:[a-z0-9]+]]: index,
-// CHECK-SAME: %[[BEGIN:[a-z0-9]+]]: index, %[[END:[a-z0-9]+]]: index)
+// CHECK-SAME: %[[BEGIN:[a-z0-9]+]]: index, %[[END:[a-z0-9]+]]: index,
+// The calling thread's K^T cache: [tiles, d_qk, block_n], a tag per tile.
+// CHECK-SAME: %[[KT:[a-z0-9]+]]: memref<?x64x128xf32>, %[[TAGS:[a-z0-9]+]]: memref<?xi64>, %[[TAG:[a-z0-9]+]]: i64)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
-// Tiles: Q (block_m x d), K^T (d x block_n), V (block_n x d_v), S, acc, m, l.
+// Tiles: Q (block_m x d), S (block_m x block_n), acc, m, l. Prefill keeps no
+// K^T tile on the stack, and V is read in place.
 // CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
 // CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x128xf32>
-// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<128x64xf32>
 // CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64xf32>
+// CHECK-NOT: memref<128x64xf32>
 // CHECK: scf.for %{{.*}} = %[[BEGIN]] to %[[END]]
 // GQA: kv head = q head / (8 / 2).
 // CHECK: arith.divui %{{.*}}, %c4
 // Key/value tiles stream through the online softmax.
 // CHECK: scf.for
+// A K tile is transposed into the cache only when its tag is not this
+// call's (batch, kv head).
+// CHECK: %[[HELD:.*]] = memref.load %[[TAGS]]
+// CHECK: %[[STALE:.*]] = arith.cmpi ne, %[[HELD]]
+// CHECK: scf.if %[[STALE]]
+// CHECK: vector.shuffle
+// CHECK: vector.store %{{.*}}, %[[KT]]
+// CHECK: memref.store %{{.*}}, %[[TAGS]]
 // The Q K^T micro-kernel: 8 rows x 2 vectors of accumulators in iter_args.
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK-COUNT-16: vector.fma
@@ -68,6 +79,16 @@ attn.kernel @gqa_causal attributes {q_heads = 8, kv_heads = 2, d_qk = 64, elemen
 // CHECK-NOT: math.log
 // CHECK: return
 attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type = f32}
+
+// Decode visits each key tile once: the K^T tile is packed on the stack and
+// the cache is not touched.
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: %[[DKT:[a-z0-9]+]]: memref<?x64x{{[0-9]+}}xf32>, %[[DTAGS:[a-z0-9]+]]: memref<?xi64>
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<64x{{[0-9]+}}xf32>
+// CHECK-NOT: %[[DTAGS]]
+// CHECK-NOT: %[[DKT]]
+// CHECK: return
+attn.kernel @decode attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = f32, mode = #attn.mode<decode>}
 
 // A sliding window bounds the key range on both sides.
 // CHECK-LABEL: func.func @window(
