@@ -18,6 +18,8 @@
 #include <iterator>
 #include <unistd.h>
 
+#include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
+
 #ifndef ATTNC_VERSION
 #error "ATTNC_VERSION must be defined by the build"
 #endif
@@ -42,8 +44,9 @@ constexpr const char *kCudaKeyPrefix = "attnc-cuda-kernel";
 
 /// Everything the object code depends on, as text; its hash names the file.
 std::string keyText(const detail::CpuFrontEnd &frontEnd) {
-  return fmt::format("{} schema={} attnc={}\n{}\n{}", kCpuKeyPrefix, kSchema,
-                     ATTNC_VERSION, detail::hostTargetId(),
+  return fmt::format("{} schema={} attnc={} codegen={}\n{}\n{}",
+                     kCpuKeyPrefix, kSchema, ATTNC_VERSION,
+                     ATTNC_CODEGEN_FINGERPRINT, detail::hostTargetId(),
                      frontEnd.canonical());
 }
 
@@ -51,9 +54,10 @@ std::string keyText(const detail::CpuFrontEnd &frontEnd) {
 /// resolved spec and schedule), the arch and the NVRTC version.
 std::string cudaKeyText(const detail::CudaTranslation &t,
                         const std::string &arch, const cuda::Nvrtc &nvrtc) {
-  return fmt::format("{} schema={} attnc={}\narch={} nvrtc={}.{}\n{}",
-                     kCudaKeyPrefix, kSchema, ATTNC_VERSION, arch,
-                     nvrtc.majorVersion(), nvrtc.minorVersion(), t.source);
+  return fmt::format("{} schema={} attnc={} codegen={}\narch={} nvrtc={}.{}\n{}",
+                     kCudaKeyPrefix, kSchema, ATTNC_VERSION,
+                     ATTNC_CODEGEN_FINGERPRINT, arch, nvrtc.majorVersion(),
+                     nvrtc.minorVersion(), t.source);
 }
 
 template <typename T> void put(std::string &out, T value) {

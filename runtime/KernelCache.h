@@ -6,7 +6,9 @@
 //
 // The disk key is a SHA-256 of everything the object code depends on: the
 // canonical resolved and scheduled spec, the host target (triple, CPU,
-// features), the LLVM version, attnc's version and the entry schema. An
+// features), the LLVM version, attnc's version, a fingerprint of the code
+// generator's sources (so two builds of one version that generate or call
+// kernels differently never share entries) and the entry schema. An
 // entry repeats the key text it was written for, the resolved spec, and a
 // checksum; any mismatch (truncation, a flipped bit, another version or
 // machine) makes it a miss, and the kernel is recompiled and rewritten.

@@ -114,6 +114,11 @@ TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
     good.assign(std::istreambuf_iterator<char>(in), {});
   }
   ASSERT_GT(good.size(), 1000u);
+  // The key names the code generator's build, not just the version.
+  size_t fp = good.find(" codegen=");
+  ASSERT_NE(fp, std::string::npos) << "no code generator fingerprint in the key";
+  EXPECT_EQ(good.substr(fp + 9, 64).find_first_not_of("0123456789abcdef"),
+            std::string::npos);
   auto flip = [&](size_t at) {
     std::string s = good;
     s[at] ^= 0x10;
@@ -130,6 +135,14 @@ TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
   hasher.update(llvm::StringRef(otherKey));
   auto digest = hasher.final();
   otherKey.append(reinterpret_cast<const char *>(digest.data()), digest.size());
+  std::string otherBuild = good.substr(0, good.size() - 32);
+  otherBuild[fp + 9] = otherBuild[fp + 9] == 'a' ? 'b' : 'a';
+  {
+    llvm::SHA256 h;
+    h.update(llvm::StringRef(otherBuild));
+    auto d = h.final();
+    otherBuild.append(reinterpret_cast<const char *>(d.data()), d.size());
+  }
   std::string wrongSchema = good;
   wrongSchema[8] = 7; // schema field
   const std::pair<const char *, std::string> cases[] = {
@@ -142,6 +155,7 @@ TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
       {"bit flip in the checksum", flip(good.size() - 1)},
       {"wrong schema version", wrongSchema},
       {"another machine's key", otherKey},
+      {"another build's code generator", otherBuild},
       {"not an entry", "hello, world"},
   };
   for (const auto &[what, bytes] : cases) {
