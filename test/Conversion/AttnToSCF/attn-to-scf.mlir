@@ -47,6 +47,8 @@
 // CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
 // Online softmax: running max (NaN-free), exp of s - max by Cody-Waite
 // reduction and 2^n from exponent bits, rescale.
+// The running max is compare-and-select (one vmaxps on x86).
+// CHECK: arith.cmpf ogt, %{{.*}} : vector<16xf32>
 // CHECK: vector.reduction <maxnumf>, %{{.*}} fastmath<nnan>
 // CHECK: math.roundeven %{{.*}} : vector<16xf32>
 // CHECK: math.fma
