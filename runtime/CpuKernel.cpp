@@ -36,22 +36,25 @@ using KernelFn = void (*)(MemRefDescriptor<4> *, MemRefDescriptor<4> *,
                           MemRefDescriptor<3> *, MemRefDescriptor<1> *,
                           int64_t splits, int64_t begin, int64_t end,
                           MemRefDescriptor<3> *kt,
-                          MemRefDescriptor<1, int64_t> *tags, int64_t tag);
+                          MemRefDescriptor<1, int64_t> *tags);
 
-/// The calling thread's K^T cache (see convert-attn-to-scf): one d_qk x
-/// block_n tile per block_n keys, and a tag per tile saying whose keys it
-/// holds. It grows to the largest call's size and is reused, so a thread
-/// transposes each K tile once per call however many query blocks use it.
+/// The calling thread's K^T cache (see convert-attn-to-scf): slots of one
+/// d_qk x block_n tile each, and a tag per slot saying which key tile it
+/// holds. A thread transposes each K tile once per call however many query
+/// blocks use it, as long as the call's tiles fit; beyond the limit, tiles
+/// share slots round-robin (still correct, less reuse).
 struct KtCache {
   std::vector<float> tiles;
   std::vector<int64_t> tags;
+  uint64_t call = 0; // the call whose tags these are
 };
 
-/// A fresh tag space per call: tags are (call number << 32) + a (batch, kv
-/// head) id, so a tile written by an earlier call never matches.
-int64_t nextTagBase() {
-  static std::atomic<int64_t> calls{0};
-  return (calls.fetch_add(1, std::memory_order_relaxed) + 1) << 32;
+std::atomic<size_t> ktCacheLimit{size_t(64) << 20};
+
+/// A number per CpuKernel::run, so a thread knows when to clear its tags.
+uint64_t nextCall() {
+  static std::atomic<uint64_t> calls{0};
+  return calls.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
@@ -190,6 +193,10 @@ Status CpuKernel::validate(const AttentionArgs &a) const {
   return Status::success();
 }
 
+size_t CpuKernel::setKtCacheLimit(size_t bytes) {
+  return ktCacheLimit.exchange(bytes);
+}
+
 int64_t CpuKernel::kvSplitsFor(int64_t batch, int64_t seqQ, int64_t seqKv,
                                unsigned threads) const {
   const KernelSpec &s = impl_->spec;
@@ -235,25 +242,32 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   KernelFn fn = impl_->fn;
   // Prefill kernels keep K^T tiles per thread (decode kernels visit each
   // tile once and pack it on the stack: they get an empty cache).
-  const bool cacheKt = s.mode == Mode::Prefill;
-  const int64_t ktTiles = cacheKt ? (a.k.seq() + s.blockN - 1) / s.blockN : 0;
-  const int64_t tagBase = nextTagBase();
+  const int64_t tileFloats = s.dQk * s.blockN;
+  const int64_t slots =
+      s.mode != Mode::Prefill
+          ? 0
+          : std::clamp<int64_t>(
+                static_cast<int64_t>(ktCacheLimit.load() / (4 * tileFloats)), 1,
+                (a.k.seq() + s.blockN - 1) / s.blockN);
+  const uint64_t call = nextCall();
   // Each item is one (tile, kv split). The kernel only reads the
   // descriptors, so every thread passes the same ones.
   ThreadPool::shared().parallelFor(items, n, [&](int64_t item) {
     thread_local KtCache cache;
-    const size_t floats = static_cast<size_t>(ktTiles * s.dQk * s.blockN);
-    if (cache.tiles.size() < floats)
-      cache.tiles.resize(floats);
-    if (cache.tags.size() < static_cast<size_t>(ktTiles))
-      cache.tags.resize(ktTiles);
+    if (cache.call != call) { // this thread's first item of the call
+      if (cache.tiles.size() < static_cast<size_t>(slots * tileFloats))
+        cache.tiles.resize(slots * tileFloats);
+      if (cache.tags.size() < static_cast<size_t>(slots))
+        cache.tags.resize(slots);
+      std::fill_n(cache.tags.begin(), slots, 0);
+      cache.call = call;
+    }
     MemRefDescriptor<3> kt{cache.tiles.data(), cache.tiles.data(), 0,
-                           {ktTiles, s.dQk, s.blockN},
-                           {s.dQk * s.blockN, s.blockN, 1}};
+                           {slots, s.dQk, s.blockN},
+                           {tileFloats, s.blockN, 1}};
     MemRefDescriptor<1, int64_t> tags{cache.tags.data(), cache.tags.data(), 0,
-                                      {ktTiles}, {1}};
-    fn(&q, &k, &v, &o, &lse, &partials, splits, item, item + 1, &kt, &tags,
-       tagBase);
+                                      {slots}, {1}};
+    fn(&q, &k, &v, &o, &lse, &partials, splits, item, item + 1, &kt, &tags);
   });
   if (splits == 1)
     return Status::success();

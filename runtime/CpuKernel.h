@@ -54,6 +54,13 @@ public:
   Status run(const AttentionArgs &args, unsigned threads = 0,
              int64_t kvSplits = 0) const;
 
+  /// Prefill kernels keep the transposed K tiles of a call in a per-thread
+  /// cache so that each is transposed once per thread rather than once per
+  /// query block. This caps its size per thread (default 64 MiB: 128k keys
+  /// at d_qk 128); past the cap tiles share slots round-robin, which is
+  /// slower but equally correct. Returns the previous cap.
+  static size_t setKtCacheLimit(size_t bytes);
+
   /// The split-KV factor run() chooses for a shape (1: no split).
   int64_t kvSplitsFor(int64_t batch, int64_t seqQ, int64_t seqKv,
                       unsigned threads) const;

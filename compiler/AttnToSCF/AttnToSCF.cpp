@@ -83,11 +83,12 @@ public:
         idxVecTy(VectorType::get({shape.width}, b.getI64Type())) {}
 
   /// The function type:
-  ///   (q, k, v, o, lse, partials, splits, begin, end, kt, tags, tag) -> ().
-  /// kt ([tiles, d_qk, block_n]) and tags ([tiles]) are the calling thread's
-  /// K^T cache: tile t holds K^T of keys [t block_n, (t + 1) block_n) of the
-  /// (batch, kv head) whose id + `tag` is in tags[t]. The runtime gives each
-  /// call a fresh `tag`, so nothing from an earlier call is ever reused.
+  ///   (q, k, v, o, lse, partials, splits, begin, end, kt, tags) -> ().
+  /// kt ([slots, d_qk, block_n]) and tags ([slots]) are the calling thread's
+  /// K^T cache: key tile t of (batch, kv head) lives in slot t mod slots,
+  /// and the slot's tag names which tile it holds (0: none). The runtime
+  /// clears a thread's tags before its first item of each call, so nothing
+  /// from an earlier call is ever reused.
   FunctionType functionType() {
     auto strided4 = [&](int64_t heads, int64_t dim) {
       int64_t dyn = ShapedType::kDynamic;
@@ -106,7 +107,7 @@ public:
     return b.getFunctionType(
         {strided4(s.qHeads, s.dQk), strided4(s.kvHeads, s.dQk),
          strided4(s.kvHeads, s.dV), strided4(s.qHeads, s.dV), lseTy,
-         partialsTy, index, index, index, ktTy, tagsTy, b.getI64Type()},
+         partialsTy, index, index, index, ktTy, tagsTy},
         {});
   }
 
@@ -122,7 +123,6 @@ public:
     splits = entry->getArgument(6);
     ktCache = entry->getArgument(9);
     ktTags = entry->getArgument(10);
-    tagBase = entry->getArgument(11);
 
     // Tiles live on the stack of the calling thread, allocated once per call.
     qTile = tile({s.blockM, s.roundUp(s.dQk)});
@@ -278,9 +278,13 @@ private:
       n0Cur = n0;
       if (s.cacheKt) {
         // Tiles are aligned to block_n (splitKeyRange), so n0 names one.
-        ktIndex = b.create<arith::DivUIOp>(n0, idx(s.blockN));
-        Value id = b.create<arith::AddIOp>(
-            tagBase, toI64(add(add(mul(batch, idx(s.kvHeads)), kvHead), idx(1))));
+        Value tileNo = b.create<arith::DivUIOp>(n0, idx(s.blockN));
+        ktIndex = b.create<arith::RemUIOp>(
+            tileNo, b.create<memref::DimOp>(ktCache, 0));
+        Value tiles = b.create<arith::CeilDivUIOp>(seqKv, idx(s.blockN));
+        Value id = toI64(add(
+            mul(add(mul(batch, idx(s.kvHeads)), kvHead), tiles),
+            add(tileNo, idx(1))));
         Value stale = b.create<arith::CmpIOp>(arith::CmpIPredicate::ne,
                                               load(ktTags, {ktIndex}), id);
         ifThen(stale, [&] {
@@ -725,7 +729,7 @@ private:
   // The work item: batch, its first query head and kv head, its first query
   // position m0, how many positions it has, and its rows (heads x positions).
   Value split, batch, firstHead, kvHead, m0, positions, rows, rowsUp;
-  Value ktCache, ktTags, tagBase;
+  Value ktCache, ktTags;
   // The current key tile: its first key, and its K^T cache slot (prefill).
   Value n0Cur, ktIndex;
 };

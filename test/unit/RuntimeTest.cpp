@@ -118,6 +118,33 @@ TEST(Runtime, OneKernelServesEveryLength) {
   }
 }
 
+/// The K^T cache, capped below a call's tiles (down to a single slot), makes
+/// tiles share slots round-robin: results must not change, bit for bit.
+TEST(Runtime, KtCacheCapDoesNotChangeTheResult) {
+  KernelSpec spec = smallSpec();
+  spec.mask = MaskKind::SlidingWindow;
+  spec.windowLeft = 150;
+  spec.windowRight = 20;
+  spec.blockN = 16;
+  auto kernel = compileOrDie(spec);
+  ASSERT_TRUE(kernel);
+  Call full(kernel->spec(), 2, 300, 1023);
+  ASSERT_TRUE(kernel->run(full.args, 2).ok());
+  EXPECT_TRUE(compareWithReference(kernel->spec(), full.args).passed());
+  const size_t tile = 4 * 32 * 16; // bytes: d_qk x block_n floats
+  for (size_t cap : {size_t(1), 3 * tile, 17 * tile}) {
+    size_t old = CpuKernel::setKtCacheLimit(cap);
+    Call capped(kernel->spec(), 2, 300, 1023);
+    capped.q.storage = full.q.storage;
+    capped.k.storage = full.k.storage;
+    capped.v.storage = full.v.storage;
+    Status st = kernel->run(capped.args, 2);
+    CpuKernel::setKtCacheLimit(old);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(capped.o.storage, full.o.storage) << "cap " << cap << " bytes";
+  }
+}
+
 TEST(Runtime, ThreadCountDoesNotChangeTheResult) {
   auto kernel = compileOrDie(smallSpec());
   ASSERT_TRUE(kernel);

@@ -16,8 +16,8 @@
 // CHECK-SAME: %[[LSE:[a-z0-9]+]]: memref<?x8x?xf32, strided<[?, ?, ?], offset: ?>>
 // CHECK-SAME: %[[PARTIALS:[a-z0-9]+]]: memref<?xf32>, %[[SPLITS:[a-z0-9]+]]: index,
 // CHECK-SAME: %[[BEGIN:[a-z0-9]+]]: index, %[[END:[a-z0-9]+]]: index,
-// The calling thread's K^T cache: [tiles, d_qk, block_n], a tag per tile.
-// CHECK-SAME: %[[KT:[a-z0-9]+]]: memref<?x64x128xf32>, %[[TAGS:[a-z0-9]+]]: memref<?xi64>, %[[TAG:[a-z0-9]+]]: i64)
+// The calling thread's K^T cache: [slots, d_qk, block_n], a tag per slot.
+// CHECK-SAME: %[[KT:[a-z0-9]+]]: memref<?x64x128xf32>, %[[TAGS:[a-z0-9]+]]: memref<?xi64>)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // Tiles: Q (block_m x d), S (block_m x block_n), acc, m, l. Prefill keeps no
 // K^T tile on the stack, and V is read in place.
@@ -30,8 +30,10 @@
 // CHECK: arith.divui %{{.*}}, %c4
 // Key/value tiles stream through the online softmax.
 // CHECK: scf.for
-// A K tile is transposed into the cache only when its tag is not this
-// call's (batch, kv head).
+// Key tile t of a (batch, kv head) lives in slot t mod slots; it is
+// transposed into the cache only when the slot holds another tile.
+// CHECK: %[[SLOTS:.*]] = memref.dim %[[KT]], %c0
+// CHECK: arith.remui %{{.*}}, %[[SLOTS]]
 // CHECK: %[[HELD:.*]] = memref.load %[[TAGS]]
 // CHECK: %[[STALE:.*]] = arith.cmpi ne, %[[HELD]]
 // CHECK: scf.if %[[STALE]]
