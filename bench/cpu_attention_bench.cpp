@@ -42,14 +42,24 @@ double seconds(const std::function<void()> &fn) {
       .count();
 }
 
-/// Median of `reps` timed calls after one warm-up call.
-double medianSeconds(int reps, const std::function<void()> &fn) {
-  fn();
-  std::vector<double> t;
+/// The median of `reps` timed calls of each function, after one warm-up
+/// call each. The calls are interleaved (f0, f1, ..., f0, f1, ...), so a
+/// slow spell of this shared machine hits every contender alike and the
+/// ratios stay fair.
+std::vector<double> interleavedMedians(
+    int reps, const std::vector<std::function<void()>> &fns) {
+  std::vector<std::vector<double>> times(fns.size());
+  for (const auto &fn : fns)
+    fn();
   for (int r = 0; r < reps; ++r)
-    t.push_back(seconds(fn));
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+    for (size_t i = 0; i < fns.size(); ++i)
+      times[i].push_back(seconds(fns[i]));
+  std::vector<double> medians;
+  for (std::vector<double> &t : times) {
+    std::sort(t.begin(), t.end());
+    medians.push_back(t[t.size() / 2]);
+  }
+  return medians;
 }
 
 std::vector<float> randomVector(size_t n, std::mt19937 &rng) {
@@ -150,7 +160,6 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
       denseView(data.o.data(), Layout::BHSD, 1, s.seq, s.qHeads, s.d),
       {}};
 
-  double fused = medianSeconds(reps, [&] { (void)kernel->run(args, threads); });
   // Baselines: heads split over `threads` threads, single-threaded sgemm in
   // each, so that every thread streams its own score buffer.
   auto overHeads = [&](bool full) {
@@ -160,8 +169,10 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
                    data.scores[t].data(), full);
     });
   };
-  double sgemm = medianSeconds(reps, [&] { overHeads(false); });
-  double unfused = medianSeconds(reps, [&] { overHeads(true); });
+  std::vector<double> t = interleavedMedians(
+      reps, {[&] { (void)kernel->run(args, threads); },
+             [&] { overHeads(false); }, [&] { overHeads(true); }});
+  double fused = t[0], sgemm = t[1], unfused = t[2];
 
   double flops = attentionFlops(r, 1, s.seq, s.seq);
   double sgemmFlops = 2.0 * s.qHeads * s.seq * s.seq * s.d;
@@ -194,17 +205,21 @@ void runDecode(int64_t seqKv, unsigned threads, int reps, std::mt19937 &rng) {
                      denseView(v.data(), Layout::BHSD, 1, seqKv, kvHeads, d),
                      denseView(o.data(), Layout::BHSD, 1, 1, qHeads, d),
                      {}};
-  double fused = medianSeconds(reps, [&] { (void)kernel->run(args, threads); });
   // Copy bandwidth: the same number of bytes, memcpy split over the threads.
   size_t bytes = (k.size() + v.size()) * sizeof(float);
   std::vector<char> src(bytes, 1), dst(bytes, 0);
-  double copy = medianSeconds(reps, [&] {
-    onThreads(threads, [&](unsigned t) {
-      size_t per = (bytes + threads - 1) / threads;
-      size_t begin = std::min(bytes, t * per), end = std::min(bytes, begin + per);
-      std::memcpy(dst.data() + begin, src.data() + begin, end - begin);
-    });
-  });
+  std::vector<double> t = interleavedMedians(
+      reps, {[&] { (void)kernel->run(args, threads); },
+             [&] {
+               onThreads(threads, [&](unsigned t) {
+                 size_t per = (bytes + threads - 1) / threads;
+                 size_t begin = std::min(bytes, t * per),
+                        end = std::min(bytes, begin + per);
+                 std::memcpy(dst.data() + begin, src.data() + begin,
+                             end - begin);
+               });
+             }});
+  double fused = t[0], copy = t[1];
   double fusedGBs = bytes / fused / 1e9, copyGBs = bytes / copy / 1e9;
   fmt::print("{:>7} {:>7} {:>9.1f} | {:>8.1f} {:>8.1f} | {:>8.2f}\n", threads,
              seqKv, bytes / 1e6, fusedGBs, copyGBs, fusedGBs / copyGBs);
@@ -238,8 +253,9 @@ int main(int argc, char **argv) {
   }
   openblas_set_num_threads(1);
   std::mt19937 rng(1234);
-  fmt::print("attnc CPU benchmark: f32, BHSD, batch 1, median of {} runs after "
-             "a warm-up; OpenBLAS core: {}; host threads: {}\n",
+  fmt::print("attnc CPU benchmark: f32, BHSD, batch 1, median of {} runs "
+             "after a warm-up, contenders interleaved run by run; OpenBLAS "
+             "core: {}; host threads: {}\n",
              reps, openblas_get_corename(), std::thread::hardware_concurrency());
   fmt::print("GQA 32/8 up to seq 2048; above, heads are scaled down (same 4:1 "
              "ratio) to bound the run time. GFLOP/s count exact unmasked "
