@@ -84,11 +84,12 @@ attn.kernel @gqa_causal attributes {q_heads = 8, kv_heads = 2, d_qk = 64, elemen
 // CHECK: return
 attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type = f32}
 
-// Decode visits each key tile once: the K^T tile is packed on the stack and
-// the cache is not touched.
+// Decode visits each key tile once: the K^T and V tiles are packed on the
+// stack (sequential streams from memory) and the cache is not touched.
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: %[[DKT:[a-z0-9]+]]: memref<?x64x{{[0-9]+}}xf32>, %[[DTAGS:[a-z0-9]+]]: memref<?xi64>
-// CHECK: memref.alloca() {alignment = 64 : i64} : memref<64x{{[0-9]+}}xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x[[BN:[0-9]+]]xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<[[BN]]x64xf32>
 // CHECK-NOT: %[[DTAGS]]
 // CHECK-NOT: %[[DKT]]
 // CHECK: return
