@@ -235,6 +235,8 @@ int main(int argc, char **argv) {
     std::perror("re-exec without OPENBLAS_CORETYPE failed");
   }
   bool quick = false;
+  bool prefillOnly = false;
+  int64_t onlyD = 0, onlySeq = 0; // 0: every head dim / length
   int reps = 3;
   std::vector<unsigned> threadCounts = {1, 2};
   for (int i = 1; i < argc; ++i) {
@@ -245,9 +247,15 @@ int main(int argc, char **argv) {
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--threads" && i + 1 < argc)
       threadCounts = {static_cast<unsigned>(std::max(1, std::atoi(argv[++i])))};
+    else if (a == "--d" && i + 1 < argc)
+      onlyD = std::atoi(argv[++i]);
+    else if (a == "--seq" && i + 1 < argc)
+      onlySeq = std::atoi(argv[++i]);
+    else if (a == "--prefill-only")
+      prefillOnly = true;
     else {
-      fmt::print(stderr,
-                 "usage: attnc-cpu-bench [--quick] [--reps N] [--threads T]\n");
+      fmt::print(stderr, "usage: attnc-cpu-bench [--quick] [--reps N] "
+                         "[--threads T] [--d D] [--seq N] [--prefill-only]\n");
       return 2;
     }
   }
@@ -270,9 +278,13 @@ int main(int argc, char **argv) {
     for (int64_t d : {64, 128})
       for (bool causal : {false, true})
         for (int64_t seq : seqs) {
+          if ((onlyD && d != onlyD) || (onlySeq && seq != onlySeq))
+            continue;
           int64_t qHeads = seq <= 2048 ? 32 : seq <= 4096 ? 8 : 4;
           runPrefill({qHeads, qHeads / 4, d, seq, causal}, threads, reps, rng);
         }
+  if (prefillOnly)
+    return 0;
   fmt::print("\ndecode (seq_q 1, GQA 32/8, d 128, causal bottom_right)\n"
              "{:>7} {:>7} {:>9} | {:>8} {:>8} | {:>8}\n",
              "threads", "seq_kv", "KV MB", "GB/s", "memcpy", "ratio");
