@@ -49,6 +49,10 @@
 // CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
 // Online softmax: running max (NaN-free), exp of s - max by Cody-Waite
 // reduction and 2^n from exponent bits, rescale.
+// Each softmax row prefetches its share of the next key tile: V rows and
+// the next K^T cache slot.
+// CHECK: memref.prefetch %[[V]]
+// CHECK: memref.prefetch %[[KT]]
 // The running max is compare-and-select (one vmaxps on x86).
 // CHECK: arith.cmpf ogt, %{{.*}} : vector<16xf32>
 // CHECK: vector.reduction <maxnumf>, %{{.*}} fastmath<nnan>
