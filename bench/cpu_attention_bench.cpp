@@ -235,7 +235,7 @@ int main(int argc, char **argv) {
     std::perror("re-exec without OPENBLAS_CORETYPE failed");
   }
   bool quick = false;
-  bool prefillOnly = false;
+  bool prefillOnly = false, decodeOnly = false;
   int64_t onlyD = 0, onlySeq = 0; // 0: every head dim / length
   int reps = 3;
   std::vector<unsigned> threadCounts = {1, 2};
@@ -253,9 +253,12 @@ int main(int argc, char **argv) {
       onlySeq = std::atoi(argv[++i]);
     else if (a == "--prefill-only")
       prefillOnly = true;
+    else if (a == "--decode-only")
+      decodeOnly = true;
     else {
       fmt::print(stderr, "usage: attnc-cpu-bench [--quick] [--reps N] "
-                         "[--threads T] [--d D] [--seq N] [--prefill-only]\n");
+                         "[--threads T] [--d D] [--seq N] [--prefill-only] "
+                         "[--decode-only]\n");
       return 2;
     }
   }
@@ -278,7 +281,7 @@ int main(int argc, char **argv) {
     for (int64_t d : {64, 128})
       for (bool causal : {false, true})
         for (int64_t seq : seqs) {
-          if ((onlyD && d != onlyD) || (onlySeq && seq != onlySeq))
+          if (decodeOnly || (onlyD && d != onlyD) || (onlySeq && seq != onlySeq))
             continue;
           int64_t qHeads = seq <= 2048 ? 32 : seq <= 4096 ? 8 : 4;
           runPrefill({qHeads, qHeads / 4, d, seq, causal}, threads, reps, rng);
@@ -292,7 +295,8 @@ int main(int argc, char **argv) {
                                    : std::vector<int64_t>{1024, 4096, 16384, 32768};
   for (unsigned threads : threadCounts)
     for (int64_t seqKv : kvs)
-      runDecode(seqKv, threads, reps, rng);
+      if (!onlySeq || seqKv == onlySeq)
+        runDecode(seqKv, threads, reps, rng);
   fmt::print("\nfused/sgemm: fused GFLOP/s over OpenBLAS sgemm GFLOP/s on the "
              "Q K^T shape; speedup: unfused time over fused time.\n");
   return 0;
