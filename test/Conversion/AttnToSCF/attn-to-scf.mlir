@@ -94,6 +94,8 @@ attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type
 // CHECK-SAME: %[[DKT:[a-z0-9]+]]: memref<?x64x{{[0-9]+}}xf32>, %[[DTAGS:[a-z0-9]+]]: memref<?xi64>
 // CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x[[BN:[0-9]+]]xf32>
 // CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<[[BN]]x64xf32>
+// Copying a V row prefetches the next tile's V and K rows.
+// CHECK: memref.prefetch
 // CHECK-NOT: %[[DTAGS]]
 // CHECK-NOT: %[[DKT]]
 // CHECK: return
