@@ -135,6 +135,7 @@ public:
     accTile = tile({s.blockM, s.roundUp(s.dV)});
     rowMax = tile({s.blockM});
     rowSum = tile({s.blockM});
+    rowAlpha = tile({s.blockM});
 
     seqQ = b.create<memref::DimOp>(q, 2);
     seqKv = b.create<memref::DimOp>(k, 2);
@@ -642,7 +643,8 @@ private:
   }
 
   /// Online softmax over one tile: new row max, P = exp(S - max) in place,
-  /// row sums and the accumulator rescaled by exp(old max - new max).
+  /// row sums, and alpha = exp(old max - new max), by which accumulatePV
+  /// rescales the accumulator row as it loads it.
   void updateSoftmax() {
     forEachRow(idx(0), rowsUp, 1, [&](Value i) {
       if (s.cacheKt)
@@ -678,11 +680,9 @@ private:
           b.create<arith::MulFOp>(load(rowSum, {i}), alpha), tileSum);
       store(sum, rowSum, {i});
       store(newMax, rowMax, {i});
-      Value alphaVec = splatOf(alpha);
-      for (int64_t c = 0; c < s.roundUp(s.dV); c += s.width) {
-        Value a = loadVec(accTile, {i, idx(c)});
-        storeVec(b.create<arith::MulFOp>(a, alphaVec), accTile, {i, idx(c)});
-      }
+      // The accumulator row is rescaled by alpha as the P V micro-kernel
+      // loads it (accumulatePV), not in a pass of its own.
+      store(alpha, rowAlpha, {i});
     });
   }
 
@@ -705,7 +705,12 @@ private:
               return loadRow(v, {batch, kvHead, add(n0Cur, d)},
                              c0 + n * s.width, s.dV);
             },
-            [&](int64_t r, int64_t n) { return loadVec(accTile, at(r, n)); },
+            [&](int64_t r, int64_t n) {
+              // acc *= exp(old max - new max) (updateSoftmax's alpha).
+              Value alpha = splatOf(load(rowAlpha, {add(i0, idx(r))}));
+              return b.create<arith::MulFOp>(loadVec(accTile, at(r, n)), alpha)
+                  .getResult();
+            },
             [&](int64_t r, int64_t n, Value acc) {
               storeVec(acc, accTile, at(r, n));
             });
@@ -785,7 +790,7 @@ private:
   Type f32;
   VectorType vecTy, idxVecTy;
   Value q, k, v, o, lseOut, partials, splits;
-  Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
+  Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum, rowAlpha;
   Value seqQ, seqKv, batchSize, diagOffset, numQBlocks;
   // The work item: batch, its first query head and kv head, its first query
   // position m0, how many positions it has, and its rows (heads x positions).
