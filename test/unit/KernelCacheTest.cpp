@@ -37,6 +37,19 @@ KernelSpec cacheSpec(int variant = 0) {
   return s;
 }
 
+/// `entry` with the key byte at `at` changed to `c` and the checksum
+/// recomputed: a well-formed entry whose only fault is being for another
+/// key (as after a hash collision, or a directory copied between machines).
+std::string resealed(const std::string &entry, size_t at, char c) {
+  std::string out = entry.substr(0, entry.size() - 32);
+  out[at] = c;
+  llvm::SHA256 hasher;
+  hasher.update(llvm::StringRef(out));
+  auto digest = hasher.final();
+  out.append(reinterpret_cast<const char *>(digest.data()), digest.size());
+  return out;
+}
+
 /// A fresh, empty cache directory per test.
 class KernelCacheTest : public testing::Test {
 protected:
@@ -129,20 +142,9 @@ TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
   // directory copied between machines).
   size_t keyAt = good.find("cpu=");
   ASSERT_NE(keyAt, std::string::npos);
-  std::string otherKey = good.substr(0, good.size() - 32);
-  otherKey[keyAt + 4] ^= 1;
-  llvm::SHA256 hasher;
-  hasher.update(llvm::StringRef(otherKey));
-  auto digest = hasher.final();
-  otherKey.append(reinterpret_cast<const char *>(digest.data()), digest.size());
-  std::string otherBuild = good.substr(0, good.size() - 32);
-  otherBuild[fp + 9] = otherBuild[fp + 9] == 'a' ? 'b' : 'a';
-  {
-    llvm::SHA256 h;
-    h.update(llvm::StringRef(otherBuild));
-    auto d = h.final();
-    otherBuild.append(reinterpret_cast<const char *>(d.data()), d.size());
-  }
+  std::string otherKey = resealed(good, keyAt + 4, good[keyAt + 4] ^ 1);
+  std::string otherBuild =
+      resealed(good, fp + 9, good[fp + 9] == 'a' ? 'b' : 'a');
   std::string wrongSchema = good;
   wrongSchema[8] = 7; // schema field
   const std::pair<const char *, std::string> cases[] = {
@@ -336,12 +338,7 @@ TEST_F(KernelCacheTest, DamagedCubinEntriesAreMisses) {
   // checksum) must not be served.
   size_t at = good.find("nvrtc=");
   ASSERT_NE(at, std::string::npos);
-  std::string otherNvrtc = good.substr(0, good.size() - 32);
-  otherNvrtc[at + 6] ^= 1;
-  llvm::SHA256 hasher;
-  hasher.update(llvm::StringRef(otherNvrtc));
-  auto digest = hasher.final();
-  otherNvrtc.append(reinterpret_cast<const char *>(digest.data()), digest.size());
+  std::string otherNvrtc = resealed(good, at + 6, good[at + 6] ^ 1);
   std::string flipped = good;
   flipped[good.size() - 200] ^= 0x04; // inside the CUBIN
   for (const auto &[what, bytes] :

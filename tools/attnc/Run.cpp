@@ -57,6 +57,9 @@ struct Inputs {
 };
 
 StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
+  if (!o.lseFile.empty() && !s.lse)
+    return fail(fmt::format(
+        "--lse needs a kernel that returns LSE; add lse = true to @{}", s.name));
   Inputs in;
   if (!o.qFile.empty()) {
     StatusOr<NpyArray> q = readNpy(o.qFile), k = readNpy(o.kFile),
@@ -224,14 +227,11 @@ int runCuda(const Options &o, const std::string &text) {
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = translation->spec;
-  if (!o.lseFile.empty() && !s.lse)
-    return report(fail(fmt::format(
-        "--lse needs a kernel that returns LSE; add lse = true to @{}", s.name)));
-  if (!driver.ok())
-    return report(driver.status());
   StatusOr<Inputs> in = loadInputs(o, s);
   if (!in.ok())
     return report(in.status());
+  if (!driver.ok())
+    return report(driver.status());
 
   KernelCache cache({o.cacheDir, o.useCache});
   auto start = std::chrono::steady_clock::now();
@@ -277,10 +277,6 @@ int runCommand(const Options &o) {
   if (!frontEnd.ok())
     return report(frontEnd.status());
   const KernelSpec s = (*frontEnd)->spec();
-  if (!o.lseFile.empty() && !s.lse)
-    return report(fail(fmt::format(
-        "--lse needs a kernel that returns LSE; add lse = true to @{}",
-        s.name)));
   StatusOr<Inputs> in = loadInputs(o, s);
   if (!in.ok())
     return report(in.status());
