@@ -61,9 +61,17 @@ Status DeviceBuffer::download(void *host, size_t bytes) const {
 
 namespace {
 
-/// A host view's elements in dense `layout` order.
-TensorView denseLike(const TensorView &t, Layout layout, float *storage) {
-  return denseView(storage, layout, t.batch(), t.seq(), t.heads(), t.dim());
+/// The strides of `t`'s elements stored densely in `layout` order (the data
+/// pointer is unused).
+TensorView denseLike(const TensorView &t, Layout layout) {
+  return denseView(nullptr, layout, t.batch(), t.seq(), t.heads(), t.dim());
+}
+
+/// The position of element (b, h, s, d) in a dense buffer with `dense`'s
+/// strides.
+int64_t offsetIn(const TensorView &dense, int64_t b, int64_t h, int64_t s,
+                 int64_t d) {
+  return b * dense.strides[0] + h * dense.strides[1] + s * dense.strides[2] + d;
 }
 
 template <typename F> void forEach(const TensorView &t, F f) {
@@ -123,12 +131,11 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   // Inputs: rounded in place, packed densely, converted, uploaded.
   auto upload = [&](const TensorView &host) -> StatusOr<DeviceBuffer> {
     std::vector<uint16_t> bits(elements(host));
-    std::vector<float> scratch(bits.size());
-    TensorView dense = denseLike(host, s.layout, scratch.data());
+    TensorView dense = denseLike(host, s.layout);
     forEach(host, [&](int64_t b, int64_t h, int64_t q, int64_t d) {
       float &x = host.at(b, h, q, d);
       x = roundToHalf(x, kind);
-      bits[&dense.at(b, h, q, d) - scratch.data()] = toHalfBits(x, kind);
+      bits[offsetIn(dense, b, h, q, d)] = toHalfBits(x, kind);
     });
     auto buffer = DeviceBuffer::alloc(bits.size() * 2);
     if (!buffer.ok())
@@ -148,8 +155,7 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   auto lse = DeviceBuffer::alloc(lseCount * 4);
   if (!lse.ok())
     return lse.status();
-  // Dense views (their data pointers are unused: only strides matter).
-  auto dense = [&](const TensorView &t) { return denseLike(t, s.layout, nullptr); };
+  auto dense = [&](const TensorView &t) { return denseLike(t, s.layout); };
   CudaArgs device{deviceTensor(*q, dense(args.q)), deviceTensor(*k, dense(args.k)),
                   deviceTensor(*v, dense(args.v)), deviceTensor(*o, dense(args.o)),
                   {}};
@@ -179,22 +185,17 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   std::vector<uint16_t> outBits(elements(args.o));
   if (Status st = o->download(outBits.data(), outBits.size() * 2); !st.ok())
     return st;
-  std::vector<float> scratch(outBits.size());
-  TensorView oDense = denseLike(args.o, s.layout, scratch.data());
+  TensorView oDense = denseLike(args.o, s.layout);
   forEach(args.o, [&](int64_t b, int64_t h, int64_t q, int64_t d) {
-    args.o.at(b, h, q, d) =
-        fromHalfBits(outBits[&oDense.at(b, h, q, d) - scratch.data()], kind);
+    args.o.at(b, h, q, d) = fromHalfBits(outBits[offsetIn(oDense, b, h, q, d)], kind);
   });
   if (s.lse) {
     std::vector<float> lseHost(lseCount);
     if (Status st = lse->download(lseHost.data(), lseHost.size() * 4); !st.ok())
       return st;
-    TensorView from = lseView(lseHost.data(), args.o.batch(), args.o.heads(),
-                              args.o.seq());
-    for (int64_t b = 0; b < from.batch(); ++b)
-      for (int64_t h = 0; h < from.heads(); ++h)
-        for (int64_t q = 0; q < from.seq(); ++q)
-          args.lse.at(b, h, q, 0) = from.at(b, h, q, 0);
+    forEach(args.lse, [&](int64_t b, int64_t h, int64_t q, int64_t d) {
+      args.lse.at(b, h, q, d) = lseHost[offsetIn(lseDense, b, h, q, d)];
+    });
   }
   return millis;
 }
