@@ -235,20 +235,18 @@ StatusOr<CudaTranslation> translateToCuda(const std::string &specSource,
   if (mlir::failed(resolve.run(*p.module)))
     return p.fail("invalid kernel spec");
   mlir::attn::KernelOp kernel = p.kernel;
-  auto schedule = mlir::attn::selectCudaSchedule(kernel, arch);
-  if (mlir::failed(schedule))
-    return p.fail("unsupported kernel");
-  auto source = mlir::attn::translateKernelToCuda(kernel, arch);
+  mlir::attn::CudaSchedule schedule;
+  auto source = mlir::attn::translateKernelToCuda(kernel, arch, &schedule);
   if (mlir::failed(source))
     return p.fail("unsupported kernel");
   CudaTranslation t;
   t.spec = specOf(kernel);
   t.source = std::move(*source);
-  t.blockM = schedule->blockM;
-  t.blockN = schedule->blockN;
-  t.warps = schedule->warps;
-  t.stages = schedule->stages;
-  t.sharedBytes = schedule->sharedBytes;
+  t.blockM = schedule.blockM;
+  t.blockN = schedule.blockN;
+  t.warps = schedule.warps;
+  t.stages = schedule.stages;
+  t.sharedBytes = schedule.sharedBytes;
   return t;
 }
 

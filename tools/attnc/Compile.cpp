@@ -40,8 +40,9 @@ int emit(const Options &o, const std::string &text) {
 int compileCuda(const Options &o, mlir::ModuleOp module) {
   std::string text;
   for (auto kernel : module.getOps<mlir::attn::KernelOp>()) {
+    mlir::attn::CudaSchedule schedule;
     mlir::FailureOr<std::string> source =
-        mlir::attn::translateKernelToCuda(kernel, o.arch);
+        mlir::attn::translateKernelToCuda(kernel, o.arch, &schedule);
     if (mlir::failed(source))
       return 2; // the diagnostic is printed
     if (o.emit == "cuda") {
@@ -63,7 +64,7 @@ int compileCuda(const Options &o, mlir::ModuleOp module) {
                        "shared memory\n",
                kernel.getSymName().str(), out->ptxas.registers,
                out->ptxas.spillStoreBytes + out->ptxas.spillLoadBytes,
-               mlir::attn::selectCudaSchedule(kernel, o.arch)->sharedBytes);
+               schedule.sharedBytes);
     text += o.emit == "ptx" ? out->ptx : out->cubin;
   }
   return emit(o, text);

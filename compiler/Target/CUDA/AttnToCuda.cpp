@@ -97,10 +97,13 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
 }
 
 FailureOr<std::string> mlir::attn::translateKernelToCuda(KernelOp op,
-                                                          StringRef arch) {
+                                                          StringRef arch,
+                                                          CudaSchedule *chosen) {
   FailureOr<CudaSchedule> schedule = selectCudaSchedule(op, arch);
   if (failed(schedule))
     return failure();
+  if (chosen)
+    *chosen = *schedule;
   bool bf16 = op.getElementType().isBF16();
   MaskAttr mask = op.getMaskOrDefault();
   std::string diag = mask.getAlignment() == Alignment::BottomRight

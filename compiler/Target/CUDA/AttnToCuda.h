@@ -21,8 +21,11 @@ FailureOr<CudaSchedule> selectCudaSchedule(KernelOp op, StringRef arch);
 
 /// CUDA C++ for a resolved kernel: one `extern "C" __global__` function
 /// named after the kernel, FlashAttention-2 style (mma.sync m16n8k16,
-/// ldmatrix, cp.async pipelining, online softmax), for NVRTC.
-FailureOr<std::string> translateKernelToCuda(KernelOp op, StringRef arch);
+/// ldmatrix, cp.async pipelining, online softmax), for NVRTC. The schedule
+/// it chose (selectCudaSchedule) goes to `schedule` when given, so callers
+/// that launch or report it need not select it again.
+FailureOr<std::string> translateKernelToCuda(KernelOp op, StringRef arch,
+                                             CudaSchedule *schedule = nullptr);
 
 } // namespace mlir::attn
 
