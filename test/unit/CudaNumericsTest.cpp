@@ -2,6 +2,7 @@
 // NVIDIA GPU and driver; elsewhere the test is skipped and says why.
 #include "TestUtil.h"
 
+#include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
 #include "runtime/cuda/CudaKernel.h"
 #include "runtime/cuda/DeviceRun.h"
@@ -24,6 +25,7 @@ TEST(CudaNumerics, SweepMatchesFloat64Reference) {
   if (!driver.ok())
     GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
   std::mt19937_64 rng(attnc::test::testSeed());
+  KernelCache cache({"", /*disk=*/false});
   const char *masks[] = {"#attn.mask<none>", "#attn.mask<causal, top_left>",
                          "#attn.mask<causal, bottom_right>",
                          "#attn.mask<sliding_window, left = 37, right = 3, bottom_right>"};
@@ -41,7 +43,9 @@ TEST(CudaNumerics, SweepMatchesFloat64Reference) {
         "= true}}",
         i, qHeads, kvHeads, dQk, dV, bf16 ? "bf16" : "f16", masks[i % 4],
         i % 3 == 1 ? "bhsd" : "bshd");
-    auto kernel = CudaKernel::compile(spec);
+    // Through the kernel cache (memory only), the path attnc run and the C
+    // API take.
+    auto kernel = cache.getCuda(spec);
     ASSERT_TRUE(kernel.ok()) << spec << "\n" << kernel.status().message();
     const KernelSpec &s = (*kernel)->spec();
     // Host tensors; padded strides on odd cases (the device copy is dense).

@@ -309,7 +309,7 @@ TEST_F(KernelCacheTest, CubinEntriesAreWrittenReadAndKeptPerArch) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(from, CacheSource::Disk);
   EXPECT_EQ(again->cubin, cubin);
-  EXPECT_EQ(again->translation.sharedBytes > 0, true);
+  EXPECT_GT(again->translation.sharedBytes, 0);
 
   // Another arch is another entry, never the sm_90 binary.
   auto other = second.cudaBinary(kCudaSpec, "sm_80", &from);
@@ -360,8 +360,9 @@ TEST_F(KernelCacheTest, DamagedCubinEntriesAreMisses) {
 
 TEST_F(KernelCacheTest, CudaKernelsWithoutAGpuAreAClearError) {
   if (cuda::Driver::get().ok())
-    GTEST_SKIP() << "skipped: this machine has a CUDA driver (the GPU tests "
-                    "cover getCuda there)";
+    GTEST_SKIP() << "skipped: this machine has a CUDA driver "
+                    "(CudaNumerics.SweepMatchesFloat64Reference runs getCuda "
+                    "there)";
   KernelCache cache = makeCache();
   auto kernel = cache.getCuda(kCudaSpec);
   ASSERT_FALSE(kernel.ok());
