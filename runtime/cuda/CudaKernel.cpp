@@ -1,7 +1,6 @@
 #include "runtime/cuda/CudaKernel.h"
 
 #include "runtime/cuda/Driver.h"
-#include "runtime/cuda/Nvrtc.h"
 #include "runtime/detail/CpuCompiler.h"
 
 #include <fmt/format.h>
@@ -61,31 +60,6 @@ CudaKernel::CudaKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaKernel::~CudaKernel() = default;
 const KernelSpec &CudaKernel::spec() const { return impl_->spec; }
 const std::string &CudaKernel::arch() const { return impl_->arch; }
-
-StatusOr<std::unique_ptr<CudaKernel>>
-CudaKernel::compile(const std::string &specSource, int ordinal) {
-  auto driver = Driver::get();
-  if (!driver.ok())
-    return driver.status();
-  if (Status st = (*driver)->use(ordinal); !st.ok())
-    return st;
-  CudaBinary binary;
-  binary.arch = (*driver)->devices()[ordinal].arch();
-  auto translation = detail::translateToCuda(specSource, binary.arch);
-  if (!translation.ok())
-    return translation.status();
-  binary.translation = std::move(*translation);
-  auto nvrtc = Nvrtc::get();
-  if (!nvrtc.ok())
-    return nvrtc.status();
-  auto compiled = (*nvrtc)->compile(binary.translation.source,
-                                    binary.translation.spec.name + ".cu",
-                                    {binary.arch, {}});
-  if (!compiled.ok())
-    return compiled.status();
-  binary.cubin = std::move(compiled->cubin);
-  return load(binary, ordinal);
-}
 
 StatusOr<std::unique_ptr<CudaKernel>> CudaKernel::load(const CudaBinary &binary,
                                                        int ordinal) {

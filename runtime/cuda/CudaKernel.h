@@ -37,12 +37,8 @@ struct CudaBinary {
 
 class CudaKernel {
 public:
-  /// Compiles `specSource` (one attn.kernel, f16 or bf16) for device
-  /// `ordinal`, bypassing the kernel cache (KernelCache::getCuda caches).
-  /// Fails with a clear message where there is no GPU.
-  static StatusOr<std::unique_ptr<CudaKernel>> compile(const std::string &specSource,
-                                                       int ordinal = 0);
   /// Loads a compiled binary onto device `ordinal`, which must have its arch.
+  /// KernelCache::getCuda compiles (or finds) the binary and calls this.
   static StatusOr<std::unique_ptr<CudaKernel>> load(const CudaBinary &binary,
                                                     int ordinal = 0);
   ~CudaKernel();
