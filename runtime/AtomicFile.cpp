@@ -7,9 +7,18 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 namespace attnc {
+
+bool readFile(const std::string &path, std::string &out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  out.assign(std::istreambuf_iterator<char>(in), {});
+  return true;
+}
 
 Status writeFileAtomically(const std::string &path, const std::string &bytes) {
   static std::atomic<uint64_t> counter{0};

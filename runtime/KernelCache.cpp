@@ -135,14 +135,6 @@ StatusOr<DecodedEntry> decodeEntry(const std::string &bytes) {
   return e;
 }
 
-bool readFile(const std::string &path, std::string &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  out.assign(std::istreambuf_iterator<char>(in), {});
-  return true;
-}
-
 } // namespace
 
 const char *toString(CacheSource source) {

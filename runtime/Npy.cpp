@@ -24,12 +24,10 @@ std::string headerField(const std::string &header, const std::string &key) {
 } // namespace
 
 StatusOr<NpyArray> readNpy(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  std::string bytes;
+  if (!readFile(path, bytes))
     return Status::error(fmt::format("{}: cannot open: {}", path,
                                      std::strerror(errno)));
-  std::string bytes((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
   auto bad = [&](const std::string &why) {
     return Status::error(fmt::format("{}: not a valid .npy file: {}", path, why));
   };

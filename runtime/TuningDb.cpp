@@ -33,10 +33,9 @@ std::string problemKey(const KernelSpec &resolved) {
 
 StatusOr<TuningDb> TuningDb::load(const std::string &path) {
   TuningDb db;
-  std::ifstream in(path);
-  if (!in)
+  std::string text;
+  if (!readFile(path, text))
     return db; // no database yet
-  std::string text((std::istreambuf_iterator<char>(in)), {});
   auto bad = [&](const std::string &why) {
     return Status::error(fmt::format("{}: not a tuning database: {}", path, why));
   };

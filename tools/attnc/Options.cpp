@@ -1,5 +1,7 @@
 #include "Options.h"
 
+#include "runtime/AtomicFile.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -370,13 +372,11 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
 StatusOr<std::string> loadSpecText(const Options &o) {
   if (o.specFile.empty())
     return toMlir(o.flagSpec);
-  std::ifstream in(o.specFile);
-  if (!in)
+  std::string text;
+  if (!readFile(o.specFile, text))
     return Status::error(fmt::format("cannot read '{}': {}", o.specFile,
                                      std::strerror(errno)));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return text;
 }
 
 } // namespace attnc::cli
