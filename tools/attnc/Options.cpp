@@ -97,6 +97,28 @@ StatusOr<double> parseDouble(const std::string &flag, const std::string &text) {
   return v;
 }
 
+/// Sets `out` to the value `text` names among `choices`; empty text keeps
+/// `out` (the spec's default). Else: "FLAG must be a, b or c, got 'x'".
+template <typename E>
+Status choose(const char *flag, const std::string &text,
+              std::initializer_list<std::pair<const char *, E>> choices,
+              E &out) {
+  if (text.empty())
+    return Status::success();
+  std::vector<std::string> names;
+  for (const auto &[name, value] : choices) {
+    if (text == name) {
+      out = value;
+      return Status::success();
+    }
+    names.push_back(name);
+  }
+  std::string last = names.back();
+  names.pop_back();
+  return Status::error(fmt::format("{} must be {} or {}, got '{}'", flag,
+                                   fmt::join(names, ", "), last, text));
+}
+
 } // namespace
 
 StatusOr<Options> parseOptions(int argc, char **argv) {
@@ -321,22 +343,19 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     if (s.dQk == 0)
       return Status::error("--head-dim (or --d-qk) is required when the spec "
                            "is given by flags");
-    if (mask.empty() || mask == "none")
-      s.mask = MaskKind::None;
-    else if (mask == "causal")
-      s.mask = MaskKind::Causal;
-    else if (mask == "sliding_window")
-      s.mask = MaskKind::SlidingWindow;
-    else
-      return Status::error(fmt::format(
-          "--mask must be none, causal or sliding_window, got '{}'", mask));
-    if (align == "top_left")
-      s.alignment = Alignment::TopLeft;
-    else if (align == "bottom_right")
-      s.alignment = Alignment::BottomRight;
-    else if (!align.empty())
-      return Status::error(fmt::format(
-          "--align must be top_left or bottom_right, got '{}'", align));
+    if (Status st = choose("--mask", mask,
+                           {{"none", MaskKind::None},
+                            {"causal", MaskKind::Causal},
+                            {"sliding_window", MaskKind::SlidingWindow}},
+                           s.mask);
+        !st.ok())
+      return st;
+    if (Status st = choose("--align", align,
+                           {{"top_left", Alignment::TopLeft},
+                            {"bottom_right", Alignment::BottomRight}},
+                           s.alignment);
+        !st.ok())
+      return st;
     if (s.mask != MaskKind::None && s.alignment == Alignment::Unset)
       return Status::error(fmt::format(
           "--mask {} requires --align top_left or --align bottom_right (they "
@@ -348,20 +367,16 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     if (s.mask != MaskKind::SlidingWindow && (s.windowLeft || s.windowRight))
       return Status::error("--window-left/--window-right apply only to "
                            "--mask sliding_window");
-    if (layout.empty() || layout == "bshd")
-      s.layout = Layout::BSHD;
-    else if (layout == "bhsd")
-      s.layout = Layout::BHSD;
-    else
-      return Status::error(
-          fmt::format("--layout must be bshd or bhsd, got '{}'", layout));
-    if (mode.empty() || mode == "prefill")
-      s.mode = Mode::Prefill;
-    else if (mode == "decode")
-      s.mode = Mode::Decode;
-    else
-      return Status::error(
-          fmt::format("--mode must be prefill or decode, got '{}'", mode));
+    if (Status st = choose("--layout", layout,
+                           {{"bshd", Layout::BSHD}, {"bhsd", Layout::BHSD}},
+                           s.layout);
+        !st.ok())
+      return st;
+    if (Status st = choose("--mode", mode,
+                           {{"prefill", Mode::Prefill}, {"decode", Mode::Decode}},
+                           s.mode);
+        !st.ok())
+      return st;
     s.lse = !o.lseFile.empty();
     s.vectorWidth = o.vectorWidth;
     s.threads = o.threads;
