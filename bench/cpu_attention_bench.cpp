@@ -62,10 +62,6 @@ std::vector<double> interleavedMedians(
   return medians;
 }
 
-std::vector<float> randomVector(size_t n, std::mt19937 &rng) {
-  return uniformInputs(n, rng);
-}
-
 /// The kernel for `spec`; a benchmark cannot go on without it.
 std::unique_ptr<CpuKernel> compileOrExit(const KernelSpec &spec) {
   auto kernel = CpuKernel::compile(spec);
@@ -146,9 +142,9 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
   }
   auto kernel = compileOrExit(spec);
   PrefillData data;
-  data.q = randomVector(s.qHeads * s.seq * s.d, rng);
-  data.k = randomVector(s.kvHeads * s.seq * s.d, rng);
-  data.v = randomVector(s.kvHeads * s.seq * s.d, rng);
+  data.q = uniformInputs(s.qHeads * s.seq * s.d, rng);
+  data.k = uniformInputs(s.kvHeads * s.seq * s.d, rng);
+  data.v = uniformInputs(s.kvHeads * s.seq * s.d, rng);
   data.o.assign(data.q.size(), 0.f);
   for (unsigned t = 0; t < threads; ++t)
     data.scores.emplace_back(s.seq * s.seq, 0.f); // allocated once, reused
@@ -196,9 +192,9 @@ void runDecode(int64_t seqKv, unsigned threads, int reps, std::mt19937 &rng) {
   spec.alignment = Alignment::BottomRight;
   spec.mode = Mode::Decode;
   auto kernel = compileOrExit(spec);
-  std::vector<float> q = randomVector(qHeads * d, rng);
-  std::vector<float> k = randomVector(kvHeads * seqKv * d, rng);
-  std::vector<float> v = randomVector(kvHeads * seqKv * d, rng);
+  std::vector<float> q = uniformInputs(qHeads * d, rng);
+  std::vector<float> k = uniformInputs(kvHeads * seqKv * d, rng);
+  std::vector<float> v = uniformInputs(kvHeads * seqKv * d, rng);
   std::vector<float> o(q.size());
   AttentionArgs args{denseView(q.data(), Layout::BHSD, 1, 1, qHeads, d),
                      denseView(k.data(), Layout::BHSD, 1, seqKv, kvHeads, d),
