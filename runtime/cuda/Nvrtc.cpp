@@ -1,5 +1,7 @@
 #include "runtime/cuda/Nvrtc.h"
 
+#include "compiler/Target/CUDA/TargetHeader.h"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -120,8 +122,12 @@ StatusOr<NvrtcOutput> Nvrtc::compile(const std::string &source,
                                      const std::string &name,
                                      const NvrtcOptions &options) const {
   Api::Program program = nullptr;
-  if (int rc = api_->createProgram(&program, source.c_str(), name.c_str(), 0,
-                                   nullptr, nullptr))
+  // Generated kernels include their target prelude by name; NVRTC gets the
+  // GPU version from memory.
+  const char *headers[] = {mlir::attn::cudaGpuTargetHeader()};
+  const char *headerNames[] = {mlir::attn::kCudaTargetHeaderName};
+  if (int rc = api_->createProgram(&program, source.c_str(), name.c_str(), 1,
+                                   headers, headerNames))
     return Status::error(fmt::format("nvrtcCreateProgram failed: {}",
                                      api_->getErrorString(rc)));
   std::vector<std::string> args = {"-arch=" + options.arch, "-Xptxas=-v",

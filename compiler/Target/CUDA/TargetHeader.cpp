@@ -1,0 +1,7 @@
+#include "compiler/Target/CUDA/TargetHeader.h"
+
+const char *mlir::attn::cudaGpuTargetHeader() {
+  return
+#include "compiler/Target/CUDA/GpuTarget.cuh.h"
+      ;
+}
