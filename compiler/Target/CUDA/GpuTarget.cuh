@@ -8,7 +8,8 @@
 //
 // Provided: __half / __nv_bfloat16 (cuda_fp16.h, cuda_bf16.h), NEG_INF,
 // smem_addr, cp_async16, cp_async_commit, cp_async_wait<N>, ldmatrix_x4,
-// ldmatrix_x4_trans, mma16816<T> (T = __half or __nv_bfloat16).
+// ldmatrix_x4_trans, store_global, mma16816<T> (T = __half or
+// __nv_bfloat16).
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -42,6 +43,9 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void *
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(smem_addr(p)));
 }
+
+/// *p = value for a global address (the one way kernels write global memory).
+template <typename V> __device__ __forceinline__ void store_global(V *p, V value) { *p = value; }
 
 /// c += a * b for one m16n8k16 tile: a, b of element type T (two per
 /// register), c in f32.
