@@ -1,6 +1,7 @@
 // Kernel cache benchmark: one run, three numbers side by side for the same
 // spec. Cold compile (empty cache), warm disk hit in a new process (this
 // binary re-executed with --warm-child), and in-memory dispatch.
+#include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
 
 #include <fmt/format.h>
@@ -21,8 +22,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-KernelSpec benchSpec() {
-  KernelSpec s;
+/// The benchmark's kernel, built as the C API and the driver build one.
+KernelIr benchKernel() {
+  KernelRequest s;
   s.name = "llama3_8b_gqa";
   s.qHeads = 32;
   s.kvHeads = 8;
@@ -30,7 +32,12 @@ KernelSpec benchSpec() {
   s.mask = MaskKind::Causal;
   s.alignment = Alignment::BottomRight;
   s.lse = true;
-  return s;
+  auto ir = KernelIr::build(s);
+  if (!ir.ok()) {
+    fmt::print(stderr, "{}\n", ir.status().message());
+    std::exit(1);
+  }
+  return *ir;
 }
 
 double millisSince(Clock::time_point start) {
@@ -47,7 +54,7 @@ int warmChild(const std::string &dir) {
   auto start = Clock::now();
   KernelCache cache({dir, true});
   CacheSource from;
-  auto kernel = cache.get(benchSpec(), {}, &from);
+  auto kernel = cache.get(benchKernel(), CpuBackend(), &from);
   double ms = millisSince(start);
   if (!kernel.ok() || from != CacheSource::Disk)
     return 1;
@@ -73,7 +80,7 @@ int main(int argc, char **argv) {
     KernelCache cache({dir, true});
     auto start = Clock::now();
     CacheSource from;
-    auto kernel = cache.get(benchSpec(), {}, &from);
+    auto kernel = cache.get(benchKernel(), CpuBackend(), &from);
     cold.push_back(millisSince(start));
     if (!kernel.ok() || from != CacheSource::Compiled) {
       fmt::print(stderr, "cold compile failed\n");
@@ -94,14 +101,15 @@ int main(int argc, char **argv) {
   }
 
   KernelCache cache({dir, true});
-  (void)cache.get(benchSpec()); // first use loads it
-  const std::string source = toMlir(benchSpec());
+  const KernelIr ir = benchKernel();
+  (void)cache.get(ir, CpuBackend()); // first use loads it
+  const CpuBackend backend;
   std::vector<double> dispatch;
   for (int r = 0; r < reps; ++r) {
     const int calls = 100000;
     auto start = Clock::now();
     for (int i = 0; i < calls; ++i)
-      if (!cache.get(source).ok())
+      if (!cache.get(ir, backend).ok())
         return 1;
     dispatch.push_back(millisSince(start) * 1000.0 / calls); // microseconds
   }

@@ -62,9 +62,14 @@ std::vector<double> interleavedMedians(
   return medians;
 }
 
-/// The kernel for `spec`; a benchmark cannot go on without it.
-std::unique_ptr<CpuKernel> compileOrExit(const KernelSpec &spec) {
-  auto kernel = CpuKernel::compile(spec);
+/// The kernel for `request`; a benchmark cannot go on without it.
+std::unique_ptr<CpuKernel> compileOrExit(const KernelRequest &request) {
+  auto ir = KernelIr::build(request);
+  if (!ir.ok()) {
+    fmt::print(stderr, "bad kernel: {}\n", ir.status().message());
+    std::exit(1);
+  }
+  auto kernel = CpuKernel::compile(*ir);
   if (!kernel.ok()) {
     fmt::print(stderr, "compile failed: {}\n", kernel.status().message());
     std::exit(1);
@@ -130,7 +135,7 @@ void unfusedHeads(const PrefillShape &s, PrefillData &data, int64_t first,
 
 void runPrefill(const PrefillShape &s, unsigned threads, int reps,
                 std::mt19937 &rng) {
-  KernelSpec spec;
+  KernelRequest spec;
   spec.name = "bench";
   spec.qHeads = s.qHeads;
   spec.kvHeads = s.kvHeads;
@@ -182,7 +187,7 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
 
 void runDecode(int64_t seqKv, unsigned threads, int reps, std::mt19937 &rng) {
   const int64_t qHeads = 32, kvHeads = 8, d = 128;
-  KernelSpec spec;
+  KernelRequest spec;
   spec.name = "decode";
   spec.qHeads = qHeads;
   spec.kvHeads = kvHeads;

@@ -8,6 +8,7 @@
 //   attnc-cuda-bench [--reps N] [--dims 64,128] [--seqs 512,1024,...] [--csv]
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
+#include "runtime/cuda/CudaKernel.h"
 #include "runtime/cuda/DeviceRun.h"
 #include "runtime/cuda/Driver.h"
 
@@ -71,6 +72,11 @@ int main(int argc, char **argv) {
   }
   const cuda::Device &device = (*driver)->devices().at(0);
   KernelCache &cache = KernelCache::shared();
+  auto backend = cuda::CudaBackend::forDevice(0);
+  if (!backend.ok()) {
+    fmt::print(stderr, "attnc-cuda-bench: {}\n", backend.status().message());
+    return 2;
+  }
   if (csv)
     fmt::print("d,seq,causal,batch,heads,ms,tflops\n");
   else
@@ -85,7 +91,7 @@ int main(int argc, char **argv) {
         // FlashAttention's benchmark: 16k tokens per batch, model dim 2048.
         const int64_t batch = std::max<int64_t>(1, 16384 / seq);
         const int64_t heads = 2048 / d;
-        KernelSpec s;
+        KernelRequest s;
         s.name = fmt::format("bench_d{}_{}", d, causal ? "causal" : "full");
         s.qHeads = s.kvHeads = heads;
         s.dQk = s.dV = d;
@@ -95,7 +101,12 @@ int main(int argc, char **argv) {
           s.mask = MaskKind::Causal;
           s.alignment = Alignment::TopLeft; // torch's is_causal
         }
-        auto kernel = cache.getCuda(toMlir(s));
+        auto ir = KernelIr::build(s);
+        if (!ir.ok()) {
+          fmt::print(stderr, "attnc-cuda-bench: {}\n", ir.status().message());
+          return 1;
+        }
+        auto kernel = cache.get(*ir, *backend);
         if (!kernel.ok()) {
           fmt::print(stderr, "attnc-cuda-bench: {}\n", kernel.status().message());
           return 1;
@@ -115,7 +126,8 @@ int main(int argc, char **argv) {
         }
         std::sort(millis->begin(), millis->end());
         double ms = (*millis)[millis->size() / 2];
-        double tflops = attentionFlops(s, batch, seq, seq) / (ms * 1e9);
+        double tflops =
+            attentionFlops((*kernel)->spec(), batch, seq, seq) / (ms * 1e9);
         if (csv)
           fmt::print("{},{},{},{},{},{:.4f},{:.2f}\n", d, seq, causal ? 1 : 0,
                      batch, heads, ms, tflops);

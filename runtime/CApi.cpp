@@ -2,9 +2,9 @@
 // symbols leave libattnc (see attnc.map).
 #include "attnc/attnc.h"
 
+#include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
-#include "runtime/cuda/Driver.h"
-#include "runtime/detail/CpuCompiler.h"
+#include "runtime/cuda/CudaKernel.h"
 
 #include <fmt/format.h>
 
@@ -13,16 +13,13 @@
 #include <string>
 
 struct attnc_kernel {
-  std::string source; // attn dialect text
+  attnc::KernelIr ir;
   attnc_target target = ATTNC_TARGET_CPU;
   std::once_flag compiled;
-  attnc::StatusOr<std::shared_ptr<const attnc::CpuKernel>> kernel =
+  attnc::StatusOr<std::shared_ptr<const attnc::CompiledKernel>> kernel =
       attnc::Status::error("not compiled");
-  attnc::StatusOr<std::shared_ptr<const attnc::cuda::CudaKernel>> cudaKernel =
-      attnc::Status::error("not compiled");
-  const attnc::Status &status() const {
-    return target == ATTNC_TARGET_CUDA ? cudaKernel.status() : kernel.status();
-  }
+  attnc_kernel(attnc::KernelIr ir, attnc_target target)
+      : ir(std::move(ir)), target(target) {}
 };
 
 namespace {
@@ -44,6 +41,7 @@ attnc_status failCompile(const attnc::Status &st) {
       startsWith("cuInit failed"))
     return fail(ATTNC_ERROR_NO_DEVICE, m);
   if (startsWith("invalid kernel spec") || startsWith("scheduling failed") ||
+      startsWith("element type") ||
       m.find("expected exactly one attn.kernel") != std::string::npos)
     return fail(ATTNC_ERROR_INVALID_SPEC, m);
   return fail(ATTNC_ERROR_INTERNAL, m);
@@ -57,34 +55,40 @@ attnc_status checkTarget(attnc_target target) {
                           static_cast<int>(target)));
 }
 
-attnc::TensorView view(const attnc_tensor *t) {
-  attnc::TensorView v;
+attnc::DType dtypeOf(attnc_dtype d) {
+  switch (d) {
+  case ATTNC_DTYPE_F16:
+    return attnc::DType::F16;
+  case ATTNC_DTYPE_BF16:
+    return attnc::DType::BF16;
+  default:
+    return attnc::DType::F32;
+  }
+}
+
+/// The runtime's view of `t`; an unknown dtype is an error.
+attnc_status view(const char *name, const attnc_tensor *t,
+                  attnc::TensorView &v) {
+  v = attnc::TensorView();
   if (!t)
-    return v;
+    return ATTNC_OK;
+  if (t->dtype < ATTNC_DTYPE_F32 || t->dtype > ATTNC_DTYPE_BF16)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("{}->dtype ({}) is not an attnc_dtype", name,
+                            static_cast<int>(t->dtype)));
   v.data = t->data;
+  v.dtype = dtypeOf(t->dtype);
   for (int i = 0; i < 4; ++i) {
     v.sizes[i] = t->sizes[i];
     v.strides[i] = t->strides[i];
   }
-  return v;
+  return ATTNC_OK;
 }
 
-/// A CUDA target view: `data` holds a device address.
-attnc::cuda::DeviceTensor deviceTensor(const attnc_tensor *t) {
-  attnc::cuda::DeviceTensor d;
-  if (!t)
-    return d;
-  d.data = reinterpret_cast<uintptr_t>(t->data);
-  for (int i = 0; i < 4; ++i) {
-    d.sizes[i] = t->sizes[i];
-    d.strides[i] = t->strides[i];
-  }
-  return d;
-}
-
-attnc_tensor tensor(const attnc::TensorView &v) {
+attnc_tensor tensor(const attnc::TensorView &v, attnc_dtype dtype) {
   attnc_tensor t;
   t.data = v.data;
+  t.dtype = dtype;
   for (int i = 0; i < 4; ++i) {
     t.sizes[i] = v.sizes[i];
     t.strides[i] = v.strides[i];
@@ -92,30 +96,24 @@ attnc_tensor tensor(const attnc::TensorView &v) {
   return t;
 }
 
-attnc_status create(std::string source, attnc_target target,
+attnc_status create(attnc::StatusOr<attnc::KernelIr> ir, attnc_target target,
                     attnc_kernel **out) {
-  if (!out)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
-  *out = nullptr;
-  if (attnc_status st = checkTarget(target); st != ATTNC_OK)
-    return st;
-  // Check the spec now, so that a bad spec fails here and not at run time.
+  if (!ir.ok())
+    return failCompile(ir.status());
+  // Check the kernel for the target now, so that a bad spec fails here and
+  // not at run time. Nothing is compiled yet.
+  attnc::Status checked = attnc::Status::success();
   if (target == ATTNC_TARGET_CUDA) {
-    auto driver = attnc::cuda::Driver::get();
-    std::string arch = driver.ok() && !(*driver)->devices().empty()
-                           ? (*driver)->devices()[0].arch()
-                           : "sm_90";
-    auto translation = attnc::detail::translateToCuda(source, arch);
-    if (!translation.ok())
-      return failCompile(translation.status());
+    auto codegen = attnc::detail::translateForCuda(
+        *ir, attnc::cuda::CudaBackend::archOrDefault(0));
+    checked = codegen.ok() ? attnc::Status::success() : codegen.status();
   } else {
-    auto frontEnd = attnc::detail::CpuFrontEnd::run(source, {0, "<spec>"});
-    if (!frontEnd.ok())
-      return failCompile(frontEnd.status());
+    auto translation = attnc::CpuBackend().translate(*ir);
+    checked = translation.ok() ? attnc::Status::success() : translation.status();
   }
-  *out = new attnc_kernel;
-  (*out)->source = std::move(source);
-  (*out)->target = target;
+  if (!checked.ok())
+    return failCompile(checked);
+  *out = new attnc_kernel(std::move(*ir), target);
   return ATTNC_OK;
 }
 
@@ -131,34 +129,41 @@ attnc_spec attnc_spec_default(void) {
   return s;
 }
 
-attnc_tensor attnc_tensor_dense(float *data, attnc_layout layout,
-                                int64_t batch, int64_t seq, int64_t heads,
-                                int64_t dim) {
-  return tensor(attnc::denseView(
-      data, layout == ATTNC_LAYOUT_BHSD ? attnc::Layout::BHSD
-                                        : attnc::Layout::BSHD,
-      batch, seq, heads, dim));
+attnc_tensor attnc_tensor_dense(void *data, attnc_dtype dtype,
+                                attnc_layout layout, int64_t batch,
+                                int64_t seq, int64_t heads, int64_t dim) {
+  return tensor(attnc::denseView(static_cast<float *>(data),
+                                 layout == ATTNC_LAYOUT_BHSD
+                                     ? attnc::Layout::BHSD
+                                     : attnc::Layout::BSHD,
+                                 batch, seq, heads, dim),
+                dtype);
 }
 
 attnc_tensor attnc_tensor_lse(float *data, int64_t batch, int64_t heads,
                               int64_t seq) {
-  return tensor(attnc::lseView(data, batch, heads, seq));
+  return tensor(attnc::lseView(data, batch, heads, seq), ATTNC_DTYPE_F32);
 }
 
 attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                                  attnc_kernel **out) {
+  if (!out)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
   if (!spec)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT, "spec is NULL");
-  attnc::KernelSpec s;
-  s.name = spec->name ? spec->name : "attention";
-  bool identifier = !s.name.empty() && !std::isdigit(static_cast<unsigned char>(s.name[0]));
-  for (char c : s.name)
+  if (attnc_status st = checkTarget(target); st != ATTNC_OK)
+    return st;
+  attnc::KernelRequest r;
+  r.name = spec->name ? spec->name : "attention";
+  bool identifier = !r.name.empty() && !std::isdigit(static_cast<unsigned char>(r.name[0]));
+  for (char c : r.name)
     identifier &= std::isalnum(static_cast<unsigned char>(c)) || c == '_';
   if (!identifier)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("spec->name '{}' must be an identifier "
                             "([A-Za-z_][A-Za-z0-9_]*)",
-                            s.name));
+                            r.name));
   if (spec->mask < ATTNC_MASK_NONE || spec->mask > ATTNC_MASK_SLIDING_WINDOW)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("spec->mask ({}) is not an attnc_mask",
@@ -176,44 +181,56 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("spec->dtype ({}) is not an attnc_dtype",
                             static_cast<int>(spec->dtype)));
-  s.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
+  r.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
                   : spec->dtype == ATTNC_DTYPE_BF16 ? "bf16"
                                                     : "f32";
-  s.qHeads = spec->q_heads;
-  s.kvHeads = spec->kv_heads;
-  s.dQk = spec->d_qk;
-  s.dV = spec->d_v;
-  s.scale = spec->scale;
-  s.softcap = spec->softcap;
-  s.mask = static_cast<attnc::MaskKind>(spec->mask);
-  s.alignment = static_cast<attnc::Alignment>(spec->alignment);
-  s.windowLeft = spec->window_left;
-  s.windowRight = spec->window_right;
-  s.layout = static_cast<attnc::Layout>(spec->layout);
-  s.mode = spec->decode ? attnc::Mode::Decode : attnc::Mode::Prefill;
-  s.lse = spec->lse != 0;
-  return create(attnc::toMlir(s), target, out);
+  r.qHeads = spec->q_heads;
+  r.kvHeads = spec->kv_heads;
+  r.dQk = spec->d_qk;
+  r.dV = spec->d_v;
+  r.scale = spec->scale;
+  r.softcap = spec->softcap;
+  r.mask = static_cast<attnc::MaskKind>(spec->mask);
+  r.alignment = static_cast<attnc::Alignment>(spec->alignment);
+  r.windowLeft = spec->window_left;
+  r.windowRight = spec->window_right;
+  r.layout = static_cast<attnc::Layout>(spec->layout);
+  r.mode = spec->decode ? attnc::Mode::Decode : attnc::Mode::Prefill;
+  r.lse = spec->lse != 0;
+  return create(attnc::KernelIr::build(r, "<attnc_spec>"), target, out);
 }
 
 attnc_status attnc_kernel_create_from_mlir(const char *mlir,
                                            attnc_target target,
                                            attnc_kernel **out) {
+  if (!out)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
   if (!mlir)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT, "mlir is NULL");
-  return create(mlir, target, out);
+  if (attnc_status st = checkTarget(target); st != ATTNC_OK)
+    return st;
+  return create(attnc::KernelIr::parse(mlir, "<spec>"), target, out);
 }
 
 attnc_status attnc_kernel_compile(attnc_kernel *kernel) {
   if (!kernel)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
   std::call_once(kernel->compiled, [&] {
-    if (kernel->target == ATTNC_TARGET_CUDA)
-      kernel->cudaKernel = attnc::KernelCache::shared().getCuda(kernel->source);
-    else
-      kernel->kernel = attnc::KernelCache::shared().get(kernel->source);
+    attnc::KernelCache &cache = attnc::KernelCache::shared();
+    if (kernel->target == ATTNC_TARGET_CPU) {
+      kernel->kernel = cache.get(
+          kernel->ir, static_cast<const attnc::Backend &>(attnc::CpuBackend()));
+    } else if (auto backend = attnc::cuda::CudaBackend::forDevice(0);
+               backend.ok()) {
+      kernel->kernel =
+          cache.get(kernel->ir, static_cast<const attnc::Backend &>(*backend));
+    } else {
+      kernel->kernel = backend.status();
+    }
   });
-  if (!kernel->status().ok())
-    return failCompile(kernel->status());
+  if (!kernel->kernel.ok())
+    return failCompile(kernel->kernel.status());
   return ATTNC_OK;
 }
 
@@ -227,28 +244,25 @@ attnc_status attnc_kernel_run(attnc_kernel *kernel, const attnc_tensor *q,
   if (threads < 0)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("threads must be >= 0, got {}", threads));
-  if (kernel->target == ATTNC_TARGET_CUDA) {
-    if (threads != 0)
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  "threads must be 0 for the CUDA target");
-    if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
-      return st;
-    attnc::cuda::CudaArgs args{deviceTensor(q), deviceTensor(k),
-                               deviceTensor(v), deviceTensor(o),
-                               deviceTensor(lse)};
-    attnc::Status st = (*kernel->cudaKernel)->run(args, stream);
-    if (!st.ok())
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
-    return ATTNC_OK;
-  }
-  if (stream)
+  if (kernel->target == ATTNC_TARGET_CUDA && threads != 0)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                "threads must be 0 for the CUDA target");
+  if (kernel->target == ATTNC_TARGET_CPU && stream)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 "stream must be NULL for the CPU target");
+  attnc::AttentionArgs args;
+  for (auto [name, t, out] :
+       {std::tuple{"q", q, &args.q}, std::tuple{"k", k, &args.k},
+        std::tuple{"v", v, &args.v}, std::tuple{"o", o, &args.o},
+        std::tuple{"lse", lse, &args.lse}})
+    if (attnc_status st = view(name, t, *out); st != ATTNC_OK)
+      return st;
   if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
     return st;
-  attnc::AttentionArgs args{view(q), view(k), view(v), view(o), view(lse)};
-  attnc::Status st =
-      (*kernel->kernel)->run(args, static_cast<unsigned>(threads));
+  attnc::LaunchOptions options;
+  options.threads = static_cast<unsigned>(threads);
+  options.stream = stream;
+  attnc::Status st = (*kernel->kernel)->launch(args, options);
   if (!st.ok())
     return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
   return ATTNC_OK;

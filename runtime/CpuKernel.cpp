@@ -4,7 +4,7 @@
 
 #include "compiler/AttnToSCF/WorkSplit.h"
 #include "runtime/ThreadPool.h"
-#include "runtime/detail/CpuCompiler.h"
+#include "runtime/detail/Compiler.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -58,7 +58,8 @@ uint64_t nextCall() {
 }
 
 template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
-  MemRefDescriptor<Rank> d{t.data, t.data, 0, {}, {}};
+  float *data = static_cast<float *>(t.data);
+  MemRefDescriptor<Rank> d{data, data, 0, {}, {}};
   for (int i = 0; i < Rank; ++i) {
     d.sizes[i] = t.sizes[i];
     d.strides[i] = t.strides[i];
@@ -70,6 +71,10 @@ Status checkView(const char *name, const TensorView &t, int64_t heads,
                  const char *headsName, int64_t dim, const char *dimName) {
   if (!t.data)
     return Status::error(fmt::format("{}: data pointer is null", name));
+  if (t.dtype != DType::F32)
+    return Status::error(fmt::format(
+        "{}: element type is {}, but the kernel reads and writes f32", name,
+        toString(t.dtype)));
   for (int64_t size : t.sizes)
     if (size < 0)
       return Status::error(fmt::format("{}: sizes must be >= 0, got [{}]",
@@ -103,20 +108,39 @@ const KernelSpec &CpuKernel::spec() const { return impl_->spec; }
 const std::string &CpuKernel::object() const { return impl_->object; }
 
 StatusOr<std::unique_ptr<CpuKernel>>
-CpuKernel::compile(const KernelSpec &spec, const CpuCompileOptions &options) {
-  return compile(toMlir(spec), options);
-}
-
-StatusOr<std::unique_ptr<CpuKernel>>
-CpuKernel::compile(const std::string &mlirSource,
-                   const CpuCompileOptions &options) {
-  auto frontEnd = detail::CpuFrontEnd::run(mlirSource, options);
-  if (!frontEnd.ok())
-    return frontEnd.status();
-  StatusOr<std::string> object = (*frontEnd)->emitObject();
+CpuKernel::compile(const KernelIr &ir, const CpuCompileOptions &options) {
+  auto translation = detail::translateForCpu(ir, options);
+  if (!translation.ok())
+    return translation.status();
+  StatusOr<std::string> object = (*translation)->compile();
   if (!object.ok())
     return object.status();
-  return load(*object, (*frontEnd)->spec());
+  return load(*object, (*translation)->spec());
+}
+
+std::string CpuBackend::id() const {
+  return fmt::format("cpu vector_width={}", options_.vectorWidth);
+}
+
+StatusOr<std::unique_ptr<Translation>>
+CpuBackend::translate(const KernelIr &ir) const {
+  return detail::translateForCpu(ir, options_);
+}
+
+StatusOr<std::shared_ptr<const CompiledKernel>>
+CpuBackend::load(const Translation &translation,
+                 const std::string &bytes) const {
+  auto kernel = CpuKernel::load(bytes, translation.spec());
+  if (!kernel.ok())
+    return kernel.status();
+  return std::shared_ptr<const CompiledKernel>(std::move(*kernel));
+}
+
+Status CpuKernel::launch(const AttentionArgs &args,
+                         const LaunchOptions &options) const {
+  if (options.stream)
+    return Status::error("stream must be null for the cpu target");
+  return run(args, options.threads, options.kvSplits);
 }
 
 StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
@@ -181,6 +205,9 @@ Status CpuKernel::validate(const AttentionArgs &a) const {
   if (!s.lse && a.lse.data)
     return Status::error("lse: a buffer was given, but the kernel was "
                          "compiled with lse = false");
+  if (s.lse && a.lse.dtype != DType::F32)
+    return Status::error(fmt::format("lse: element type is {}, but LSE is f32",
+                                     toString(a.lse.dtype)));
   if (s.lse) {
     const TensorView &l = a.lse;
     if (l.batch() != a.q.batch() || l.heads() != s.qHeads ||

@@ -1,9 +1,7 @@
 #ifndef ATTNC_RUNTIME_CPUKERNEL_H
 #define ATTNC_RUNTIME_CPUKERNEL_H
 
-#include "runtime/Spec.h"
-#include "runtime/Status.h"
-#include "runtime/Tensor.h"
+#include "runtime/Backend.h"
 
 #include <memory>
 #include <string>
@@ -16,21 +14,16 @@ constexpr int64_t kMaxKvSplits = 64;
 struct CpuCompileOptions {
   /// f32 lanes per vector (4, 8, 16); 0: the host's widest.
   int64_t vectorWidth = 0;
-  /// Name used for the source in diagnostics.
-  std::string sourceName = "<spec>";
 };
 
 /// One attention kernel JIT-compiled for this CPU. Batch and sequence lengths
 /// are run-time values: one kernel serves every length. Thread-safe to run
 /// concurrently.
-class CpuKernel {
+class CpuKernel final : public CompiledKernel {
 public:
-  /// Compiles a module holding exactly one attn.kernel, given as MLIR text.
+  /// Compiles a kernel without a cache (KernelCache::get is the usual way).
   static StatusOr<std::unique_ptr<CpuKernel>>
-  compile(const std::string &mlirSource, const CpuCompileOptions &options = {});
-  /// Compiles a KernelSpec (through its MLIR form).
-  static StatusOr<std::unique_ptr<CpuKernel>>
-  compile(const KernelSpec &spec, const CpuCompileOptions &options = {});
+  compile(const KernelIr &ir, const CpuCompileOptions &options = {});
 
   /// Loads object code produced by compile() (see object()) for `spec`, the
   /// resolved spec it was compiled from. This is the warm half of compile():
@@ -38,10 +31,10 @@ public:
   static StatusOr<std::unique_ptr<CpuKernel>> load(const std::string &object,
                                                    const KernelSpec &spec);
 
-  ~CpuKernel();
+  ~CpuKernel() override;
 
   /// The resolved spec: every default and schedule choice filled in.
-  const KernelSpec &spec() const;
+  const KernelSpec &spec() const override;
   /// The host object code (ELF) the kernel runs from.
   const std::string &object() const;
 
@@ -53,6 +46,9 @@ public:
   /// rounding.
   Status run(const AttentionArgs &args, unsigned threads = 0,
              int64_t kvSplits = 0) const;
+  /// run() with the options' threads and kvSplits; `stream` must be null.
+  Status launch(const AttentionArgs &args,
+                const LaunchOptions &options) const override;
 
   /// Prefill kernels keep the transposed K tiles of a call in a per-thread
   /// cache so that each is transposed once per thread rather than once per
@@ -72,6 +68,22 @@ private:
   struct Impl;
   explicit CpuKernel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+/// The CPU backend: kernels JIT-compiled by LLVM for this host.
+class CpuBackend final : public Backend {
+public:
+  using Kernel = CpuKernel;
+  explicit CpuBackend(CpuCompileOptions options = {}) : options_(options) {}
+  const char *target() const override { return "cpu"; }
+  std::string id() const override;
+  StatusOr<std::unique_ptr<Translation>>
+  translate(const KernelIr &ir) const override;
+  StatusOr<std::shared_ptr<const CompiledKernel>>
+  load(const Translation &translation, const std::string &bytes) const override;
+
+private:
+  CpuCompileOptions options_;
 };
 
 } // namespace attnc

@@ -1,19 +1,15 @@
 #include "runtime/Dispatch.h"
 
-#include "runtime/detail/CpuCompiler.h"
-
-#include <cmath>
-
 namespace attnc {
 
 Dispatcher::Dispatcher(KernelCache &cache, TuningDb db,
                        CpuCompileOptions options)
-    : cache_(cache), db_(std::move(db)), options_(std::move(options)) {}
+    : cache_(cache), db_(std::move(db)), backend_(options) {}
 
-StatusOr<Dispatcher::Choice> Dispatcher::select(const std::string &source,
+StatusOr<Dispatcher::Choice> Dispatcher::select(const KernelIr &ir,
                                                 int64_t batch, int64_t seqQ,
                                                 int64_t seqKv) {
-  auto key = std::make_tuple(source, batch, seqQ, seqKv);
+  auto key = std::make_tuple(ir.text(), batch, seqQ, seqKv);
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = chosen_.find(key); it != chosen_.end()) {
     Choice again = it->second;
@@ -25,40 +21,30 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const std::string &source,
   if (chosen_.size() >= 4096)
     chosen_.clear();
 
-  auto problem = problems_.find(source);
-  if (problem == problems_.end()) {
-    // The front end alone resolves the spec: no need to compile the
-    // heuristic kernel when the database has a tuned one.
-    auto frontEnd = detail::CpuFrontEnd::run(source, options_);
-    if (!frontEnd.ok())
-      return frontEnd.status();
-    const KernelSpec &resolved = (*frontEnd)->spec();
-    problem = problems_
-                  .emplace(source, std::make_pair(problemKey(resolved), resolved))
-                  .first;
-  }
   Choice choice;
   std::optional<TuningRecord> record =
-      db_.lookup(problem->second.first, hostTarget(), batch, seqQ, seqKv);
+      db_.lookup(ir.problemKey(), hostTarget(), batch, seqQ, seqKv);
+  KernelIr chosen = ir;
   if (record) {
-    KernelSpec tuned = problem->second.second;
-    tuned.blockM = record->schedule.blockM;
-    tuned.blockN = record->schedule.blockN;
-    tuned.microM = record->schedule.microM;
-    tuned.microN = record->schedule.microN;
-    auto kernel = cache_.get(tuned, options_, &choice.from);
-    if (!kernel.ok())
-      return kernel.status();
-    choice.kernel = *kernel;
+    // The tuned tiling, set on this kernel's own op: whatever else the op
+    // says (regions, inputs, ...) is kept.
+    Schedule schedule;
+    schedule.blockM = record->schedule.blockM;
+    schedule.blockN = record->schedule.blockN;
+    schedule.microM = record->schedule.microM;
+    schedule.microN = record->schedule.microN;
+    auto tuned = ir.withSchedule(schedule);
+    if (!tuned.ok())
+      return tuned.status();
+    chosen = *tuned;
     choice.tuned = true;
     choice.exact = record->batch == batch && record->seqQ == seqQ &&
                    record->seqKv == seqKv;
-  } else {
-    auto kernel = cache_.get(source, options_, &choice.from);
-    if (!kernel.ok())
-      return kernel.status();
-    choice.kernel = *kernel;
   }
+  auto kernel = cache_.get(chosen, backend_, &choice.from);
+  if (!kernel.ok())
+    return kernel.status();
+  choice.kernel = *kernel;
   chosen_[key] = choice;
   return choice;
 }

@@ -3,10 +3,11 @@
 
 // Shape dispatch: from the run-time shape, the kernel variant to run. The
 // tuning database's schedule when it covers the shape (exact or nearest
-// bucket), else the heuristic's; kernels come from the kernel cache, and
-// the choice per (spec, shape) is remembered, so a new length never
-// recompiles and a repeated one costs a map lookup.
+// bucket), set on the kernel's op, else the heuristic's; kernels come from
+// the kernel cache, and the choice per (kernel, shape) is remembered, so a
+// new length never recompiles and a repeated one costs a map lookup.
 
+#include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
 #include "runtime/TuningDb.h"
 
@@ -27,17 +28,15 @@ public:
     bool exact = false;  // ... for exactly this shape
     CacheSource from = CacheSource::Memory; // where the kernel came from
   };
-  /// The kernel for `source` (one attn.kernel) at this shape.
-  StatusOr<Choice> select(const std::string &source, int64_t batch,
-                          int64_t seqQ, int64_t seqKv);
+  /// The kernel for `ir` at this shape.
+  StatusOr<Choice> select(const KernelIr &ir, int64_t batch, int64_t seqQ,
+                          int64_t seqKv);
 
 private:
   KernelCache &cache_;
   TuningDb db_;
-  CpuCompileOptions options_;
+  CpuBackend backend_;
   std::mutex mutex_;
-  // source -> its problem key (memoised: computing it parses the spec)
-  std::map<std::string, std::pair<std::string, KernelSpec>> problems_;
   std::map<std::tuple<std::string, int64_t, int64_t, int64_t>, Choice> chosen_;
 };
 

@@ -1,9 +1,6 @@
 #include "runtime/KernelCache.h"
 
 #include "runtime/AtomicFile.h"
-#include "runtime/cuda/Driver.h"
-#include "runtime/cuda/Nvrtc.h"
-#include "runtime/detail/CpuCompiler.h"
 
 #include "llvm/Support/SHA256.h"
 #include "llvm/ADT/StringExtras.h"
@@ -18,19 +15,13 @@
 #include <iterator>
 #include <unistd.h>
 
-#include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
-
-#ifndef ATTNC_VERSION
-#error "ATTNC_VERSION must be defined by the build"
-#endif
-
 namespace attnc {
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr char kMagic[8] = {'A', 'T', 'T', 'N', 'C', 'K', 'C', '\n'};
-constexpr uint32_t kSchema = 1;
+constexpr uint32_t kSchema = 2;
 constexpr const char *kSuffix = ".attnc";
 
 std::string sha256Hex(const std::string &data) {
@@ -39,40 +30,20 @@ std::string sha256Hex(const std::string &data) {
   return llvm::toHex(hasher.final(), /*LowerCase=*/true);
 }
 
-constexpr const char *kCpuKeyPrefix = "attnc-cpu-kernel";
-constexpr const char *kCudaKeyPrefix = "attnc-cuda-kernel";
-
-/// Everything the object code depends on, as text; its hash names the file.
-std::string keyText(const detail::CpuFrontEnd &frontEnd) {
-  return fmt::format("{} schema={} attnc={} codegen={}\n{}\n{}",
-                     kCpuKeyPrefix, kSchema, ATTNC_VERSION,
-                     ATTNC_CODEGEN_FINGERPRINT, detail::hostTargetId(),
-                     frontEnd.canonical());
-}
-
-/// Everything a CUBIN depends on: the CUDA C++ (which spells out the
-/// resolved spec and schedule), the arch and the NVRTC version.
-std::string cudaKeyText(const detail::CudaTranslation &t,
-                        const std::string &arch, const cuda::Nvrtc &nvrtc) {
-  return fmt::format("{} schema={} attnc={} codegen={}\narch={} nvrtc={}.{}\n{}",
-                     kCudaKeyPrefix, kSchema, ATTNC_VERSION,
-                     ATTNC_CODEGEN_FINGERPRINT, arch, nvrtc.majorVersion(),
-                     nvrtc.minorVersion(), t.source);
-}
-
 template <typename T> void put(std::string &out, T value) {
   out.append(reinterpret_cast<const char *>(&value), sizeof(value));
 }
 
-/// magic, schema, key, resolved spec, object, then a SHA-256 of all of it.
-std::string encodeEntry(const std::string &key, const std::string &spec,
+/// magic, schema, key, about (the target and name, then the resolved op),
+/// payload, then a SHA-256 of all of it.
+std::string encodeEntry(const std::string &key, const std::string &about,
                         const std::string &object) {
   std::string out(kMagic, sizeof(kMagic));
   put(out, kSchema);
   put(out, static_cast<uint32_t>(key.size()));
   out += key;
-  put(out, static_cast<uint32_t>(spec.size()));
-  out += spec;
+  put(out, static_cast<uint32_t>(about.size()));
+  out += about;
   put(out, static_cast<uint64_t>(object.size()));
   out += object;
   llvm::SHA256 hasher;
@@ -83,8 +54,23 @@ std::string encodeEntry(const std::string &key, const std::string &spec,
 }
 
 struct DecodedEntry {
-  std::string key, spec, object;
+  std::string key, about, object;
 };
+
+/// The value of `field=` on its own line in an entry's about text.
+std::string aboutField(const std::string &about, const std::string &field) {
+  std::string prefix = field + "=";
+  size_t pos = 0;
+  while (pos < about.size()) {
+    size_t end = about.find('\n', pos);
+    if (end == std::string::npos)
+      end = about.size();
+    if (about.compare(pos, prefix.size(), prefix) == 0)
+      return about.substr(pos + prefix.size(), end - pos - prefix.size());
+    pos = end + 1;
+  }
+  return "";
+}
 
 /// Checks every field of an entry; the error says which check failed.
 StatusOr<DecodedEntry> decodeEntry(const std::string &bytes) {
@@ -104,7 +90,7 @@ StatusOr<DecodedEntry> decodeEntry(const std::string &bytes) {
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)))
     return Status::error("bad magic");
   pos = sizeof(kMagic);
-  uint32_t schema = 0, keyLen = 0, specLen = 0;
+  uint32_t schema = 0, keyLen = 0, aboutLen = 0;
   uint64_t objectLen = 0;
   if (Status st = get32(schema, "schema"); !st.ok())
     return st;
@@ -116,11 +102,11 @@ StatusOr<DecodedEntry> decodeEntry(const std::string &bytes) {
   if (Status st = take(keyLen, "key"); !st.ok())
     return st;
   e.key = bytes.substr(pos, keyLen), pos += keyLen;
-  if (Status st = get32(specLen, "spec length"); !st.ok())
+  if (Status st = get32(aboutLen, "about length"); !st.ok())
     return st;
-  if (Status st = take(specLen, "spec"); !st.ok())
+  if (Status st = take(aboutLen, "about"); !st.ok())
     return st;
-  e.spec = bytes.substr(pos, specLen), pos += specLen;
+  e.about = bytes.substr(pos, aboutLen), pos += aboutLen;
   if (Status st = take(8, "object length"); !st.ok())
     return st;
   std::memcpy(&objectLen, bytes.data() + pos, 8), pos += 8;
@@ -188,30 +174,21 @@ CacheStats KernelCache::stats() const {
   return {memoryHits_, diskHits_, compiles_, diskWrites_, diskRejects_};
 }
 
-StatusOr<std::shared_ptr<const CpuKernel>>
-KernelCache::get(const KernelSpec &spec, const CpuCompileOptions &options,
-                 CacheSource *from) {
-  return get(toMlir(spec), options, from);
-}
-
-template <typename Kernel, typename Load>
-StatusOr<std::shared_ptr<const Kernel>> KernelCache::memoize(
-    std::unordered_map<std::string,
-                       std::shared_future<StatusOr<std::shared_ptr<const Kernel>>>>
-        &memory,
-    const std::string &key, CacheSource *from, Load load) {
-  using Result = StatusOr<std::shared_ptr<const Kernel>>;
+StatusOr<std::shared_ptr<const CompiledKernel>>
+KernelCache::get(const KernelIr &ir, const Backend &backend, CacheSource *from) {
+  // In memory the key is the request itself: no parsing on this path.
+  const std::string key = backend.id() + '\n' + ir.text();
   std::promise<Result> promise;
   std::shared_future<Result> future;
   bool owner = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = memory.find(key);
-    if (it != memory.end()) {
+    auto it = memory_.find(key);
+    if (it != memory_.end()) {
       future = it->second;
     } else {
       future = promise.get_future().share();
-      memory.emplace(key, future);
+      memory_.emplace(key, future);
       owner = true;
     }
   }
@@ -225,25 +202,15 @@ StatusOr<std::shared_ptr<const Kernel>> KernelCache::memoize(
     return result;
   }
   CacheSource origin = CacheSource::Compiled;
-  Result result = load(origin);
+  Result result = load(ir, backend, origin);
   promise.set_value(result);
   if (!result.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
-    memory.erase(key); // let a later request try again
+    memory_.erase(key); // let a later request try again
   } else if (from) {
     *from = origin;
   }
   return result;
-}
-
-StatusOr<std::shared_ptr<const CpuKernel>>
-KernelCache::get(const std::string &source, const CpuCompileOptions &options,
-                 CacheSource *from) {
-  // In memory the key is the request itself: no parsing on this path.
-  return memoize(memory_, std::to_string(options.vectorWidth) + '\n' + source,
-                 from, [&](CacheSource &origin) {
-                   return load(source, options, origin);
-                 });
 }
 
 std::string KernelCache::entryPath(const std::string &name,
@@ -253,29 +220,32 @@ std::string KernelCache::entryPath(const std::string &name,
       .string();
 }
 
-std::optional<std::pair<KernelSpec, std::string>>
-KernelCache::readEntry(const std::string &path, const std::string &key) {
+std::optional<std::string> KernelCache::readEntry(const std::string &path,
+                                                  const std::string &key) {
   std::string bytes;
   if (!disk_ || !readFile(path, bytes))
     return std::nullopt;
   StatusOr<DecodedEntry> entry = decodeEntry(bytes);
   if (entry.ok() && entry->key == key)
-    if (StatusOr<KernelSpec> spec = parseSerializedSpec(entry->spec); spec.ok())
-      return std::make_pair(std::move(*spec), std::move(entry->object));
+    return std::move(entry->object);
   ++diskRejects_; // corrupt, foreign or stale: the caller recompiles
   return std::nullopt;
 }
 
-void KernelCache::writeEntry(const std::string &path, const std::string &key,
-                             const KernelSpec &spec, const std::string &object) {
+void KernelCache::writeEntry(const std::string &path,
+                             const Translation &translation, const char *target,
+                             const std::string &object) {
   if (!disk_)
     return;
   std::error_code ec;
   fs::create_directories(directory_, ec);
+  std::string about = fmt::format("target={}\nname={}\n{}", target,
+                                  translation.spec().name,
+                                  translation.resolvedText());
   Status written =
       ec ? Status::error(fmt::format("cannot create '{}': {}", directory_,
                                      ec.message()))
-         : writeFileAtomically(path, encodeEntry(key, serializeSpec(spec), object));
+         : writeFileAtomically(path, encodeEntry(translation.key(), about, object));
   if (written.ok())
     ++diskWrites_;
   else
@@ -283,101 +253,45 @@ void KernelCache::writeEntry(const std::string &path, const std::string &key,
                 ")");
 }
 
-KernelCache::Result KernelCache::load(const std::string &source,
-                                      const CpuCompileOptions &options,
-                                      CacheSource &from) {
-  auto frontEnd = detail::CpuFrontEnd::run(source, options);
-  if (!frontEnd.ok())
-    return frontEnd.status();
-  std::string key = keyText(**frontEnd);
-  std::string path = entryPath((*frontEnd)->spec().name, key);
-  if (auto entry = readEntry(path, key)) {
-    auto kernel = CpuKernel::load(entry->second, entry->first);
-    if (kernel.ok()) {
-      ++diskHits_;
-      from = CacheSource::Disk;
-      return std::shared_ptr<const CpuKernel>(std::move(*kernel));
-    }
-    ++diskRejects_; // checksummed, yet the loader refused it: recompile
-  }
-  StatusOr<std::string> object = (*frontEnd)->emitObject();
-  if (!object.ok())
-    return object.status();
-  auto kernel = CpuKernel::load(*object, (*frontEnd)->spec());
-  if (!kernel.ok())
-    return kernel.status();
-  ++compiles_;
-  from = CacheSource::Compiled;
-  writeEntry(path, key, (*frontEnd)->spec(), *object);
-  return std::shared_ptr<const CpuKernel>(std::move(*kernel));
-}
-
-StatusOr<cuda::CudaBinary> KernelCache::cudaBinary(const std::string &source,
-                                                   const std::string &arch,
-                                                   CacheSource *from,
-                                                   bool skipDisk) {
-  auto translation = detail::translateToCuda(source, arch);
-  if (!translation.ok())
-    return translation.status();
-  auto nvrtc = cuda::Nvrtc::get();
-  if (!nvrtc.ok())
-    return nvrtc.status();
-  cuda::CudaBinary binary;
-  binary.arch = arch;
-  std::string key = cudaKeyText(*translation, arch, **nvrtc);
-  std::string path = entryPath(translation->spec.name, key);
-  binary.translation = std::move(*translation);
+StatusOr<std::string> KernelCache::bytes(Translation &translation,
+                                         const Backend &backend,
+                                         CacheSource *from, bool skipDisk) {
+  std::string path = entryPath(translation.spec().name, translation.key());
   if (!skipDisk)
-    if (auto entry = readEntry(path, key)) {
+    if (auto entry = readEntry(path, translation.key())) {
       ++diskHits_;
       if (from)
         *from = CacheSource::Disk;
-      binary.cubin = std::move(entry->second);
-      return binary;
+      return std::move(*entry);
     }
-  auto compiled = (*nvrtc)->compile(binary.translation.source,
-                                    binary.translation.spec.name + ".cu",
-                                    {arch, {}});
+  StatusOr<std::string> compiled = translation.compile();
   if (!compiled.ok())
     return compiled.status();
   ++compiles_;
   if (from)
     *from = CacheSource::Compiled;
-  binary.cubin = std::move(compiled->cubin);
-  writeEntry(path, key, binary.translation.spec, binary.cubin);
-  return binary;
+  writeEntry(path, translation, backend.target(), *compiled);
+  return compiled;
 }
 
-StatusOr<std::shared_ptr<const cuda::CudaKernel>>
-KernelCache::getCuda(const std::string &source, int ordinal, CacheSource *from) {
-  return memoize(
-      cudaMemory_, std::to_string(ordinal) + '\n' + source, from,
-      [&](CacheSource &origin)
-          -> StatusOr<std::shared_ptr<const cuda::CudaKernel>> {
-        auto driver = cuda::Driver::get();
-        if (!driver.ok())
-          return driver.status();
-        if (ordinal < 0 || ordinal >= static_cast<int>((*driver)->devices().size()))
-          return Status::error(fmt::format(
-              "no CUDA device {} (this machine has {})", ordinal,
-              (*driver)->devices().size()));
-        const std::string arch = (*driver)->devices()[ordinal].arch();
-        auto binary = cudaBinary(source, arch, &origin);
-        if (!binary.ok())
-          return binary.status();
-        auto kernel = cuda::CudaKernel::load(*binary, ordinal);
-        if (!kernel.ok() && origin == CacheSource::Disk) {
-          // The checksum held, yet the driver refused the CUBIN: recompile.
-          ++diskRejects_;
-          binary = cudaBinary(source, arch, &origin, /*skipDisk=*/true);
-          if (!binary.ok())
-            return binary.status();
-          kernel = cuda::CudaKernel::load(*binary, ordinal);
-        }
-        if (!kernel.ok())
-          return kernel.status();
-        return std::shared_ptr<const cuda::CudaKernel>(std::move(*kernel));
-      });
+KernelCache::Result KernelCache::load(const KernelIr &ir, const Backend &backend,
+                                      CacheSource &from) {
+  auto translation = backend.translate(ir);
+  if (!translation.ok())
+    return translation.status();
+  StatusOr<std::string> code = bytes(**translation, backend, &from);
+  if (!code.ok())
+    return code.status();
+  Result kernel = backend.load(**translation, *code);
+  if (!kernel.ok() && from == CacheSource::Disk) {
+    // The checksum held, yet the backend refused the bytes: recompile.
+    ++diskRejects_;
+    code = bytes(**translation, backend, &from, /*skipDisk=*/true);
+    if (!code.ok())
+      return code.status();
+    kernel = backend.load(**translation, *code);
+  }
+  return kernel;
 }
 
 StatusOr<std::vector<KernelCache::Entry>> KernelCache::list() const {
@@ -395,13 +309,11 @@ StatusOr<std::vector<KernelCache::Entry>> KernelCache::list() const {
       continue; // removed meanwhile
     e.bytes = bytes.size();
     StatusOr<DecodedEntry> decoded = decodeEntry(bytes);
-    StatusOr<KernelSpec> spec =
-        decoded.ok() ? parseSerializedSpec(decoded->spec)
-                     : StatusOr<KernelSpec>(decoded.status());
-    e.valid = spec.ok();
-    e.name = spec.ok() ? spec->name : "(invalid: " + spec.status().message() + ")";
+    e.valid = decoded.ok();
+    e.name = decoded.ok() ? aboutField(decoded->about, "name")
+                          : "(invalid: " + decoded.status().message() + ")";
     if (e.valid)
-      e.target = decoded->key.rfind(kCudaKeyPrefix, 0) == 0 ? "cuda" : "cpu";
+      e.target = aboutField(decoded->about, "target");
     entries.push_back(std::move(e));
   }
   if (ec)
@@ -431,7 +343,6 @@ Status KernelCache::clear() {
                                      ec.message()));
   std::lock_guard<std::mutex> lock(mutex_);
   memory_.clear();
-  cudaMemory_.clear();
   return Status::success();
 }
 

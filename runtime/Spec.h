@@ -1,52 +1,51 @@
 #ifndef ATTNC_RUNTIME_SPEC_H
 #define ATTNC_RUNTIME_SPEC_H
 
-// A plain C++ mirror of attn.kernel, for callers that do not write MLIR. No
-// MLIR header is included here: embedders compile against this alone.
+// A read-only C++ view of one attn.kernel op, for code that runs, checks or
+// reports kernels without MLIR. It is always derived from the IR (see
+// KernelIr::view() and the backends' resolved views) and is never turned
+// back into IR: the op is the kernel's identity. No MLIR header is
+// included here: embedders compile against this alone.
 
 #include "runtime/Status.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace attnc {
 
-enum class MaskKind { None, Causal, SlidingWindow };
+enum class MaskKind { None, Causal, SlidingWindow, Custom };
 enum class Alignment { Unset, TopLeft, BottomRight };
+enum class ScoreMod { None, Alibi, Custom };
 enum class Layout { BSHD, BHSD };
 enum class Mode { Prefill, Decode };
 
-/// One attention kernel. Zero means "default" (or "let the heuristic pick"
-/// for schedule fields); after compilation, CpuKernel::spec() returns the
-/// resolved spec with every field filled.
+/// The view of a resolved kernel. Before resolution, unset fields hold the
+/// documented defaults; schedule fields are 0 until a backend chose them.
 struct KernelSpec {
-  std::string name = "attention";
-  int64_t qHeads = 0, kvHeads = 0; // kvHeads 0: = qHeads
-  int64_t dQk = 0, dV = 0;         // dV 0: = dQk
+  std::string name;
+  int64_t qHeads = 0, kvHeads = 0;
+  int64_t dQk = 0, dV = 0;
   std::string elementType = "f32";
-  double scale = 0;   // 0: 1/sqrt(dQk)
+  double scale = 0;   // resolved: 1/sqrt(d_qk) unless given
   double softcap = 0; // 0: off
   MaskKind mask = MaskKind::None;
-  Alignment alignment = Alignment::Unset; // required for causal and window
+  Alignment alignment = Alignment::Unset;
   int64_t windowLeft = 0, windowRight = 0;
+  ScoreMod scoreMod = ScoreMod::None;
   Layout layout = Layout::BSHD;
-  Mode mode = Mode::Prefill; // decode: few query rows per call
+  Mode mode = Mode::Prefill;
   bool lse = false;
-  // Schedule (CPU); 0 lets the heuristic choose.
+  // Schedule (CPU fields; GPU schedules live with their translation).
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0, vectorWidth = 0;
   int64_t threads = 0;
 };
 
-/// The spec as attn dialect text (`attn.kernel @name attributes {...}`).
-std::string toMlir(const KernelSpec &spec);
-
-/// A lossless line-per-field text form of a spec (doubles as hex floats),
-/// and its inverse; used by the kernel cache.
-std::string serializeSpec(const KernelSpec &spec);
-StatusOr<KernelSpec> parseSerializedSpec(const std::string &text);
-
 const char *toString(MaskKind kind);
 const char *toString(Alignment alignment);
+const char *toString(ScoreMod mod);
 const char *toString(Layout layout);
 const char *toString(Mode mode);
 

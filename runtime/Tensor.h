@@ -8,12 +8,20 @@
 
 namespace attnc {
 
-/// A caller-owned f32 tensor seen in the kernel's logical order
-/// [batch, heads, seq, dim], with strides in elements. BSHD and BHSD buffers
-/// differ only in their strides; any strides work if the dim stride is 1.
-/// The LSE output uses [batch, heads, seq] with sizes[3] = 1.
+/// Element types of tensors a kernel reads or writes.
+enum class DType { F32, F16, BF16, I32 };
+const char *toString(DType type);
+/// Bytes per element.
+int64_t sizeOf(DType type);
+
+/// A caller-owned tensor seen in the kernel's logical order [batch, heads,
+/// seq, dim], with strides in elements. BSHD and BHSD buffers differ only in
+/// their strides; any strides work if the dim stride is 1. The LSE output
+/// uses [batch, heads, seq] with sizes[3] = 1. `data` is host memory for the
+/// CPU backend and a device address for CUDA; `dtype` says what it holds.
 struct TensorView {
-  float *data = nullptr;
+  void *data = nullptr;
+  DType dtype = DType::F32;
   std::array<int64_t, 4> sizes{};
   std::array<int64_t, 4> strides{};
 
@@ -21,13 +29,15 @@ struct TensorView {
   int64_t heads() const { return sizes[1]; }
   int64_t seq() const { return sizes[2]; }
   int64_t dim() const { return sizes[3]; }
-  float &at(int64_t b, int64_t h, int64_t s, int64_t d) const {
-    return data[b * strides[0] + h * strides[1] + s * strides[2] +
-                d * strides[3]];
+  /// The element at [b, h, s, d] of a host tensor of element type T.
+  template <typename T = float>
+  T &at(int64_t b, int64_t h, int64_t s, int64_t d) const {
+    return static_cast<T *>(data)[b * strides[0] + h * strides[1] +
+                                  s * strides[2] + d * strides[3]];
   }
 };
 
-/// A view of a contiguous buffer stored in `layout` order.
+/// A view of a contiguous f32 buffer stored in `layout` order.
 inline TensorView denseView(float *data, Layout layout, int64_t batch,
                             int64_t seq, int64_t heads, int64_t dim) {
   TensorView t;
@@ -40,7 +50,7 @@ inline TensorView denseView(float *data, Layout layout, int64_t batch,
   return t;
 }
 
-/// A contiguous [batch, heads, seq] LSE buffer.
+/// A contiguous [batch, heads, seq] f32 LSE buffer.
 inline TensorView lseView(float *data, int64_t batch, int64_t heads,
                           int64_t seq) {
   TensorView t;
@@ -54,6 +64,13 @@ inline TensorView lseView(float *data, int64_t batch, int64_t heads,
 /// kernel was compiled with lse = true.
 struct AttentionArgs {
   TensorView q, k, v, o, lse;
+};
+
+/// How one call runs: worker threads and split-KV (CPU), stream (CUDA).
+struct LaunchOptions {
+  unsigned threads = 0;  // CPU: 0 uses the schedule's thread count
+  int64_t kvSplits = 0;  // CPU: 0 chooses, 1 disables split-KV
+  void *stream = nullptr; // CUDA: a CUstream; null is the default stream
 };
 
 } // namespace attnc

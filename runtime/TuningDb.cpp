@@ -1,7 +1,7 @@
 #include "runtime/TuningDb.h"
 
 #include "runtime/AtomicFile.h"
-#include "runtime/detail/CpuCompiler.h"
+#include "runtime/detail/Compiler.h"
 
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -24,13 +24,6 @@ const std::string &hostTarget() { return detail::hostTargetId(); }
 const char *attncVersion() { return ATTNC_VERSION; }
 const char *llvmVersion() { return LLVM_VERSION_STRING; }
 
-std::string problemKey(const KernelSpec &resolved) {
-  KernelSpec s = resolved;
-  s.name = "-"; // the name does not change what is computed
-  s.blockM = s.blockN = s.microM = s.microN = s.vectorWidth = s.threads = 0;
-  return serializeSpec(s);
-}
-
 StatusOr<TuningDb> TuningDb::load(const std::string &path) {
   TuningDb db;
   std::string text;
@@ -43,8 +36,11 @@ StatusOr<TuningDb> TuningDb::load(const std::string &path) {
   if (!root)
     return bad(llvm::toString(root.takeError()));
   const json::Object *object = root->getAsObject();
-  if (!object || object->getInteger("schema") != 1)
-    return bad("expected {\"schema\": 1, \"records\": [...]}");
+  if (object && object->getInteger("schema") == 1)
+    return bad("schema 1 (written before problem keys were taken from the "
+               "kernel's IR); run attnc tune again to rebuild it");
+  if (!object || object->getInteger("schema") != 2)
+    return bad("expected {\"schema\": 2, \"records\": [...]}");
   const json::Array *records = object->getArray("records");
   if (!records)
     return bad("no \"records\" array");
@@ -102,7 +98,7 @@ Status TuningDb::save(const std::string &path) const {
         {"llvm", r.llvmVersion},
         {"attnc", r.attncVersion},
         {"date", r.date}});
-  json::Value root = json::Object{{"schema", 1}, {"records", std::move(records)}};
+  json::Value root = json::Object{{"schema", 2}, {"records", std::move(records)}};
   std::string text = llvm::formatv("{0:2}", root).str() + "\n";
   return writeFileAtomically(path, text);
 }

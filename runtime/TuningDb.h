@@ -19,7 +19,7 @@ struct TunedSchedule {
 };
 
 struct TuningRecord {
-  std::string problem; // problemKey(): what the kernel computes
+  std::string problem; // KernelIr::problemKey(): what the kernel computes
   std::string target;  // the host target the timing holds for
   int64_t batch = 0, seqQ = 0, seqKv = 0;
   TunedSchedule schedule;
@@ -27,10 +27,6 @@ struct TuningRecord {
   // Provenance.
   std::string device, llvmVersion, attncVersion, date;
 };
-
-/// The schedule-free identity of a resolved spec: two specs with equal keys
-/// compute the same thing and differ at most in tiling.
-std::string problemKey(const KernelSpec &resolved);
 
 class TuningDb {
 public:

@@ -33,10 +33,10 @@ int main() {
     for (auto *buffer : {&q, &k, &v})
       for (float &x : *buffer)
         x = dist(rng);
-    attnc_tensor tq = attnc_tensor_dense(q.data(), ATTNC_LAYOUT_BSHD, 1, seqQ, qHeads, dim);
-    attnc_tensor tk = attnc_tensor_dense(k.data(), ATTNC_LAYOUT_BSHD, 1, seqKv, kvHeads, dim);
-    attnc_tensor tv = attnc_tensor_dense(v.data(), ATTNC_LAYOUT_BSHD, 1, seqKv, kvHeads, dim);
-    attnc_tensor to = attnc_tensor_dense(o.data(), ATTNC_LAYOUT_BSHD, 1, seqQ, qHeads, dim);
+    attnc_tensor tq = attnc_tensor_dense(q.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqQ, qHeads, dim);
+    attnc_tensor tk = attnc_tensor_dense(k.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqKv, kvHeads, dim);
+    attnc_tensor tv = attnc_tensor_dense(v.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqKv, kvHeads, dim);
+    attnc_tensor to = attnc_tensor_dense(o.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqQ, qHeads, dim);
     if (kernel.run(tq, tk, tv, to) != ATTNC_OK) {
       std::fprintf(stderr, "attnc: %s\n", kernel.error().c_str());
       return 1;

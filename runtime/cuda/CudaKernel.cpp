@@ -1,9 +1,15 @@
 #include "runtime/cuda/CudaKernel.h"
 
 #include "runtime/cuda/Driver.h"
-#include "runtime/detail/CpuCompiler.h"
+#include "runtime/cuda/Nvrtc.h"
 
 #include <fmt/format.h>
+
+#include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
+
+#ifndef ATTNC_VERSION
+#error "ATTNC_VERSION must be defined by the build"
+#endif
 
 namespace attnc::cuda {
 namespace {
@@ -20,10 +26,14 @@ struct KernelParams {
   int seq_q, seq_kv;
 };
 
-Status checkTensor(const char *name, const DeviceTensor &t, int64_t heads,
-                   int64_t dim) {
+Status checkTensor(const char *name, const TensorView &t, DType dtype,
+                   int64_t heads, int64_t dim) {
   if (!t.data)
     return Status::error(fmt::format("{}: device pointer is null", name));
+  if (t.dtype != dtype)
+    return Status::error(fmt::format("{}: element type is {}, but the kernel "
+                                     "expects {}",
+                                     name, toString(t.dtype), toString(dtype)));
   if (t.sizes[1] != heads || t.sizes[3] != dim)
     return Status::error(fmt::format(
         "{}: has {} heads of dim {}, but the kernel expects {} of dim {}", name,
@@ -31,7 +41,9 @@ Status checkTensor(const char *name, const DeviceTensor &t, int64_t heads,
   if (t.strides[3] != 1)
     return Status::error(fmt::format("{}: the head-dim stride must be 1", name));
   // cp.async moves 16-byte chunks: 8 elements of 2 bytes.
-  if (t.data % 16 || t.strides[0] % 8 || t.strides[1] % 8 || t.strides[2] % 8)
+  auto address = reinterpret_cast<uintptr_t>(t.data);
+  if (dtype != DType::F32 &&
+      (address % 16 || t.strides[0] % 8 || t.strides[1] % 8 || t.strides[2] % 8))
     return Status::error(fmt::format(
         "{}: the address must be 16-byte aligned and the batch, head and seq "
         "strides multiples of 8 elements",
@@ -40,6 +52,21 @@ Status checkTensor(const char *name, const DeviceTensor &t, int64_t heads,
 }
 
 } // namespace
+
+CudaTranslation::CudaTranslation(detail::CudaCodegen codegen, std::string arch,
+                                 std::string key)
+    : codegen_(std::move(codegen)), arch_(std::move(arch)), key_(std::move(key)) {}
+
+StatusOr<std::string> CudaTranslation::compile() {
+  auto nvrtc = Nvrtc::get();
+  if (!nvrtc.ok())
+    return nvrtc.status();
+  auto out = (*nvrtc)->compile(codegen_.source, codegen_.spec.name + ".cu",
+                               {arch_, {}});
+  if (!out.ok())
+    return out.status();
+  return std::move(out->cubin);
+}
 
 struct CudaKernel::Impl {
   KernelSpec spec;
@@ -61,23 +88,24 @@ CudaKernel::~CudaKernel() = default;
 const KernelSpec &CudaKernel::spec() const { return impl_->spec; }
 const std::string &CudaKernel::arch() const { return impl_->arch; }
 
-StatusOr<std::unique_ptr<CudaKernel>> CudaKernel::load(const CudaBinary &binary,
-                                                       int ordinal) {
+StatusOr<std::unique_ptr<CudaKernel>>
+CudaKernel::load(const CudaTranslation &translation, const std::string &cubin,
+                 int ordinal) {
   auto driver = Driver::get();
   if (!driver.ok())
     return driver.status();
   if (Status st = (*driver)->use(ordinal); !st.ok())
     return st;
   const std::string arch = (*driver)->devices()[ordinal].arch();
-  if (binary.arch != arch)
+  if (translation.arch() != arch)
     return Status::error(fmt::format(
-        "a kernel compiled for {} cannot load on device {} ({})", binary.arch,
-        ordinal, arch));
-  const detail::CudaTranslation &t = binary.translation;
+        "a kernel compiled for {} cannot load on device {} ({})",
+        translation.arch(), ordinal, arch));
+  const detail::CudaCodegen &t = translation.codegen();
   const DriverApi &api = (*driver)->api();
   auto impl = std::make_unique<Impl>();
   impl->ordinal = ordinal;
-  if (int rc = api.moduleLoadData(&impl->module, binary.cubin.data()))
+  if (int rc = api.moduleLoadData(&impl->module, cubin.data()))
     return Status::error("cuModuleLoadData: " + (*driver)->describe(rc));
   if (int rc = api.moduleGetFunction(&impl->function, impl->module,
                                      t.spec.name.c_str()))
@@ -96,27 +124,33 @@ StatusOr<std::unique_ptr<CudaKernel>> CudaKernel::load(const CudaBinary &binary,
   return std::unique_ptr<CudaKernel>(new CudaKernel(std::move(impl)));
 }
 
-Status CudaKernel::run(const CudaArgs &a, void *stream) const {
+Status CudaKernel::launch(const AttentionArgs &a,
+                          const LaunchOptions &options) const {
+  if (options.threads || options.kvSplits)
+    return Status::error("threads and kvSplits must be 0 for the cuda target");
   const KernelSpec &s = impl_->spec;
-  for (Status st : {checkTensor("q", a.q, s.qHeads, s.dQk),
-                    checkTensor("k", a.k, s.kvHeads, s.dQk),
-                    checkTensor("v", a.v, s.kvHeads, s.dV),
-                    checkTensor("o", a.o, s.qHeads, s.dV)})
+  const DType element = s.elementType == "bf16" ? DType::BF16 : DType::F16;
+  for (Status st : {checkTensor("q", a.q, element, s.qHeads, s.dQk),
+                    checkTensor("k", a.k, element, s.kvHeads, s.dQk),
+                    checkTensor("v", a.v, element, s.kvHeads, s.dV),
+                    checkTensor("o", a.o, element, s.qHeads, s.dV)})
     if (!st.ok())
       return st;
   if (a.q.sizes[0] != a.k.sizes[0] || a.q.sizes[0] != a.v.sizes[0] ||
       a.q.sizes[0] != a.o.sizes[0] || a.k.sizes[2] != a.v.sizes[2] ||
       a.q.sizes[2] != a.o.sizes[2])
     return Status::error("q, k, v and o disagree on batch or sequence lengths");
-  if (s.lse != (a.lse.data != 0))
+  if (s.lse != (a.lse.data != nullptr))
     return Status::error(s.lse ? "lse: the kernel writes LSE; give a buffer"
                                : "lse: the kernel was compiled without LSE");
+  if (s.lse && a.lse.dtype != DType::F32)
+    return Status::error("lse: element type must be f32");
   KernelParams p{};
-  p.q = reinterpret_cast<const void *>(a.q.data);
-  p.k = reinterpret_cast<const void *>(a.k.data);
-  p.v = reinterpret_cast<const void *>(a.v.data);
-  p.o = reinterpret_cast<void *>(a.o.data);
-  p.lse = reinterpret_cast<float *>(a.lse.data);
+  p.q = a.q.data;
+  p.k = a.k.data;
+  p.v = a.v.data;
+  p.o = a.o.data;
+  p.lse = static_cast<float *>(a.lse.data);
   for (int i = 0; i < 3; ++i) {
     p.q_stride[i] = a.q.strides[i];
     p.k_stride[i] = a.k.strides[i];
@@ -139,9 +173,69 @@ Status CudaKernel::run(const CudaArgs &a, void *stream) const {
           impl_->function, grid, static_cast<unsigned>(s.qHeads),
           static_cast<unsigned>(a.q.sizes[0]),
           static_cast<unsigned>(impl_->warps * 32), 1, 1,
-          static_cast<unsigned>(impl_->sharedBytes), stream, params, nullptr))
+          static_cast<unsigned>(impl_->sharedBytes), options.stream, params,
+          nullptr))
     return Status::error("cuLaunchKernel: " + (*driver)->describe(rc));
   return Status::success();
+}
+
+CudaBackend::CudaBackend(std::string arch, int ordinal)
+    : arch_(std::move(arch)), ordinal_(ordinal) {}
+
+StatusOr<CudaBackend> CudaBackend::forDevice(int ordinal) {
+  auto driver = Driver::get();
+  if (!driver.ok())
+    return driver.status();
+  if (ordinal < 0 || ordinal >= static_cast<int>((*driver)->devices().size()))
+    return Status::error(fmt::format("no CUDA device {} (this machine has {})",
+                                     ordinal, (*driver)->devices().size()));
+  return CudaBackend((*driver)->devices()[ordinal].arch(), ordinal);
+}
+
+std::string CudaBackend::archOrDefault(int ordinal) {
+  auto driver = Driver::get();
+  if (driver.ok() && ordinal >= 0 &&
+      ordinal < static_cast<int>((*driver)->devices().size()))
+    return (*driver)->devices()[ordinal].arch();
+  return "sm_90";
+}
+
+std::string CudaBackend::id() const {
+  return fmt::format("cuda arch={} device={}", arch_, ordinal_);
+}
+
+StatusOr<std::unique_ptr<Translation>>
+CudaBackend::translate(const KernelIr &ir) const {
+  auto codegen = detail::translateForCuda(ir, arch_);
+  if (!codegen.ok())
+    return codegen.status();
+  auto nvrtc = Nvrtc::get();
+  if (!nvrtc.ok())
+    return nvrtc.status();
+  // Everything a CUBIN depends on: the CUDA C++ (which spells out the
+  // resolved spec and schedule), the arch and the NVRTC version.
+  std::string key = fmt::format(
+      "attnc-cuda-kernel attnc={} codegen={}\narch={} nvrtc={}.{}\n{}",
+      ATTNC_VERSION, ATTNC_CODEGEN_FINGERPRINT, arch_, (*nvrtc)->majorVersion(),
+      (*nvrtc)->minorVersion(), codegen->source);
+  return std::unique_ptr<Translation>(
+      new CudaTranslation(std::move(*codegen), arch_, std::move(key)));
+}
+
+StatusOr<std::shared_ptr<const CompiledKernel>>
+CudaBackend::load(const Translation &translation,
+                  const std::string &bytes) const {
+  if (ordinal_ < 0)
+    return Status::error(fmt::format(
+        "this cuda backend compiles for {} only; it has no device to load "
+        "kernels on",
+        arch_));
+  // This backend made the translation (KernelCache passes it back).
+  auto kernel = CudaKernel::load(static_cast<const CudaTranslation &>(translation),
+                                 bytes, ordinal_);
+  if (!kernel.ok())
+    return kernel.status();
+  return std::shared_ptr<const CompiledKernel>(std::move(*kernel));
 }
 
 } // namespace attnc::cuda

@@ -5,9 +5,8 @@
 // NVRTC for the device's arch, loaded with the driver API, and launched on
 // the caller's stream over caller-owned device memory.
 
-#include "runtime/Spec.h"
-#include "runtime/detail/CpuCompiler.h"
-#include "runtime/Status.h"
+#include "runtime/Backend.h"
+#include "runtime/detail/Compiler.h"
 
 #include <cstdint>
 #include <memory>
@@ -15,44 +14,73 @@
 
 namespace attnc::cuda {
 
-/// A device tensor: address, sizes and strides (elements) in [batch, heads,
-/// seq, dim] order, dim stride 1. f16/bf16 for Q, K, V, O; f32 for LSE
-/// ([batch, heads, seq], sizes[3] = 1).
-struct DeviceTensor {
-  unsigned long long data = 0;
-  int64_t sizes[4] = {};
-  int64_t strides[4] = {};
-};
-
-struct CudaArgs {
-  DeviceTensor q, k, v, o, lse;
-};
-
-/// A spec translated to CUDA C++ and compiled to a CUBIN for `arch`.
-struct CudaBinary {
-  detail::CudaTranslation translation;
-  std::string arch;
-  std::string cubin;
-};
-
-class CudaKernel {
+/// A kernel translated to CUDA C++ for one arch; compile() runs NVRTC.
+class CudaTranslation final : public Translation {
 public:
-  /// Loads a compiled binary onto device `ordinal`, which must have its arch.
-  /// KernelCache::getCuda compiles (or finds) the binary and calls this.
-  static StatusOr<std::unique_ptr<CudaKernel>> load(const CudaBinary &binary,
-                                                    int ordinal = 0);
-  ~CudaKernel();
+  CudaTranslation(detail::CudaCodegen codegen, std::string arch,
+                  std::string key);
+  const KernelSpec &spec() const override { return codegen_.spec; }
+  const std::string &key() const override { return key_; }
+  const std::string &resolvedText() const override {
+    return codegen_.resolvedText;
+  }
+  StatusOr<std::string> compile() override;
 
-  const KernelSpec &spec() const;
+  const detail::CudaCodegen &codegen() const { return codegen_; }
+  const std::string &arch() const { return arch_; }
+
+private:
+  detail::CudaCodegen codegen_;
+  std::string arch_, key_;
+};
+
+class CudaKernel final : public CompiledKernel {
+public:
+  /// Loads a CUBIN made from `translation` onto device `ordinal`, which
+  /// must have the translation's arch.
+  static StatusOr<std::unique_ptr<CudaKernel>>
+  load(const CudaTranslation &translation, const std::string &cubin,
+       int ordinal);
+  ~CudaKernel() override;
+
+  const KernelSpec &spec() const override;
   const std::string &arch() const;
-  /// Launches on `stream` (a CUstream; null: the default stream). Checks the
-  /// views first; does not synchronise.
-  Status run(const CudaArgs &args, void *stream = nullptr) const;
+  /// Launches on `options.stream` (null: the default stream) over device
+  /// tensors (`data` holds a CUdeviceptr). Checks the views first; does not
+  /// synchronise. `threads` and `kvSplits` must be 0.
+  Status launch(const AttentionArgs &args,
+                const LaunchOptions &options) const override;
 
 private:
   struct Impl;
   explicit CudaKernel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+/// The CUDA backend for one arch. With a device ordinal it loads and runs
+/// kernels there; without one (-1) it only translates and compiles (NVRTC
+/// needs no GPU), and load() says there is no device.
+class CudaBackend final : public Backend {
+public:
+  using Kernel = CudaKernel;
+  CudaBackend(std::string arch, int ordinal);
+  /// The backend for GPU `ordinal` (its arch), or why there is none.
+  static StatusOr<CudaBackend> forDevice(int ordinal);
+  /// GPU `ordinal`'s arch where a driver and that GPU exist, else sm_90:
+  /// what a spec is checked against before a GPU is needed.
+  static std::string archOrDefault(int ordinal);
+
+  const char *target() const override { return "cuda"; }
+  std::string id() const override;
+  const std::string &arch() const { return arch_; }
+  StatusOr<std::unique_ptr<Translation>>
+  translate(const KernelIr &ir) const override;
+  StatusOr<std::shared_ptr<const CompiledKernel>>
+  load(const Translation &translation, const std::string &bytes) const override;
+
+private:
+  std::string arch_;
+  int ordinal_;
 };
 
 } // namespace attnc::cuda

@@ -86,13 +86,12 @@ int64_t elements(const TensorView &t) {
   return t.batch() * t.heads() * t.seq() * t.dim();
 }
 
-DeviceTensor deviceTensor(const DeviceBuffer &buffer, const TensorView &dense) {
-  DeviceTensor d;
-  d.data = buffer.ptr();
-  for (int i = 0; i < 4; ++i) {
-    d.sizes[i] = dense.sizes[i];
-    d.strides[i] = dense.strides[i];
-  }
+/// A view of device memory with `dense`'s sizes and strides.
+TensorView deviceTensor(const DeviceBuffer &buffer, const TensorView &dense,
+                        DType dtype) {
+  TensorView d = dense;
+  d.data = reinterpret_cast<void *>(static_cast<uintptr_t>(buffer.ptr()));
+  d.dtype = dtype;
   return d;
 }
 
@@ -155,13 +154,15 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   auto lse = DeviceBuffer::alloc(lseCount * 4);
   if (!lse.ok())
     return lse.status();
-  auto dense = [&](const TensorView &t) { return denseLike(t, s.layout); };
-  CudaArgs device{deviceTensor(*q, dense(args.q)), deviceTensor(*k, dense(args.k)),
-                  deviceTensor(*v, dense(args.v)), deviceTensor(*o, dense(args.o)),
-                  {}};
+  const DType element = kind == HalfKind::BF16 ? DType::BF16 : DType::F16;
+  auto dense = [&](const DeviceBuffer &buffer, const TensorView &t) {
+    return deviceTensor(buffer, denseLike(t, s.layout), element);
+  };
+  AttentionArgs device{dense(*q, args.q), dense(*k, args.k), dense(*v, args.v),
+                       dense(*o, args.o), {}};
   TensorView lseDense = lseView(nullptr, args.o.batch(), args.o.heads(), args.o.seq());
   if (s.lse)
-    device.lse = deviceTensor(*lse, lseDense);
+    device.lse = deviceTensor(*lse, lseDense, DType::F32);
 
   EventTimer timer(**driver);
   if (Status st = timer.create(); !st.ok())
@@ -170,7 +171,7 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   std::vector<double> millis;
   for (int r = -1; r < reps; ++r) { // r = -1: warm-up, untimed
     api.eventRecord(timer.start, nullptr);
-    if (Status st = kernel.run(device); !st.ok())
+    if (Status st = kernel.launch(device, {}); !st.ok())
       return st;
     api.eventRecord(timer.stop, nullptr);
     if (int rc = api.eventSynchronize(timer.stop))

@@ -85,10 +85,10 @@ int main(void) {
   CHECK(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, &kernel) == ATTNC_OK,
         "%s", attnc_last_error());
   CHECK(attnc_kernel_compile(kernel) == ATTNC_OK, "%s", attnc_last_error());
-  attnc_tensor tq = attnc_tensor_dense(q, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
-  attnc_tensor tk = attnc_tensor_dense(k, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
-  attnc_tensor tv = attnc_tensor_dense(v, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
-  attnc_tensor to = attnc_tensor_dense(o, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+  attnc_tensor tq = attnc_tensor_dense(q, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+  attnc_tensor tk = attnc_tensor_dense(k, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
+  attnc_tensor tv = attnc_tensor_dense(v, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
+  attnc_tensor to = attnc_tensor_dense(o, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
   attnc_tensor tl = attnc_tensor_lse(lse, B, HQ, SQ);
   CHECK(attnc_kernel_run(kernel, &tq, &tk, &tv, &to, &tl, 2, NULL) == ATTNC_OK,
         "%s", attnc_last_error());
@@ -118,6 +118,15 @@ int main(void) {
               ATTNC_ERROR_INVALID_ARGUMENT, "threads must be >= 0, got -1");
   CHECK_ERROR(attnc_kernel_run(kernel, NULL, &tk, &tv, &to, &tl, 0, NULL),
               ATTNC_ERROR_INVALID_ARGUMENT, "must not be NULL");
+  /* Tensors carry their element type; the CPU kernel takes f32. */
+  bad = tk;
+  bad.dtype = (attnc_dtype)9;
+  CHECK_ERROR(attnc_kernel_run(kernel, &tq, &bad, &tv, &to, &tl, 0, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT, "k->dtype (9) is not an attnc_dtype");
+  bad.dtype = ATTNC_DTYPE_F16;
+  CHECK_ERROR(attnc_kernel_run(kernel, &tq, &bad, &tv, &to, &tl, 0, NULL),
+              ATTNC_ERROR_INVALID_ARGUMENT,
+              "k: element type is f16, but the kernel reads and writes f32");
   attnc_kernel_destroy(kernel);
 
   /* Creation errors: each named. */

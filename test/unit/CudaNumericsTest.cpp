@@ -26,6 +26,8 @@ TEST(CudaNumerics, SweepMatchesFloat64Reference) {
     GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
   std::mt19937_64 rng(attnc::test::testSeed());
   KernelCache cache({"", /*disk=*/false});
+  auto backend = CudaBackend::forDevice(0);
+  ASSERT_TRUE(backend.ok()) << backend.status().message();
   const char *masks[] = {"#attn.mask<none>", "#attn.mask<causal, top_left>",
                          "#attn.mask<causal, bottom_right>",
                          "#attn.mask<sliding_window, left = 37, right = 3, bottom_right>"};
@@ -45,7 +47,9 @@ TEST(CudaNumerics, SweepMatchesFloat64Reference) {
         i % 3 == 1 ? "bhsd" : "bshd");
     // Through the kernel cache (memory only), the path attnc run and the C
     // API take.
-    auto kernel = cache.getCuda(spec);
+    auto ir = KernelIr::parse(spec);
+    ASSERT_TRUE(ir.ok()) << spec << "\n" << ir.status().message();
+    auto kernel = cache.get(*ir, *backend);
     ASSERT_TRUE(kernel.ok()) << spec << "\n" << kernel.status().message();
     const KernelSpec &s = (*kernel)->spec();
     // Host tensors; padded strides on odd cases (the device copy is dense).

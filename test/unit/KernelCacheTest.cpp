@@ -6,6 +6,7 @@
 
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
+#include "runtime/cuda/CudaKernel.h"
 #include "runtime/cuda/Driver.h"
 #include "runtime/cuda/Nvrtc.h"
 
@@ -25,17 +26,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-KernelSpec cacheSpec(int variant = 0) {
-  KernelSpec s;
+KernelIr cacheSpec(int variant = 0) {
+  KernelRequest s;
   s.name = "cached" + std::to_string(variant);
   s.qHeads = 4;
   s.kvHeads = 2;
   s.dQk = 32 + 8 * variant;
   s.mask = MaskKind::Causal;
   s.alignment = Alignment::BottomRight;
-  s.threads = 1;
-  return s;
+  s.schedule.threads = 1;
+  return attnc::test::irOf(s);
 }
+
+const CpuBackend kCpu;
 
 /// `entry` with the key byte at `at` changed to `c` and the checksum
 /// recomputed: a well-formed entry whose only fault is being for another
@@ -91,26 +94,27 @@ protected:
 TEST_F(KernelCacheTest, ColdCompileThenMemoryThenDiskInAFreshCache) {
   KernelCache first = makeCache();
   CacheSource from;
-  auto a = first.get(cacheSpec(), {}, &from);
+  auto a = first.get(cacheSpec(), kCpu, &from);
   ASSERT_TRUE(a.ok()) << a.status().message();
   EXPECT_EQ(from, CacheSource::Compiled);
-  auto b = first.get(cacheSpec(), {}, &from);
+  auto b = first.get(cacheSpec(), kCpu, &from);
   EXPECT_EQ(from, CacheSource::Memory);
   EXPECT_EQ(a->get(), b->get()); // the same kernel object
   EXPECT_EQ(first.stats().compiles, 1u);
   EXPECT_EQ(first.stats().diskWrites, 1u);
 
   KernelCache second = makeCache(); // as a new process would
-  auto c = second.get(cacheSpec(), {}, &from);
+  auto c = second.get(cacheSpec(), kCpu, &from);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(from, CacheSource::Disk);
   EXPECT_EQ(second.stats().compiles, 0u);
   EXPECT_EQ((*c)->object(), (*a)->object());
-  EXPECT_EQ(toMlir((*c)->spec()), toMlir((*a)->spec()));
+  EXPECT_EQ((*c)->spec().name, (*a)->spec().name);
+  EXPECT_EQ((*c)->spec().blockN, (*a)->spec().blockN);
   EXPECT_TRUE(computesCorrectly(**c));
 
   // A different spec is a different entry.
-  ASSERT_TRUE(second.get(cacheSpec(1), {}, &from).ok());
+  ASSERT_TRUE(second.get(cacheSpec(1), kCpu, &from).ok());
   EXPECT_EQ(from, CacheSource::Compiled);
   auto entries = second.list();
   ASSERT_TRUE(entries.ok());
@@ -122,7 +126,7 @@ TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
   std::string good;
   {
     KernelCache cache = makeCache();
-    ASSERT_TRUE(cache.get(cacheSpec()).ok());
+    ASSERT_TRUE(cache.get(cacheSpec(), kCpu).ok());
     std::ifstream in(onlyEntry(), std::ios::binary);
     good.assign(std::istreambuf_iterator<char>(in), {});
   }
@@ -164,14 +168,14 @@ TEST_F(KernelCacheTest, DamagedOrForeignEntriesAreMisses) {
     std::ofstream(onlyEntry(), std::ios::binary | std::ios::trunc) << bytes;
     KernelCache cache = makeCache();
     CacheSource from;
-    auto kernel = cache.get(cacheSpec(), {}, &from);
+    auto kernel = cache.get(cacheSpec(), kCpu, &from);
     ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
     EXPECT_EQ(from, CacheSource::Compiled) << what;
     EXPECT_EQ(cache.stats().diskRejects, 1u) << what;
     EXPECT_TRUE(computesCorrectly(**kernel)) << what;
     // The entry was rewritten whole: a new cache now hits it.
     KernelCache after = makeCache();
-    ASSERT_TRUE(after.get(cacheSpec(), {}, &from).ok());
+    ASSERT_TRUE(after.get(cacheSpec(), kCpu, &from).ok());
     EXPECT_EQ(from, CacheSource::Disk) << what;
   }
 }
@@ -182,7 +186,7 @@ TEST_F(KernelCacheTest, SixtyFourThreadsCompileOnce) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 64; ++t)
     threads.emplace_back([&, t] {
-      auto k = cache.get(cacheSpec());
+      auto k = cache.get(cacheSpec(), kCpu);
       if (k.ok())
         kernels[t] = *k;
     });
@@ -202,7 +206,7 @@ TEST_F(KernelCacheTest, TwoProcessesShareOneDirectory) {
   auto hammer = [&](int seed) {
     for (int i = 0; i < 12; ++i) {
       KernelCache cache = makeCache();
-      auto kernel = cache.get(cacheSpec((i + seed) % 3));
+      auto kernel = cache.get(cacheSpec((i + seed) % 3), kCpu);
       if (!kernel.ok() || !computesCorrectly(**kernel))
         return 1;
       if ((i + seed) % 5 == 0) {
@@ -235,8 +239,8 @@ TEST_F(KernelCacheTest, UnwritableDirectoryFallsBackToMemory) {
   testing::internal::CaptureStderr();
   KernelCache cache({"/dev/null/attnc-cache", true});
   CacheSource from;
-  auto a = cache.get(cacheSpec(), {}, &from);
-  auto b = cache.get(cacheSpec(1), {}, &from);
+  auto a = cache.get(cacheSpec(), kCpu, &from);
+  auto b = cache.get(cacheSpec(1), kCpu, &from);
   std::string err = testing::internal::GetCapturedStderr();
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_TRUE(computesCorrectly(**a));
@@ -247,17 +251,22 @@ TEST_F(KernelCacheTest, UnwritableDirectoryFallsBackToMemory) {
       << err;
   EXPECT_EQ(err.find("warning", err.find("warning") + 1), std::string::npos)
       << "warns once: " << err;
-  ASSERT_TRUE(cache.get(cacheSpec(), {}, &from).ok());
+  ASSERT_TRUE(cache.get(cacheSpec(), kCpu, &from).ok());
   EXPECT_EQ(from, CacheSource::Memory);
 }
 
 TEST_F(KernelCacheTest, InvalidSpecsAreErrorsNotEntries) {
   KernelCache cache = makeCache();
-  auto bad = cache.get("attn.kernel @k attributes {q_heads = 6, kv_heads = 4, "
-                       "d_qk = 64, element_type = f32}");
+  // A rule the CPU backend adds (the op alone is valid).
+  auto ir = KernelIr::parse("attn.kernel @k attributes {q_heads = 6, "
+                            "d_qk = 64, element_type = f16}");
+  ASSERT_TRUE(ir.ok()) << ir.status().message();
+  auto bad = cache.get(*ir, kCpu);
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("kv_heads (4) must divide q_heads (6)"),
-            std::string::npos);
+  EXPECT_NE(bad.status().message().find(
+                "the cpu backend does not support element_type 'f16' yet"),
+            std::string::npos)
+      << bad.status().message();
   EXPECT_FALSE(fs::exists(dir) && !fs::is_empty(dir));
 }
 
@@ -282,6 +291,28 @@ constexpr const char *kCudaSpec =
     "64, d_v = 64, element_type = bf16, mask = #attn.mask<causal, "
     "bottom_right>}";
 
+/// The CUBIN of kCudaSpec for `arch`, through `cache` (NVRTC, no GPU).
+struct Cubin {
+  std::string bytes;
+  int64_t sharedBytes = 0;
+  std::string name;
+};
+StatusOr<Cubin> cubinFor(KernelCache &cache, const std::string &arch,
+                         CacheSource *from = nullptr) {
+  auto ir = KernelIr::parse(kCudaSpec);
+  if (!ir.ok())
+    return ir.status();
+  cuda::CudaBackend backend(arch, /*ordinal=*/-1);
+  auto translation = backend.translate(*ir);
+  if (!translation.ok())
+    return translation.status();
+  auto bytes = cache.bytes(**translation, backend, from);
+  if (!bytes.ok())
+    return bytes.status();
+  auto &t = static_cast<const cuda::CudaTranslation &>(**translation);
+  return Cubin{*bytes, t.codegen().sharedBytes, t.spec().name};
+}
+
 #define SKIP_WITHOUT_NVRTC()                                                   \
   if (auto nvrtc = cuda::Nvrtc::get(); !nvrtc.ok())                            \
   GTEST_SKIP() << "skipped (needs NVRTC): " << nvrtc.status().message()
@@ -292,30 +323,30 @@ TEST_F(KernelCacheTest, CubinEntriesAreWrittenReadAndKeptPerArch) {
   {
     KernelCache cache = makeCache();
     CacheSource from;
-    auto binary = cache.cudaBinary(kCudaSpec, "sm_90", &from);
+    auto binary = cubinFor(cache, "sm_90", &from);
     ASSERT_TRUE(binary.ok()) << binary.status().message();
     EXPECT_EQ(from, CacheSource::Compiled);
-    ASSERT_EQ(binary->cubin.compare(0, 4, "\x7f" "ELF"), 0) << "not a CUBIN";
-    EXPECT_EQ(binary->translation.spec.name, "cuda_cached");
-    EXPECT_GT(binary->translation.sharedBytes, 0);
-    cubin = binary->cubin;
+    ASSERT_EQ(binary->bytes.compare(0, 4, "\x7f" "ELF"), 0) << "not a CUBIN";
+    EXPECT_EQ(binary->name, "cuda_cached");
+    EXPECT_GT(binary->sharedBytes, 0);
+    cubin = binary->bytes;
   }
   fs::path entry = onlyEntry();
   EXPECT_EQ(entry.filename().string().rfind("cuda_cached-", 0), 0u) << entry;
 
   KernelCache second = makeCache();
   CacheSource from;
-  auto again = second.cudaBinary(kCudaSpec, "sm_90", &from);
+  auto again = cubinFor(second, "sm_90", &from);
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_EQ(from, CacheSource::Disk);
-  EXPECT_EQ(again->cubin, cubin);
-  EXPECT_GT(again->translation.sharedBytes, 0);
+  EXPECT_EQ(again->bytes, cubin);
+  EXPECT_GT(again->sharedBytes, 0);
 
   // Another arch is another entry, never the sm_90 binary.
-  auto other = second.cudaBinary(kCudaSpec, "sm_80", &from);
+  auto other = cubinFor(second, "sm_80", &from);
   ASSERT_TRUE(other.ok()) << other.status().message();
   EXPECT_EQ(from, CacheSource::Compiled);
-  EXPECT_NE(other->cubin, cubin);
+  EXPECT_NE(other->bytes, cubin);
   auto entries = second.list();
   ASSERT_TRUE(entries.ok());
   ASSERT_EQ(entries->size(), 2u);
@@ -330,7 +361,7 @@ TEST_F(KernelCacheTest, DamagedCubinEntriesAreMisses) {
   std::string good;
   {
     KernelCache cache = makeCache();
-    ASSERT_TRUE(cache.cudaBinary(kCudaSpec, "sm_90").ok());
+    ASSERT_TRUE(cubinFor(cache, "sm_90").ok());
     std::ifstream in(onlyEntry(), std::ios::binary);
     good.assign(std::istreambuf_iterator<char>(in), {});
   }
@@ -348,7 +379,7 @@ TEST_F(KernelCacheTest, DamagedCubinEntriesAreMisses) {
     std::ofstream(onlyEntry(), std::ios::binary | std::ios::trunc) << bytes;
     KernelCache cache = makeCache();
     CacheSource from;
-    auto binary = cache.cudaBinary(kCudaSpec, "sm_90", &from);
+    auto binary = cubinFor(cache, "sm_90", &from);
     ASSERT_TRUE(binary.ok()) << what << ": " << binary.status().message();
     EXPECT_EQ(from, CacheSource::Compiled) << what;
     EXPECT_EQ(cache.stats().diskRejects, 1u) << what;
@@ -361,12 +392,22 @@ TEST_F(KernelCacheTest, DamagedCubinEntriesAreMisses) {
 TEST_F(KernelCacheTest, CudaKernelsWithoutAGpuAreAClearError) {
   if (cuda::Driver::get().ok())
     GTEST_SKIP() << "skipped: this machine has a CUDA driver "
-                    "(CudaNumerics.SweepMatchesFloat64Reference runs getCuda "
-                    "there)";
+                    "(CudaNumerics.SweepMatchesFloat64Reference loads kernels "
+                    "through the cache there)";
+  auto backend = cuda::CudaBackend::forDevice(0);
+  ASSERT_FALSE(backend.ok());
+  EXPECT_NE(backend.status().message().find("no CUDA driver"), std::string::npos)
+      << backend.status().message();
+  // A compile-only backend compiles (and caches the CUBIN) but cannot load.
+  SKIP_WITHOUT_NVRTC();
   KernelCache cache = makeCache();
-  auto kernel = cache.getCuda(kCudaSpec);
+  auto ir = KernelIr::parse(kCudaSpec);
+  ASSERT_TRUE(ir.ok());
+  auto kernel = cache.get(*ir, cuda::CudaBackend("sm_90", -1));
   ASSERT_FALSE(kernel.ok());
-  EXPECT_NE(kernel.status().message().find("no CUDA driver"), std::string::npos)
+  EXPECT_NE(kernel.status().message().find(
+                "this cuda backend compiles for sm_90 only; it has no device "
+                "to load kernels on"),
+            std::string::npos)
       << kernel.status().message();
-  EXPECT_FALSE(fs::exists(dir)) << "a failed request wrote an entry";
 }

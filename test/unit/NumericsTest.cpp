@@ -35,8 +35,8 @@ bool chance(std::mt19937_64 &rng, double p) {
   return std::uniform_real_distribution<double>(0, 1)(rng) < p;
 }
 
-KernelSpec randomSpec(std::mt19937_64 &rng, int index) {
-  KernelSpec s;
+KernelRequest randomSpec(std::mt19937_64 &rng, int index) {
+  KernelRequest s;
   s.name = fmt::format("sweep{}", index);
   s.kvHeads = pick(rng, {1, 1, 2, 3, 4});
   s.qHeads = s.kvHeads * pick(rng, {1, 1, 2, 3, 4}); // MHA, GQA, MQA
@@ -66,20 +66,15 @@ KernelSpec randomSpec(std::mt19937_64 &rng, int index) {
   if (chance(rng, 0.15))
     s.scale = pick(rng, {0.05, 1.0});
   if (chance(rng, 0.4)) { // an explicit schedule instead of the heuristic
-    s.vectorWidth = pick(rng, {4, 8, 16});
-    s.microN = s.vectorWidth * pick(rng, {1, 2});
-    s.blockN = s.microN * pick(rng, {1, 2, 4});
-    s.microM = pick(rng, {1, 2, 4, 6});
-    s.blockM = s.microM * pick(rng, {1, 3, 8});
+    Schedule &c = s.schedule;
+    c.vectorWidth = pick(rng, {4, 8, 16});
+    c.microN = c.vectorWidth * pick(rng, {1, 2});
+    c.blockN = c.microN * pick(rng, {1, 2, 4});
+    c.microM = pick(rng, {1, 2, 4, 6});
+    c.blockM = c.microM * pick(rng, {1, 3, 8});
   }
-  s.threads = pick(rng, {1, 2, 3});
+  s.schedule.threads = pick(rng, {1, 2, 3});
   return s;
-}
-
-std::string describe(const KernelSpec &s) {
-  std::string text = toMlir(s);
-  text.pop_back();
-  return text;
 }
 
 /// The attnc command that compiles the same kernel (inputs differ).
@@ -107,10 +102,11 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
   std::mt19937_64 rng(seed);
   int cases = 0, failures = 0, fullyMaskedRows = 0;
   for (int specIndex = 0; specIndex < kSpecs; ++specIndex) {
-    KernelSpec spec = randomSpec(rng, specIndex);
-    auto kernel = CpuKernel::compile(spec);
-    ASSERT_TRUE(kernel.ok()) << "seed " << seed << ": " << describe(spec)
-                             << "\n" << kernel.status().message();
+    auto ir = KernelIr::build(randomSpec(rng, specIndex));
+    ASSERT_TRUE(ir.ok()) << "seed " << seed << ": " << ir.status().message();
+    auto kernel = CpuKernel::compile(*ir);
+    ASSERT_TRUE(kernel.ok()) << "seed " << seed << ": " << ir->text() << "\n"
+                             << kernel.status().message();
     const KernelSpec &resolved = (*kernel)->spec();
     for (int shapeIndex = 0; shapeIndex < kShapesPerSpec; ++shapeIndex) {
       int64_t batch = uniform(rng, 1, 3);
@@ -164,7 +160,7 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
             "mismatch {}, writes outside o {}\n"
             "  repro: ATTNC_TEST_SEED={} attnc-unit-tests "
             "--gtest_filter=Numerics.*\n  similar: {}",
-            cases, seed, describe(resolved), batch, seqQ, seqKv, padded,
+            cases, seed, ir->text(), batch, seqQ, seqKv, padded,
             kvSplits,
             c.maxError, c.tolerance, c.nonFinite, c.lseMismatch,
             o.touchedOutsideView(), seed,

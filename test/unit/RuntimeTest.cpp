@@ -15,8 +15,8 @@ using attnc::test::Buffer;
 
 namespace {
 
-KernelSpec smallSpec() {
-  KernelSpec s;
+KernelRequest smallSpec() {
+  KernelRequest s;
   s.name = "small";
   s.qHeads = 4;
   s.kvHeads = 2;
@@ -24,12 +24,12 @@ KernelSpec smallSpec() {
   s.dV = 16;
   s.mask = MaskKind::Causal;
   s.alignment = Alignment::BottomRight;
-  s.threads = 2;
+  s.schedule.threads = 2;
   return s;
 }
 
-std::unique_ptr<CpuKernel> compileOrDie(const KernelSpec &spec) {
-  auto kernel = CpuKernel::compile(spec);
+std::unique_ptr<CpuKernel> compileOrDie(const KernelRequest &spec) {
+  auto kernel = attnc::test::compileRequest(spec);
   EXPECT_TRUE(kernel.ok()) << kernel.status().message();
   return kernel.ok() ? std::move(*kernel) : nullptr;
 }
@@ -69,10 +69,10 @@ TEST(Runtime, ResolvedSpecFillsEveryDefault) {
 }
 
 TEST(Runtime, CompileErrorsCarryLocatedMessages) {
-  auto bad = CpuKernel::compile(
+  auto bad = attnc::test::compileText(
       "attn.kernel @k attributes {q_heads = 6, kv_heads = 4, d_qk = 64, "
       "element_type = f32}",
-      {0, "my-spec.mlir"});
+      "my-spec.mlir");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("my-spec.mlir:1:1: error: "
                                         "'attn.kernel' op kv_heads (4) must "
@@ -80,19 +80,19 @@ TEST(Runtime, CompileErrorsCarryLocatedMessages) {
             std::string::npos)
       << bad.status().message();
 
-  auto syntax = CpuKernel::compile("attn.kernel @k attributes {q_heads = }");
+  auto syntax = attnc::test::compileText("attn.kernel @k attributes {q_heads = }");
   ASSERT_FALSE(syntax.ok());
   EXPECT_NE(syntax.status().message().find("invalid kernel spec"),
             std::string::npos);
 
-  auto none = CpuKernel::compile("");
+  auto none = attnc::test::compileText("");
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().message(),
             "<spec>: expected exactly one attn.kernel, found 0");
 
-  KernelSpec f16 = smallSpec();
+  KernelRequest f16 = smallSpec();
   f16.elementType = "f16";
-  auto unsupported = CpuKernel::compile(f16);
+  auto unsupported = attnc::test::compileRequest(f16);
   ASSERT_FALSE(unsupported.ok());
   EXPECT_NE(unsupported.status().message().find(
                 "the cpu backend does not support element_type 'f16' yet"),
@@ -101,7 +101,7 @@ TEST(Runtime, CompileErrorsCarryLocatedMessages) {
 }
 
 TEST(Runtime, OneKernelServesEveryLength) {
-  KernelSpec spec = smallSpec();
+  KernelRequest spec = smallSpec();
   spec.lse = true;
   auto kernel = compileOrDie(spec);
   ASSERT_TRUE(kernel);
@@ -121,11 +121,11 @@ TEST(Runtime, OneKernelServesEveryLength) {
 /// The K^T cache, capped below a call's tiles (down to a single slot), makes
 /// tiles share slots round-robin: results must not change, bit for bit.
 TEST(Runtime, KtCacheCapDoesNotChangeTheResult) {
-  KernelSpec spec = smallSpec();
+  KernelRequest spec = smallSpec();
   spec.mask = MaskKind::SlidingWindow;
   spec.windowLeft = 150;
   spec.windowRight = 20;
-  spec.blockN = 16;
+  spec.schedule.blockN = 16;
   auto kernel = compileOrDie(spec);
   ASSERT_TRUE(kernel);
   Call full(kernel->spec(), 2, 300, 1023);
@@ -216,7 +216,7 @@ TEST(Runtime, RunRejectsInconsistentViews) {
   expectError(a, "lse: a buffer was given, but the kernel was compiled with "
                  "lse = false");
 
-  KernelSpec withLse = smallSpec();
+  KernelRequest withLse = smallSpec();
   withLse.lse = true;
   auto lseKernel = compileOrDie(withLse);
   ASSERT_TRUE(lseKernel);
@@ -232,7 +232,7 @@ TEST(Runtime, RunRejectsInconsistentViews) {
 TEST(Runtime, SplitKvDecodeMatchesTheReference) {
   // MQA decode, batch 1: a single tile, so only split-KV can use more than
   // one thread.
-  KernelSpec spec;
+  KernelRequest spec;
   spec.name = "mqa_decode";
   spec.qHeads = 8;
   spec.kvHeads = 1;

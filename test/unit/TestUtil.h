@@ -1,9 +1,12 @@
 #ifndef ATTNC_TEST_UNIT_TESTUTIL_H
 #define ATTNC_TEST_UNIT_TESTUTIL_H
 
+#include "runtime/CpuKernel.h"
+#include "runtime/KernelIr.h"
 #include "runtime/Spec.h"
 #include "runtime/Tensor.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -21,6 +24,35 @@ inline uint64_t testSeed() {
            std::random_device{}();
   }();
   return seed;
+}
+
+/// The CPU kernel for a request (the IR's error if it has none).
+inline StatusOr<std::unique_ptr<CpuKernel>>
+compileRequest(const KernelRequest &request) {
+  auto ir = KernelIr::build(request);
+  if (!ir.ok())
+    return ir.status();
+  return CpuKernel::compile(*ir);
+}
+
+/// The CPU kernel for spec text, with diagnostics naming `sourceName`.
+inline StatusOr<std::unique_ptr<CpuKernel>>
+compileText(const std::string &text, const std::string &sourceName = "<spec>") {
+  auto ir = KernelIr::parse(text, sourceName);
+  if (!ir.ok())
+    return ir.status();
+  return CpuKernel::compile(*ir);
+}
+
+/// The IR for a request that must be valid (a test bug otherwise).
+inline KernelIr irOf(const KernelRequest &request) {
+  auto ir = KernelIr::build(request);
+  if (!ir.ok()) {
+    std::fprintf(stderr, "invalid test kernel: %s\n",
+                 ir.status().message().c_str());
+    std::abort();
+  }
+  return *ir;
 }
 
 /// Storage for one tensor plus the view the kernel sees. With `padded`, each

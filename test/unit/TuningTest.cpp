@@ -91,32 +91,35 @@ TEST(TuningDb, MalformedFilesAreErrors) {
         << db.status().message();
   };
   expectError("{", "");
-  expectError("[]", "expected {\"schema\": 1");
-  expectError("{\"schema\": 2, \"records\": []}", "expected {\"schema\": 1");
-  expectError("{\"schema\": 1}", "no \"records\" array");
-  expectError("{\"schema\": 1, \"records\": [{\"problem\": \"p\"}]}",
+  expectError("[]", "expected {\"schema\": 2");
+  expectError("{\"schema\": 3, \"records\": []}", "expected {\"schema\": 2");
+  expectError("{\"schema\": 1, \"records\": []}",
+              "schema 1 (written before problem keys were taken from the "
+              "kernel's IR); run attnc tune again to rebuild it");
+  expectError("{\"schema\": 2}", "no \"records\" array");
+  expectError("{\"schema\": 2, \"records\": [{\"problem\": \"p\"}]}",
               "a record is not an object with a \"schedule\"");
-  expectError("{\"schema\": 1, \"records\": [{\"schedule\": {}}]}",
+  expectError("{\"schema\": 2, \"records\": [{\"schedule\": {}}]}",
               "a record lacks one of");
   fs::remove(path);
 }
 
 TEST(Dispatch, TunedScheduleForCoveredShapesHeuristicOtherwise) {
   KernelCache cache({"", false});
-  KernelSpec spec;
+  KernelRequest spec;
   spec.name = "dispatched";
   spec.qHeads = 4;
   spec.kvHeads = 2;
   spec.dQk = 32;
   spec.mask = MaskKind::Causal;
   spec.alignment = Alignment::TopLeft;
-  spec.threads = 2;
-  auto heuristic = cache.get(spec);
+  spec.schedule.threads = 2;
+  KernelIr source = attnc::test::irOf(spec);
+  auto heuristic = cache.get(source, CpuBackend());
   ASSERT_TRUE(heuristic.ok());
   TuningDb db;
-  db.add(record(problemKey((*heuristic)->spec()), 256, 256, 16));
+  db.add(record(source.problemKey(), 256, 256, 16));
   Dispatcher dispatcher(cache, db);
-  std::string source = toMlir(spec);
 
   auto tuned = dispatcher.select(source, 1, 256, 256);
   ASSERT_TRUE(tuned.ok()) << tuned.status().message();

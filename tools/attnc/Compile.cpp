@@ -77,17 +77,16 @@ int compileCommand(const Options &o) {
     fmt::print(stderr, "attnc: error: {}\n", message);
     return 2;
   };
-  StatusOr<std::string> text = loadSpecText(o);
-  if (!text.ok())
-    return error(text.status().message());
+  StatusOr<KernelIr> ir = loadKernel(o);
+  if (!ir.ok())
+    return error(ir.status().message());
 
   mlir::DialectRegistry registry;
   mlir::attn::registerAttnDialects(registry);
   mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(
-          *text, o.specFile.empty() ? "<flags>" : o.specFile),
+      llvm::MemoryBuffer::getMemBufferCopy(ir->source(), ir->sourceName()),
       llvm::SMLoc());
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   auto module = mlir::parseSourceFile<mlir::ModuleOp>(

@@ -149,7 +149,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       return Status::error("attnc cache needs an action: stat, list or clear");
     return o;
   }
-  KernelSpec &s = o.flagSpec;
+  KernelRequest &s = o.flagSpec;
   bool compile = o.command == "compile";
 
   // Each flag: takes a value?, which command(s), is it a spec flag, setter.
@@ -202,10 +202,10 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--window-right", {true, true, kAll, number(s.windowRight)}},
       {"--layout", {true, true, kAll, text(layout)}},
       {"--mode", {true, true, kAll, text(mode)}},
-      {"--block-m", {true, true, kAll, number(s.blockM)}},
-      {"--block-n", {true, true, kAll, number(s.blockN)}},
-      {"--micro-m", {true, true, kAll, number(s.microM)}},
-      {"--micro-n", {true, true, kAll, number(s.microN)}},
+      {"--block-m", {true, true, kAll, number(s.schedule.blockM)}},
+      {"--block-n", {true, true, kAll, number(s.schedule.blockN)}},
+      {"--micro-m", {true, true, kAll, number(s.schedule.microM)}},
+      {"--micro-n", {true, true, kAll, number(s.schedule.microN)}},
       {"--vector-width", {true, false, kAll, number(o.vectorWidth)}},
       {"--batch", {true, false, kRun, number(o.batch)}},
       {"--seq-q", {true, false, kRun, number(o.seqQ)}},
@@ -378,20 +378,20 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
         !st.ok())
       return st;
     s.lse = !o.lseFile.empty();
-    s.vectorWidth = o.vectorWidth;
-    s.threads = o.threads;
+    s.schedule.vectorWidth = o.vectorWidth;
+    s.schedule.threads = o.threads;
   }
   return o;
 }
 
-StatusOr<std::string> loadSpecText(const Options &o) {
+StatusOr<KernelIr> loadKernel(const Options &o) {
   if (o.specFile.empty())
-    return toMlir(o.flagSpec);
+    return KernelIr::build(o.flagSpec, "<flags>");
   std::string text;
   if (!readFile(o.specFile, text))
     return Status::error(fmt::format("cannot read '{}': {}", o.specFile,
                                      std::strerror(errno)));
-  return text;
+  return KernelIr::parse(text, o.specFile);
 }
 
 } // namespace attnc::cli

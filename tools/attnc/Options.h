@@ -1,7 +1,7 @@
 #ifndef ATTNC_TOOLS_ATTNC_OPTIONS_H
 #define ATTNC_TOOLS_ATTNC_OPTIONS_H
 
-#include "runtime/Spec.h"
+#include "runtime/KernelIr.h"
 #include "runtime/Status.h"
 
 #include <optional>
@@ -13,7 +13,7 @@ namespace attnc::cli {
 struct Options {
   std::string command;  // run | compile | cache
   std::string specFile; // positional SPEC.mlir, or empty
-  KernelSpec flagSpec;  // the spec built from flags when specFile is empty
+  KernelRequest flagSpec; // the kernel asked for by flags when specFile is empty
   bool specFlagsGiven = false;
   // run
   std::optional<int64_t> batch, seqQ, seqKv;
@@ -42,8 +42,8 @@ struct Options {
 /// Parses argv (after the program name). Errors name the offending flag.
 StatusOr<Options> parseOptions(int argc, char **argv);
 
-/// The MLIR text of the spec: the file's contents or the flags' spec.
-StatusOr<std::string> loadSpecText(const Options &options);
+/// The kernel: the spec file parsed, or the op built from the flags.
+StatusOr<KernelIr> loadKernel(const Options &options);
 
 extern const char *const kUsage;
 

@@ -6,9 +6,9 @@
 #include "runtime/CpuKernel.h"
 #include "runtime/Dispatch.h"
 #include "runtime/KernelCache.h"
-#include "runtime/detail/CpuCompiler.h"
 #include "runtime/Npy.h"
 #include "runtime/Reference.h"
+#include "runtime/cuda/CudaKernel.h"
 #include "runtime/cuda/DeviceRun.h"
 #include "runtime/cuda/Driver.h"
 
@@ -167,7 +167,8 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
         s.layout == Layout::BSHD
             ? std::vector<int64_t>{in.batch, in.seqQ, s.qHeads, s.dV}
             : std::vector<int64_t>{in.batch, s.qHeads, in.seqQ, s.dV};
-    if (Status st = writeNpy(o.outFile, shape, args.o.data); !st.ok()) {
+    if (Status st = writeNpy(o.outFile, shape, static_cast<float *>(args.o.data));
+        !st.ok()) {
       fmt::print(stderr, "attnc: error: {}\n", st.message());
       return 2;
     }
@@ -175,7 +176,7 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
   }
   if (!o.lseFile.empty()) {
     if (Status st = writeNpy(o.lseFile, {in.batch, s.qHeads, in.seqQ},
-                             args.lse.data);
+                             static_cast<float *>(args.lse.data));
         !st.ok()) {
       fmt::print(stderr, "attnc: error: {}\n", st.message());
       return 2;
@@ -215,32 +216,29 @@ double millisSince(std::chrono::steady_clock::time_point start) {
 }
 
 /// attnc run --target cuda: NVRTC-compiled, cached, on the GPU.
-int runCuda(const Options &o, const std::string &text) {
+int runCuda(const Options &o, const KernelIr &ir) {
   // The spec is checked first, on any machine; the GPU is needed after.
-  auto driver = cuda::Driver::get();
-  const std::string arch =
-      driver.ok() && o.device < static_cast<int64_t>((*driver)->devices().size())
-          ? (*driver)->devices()[o.device].arch()
-          : "sm_90";
-  auto translation = detail::translateToCuda(
-      text, arch, o.specFile.empty() ? "<flags>" : o.specFile);
+  const std::string arch = cuda::CudaBackend::archOrDefault(static_cast<int>(o.device));
+  auto translation = detail::translateForCuda(ir, arch);
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = translation->spec;
   StatusOr<Inputs> in = loadInputs(o, s);
   if (!in.ok())
     return report(in.status());
-  if (!driver.ok())
-    return report(driver.status());
+  auto backend = cuda::CudaBackend::forDevice(static_cast<int>(o.device));
+  if (!backend.ok())
+    return report(backend.status());
 
   KernelCache cache({o.cacheDir, o.useCache});
   auto start = std::chrono::steady_clock::now();
   CacheSource from = CacheSource::Compiled;
-  auto kernel = cache.getCuda(text, static_cast<int>(o.device), &from);
+  auto kernel = cache.get(ir, *backend, &from);
   if (!kernel.ok())
     return report(kernel.status());
   double compileMillis = millisSince(start);
 
+  auto driver = cuda::Driver::get();
   printKernel(s);
   fmt::print("schedule  block_m {}, block_n {}, warps {}, stages {}, {} KiB "
              "shared memory; {} on device {} ({})\n",
@@ -263,20 +261,20 @@ int runCuda(const Options &o, const std::string &text) {
 } // namespace
 
 int runCommand(const Options &o) {
-  StatusOr<std::string> text = loadSpecText(o);
-  if (!text.ok())
-    return report(text.status());
+  StatusOr<KernelIr> ir = loadKernel(o);
+  if (!ir.ok())
+    return report(ir.status());
   if (o.target == "cuda")
-    return runCuda(o, *text);
+    return runCuda(o, *ir);
   CpuCompileOptions compileOptions;
   compileOptions.vectorWidth = o.vectorWidth;
-  compileOptions.sourceName = o.specFile.empty() ? "<flags>" : o.specFile;
+  CpuBackend backend(compileOptions);
   // The resolved spec (checked, defaults filled) sizes the inputs; which
   // kernel runs is chosen once the shape is known.
-  auto frontEnd = detail::CpuFrontEnd::run(*text, compileOptions);
-  if (!frontEnd.ok())
-    return report(frontEnd.status());
-  const KernelSpec s = (*frontEnd)->spec();
+  auto translation = backend.translate(*ir);
+  if (!translation.ok())
+    return report(translation.status());
+  const KernelSpec s = (*translation)->spec();
   StatusOr<Inputs> in = loadInputs(o, s);
   if (!in.ok())
     return report(in.status());
@@ -295,7 +293,7 @@ int runCommand(const Options &o) {
     if (!db.ok())
       return report(db.status());
     Dispatcher dispatcher(cache, std::move(*db), compileOptions);
-    auto choice = dispatcher.select(*text, in->batch, in->seqQ, in->seqKv);
+    auto choice = dispatcher.select(*ir, in->batch, in->seqQ, in->seqKv);
     if (!choice.ok())
       return report(choice.status());
     kernel = choice->kernel;
@@ -305,7 +303,7 @@ int runCommand(const Options &o) {
                    : choice->exact ? "tuning db, exact shape"
                                    : "tuning db, nearest shape";
   } else {
-    auto got = cache.get(*text, compileOptions, &from);
+    auto got = cache.get(*ir, backend, &from);
     if (!got.ok())
       return report(got.status());
     kernel = *got;

@@ -4,6 +4,7 @@
 #include "Commands.h"
 #include "Png.h"
 
+#include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
 #include "runtime/ThreadPool.h"
@@ -47,13 +48,13 @@ StatusOr<std::vector<Shape>> parseShapes(const std::string &text) {
 }
 
 struct Candidate {
-  KernelSpec spec;
+  Schedule schedule;
   std::shared_ptr<const CpuKernel> kernel;
   std::string dropped; // why it was dropped, if it was
   std::vector<double> millis; // per shape
   std::string label() const {
-    return fmt::format("{}x{}/{}x{}", spec.blockM, spec.blockN, spec.microM,
-                       spec.microN);
+    return fmt::format("{}x{}/{}x{}", schedule.blockM, schedule.blockN,
+                       schedule.microM, schedule.microN);
   }
 };
 
@@ -85,9 +86,15 @@ struct Inputs {
 };
 
 /// Legal CPU schedules around the host's vector width, the heuristic's own
-/// first.
-std::vector<KernelSpec> enumerate(const KernelSpec &heuristic) {
-  std::vector<KernelSpec> out = {heuristic};
+/// (`heuristic`, the resolved view) first.
+std::vector<Schedule> enumerate(const KernelSpec &heuristic) {
+  auto scheduleOf = [](const KernelSpec &s) {
+    Schedule out;
+    out.blockM = s.blockM, out.blockN = s.blockN, out.microM = s.microM,
+    out.microN = s.microN, out.vectorWidth = s.vectorWidth;
+    return out;
+  };
+  std::vector<Schedule> out = {scheduleOf(heuristic)};
   const int64_t w = heuristic.vectorWidth;
   for (int64_t blockM : {32, 64, 128})
     for (int64_t microM : {4, 8})
@@ -96,7 +103,7 @@ std::vector<KernelSpec> enumerate(const KernelSpec &heuristic) {
           if (blockM % microM || blockN % microN || microN > 8 * w ||
               (microM == 8 && w < 16))
             continue;
-          KernelSpec s = heuristic;
+          Schedule s = out.front();
           s.blockM = blockM, s.blockN = blockN, s.microM = microM,
           s.microN = microN;
           if (s.blockM == heuristic.blockM && s.blockN == heuristic.blockN &&
@@ -162,9 +169,9 @@ int tuneCommand(const Options &o) {
   StatusOr<std::vector<Shape>> shapes = parseShapes(o.shapes);
   if (!shapes.ok())
     return error(shapes.status().message());
-  StatusOr<std::string> text = loadSpecText(o);
-  if (!text.ok())
-    return error(text.status().message());
+  StatusOr<KernelIr> ir = loadKernel(o);
+  if (!ir.ok())
+    return error(ir.status().message());
   std::string dbPath = o.tuningDb.empty() ? "attnc-tuning.json" : o.tuningDb;
   StatusOr<TuningDb> db = TuningDb::load(dbPath);
   if (!db.ok())
@@ -172,15 +179,15 @@ int tuneCommand(const Options &o) {
   KernelCache &cache = KernelCache::shared();
   CpuCompileOptions options;
   options.vectorWidth = o.vectorWidth;
-  options.sourceName = o.specFile.empty() ? "<flags>" : o.specFile;
-  auto heuristic = cache.get(*text, options);
+  CpuBackend backend(options);
+  auto heuristic = cache.get(*ir, backend);
   if (!heuristic.ok())
     return error(heuristic.status().message());
   const KernelSpec &base = (*heuristic)->spec();
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : base.threads);
 
   std::vector<Candidate> candidates;
-  for (const KernelSpec &s : enumerate(base))
+  for (const Schedule &s : enumerate(base))
     candidates.push_back({s, nullptr, "", {}});
   fmt::print("tuning @{} for {} shape(s): {} schedules, {} thread(s), median "
              "of {} runs\n",
@@ -192,7 +199,11 @@ int tuneCommand(const Options &o) {
   ThreadPool::shared().parallelFor(
       candidates.size(), threads, [&](int64_t i) {
         Candidate &c = candidates[i];
-        auto kernel = cache.get(c.spec, options);
+        // The schedule is set on the kernel's own op, so everything else it
+        // says (regions, inputs) is what each candidate computes.
+        StatusOr<KernelIr> candidate = ir->withSchedule(c.schedule);
+        StatusOr<std::shared_ptr<const CpuKernel>> kernel =
+            candidate.ok() ? cache.get(*candidate, backend) : candidate.status();
         if (kernel.ok())
           c.kernel = *kernel;
         else
@@ -208,7 +219,7 @@ int tuneCommand(const Options &o) {
       continue;
     AttentionArgs args = probeInputs.args(base, probe, 0);
     Status st = c.kernel->run(args, threads);
-    Comparison cmp = compareWithReference(c.spec, args);
+    Comparison cmp = compareWithReference(c.kernel->spec(), args);
     if (!st.ok() || !cmp.passed())
       c.dropped = st.ok() ? fmt::format("numerics: error {:.3g} > {:.3g}",
                                         cmp.maxError, cmp.tolerance)
@@ -264,13 +275,13 @@ int tuneCommand(const Options &o) {
                (*shapes)[si].str(), best->label(), best->millis[si], heurMs,
                heurMs ? heurMs / best->millis[si] : 0);
     TuningRecord r;
-    r.problem = problemKey(base);
+    r.problem = ir->problemKey();
     r.target = hostTarget();
     r.batch = (*shapes)[si].batch;
     r.seqQ = (*shapes)[si].seqQ;
     r.seqKv = (*shapes)[si].seqKv;
-    r.schedule = {best->spec.blockM, best->spec.blockN, best->spec.microM,
-                  best->spec.microN};
+    r.schedule = {best->schedule.blockM, best->schedule.blockN,
+                  best->schedule.microM, best->schedule.microN};
     r.millis = best->millis[si];
     r.device = fmt::format("cpu, {} threads", threads);
     r.llvmVersion = llvmVersion();

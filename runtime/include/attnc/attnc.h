@@ -7,12 +7,15 @@
  * attnc_last_error() gives the message for the calling thread.
  *
  * Tensors are views in the logical order [batch, heads, seq, dim] with
- * strides in elements (dim stride 1); BSHD and BHSD buffers differ only in
- * their strides (see attnc_tensor_dense). On the CPU target they are
- * float32 host memory. On the CUDA target (f16/bf16 kernels) `data` is a
- * device address (a CUdeviceptr cast to float *) of 16-bit elements, 16-byte
- * aligned, with batch, head and seq strides multiples of 8; LSE stays
- * float32 on the device.
+ * strides in elements (dim stride 1) and an element type; BSHD and BHSD
+ * buffers differ only in their strides (see attnc_tensor_dense). On the CPU
+ * target they are float32 host memory. On the CUDA target (f16/bf16
+ * kernels) `data` is a device address (a CUdeviceptr cast to void *) of
+ * 16-bit elements, 16-byte aligned, with batch, head and seq strides
+ * multiples of 8; LSE stays float32 on the device.
+ *
+ * ABI 1 (libattnc.so.1): attnc_tensor gained `dtype` and its `data` became
+ * void *; attnc_tensor_dense takes the element type.
  */
 #ifndef ATTNC_ATTNC_H
 #define ATTNC_ATTNC_H
@@ -73,9 +76,11 @@ typedef struct attnc_spec {
   attnc_dtype dtype; /* 0: f32 */
 } attnc_spec;
 
-/* A float32 view: data, sizes and strides in [batch, heads, seq, dim]. */
+/* A view: data, element type, sizes and strides in [batch, heads, seq,
+ * dim]. */
 typedef struct attnc_tensor {
-  float *data;
+  void *data;
+  attnc_dtype dtype;
   int64_t sizes[4];
   int64_t strides[4];
 } attnc_tensor;
@@ -85,11 +90,13 @@ typedef struct attnc_kernel attnc_kernel;
 /* A spec with every field at its default. */
 ATTNC_API attnc_spec attnc_spec_default(void);
 
-/* A view of a contiguous buffer stored in `layout` order. The LSE output is
- * [batch, q_heads, seq_q]: use attnc_tensor_lse. */
-ATTNC_API attnc_tensor attnc_tensor_dense(float *data, attnc_layout layout,
-                                          int64_t batch, int64_t seq,
-                                          int64_t heads, int64_t dim);
+/* A view of a contiguous buffer of `dtype` elements stored in `layout`
+ * order. The LSE output is [batch, q_heads, seq_q] float32: use
+ * attnc_tensor_lse. */
+ATTNC_API attnc_tensor attnc_tensor_dense(void *data, attnc_dtype dtype,
+                                          attnc_layout layout, int64_t batch,
+                                          int64_t seq, int64_t heads,
+                                          int64_t dim);
 ATTNC_API attnc_tensor attnc_tensor_lse(float *data, int64_t batch,
                                         int64_t heads, int64_t seq);
 

@@ -1,0 +1,174 @@
+// KernelIr -> resolved, scheduled attn.kernel -> host object code (CPU) or
+// CUDA C++ (GPU). The only runtime file that drives compiler passes.
+#include "runtime/detail/Compiler.h"
+
+#include "compiler/AttnToSCF/AttnToSCF.h"
+#include "compiler/Pipelines/Pipelines.h"
+#include "compiler/Target/CUDA/AttnToCuda.h"
+#include "dialect/Transforms/Passes.h"
+#include "runtime/CpuKernel.h"
+#include "runtime/mlir/ParsedKernel.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
+
+#ifndef ATTNC_VERSION
+#error "ATTNC_VERSION must be defined by the build"
+#endif
+
+namespace attnc::detail {
+namespace {
+
+void initializeLlvmOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+/// The resolved, scheduled op in generic form: with the host target, what
+/// the object code depends on.
+std::string genericText(mlir::attn::KernelOp op) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  op->print(os, mlir::OpPrintingFlags().printGenericOpForm());
+  return text;
+}
+
+class CpuTranslation final : public Translation {
+public:
+  std::unique_ptr<ParsedKernel> parsed;
+  KernelSpec resolved;
+  std::string keyText, resolvedOp;
+
+  const KernelSpec &spec() const override { return resolved; }
+  const std::string &key() const override { return keyText; }
+  const std::string &resolvedText() const override { return resolvedOp; }
+
+  StatusOr<std::string> compile() override {
+    initializeLlvmOnce();
+    ParsedKernel &p = *parsed;
+    mlir::PassManager codegen(p.context.get());
+    mlir::attn::buildAttnCpuCodegenPipeline(codegen);
+    if (mlir::failed(codegen.run(*p.module)))
+      return p.fail("lowering failed");
+
+    auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!machineBuilder)
+      return Status::error("cannot detect the host CPU: " +
+                           llvm::toString(machineBuilder.takeError()));
+    machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    auto machine = machineBuilder->createTargetMachine();
+    if (!machine)
+      return Status::error("cannot create a target machine: " +
+                           llvm::toString(machine.takeError()));
+    llvm::LLVMContext llvmContext;
+    auto llvmModule = mlir::translateModuleToLLVMIR(*p.module, llvmContext);
+    if (!llvmModule)
+      return p.fail("translation to LLVM IR failed");
+    llvmModule->setDataLayout((*machine)->createDataLayout());
+    llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
+    if (llvm::Error err = mlir::makeOptimizingTransformer(
+            3, 0, machine->get())(llvmModule.get()))
+      return Status::error("LLVM optimisation failed: " +
+                           llvm::toString(std::move(err)));
+    llvm::SmallVector<char, 0> buffer;
+    llvm::raw_svector_ostream out(buffer);
+    llvm::legacy::PassManager emit;
+    if ((*machine)->addPassesToEmitFile(emit, out, nullptr,
+                                        llvm::CodeGenFileType::ObjectFile))
+      return Status::error("the host target cannot emit object files");
+    emit.run(*llvmModule);
+    return std::string(buffer.data(), buffer.size());
+  }
+};
+
+constexpr const char *kCpuKeyPrefix = "attnc-cpu-kernel";
+
+} // namespace
+
+const std::string &hostTargetId() {
+  static const std::string id = [] {
+    std::vector<std::string> features;
+    for (const auto &f : llvm::sys::getHostCPUFeatures())
+      if (f.getValue())
+        features.push_back(f.getKey().str());
+    std::sort(features.begin(), features.end());
+    return fmt::format("triple={} cpu={} llvm={} features={}",
+                       llvm::sys::getProcessTriple(),
+                       llvm::sys::getHostCPUName().str(), LLVM_VERSION_STRING,
+                       fmt::join(features, ","));
+  }();
+  return id;
+}
+
+StatusOr<std::unique_ptr<Translation>>
+translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
+  auto parsed = ParsedKernel::parse(ir.source(), ir.sourceName());
+  if (!parsed.ok())
+    return parsed.status();
+  auto t = std::make_unique<CpuTranslation>();
+  t->parsed = std::move(*parsed);
+  ParsedKernel &p = *t->parsed;
+
+  mlir::attn::CpuPipelineOptions pipelineOptions;
+  pipelineOptions.vectorWidth = options.vectorWidth;
+  mlir::PassManager schedule(p.context.get());
+  mlir::attn::buildAttnCpuSchedulePipeline(schedule, pipelineOptions);
+  if (mlir::failed(schedule.run(*p.module)))
+    return p.fail("scheduling failed");
+  if (mlir::failed(mlir::attn::checkCpuSupport(p.kernel)))
+    return p.fail("unsupported kernel");
+  t->resolved = viewOf(p.kernel);
+  t->resolvedOp = printKernel(p.kernel);
+  // Everything the object code depends on.
+  t->keyText = fmt::format("{} attnc={} codegen={}\n{}\n{}", kCpuKeyPrefix,
+                           ATTNC_VERSION, ATTNC_CODEGEN_FINGERPRINT,
+                           hostTargetId(), genericText(p.kernel));
+  return std::unique_ptr<Translation>(std::move(t));
+}
+
+StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
+                                       const std::string &arch) {
+  auto parsed = ParsedKernel::parse(ir.source(), ir.sourceName());
+  if (!parsed.ok())
+    return parsed.status();
+  ParsedKernel &p = **parsed;
+  mlir::PassManager resolve(p.context.get());
+  resolve.addPass(mlir::attn::createAttnResolveDefaults());
+  if (mlir::failed(resolve.run(*p.module)))
+    return p.fail("invalid kernel spec");
+  mlir::attn::CudaSchedule schedule;
+  auto source = mlir::attn::translateKernelToCuda(p.kernel, arch, &schedule);
+  if (mlir::failed(source))
+    return p.fail("unsupported kernel");
+  CudaCodegen t;
+  t.spec = viewOf(p.kernel);
+  t.source = std::move(*source);
+  t.resolvedText = printKernel(p.kernel);
+  t.blockM = schedule.blockM;
+  t.blockN = schedule.blockN;
+  t.warps = schedule.warps;
+  t.stages = schedule.stages;
+  t.sharedBytes = schedule.sharedBytes;
+  return t;
+}
+
+} // namespace attnc::detail

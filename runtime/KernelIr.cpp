@@ -1,0 +1,200 @@
+// KernelIr: the op built, parsed, printed and rescheduled with the MLIR API.
+#include "runtime/KernelIr.h"
+
+#include "dialect/Transforms/Passes.h"
+#include "runtime/mlir/ParsedKernel.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/SHA256.h"
+
+#include <fmt/format.h>
+
+namespace attnc {
+
+struct KernelIr::Impl {
+  std::string text, source, sourceName;
+  KernelSpec view;
+  // Computed on first use (it parses and resolves the op again): only the
+  // tuner and the dispatcher ask.
+  mutable std::once_flag keyOnce;
+  mutable std::string problemKey;
+};
+
+KernelIr::KernelIr(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+const std::string &KernelIr::text() const { return impl_->text; }
+const std::string &KernelIr::source() const { return impl_->source; }
+const std::string &KernelIr::sourceName() const { return impl_->sourceName; }
+const KernelSpec &KernelIr::view() const { return impl_->view; }
+namespace {
+
+/// SHA-256 of the resolved op with its name and schedule removed.
+StatusOr<std::string> problemKeyOf(detail::ParsedKernel &p) {
+  mlir::OpBuilder builder(p.context.get());
+  auto copy = mlir::cast<mlir::attn::KernelOp>(builder.clone(*p.kernel));
+  mlir::OwningOpRef<mlir::ModuleOp> holder =
+      mlir::ModuleOp::create(builder.getUnknownLoc());
+  holder->push_back(copy);
+  mlir::PassManager resolve(p.context.get());
+  resolve.addPass(mlir::attn::createAttnResolveDefaults());
+  if (mlir::failed(resolve.run(*holder)))
+    return p.fail("invalid kernel spec");
+  copy.setSymName("k");
+  copy.removeScheduleAttr();
+  llvm::SHA256 hasher;
+  hasher.update(detail::printKernel(copy));
+  return llvm::toHex(hasher.final(), /*LowerCase=*/true);
+}
+
+} // namespace
+
+const std::string &KernelIr::problemKey() const {
+  std::call_once(impl_->keyOnce, [this] {
+    auto parsed = detail::ParsedKernel::parse(impl_->text, impl_->sourceName);
+    // The text was printed from a verified op: it parses and resolves.
+    auto key = parsed.ok() ? problemKeyOf(**parsed)
+                           : StatusOr<std::string>(parsed.status());
+    impl_->problemKey = key.ok() ? *key : "invalid: " + key.status().message();
+  });
+  return impl_->problemKey;
+}
+
+
+KernelIr KernelIr::fromOp(mlir::attn::KernelOp op, const std::string *source,
+                          const std::string &sourceName) {
+  auto impl = std::make_shared<Impl>();
+  impl->text = detail::printKernel(op);
+  impl->source = source ? *source : impl->text;
+  impl->sourceName = sourceName;
+  impl->view = detail::viewOf(op);
+  return KernelIr(std::move(impl));
+}
+
+StatusOr<KernelIr> KernelIr::parse(const std::string &text,
+                                   const std::string &sourceName) {
+  auto parsed = detail::ParsedKernel::parse(text, sourceName);
+  if (!parsed.ok())
+    return parsed.status();
+  return fromOp((*parsed)->kernel, &text, sourceName);
+}
+
+namespace {
+mlir::Type elementTypeNamed(mlir::MLIRContext *ctx, const std::string &name) {
+  mlir::Builder b(ctx);
+  if (name == "f32")
+    return b.getF32Type();
+  if (name == "f16")
+    return b.getF16Type();
+  if (name == "bf16")
+    return b.getBF16Type();
+  return {};
+}
+} // namespace
+
+StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
+                                   const std::string &sourceName) {
+  namespace a = mlir::attn;
+  detail::KernelContext c;
+  mlir::MLIRContext *ctx = c.context.get();
+  mlir::OpBuilder b(ctx);
+  mlir::Type element = elementTypeNamed(ctx, r.elementType);
+  if (!element)
+    return Status::error(fmt::format(
+        "element type '{}' must be f32, f16 or bf16", r.elementType));
+  if (r.mask == MaskKind::Custom || r.scoreMod == ScoreMod::Custom)
+    return Status::error("custom mask and score regions are written in spec "
+                         "text (attn.kernel ... mask { ... }), not requested "
+                         "by field");
+  auto loc = mlir::FileLineColLoc::get(ctx, sourceName, 1, 1);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  llvm::SmallVector<mlir::NamedAttribute> attrs = {
+      b.getNamedAttr("sym_name", b.getStringAttr(r.name)),
+      b.getNamedAttr("q_heads", b.getI64IntegerAttr(r.qHeads)),
+      b.getNamedAttr("d_qk", b.getI64IntegerAttr(r.dQk)),
+      b.getNamedAttr("element_type", mlir::TypeAttr::get(element))};
+  auto optional = [&](const char *name, bool set, mlir::Attribute value) {
+    if (set)
+      attrs.push_back(b.getNamedAttr(name, value));
+  };
+  optional("kv_heads", r.kvHeads != 0, b.getI64IntegerAttr(r.kvHeads));
+  optional("d_v", r.dV != 0, b.getI64IntegerAttr(r.dV));
+  optional("scale", r.scale != 0, b.getF64FloatAttr(r.scale));
+  optional("softcap", r.softcap != 0, b.getF64FloatAttr(r.softcap));
+  a::MaskKind kind = r.mask == MaskKind::Causal ? a::MaskKind::Causal
+                     : r.mask == MaskKind::SlidingWindow
+                         ? a::MaskKind::SlidingWindow
+                         : a::MaskKind::None;
+  a::Alignment align = r.alignment == Alignment::TopLeft ? a::Alignment::TopLeft
+                       : r.alignment == Alignment::BottomRight
+                           ? a::Alignment::BottomRight
+                           : a::Alignment::Unset;
+  bool window = r.mask == MaskKind::SlidingWindow;
+  auto maskAttr = a::MaskAttr::getChecked(
+      [&] { return mlir::emitError(loc); }, ctx, kind, align,
+      window ? r.windowLeft : a::kAbsent, window ? r.windowRight : a::kAbsent,
+      a::kAbsent, a::kAbsent);
+  if (!maskAttr)
+    return c.fail("invalid kernel spec");
+  attrs.push_back(b.getNamedAttr("mask", maskAttr));
+  optional("score_mod", r.scoreMod == ScoreMod::Alibi,
+           a::ScoreModKindAttr::get(ctx, a::ScoreModKind::Alibi));
+  attrs.push_back(b.getNamedAttr(
+      "layout", a::LayoutAttr::get(ctx, r.layout == Layout::BHSD
+                                            ? a::Layout::BHSD
+                                            : a::Layout::BSHD)));
+  optional("mode", r.mode == Mode::Decode,
+           a::ModeAttr::get(ctx, a::Mode::Decode));
+  optional("lse", r.lse, b.getBoolAttr(true));
+  const Schedule &s = r.schedule;
+  if (s.blockM || s.blockN || s.microM || s.microN || s.vectorWidth ||
+      s.threads || s.warps || s.stages || s.splitKv) {
+    auto sched = a::ScheduleAttr::getChecked(
+        [&] { return mlir::emitError(loc); }, ctx, s.blockM, s.blockN,
+        s.microM, s.microN, s.vectorWidth, s.threads, s.warps, s.stages,
+        s.splitKv);
+    if (!sched)
+      return c.fail("invalid kernel spec");
+    attrs.push_back(b.getNamedAttr("schedule", sched));
+  }
+  auto op = b.create<a::KernelOp>(loc, mlir::TypeRange{}, mlir::ValueRange{},
+                                  attrs);
+  if (mlir::failed(mlir::verify(op)))
+    return c.fail("invalid kernel spec");
+  // The printed text is the identity: a kernel built here and one written
+  // by hand that prints the same are the same kernel.
+  return fromOp(op, nullptr, sourceName);
+}
+
+StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
+  namespace a = mlir::attn;
+  auto parsed = detail::ParsedKernel::parse(source(), sourceName());
+  if (!parsed.ok())
+    return parsed.status();
+  detail::ParsedKernel &p = **parsed;
+  a::ScheduleAttr old = p.kernel.getScheduleAttr();
+  auto pick = [&](int64_t given, int64_t (a::ScheduleAttr::*get)() const) {
+    return given ? given : old ? (old.*get)() : 0;
+  };
+  auto sched = a::ScheduleAttr::getChecked(
+      [&] { return p.kernel.emitOpError(); }, p.context.get(),
+      pick(s.blockM, &a::ScheduleAttr::getBlockM),
+      pick(s.blockN, &a::ScheduleAttr::getBlockN),
+      pick(s.microM, &a::ScheduleAttr::getMicroM),
+      pick(s.microN, &a::ScheduleAttr::getMicroN),
+      pick(s.vectorWidth, &a::ScheduleAttr::getVectorWidth),
+      pick(s.threads, &a::ScheduleAttr::getThreads),
+      pick(s.warps, &a::ScheduleAttr::getWarps),
+      pick(s.stages, &a::ScheduleAttr::getStages),
+      pick(s.splitKv, &a::ScheduleAttr::getSplitKv));
+  if (!sched)
+    return p.fail("invalid schedule");
+  p.kernel.setScheduleAttr(sched);
+  if (mlir::failed(mlir::verify(p.kernel)))
+    return p.fail("invalid schedule");
+  return fromOp(p.kernel, nullptr, sourceName());
+}
+
+} // namespace attnc

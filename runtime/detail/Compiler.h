@@ -1,0 +1,40 @@
+#ifndef ATTNC_RUNTIME_DETAIL_COMPILER_H
+#define ATTNC_RUNTIME_DETAIL_COMPILER_H
+
+// The runtime's bridge to the compiler (private: not installed). The header
+// is MLIR-free; Compiler.cpp holds the MLIR contexts.
+
+#include "runtime/Backend.h"
+
+#include <memory>
+#include <string>
+
+namespace attnc {
+struct CpuCompileOptions;
+}
+
+namespace attnc::detail {
+
+/// The kernel resolved, scheduled for this CPU and checked, ready to be
+/// lowered to host object code (compile()).
+StatusOr<std::unique_ptr<Translation>>
+translateForCpu(const KernelIr &ir, const CpuCompileOptions &options);
+
+/// The host target as the object code depends on it: triple, CPU name,
+/// enabled features, LLVM version.
+const std::string &hostTargetId();
+
+/// A kernel translated to CUDA C++ for one arch, with its resolved view and
+/// GPU schedule.
+struct CudaCodegen {
+  KernelSpec spec;
+  std::string source;       // the CUDA C++ for NVRTC (or the SIMT emulator)
+  std::string resolvedText; // the resolved op
+  int64_t blockM = 0, blockN = 0, warps = 0, stages = 0, sharedBytes = 0;
+};
+StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
+                                       const std::string &arch);
+
+} // namespace attnc::detail
+
+#endif
