@@ -175,7 +175,7 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
              [&] { overHeads(false); }, [&] { overHeads(true); }});
   double fused = t[0], sgemm = t[1], unfused = t[2];
 
-  double flops = attentionFlops(r, 1, s.seq, s.seq);
+  double flops = attentionFlops(r, args);
   double sgemmFlops = 2.0 * s.qHeads * s.seq * s.seq * s.d;
   double fusedRate = flops / fused / 1e9, sgemmRate = sgemmFlops / sgemm / 1e9;
   fmt::print("{:>7} {:>3} {:>5}/{:<3} {:>6} {:>7} | {:>8.1f} {:>8.1f} {:>8.1f} | "

@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         std::sort(millis->begin(), millis->end());
         double ms = (*millis)[millis->size() / 2];
         double tflops =
-            attentionFlops((*kernel)->spec(), batch, seq, seq) / (ms * 1e9);
+            attentionFlops((*kernel)->spec(), args) / (ms * 1e9);
         if (csv)
           fmt::print("{},{},{},{},{},{:.4f},{:.2f}\n", d, seq, causal ? 1 : 0,
                      batch, heads, ms, tflops);

@@ -2,6 +2,7 @@
 #include "dialect/AttnAttrs.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -25,8 +26,7 @@ void AttnDialect::registerAttributes() {
 //===----------------------------------------------------------------------===//
 
 MaskAttr MaskAttr::getNone(MLIRContext *ctx) {
-  return MaskAttr::get(ctx, MaskKind::None, Alignment::Unset, kAbsent, kAbsent,
-                       kAbsent, kAbsent);
+  return MaskAttr::get(ctx, MaskKind::None, Alignment::Unset, kAbsent, kAbsent);
 }
 
 Attribute MaskAttr::parse(AsmParser &parser, Type) {
@@ -39,12 +39,11 @@ Attribute MaskAttr::parse(AsmParser &parser, Type) {
   if (!kind) {
     parser.emitError(loc, "unknown mask kind '")
         << kindName
-        << "'; expected none, causal, sliding_window, block_sparse or custom";
+        << "'; expected none, causal, sliding_window or custom";
     return {};
   }
   Alignment alignment = Alignment::Unset;
-  int64_t left = kAbsent, right = kAbsent, blockQ = kAbsent,
-          blockKv = kAbsent;
+  int64_t left = kAbsent, right = kAbsent;
   while (succeeded(parser.parseOptionalComma())) {
     SMLoc itemLoc = parser.getCurrentLocation();
     StringRef key;
@@ -62,14 +61,10 @@ Attribute MaskAttr::parse(AsmParser &parser, Type) {
     int64_t *slot = llvm::StringSwitch<int64_t *>(key)
                         .Case("left", &left)
                         .Case("right", &right)
-                        .Case("block_q", &blockQ)
-                        .Case("block_kv", &blockKv)
                         .Default(nullptr);
     if (!slot) {
       parser.emitError(itemLoc, "unknown mask parameter '")
-          << key
-          << "'; expected top_left, bottom_right, left, right, block_q or "
-             "block_kv";
+          << key << "'; expected top_left, bottom_right, left or right";
       return {};
     }
     if (*slot != kAbsent) {
@@ -90,8 +85,7 @@ Attribute MaskAttr::parse(AsmParser &parser, Type) {
   }
   if (parser.parseGreater())
     return {};
-  return parser.getChecked<MaskAttr>(loc, ctx, *kind, alignment, left, right,
-                                     blockQ, blockKv);
+  return parser.getChecked<MaskAttr>(loc, ctx, *kind, alignment, left, right);
 }
 
 void MaskAttr::print(AsmPrinter &printer) const {
@@ -100,10 +94,6 @@ void MaskAttr::print(AsmPrinter &printer) const {
     printer << ", left = " << getLeft();
   if (getRight() != kAbsent)
     printer << ", right = " << getRight();
-  if (getBlockQ() != kAbsent)
-    printer << ", block_q = " << getBlockQ();
-  if (getBlockKv() != kAbsent)
-    printer << ", block_kv = " << getBlockKv();
   if (hasAlignment())
     printer << ", " << stringifyAlignment(getAlignment());
   printer << ">";
@@ -111,7 +101,7 @@ void MaskAttr::print(AsmPrinter &printer) const {
 
 LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                MaskKind kind, Alignment alignment, int64_t left,
-                               int64_t right, int64_t blockQ, int64_t blockKv) {
+                               int64_t right) {
   bool aligned = kind == MaskKind::Causal || kind == MaskKind::SlidingWindow;
   if (aligned && alignment == Alignment::Unset)
     return emitError() << stringifyMaskKind(kind)
@@ -129,18 +119,88 @@ LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "'left' and 'right' apply only to sliding_window "
                           "masks, not "
                        << stringifyMaskKind(kind);
-  bool blocks = kind == MaskKind::BlockSparse;
-  if (blocks && (blockQ <= 0 || blockKv <= 0))
-    return emitError() << "block_sparse mask requires positive 'block_q' and "
-                          "'block_kv' (got "
-                       << blockQ << ", " << blockKv << ")";
-  if (!blocks && (blockQ != kAbsent || blockKv != kAbsent))
-    return emitError() << "'block_q' and 'block_kv' apply only to "
-                          "block_sparse masks, not "
-                       << stringifyMaskKind(kind);
   if ((left != kAbsent && left < 0) || (right != kAbsent && right < 0))
     return emitError() << "sliding_window extents must be >= 0 (left = "
                        << left << ", right = " << right << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// InputAttr
+//===----------------------------------------------------------------------===//
+
+Attribute InputAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  std::string name;
+  Type type;
+  SmallVector<InputDim> dims;
+  if (parser.parseLess() || parser.parseString(&name) || parser.parseComma() ||
+      parser.parseType(type) || parser.parseComma())
+    return {};
+  auto parseDim = [&]() -> ParseResult {
+    SMLoc dimLoc = parser.getCurrentLocation();
+    StringRef keyword;
+    if (parser.parseKeyword(&keyword))
+      return failure();
+    std::optional<InputDim> dim = symbolizeInputDim(keyword);
+    if (!dim)
+      return parser.emitError(dimLoc, "unknown input dimension '")
+             << keyword
+             << "'; expected batch, q_heads, kv_heads, seq_q, seq_kv or any";
+    dims.push_back(*dim);
+    return success();
+  };
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseDim) ||
+      parser.parseGreater())
+    return {};
+  return parser.getChecked<InputAttr>(loc, parser.getContext(), name, type,
+                                      dims);
+}
+
+void InputAttr::print(AsmPrinter &printer) const {
+  printer << "<\"" << getName() << "\", " << getElementType() << ", [";
+  llvm::interleaveComma(getDims(), printer,
+                        [&](InputDim d) { printer << stringifyInputDim(d); });
+  printer << "]>";
+}
+
+/// True for [A-Za-z_][A-Za-z0-9_]* of at most `limit` characters.
+bool mlir::attn::isIdentifier(StringRef name, size_t limit) {
+  if (name.empty() || name.size() > limit || llvm::isDigit(name.front()))
+    return false;
+  return llvm::all_of(name,
+                      [](char c) { return llvm::isAlnum(c) || c == '_'; });
+}
+
+LogicalResult InputAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                StringRef name, Type elementType,
+                                ArrayRef<InputDim> dims) {
+  if (!isIdentifier(name, kMaxNameLength))
+    return emitError() << "input name '" << name
+                       << "' must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at "
+                          "most "
+                       << kMaxNameLength << " characters)";
+  if (!elementType.isF32() && !elementType.isSignlessInteger(32))
+    return emitError() << "input '" << name
+                       << "' must have element type i32 or f32, got "
+                       << elementType;
+  if (dims.size() > kMaxInputRank)
+    return emitError() << "input '" << name << "' has rank " << dims.size()
+                       << "; at most " << kMaxInputRank << " is supported";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// BlockSparseAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+BlockSparseAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t blockQ, int64_t blockKv) {
+  if (blockQ < 1 || blockKv < 1 || blockQ > (1 << 20) || blockKv > (1 << 20))
+    return emitError() << "block_sparse block sizes must be in [1, 1048576], "
+                          "got block_q = "
+                       << blockQ << ", block_kv = " << blockKv;
   return success();
 }
 

@@ -16,6 +16,13 @@ namespace mlir::attn {
 constexpr int64_t kAbsent = -1;
 /// Largest head dim (d_qk and d_v) the dialect accepts.
 constexpr int64_t kMaxHeadDim = 512;
+/// Longest kernel or input name: names become symbols and file names.
+constexpr size_t kMaxNameLength = 64;
+/// Largest rank of a declared input, and most inputs a kernel declares.
+constexpr size_t kMaxInputRank = 4;
+constexpr size_t kMaxInputs = 16;
+/// True for [A-Za-z_][A-Za-z0-9_]* of at most `limit` characters.
+bool isIdentifier(StringRef name, size_t limit);
 } // namespace mlir::attn
 
 #endif

@@ -12,8 +12,7 @@ def Attn_MaskKind : I32EnumAttr<"MaskKind", "attention mask kind", [
     I32EnumAttrCase<"None", 0, "none">,
     I32EnumAttrCase<"Causal", 1, "causal">,
     I32EnumAttrCase<"SlidingWindow", 2, "sliding_window">,
-    I32EnumAttrCase<"BlockSparse", 3, "block_sparse">,
-    I32EnumAttrCase<"Custom", 4, "custom">]> {
+    I32EnumAttrCase<"Custom", 3, "custom">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::attn";
 }
@@ -59,6 +58,26 @@ def Attn_Variant : I32EnumAttr<"Variant", "attention family", [
   let cppNamespace = "::mlir::attn";
 }
 
+// What a dimension of a declared input is indexed by: its size must equal
+// that extent at run time (`any`: a size of the caller's choosing).
+def Attn_InputDim : I32EnumAttr<"InputDim", "input dimension", [
+    I32EnumAttrCase<"Batch", 0, "batch">,
+    I32EnumAttrCase<"QHeads", 1, "q_heads">,
+    I32EnumAttrCase<"KvHeads", 2, "kv_heads">,
+    I32EnumAttrCase<"SeqQ", 3, "seq_q">,
+    I32EnumAttrCase<"SeqKv", 4, "seq_kv">,
+    I32EnumAttrCase<"Any", 5, "any">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::attn";
+}
+
+// Which sequence length attn.seq_len reads.
+def Attn_SeqKind : I32EnumAttr<"SeqKind", "sequence", [
+    I32EnumAttrCase<"Q", 0, "q">,
+    I32EnumAttrCase<"Kv", 1, "kv">]> {
+  let cppNamespace = "::mlir::attn";
+}
+
 def Attn_ScoreModAttr : EnumAttr<Attn_Dialect, Attn_ScoreModKind, "score_mod"> {
   let assemblyFormat = "`<` $value `>`";
 }
@@ -83,27 +102,74 @@ def Attn_MaskAttr : Attn_Attr<"Mask", "mask"> {
     #attn.mask<none>
     #attn.mask<causal, bottom_right>
     #attn.mask<sliding_window, left = 4095, right = 0, bottom_right>
-    #attn.mask<block_sparse, block_q = 64, block_kv = 64>
     #attn.mask<custom>            // the kernel op's `mask` region decides
     ```
     Alignment places the diagonal: with `top_left` query row q sees key k
     when k <= q; with `bottom_right` when k <= q + (seq_kv - seq_q). The two
     differ when seq_q != seq_kv, so causal and sliding-window masks must name
     one. A sliding window admits q + off - left <= k <= q + off + right.
+    Block sparsity is a separate attribute (#attn.block_sparse) that
+    combines with any mask.
   }];
   let parameters = (ins
     "MaskKind":$kind,
     "Alignment":$alignment,
     "int64_t":$left,
-    "int64_t":$right,
-    "int64_t":$blockQ,
-    "int64_t":$blockKv);
+    "int64_t":$right);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     static MaskAttr getNone(::mlir::MLIRContext *ctx);
     bool hasAlignment() const { return getAlignment() != Alignment::Unset; }
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Extra inputs
+//===----------------------------------------------------------------------===//
+
+def Attn_InputAttr : Attn_Attr<"Input", "input"> {
+  let summary = "a run-time tensor or scalar that mask and score regions read";
+  let description = [{
+    ```mlir
+    #attn.input<"doc_ids", i32, [batch, seq_kv]>
+    #attn.input<"slopes", f32, [q_heads]>
+    #attn.input<"bias", f32, [q_heads, any]>   // a table of any length
+    #attn.input<"offset", i32, []>             // a scalar
+    ```
+    Name, element type (i32 or f32) and, per dimension, what it is indexed
+    by. Regions read it with `attn.load @name[...]`; indices are clamped
+    into the input's extent, so no load reads outside it. Its sizes are
+    checked at the boundary: `batch`, `q_heads`, `kv_heads`, `seq_q` and
+    `seq_kv` dimensions must match the call, `any` must be at least 1.
+  }];
+  let parameters = (ins
+    StringRefParameter<"input name">:$name,
+    "::mlir::Type":$elementType,
+    ArrayRefParameter<"InputDim", "dimensions">:$dims);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Block sparsity
+//===----------------------------------------------------------------------===//
+
+def Attn_BlockSparseAttr : Attn_Attr<"BlockSparse", "block_sparse"> {
+  let summary = "a run-time block mask of block_q x block_kv tiles";
+  let description = [{
+    ```mlir
+    #attn.block_sparse<block_q = 128, block_kv = 128>
+    ```
+    The kernel takes a block mask at run time, in FlexAttention's form: for
+    each (batch, q head, query block) the number and kv-block indices of
+    partial blocks (the mask is evaluated there) and of full blocks (every
+    pair visible: the mask is skipped); blocks in neither list are never
+    visited. It combines with any mask and score modifier.
+  }];
+  let parameters = (ins "int64_t":$blockQ, "int64_t":$blockKv);
+  let assemblyFormat = "`<` `block_q` `=` $blockQ `,` `block_kv` `=` $blockKv `>`";
+  let genVerifyDecl = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -3,6 +3,7 @@
 #include "dialect/AttnOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 #include <cstdio>
@@ -54,7 +55,58 @@ static bool isSupportedElementType(Type t) {
   return t.isF32() || t.isF16() || t.isBF16();
 }
 
+InputAttr KernelOp::lookupInput(StringRef name) {
+  if (ArrayAttr inputs = getInputsAttr())
+    for (Attribute a : inputs)
+      if (auto input = llvm::cast<InputAttr>(a); input.getName() == name)
+        return input;
+  return {};
+}
+
+ArrayRef<StringRef> mlir::attn::modRegionOps() {
+  static const StringRef ops[] = {
+      // arith: integers (i1, i32, i64, index)
+      "arith.constant", "arith.addi", "arith.subi", "arith.muli",
+      "arith.divsi", "arith.divui", "arith.remsi", "arith.remui",
+      "arith.ceildivsi", "arith.floordivsi", "arith.maxsi", "arith.minsi",
+      "arith.maxui", "arith.minui", "arith.andi", "arith.ori", "arith.xori",
+      "arith.shli", "arith.shrsi", "arith.shrui", "arith.cmpi",
+      "arith.select", "arith.extsi", "arith.extui", "arith.trunci",
+      "arith.index_cast", "arith.index_castui",
+      // arith: f32 and conversions
+      "arith.sitofp", "arith.uitofp", "arith.fptosi", "arith.fptoui",
+      "arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.remf",
+      "arith.negf", "arith.maximumf", "arith.minimumf", "arith.maxnumf",
+      "arith.minnumf", "arith.cmpf",
+      // math on f32 (absi on integers)
+      "math.absf", "math.absi", "math.ceil", "math.floor", "math.copysign",
+      "math.exp", "math.exp2", "math.log", "math.log2", "math.log1p",
+      "math.tanh", "math.sqrt", "math.rsqrt", "math.powf", "math.fma",
+      "math.sin", "math.cos", "math.erf", "math.roundeven", "math.trunc",
+      // attn
+      "attn.load", "attn.seq_len", "attn.yield"};
+  return ops;
+}
+
+bool mlir::attn::isModRegionType(Type t) {
+  return t.isF32() || t.isIndex() || t.isSignlessInteger(1) ||
+         t.isSignlessInteger(32) || t.isSignlessInteger(64);
+}
+
+/// Names that the kernel's own arguments use (see compiler/KernelAbi.h).
+static bool isReservedInputName(StringRef name) {
+  return llvm::is_contained(
+      {"q", "k", "v", "o", "lse", "kv_num_blocks", "kv_indices",
+       "full_kv_num_blocks", "full_kv_indices"},
+      name);
+}
+
 LogicalResult KernelOp::verify() {
+  if (!isIdentifier(getSymName(), kMaxNameLength))
+    return emitOpError() << "kernel name '" << getSymName()
+                         << "' must be an identifier ([A-Za-z_][A-Za-z0-9_]*, "
+                            "at most "
+                         << kMaxNameLength << " characters)";
   int64_t qHeads = getQHeads();
   int64_t kvHeads = getKvHeadsOrDefault();
   if (qHeads < 1)
@@ -100,6 +152,22 @@ LogicalResult KernelOp::verify() {
                                  : "a 'score' region requires score_mod = "
                                    "#attn.score_mod<custom>");
 
+  llvm::StringSet<> names;
+  if (getInputsAttr() && getInputsAttr().size() > kMaxInputs)
+    return emitOpError() << "declares " << getInputsAttr().size()
+                         << " inputs; at most " << kMaxInputs
+                         << " are supported";
+  if (ArrayAttr inputs = getInputsAttr())
+    for (Attribute a : inputs) {
+      StringRef name = llvm::cast<InputAttr>(a).getName();
+      if (isReservedInputName(name))
+        return emitOpError() << "input name '" << name
+                             << "' is reserved for one of the kernel's own "
+                                "arguments";
+      if (!names.insert(name).second)
+        return emitOpError() << "input '" << name << "' is declared twice";
+    }
+
   if (getVariantOrDefault() == Variant::Linear) {
     if (mask != MaskKind::None && mask != MaskKind::Causal)
       return emitOpError() << "linear attention supports mask none or causal, "
@@ -112,6 +180,34 @@ LogicalResult KernelOp::verify() {
     if (getLseOrDefault() || getProbsOrDefault())
       return emitOpError() << "lse and probs outputs exist only for softmax "
                               "attention";
+    if (getBlockSparse())
+      return emitOpError() << "block_sparse applies only to softmax attention";
+  }
+  return success();
+}
+
+/// Every op of a mask or score region is pure, allowed, and on allowed
+/// types; one message per rule.
+static LogicalResult verifyRegionBody(KernelOp op, Region &region,
+                                      StringRef name) {
+  for (Operation &inner : region.front()) {
+    if (!isMemoryEffectFree(&inner))
+      return inner.emitOpError()
+             << "has side effects; '" << name
+             << "' regions must be pure (arith, math, attn.load, "
+                "attn.seq_len)";
+    if (!llvm::is_contained(modRegionOps(), inner.getName().getStringRef()))
+      return inner.emitOpError()
+             << "is not allowed in a '" << name
+             << "' region: it may hold pure arith and math ops, attn.load "
+                "and attn.seq_len (docs/dialect.md lists them)";
+    for (TypeRange types : {TypeRange(inner.getOperandTypes()),
+                            TypeRange(inner.getResultTypes())})
+      for (Type t : types)
+        if (!isModRegionType(t))
+          return inner.emitOpError()
+                 << "uses type " << t << "; '" << name
+                 << "' regions compute on i1, i32, i64, index and f32";
   }
   return success();
 }
@@ -148,7 +244,50 @@ LogicalResult KernelOp::verifyRegions() {
                                   "(b, h, q, k) as four index arguments",
                                   maskArgs, b.getI1Type())))
     return failure();
-  return verifyModifierRegion(*this, getScoreFn(), "score",
-                              "(score: f32, b, h, q, k: index)", scoreArgs,
-                              b.getF32Type());
+  if (failed(verifyModifierRegion(*this, getScoreFn(), "score",
+                                  "(score: f32, b, h, q, k: index)", scoreArgs,
+                                  b.getF32Type())))
+    return failure();
+  for (auto [region, name] : {std::pair{&getMaskFn(), "mask"},
+                              std::pair{&getScoreFn(), "score"}})
+    if (!region->empty() && failed(verifyRegionBody(*this, *region, name)))
+      return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LoadOp
+//===----------------------------------------------------------------------===//
+
+/// The inputs visible to `op`: its kernel's, or those a definition function
+/// carries (`attn.inputs`, see dialect/Mods.h).
+static ArrayAttr visibleInputs(Operation *op) {
+  if (auto kernel = op->getParentOfType<KernelOp>())
+    return kernel.getInputsAttr();
+  for (Operation *p = op->getParentOp(); p; p = p->getParentOp())
+    if (auto inputs = p->getAttrOfType<ArrayAttr>("attn.inputs"))
+      return inputs;
+  return {};
+}
+
+LogicalResult LoadOp::verify() {
+  StringRef name = getInput();
+  InputAttr input;
+  if (ArrayAttr inputs = visibleInputs(*this))
+    for (Attribute a : inputs)
+      if (llvm::cast<InputAttr>(a).getName() == name)
+        input = llvm::cast<InputAttr>(a);
+  if (!input)
+    return emitOpError() << "reads '" << name
+                         << "', which the kernel does not declare in 'inputs'";
+  if (getIndices().size() != input.getDims().size())
+    return emitOpError() << "of '" << name << "' has " << getIndices().size()
+                         << (getIndices().size() == 1 ? " index" : " indices")
+                         << ", but the input has rank "
+                         << input.getDims().size();
+  if (getResult().getType() != input.getElementType())
+    return emitOpError() << "of '" << name << "' must return "
+                         << input.getElementType() << ", the input's element "
+                         << "type, not " << getResult().getType();
+  return success();
 }

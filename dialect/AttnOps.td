@@ -28,7 +28,22 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
 
     A `custom` mask carries a `mask` region ((b, h, q, k : index) -> i1); a
     `custom` score modifier a `score` region ((s : f32, b, h, q, k : index)
-    -> f32). Both end in `attn.yield`.
+    -> f32). Both end in `attn.yield` and hold only pure arith and math ops
+    on i1, i32, i64, index and f32 values, `attn.seq_len` and `attn.load`
+    of the tensors and scalars declared in `inputs`:
+
+    ```mlir
+    attn.kernel @doc attributes {q_heads = 8, d_qk = 64, element_type = f32,
+        mask = #attn.mask<custom>,
+        inputs = [#attn.input<"doc", i32, [seq_kv]>]} mask {
+    ^bb0(%b: index, %h: index, %q: index, %k: index):
+      %dq = attn.load @doc[%q] : i32
+      %dk = attn.load @doc[%k] : i32
+      %same = arith.cmpi eq, %dq, %dk : i32
+      attn.yield %same : i1
+    }
+    ```
+    `block_sparse` adds a run-time block mask (see #attn.block_sparse).
   }];
 
   let arguments = (ins
@@ -48,6 +63,8 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     OptionalAttr<Attn_VariantAttr>:$variant,
     OptionalAttr<BoolAttr>:$lse,
     OptionalAttr<BoolAttr>:$probs,
+    OptionalAttr<TypedArrayAttrBase<Attn_InputAttr, "declared inputs">>:$inputs,
+    OptionalAttr<Attn_BlockSparseAttr>:$block_sparse,
     OptionalAttr<Attn_ScheduleAttr>:$schedule
   );
   let regions = (region MaxSizedRegion<1>:$mask_fn, MaxSizedRegion<1>:$score_fn);
@@ -73,7 +90,38 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     Variant getVariantOrDefault();
     bool getLseOrDefault() { return getLse().value_or(false); }
     bool getProbsOrDefault() { return getProbs().value_or(false); }
+    /// The declared input named `name`, or null.
+    InputAttr lookupInput(::llvm::StringRef name);
   }];
+}
+
+def Attn_LoadOp : Attn_Op<"load", [Pure]> {
+  let summary = "reads one element of a declared input in a mask or score region";
+  let description = [{
+    ```mlir
+    %d = attn.load @doc_ids[%b, %k] : i32
+    %s = attn.load @offset[] : i32        // a scalar input
+    ```
+    One index per dimension of the input. Each index is clamped into
+    [0, size - 1] of its dimension before the read, so a load never reads
+    outside the input whatever the region computes.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$input, Variadic<Index>:$indices);
+  let results = (outs AnyTypeOf<[I32, F32]>:$result);
+  let assemblyFormat = "$input `[` $indices `]` attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_SeqLenOp : Attn_Op<"seq_len", [Pure]> {
+  let summary = "the run-time query or key sequence length, in a region";
+  let description = [{
+    ```mlir
+    %n = attn.seq_len kv
+    ```
+  }];
+  let arguments = (ins Attn_SeqKind:$which);
+  let results = (outs Index:$result);
+  let assemblyFormat = "$which attr-dict";
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {

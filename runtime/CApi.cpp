@@ -61,10 +61,14 @@ attnc::DType dtypeOf(attnc_dtype d) {
     return attnc::DType::F16;
   case ATTNC_DTYPE_BF16:
     return attnc::DType::BF16;
+  case ATTNC_DTYPE_I32:
+    return attnc::DType::I32;
   default:
     return attnc::DType::F32;
   }
 }
+
+bool isDtype(int d) { return d >= ATTNC_DTYPE_F32 && d <= ATTNC_DTYPE_I32; }
 
 /// The runtime's view of `t`; an unknown dtype is an error.
 attnc_status view(const char *name, const attnc_tensor *t,
@@ -72,7 +76,7 @@ attnc_status view(const char *name, const attnc_tensor *t,
   v = attnc::TensorView();
   if (!t)
     return ATTNC_OK;
-  if (t->dtype < ATTNC_DTYPE_F32 || t->dtype > ATTNC_DTYPE_BF16)
+  if (!isDtype(t->dtype))
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("{}->dtype ({}) is not an attnc_dtype", name,
                             static_cast<int>(t->dtype)));
@@ -179,7 +183,8 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                             static_cast<int>(spec->layout)));
   if (spec->dtype < ATTNC_DTYPE_F32 || spec->dtype > ATTNC_DTYPE_BF16)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("spec->dtype ({}) is not an attnc_dtype",
+                fmt::format("spec->dtype ({}) must be ATTNC_DTYPE_F32, _F16 "
+                            "or _BF16",
                             static_cast<int>(spec->dtype)));
   r.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
                   : spec->dtype == ATTNC_DTYPE_BF16 ? "bf16"
@@ -238,6 +243,14 @@ attnc_status attnc_kernel_run(attnc_kernel *kernel, const attnc_tensor *q,
                               const attnc_tensor *k, const attnc_tensor *v,
                               const attnc_tensor *o, const attnc_tensor *lse,
                               int threads, void *stream) {
+  return attnc_kernel_run_with_inputs(kernel, q, k, v, o, lse, nullptr, 0,
+                                      threads, stream);
+}
+
+attnc_status attnc_kernel_run_with_inputs(
+    attnc_kernel *kernel, const attnc_tensor *q, const attnc_tensor *k,
+    const attnc_tensor *v, const attnc_tensor *o, const attnc_tensor *lse,
+    const attnc_input *inputs, int64_t num_inputs, int threads, void *stream) {
   if (!kernel || !q || !k || !v || !o)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 "kernel, q, k, v and o must not be NULL");
@@ -257,6 +270,33 @@ attnc_status attnc_kernel_run(attnc_kernel *kernel, const attnc_tensor *q,
         std::tuple{"lse", lse, &args.lse}})
     if (attnc_status st = view(name, t, *out); st != ATTNC_OK)
       return st;
+  if (num_inputs < 0 || num_inputs > 64 || (num_inputs > 0 && !inputs))
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("num_inputs ({}) must be in [0, 64], with inputs "
+                            "non-NULL when it is not 0",
+                            num_inputs));
+  for (int64_t i = 0; i < num_inputs; ++i) {
+    const attnc_input &in = inputs[i];
+    if (!in.name)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("inputs[{}].name is NULL", i));
+    if (!isDtype(in.dtype))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("inputs[{}] ('{}'): dtype ({}) is not an "
+                              "attnc_dtype",
+                              i, in.name, static_cast<int>(in.dtype)));
+    if (in.rank < 0 || in.rank > 4)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("inputs[{}] ('{}'): rank ({}) must be in [0, 4]",
+                              i, in.name, in.rank));
+    attnc::InputTensor t;
+    t.name = in.name;
+    t.data = const_cast<void *>(in.data);
+    t.dtype = dtypeOf(in.dtype);
+    t.sizes.assign(in.sizes, in.sizes + in.rank);
+    t.strides.assign(in.strides, in.strides + in.rank);
+    args.inputs.push_back(std::move(t));
+  }
   if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
     return st;
   attnc::LaunchOptions options;

@@ -3,6 +3,7 @@
 #include "runtime/detail/Compiler.h"
 
 #include "compiler/AttnToSCF/AttnToSCF.h"
+#include "compiler/KernelAbi.h"
 #include "compiler/Pipelines/Pipelines.h"
 #include "compiler/Target/CUDA/AttnToCuda.h"
 #include "dialect/Transforms/Passes.h"
@@ -13,6 +14,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -52,11 +54,47 @@ std::string genericText(mlir::attn::KernelOp op) {
   return text;
 }
 
+/// Adds `void <packed entry>(void **args)` to `module`: it loads one
+/// pointer per parameter of the kernel's C interface (a memref descriptor,
+/// or the address of an int64) and calls it. The runtime packs arguments by
+/// compiler/KernelAbi.h, from which the lowering built the signature; the
+/// parameter count is checked against it here.
+Status addPackedEntry(llvm::Module &module, const std::string &name,
+                      size_t expectedParams) {
+  llvm::Function *ciface = module.getFunction("_mlir_ciface_" + name);
+  if (!ciface)
+    return Status::error("internal error: the kernel has no C interface");
+  if (ciface->arg_size() != expectedParams)
+    return Status::error(fmt::format(
+        "internal error: the kernel takes {} arguments, but its ABI "
+        "(compiler/KernelAbi.h) says {}",
+        ciface->arg_size(), expectedParams));
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptr = llvm::PointerType::get(ctx, 0);
+  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
+  auto *entry = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
+                                       mlir::attn::abi::cpuPackedEntry(name),
+                                       module);
+  llvm::IRBuilder<> ir(llvm::BasicBlock::Create(ctx, "entry", entry));
+  std::vector<llvm::Value *> args;
+  for (llvm::Argument &param : ciface->args()) {
+    llvm::Value *slot = ir.CreateConstGEP1_64(ptr, entry->getArg(0), param.getArgNo());
+    llvm::Value *address = ir.CreateLoad(ptr, slot);
+    args.push_back(param.getType()->isPointerTy()
+                       ? address
+                       : ir.CreateLoad(param.getType(), address));
+  }
+  ir.CreateCall(ciface, args);
+  ir.CreateRetVoid();
+  return Status::success();
+}
+
 class CpuTranslation final : public Translation {
 public:
   std::unique_ptr<ParsedKernel> parsed;
   KernelSpec resolved;
   std::string keyText, resolvedOp;
+  size_t cifaceParams = 0; // the ABI's count (KernelAbi.h)
 
   const KernelSpec &spec() const override { return resolved; }
   const std::string &key() const override { return keyText; }
@@ -83,6 +121,9 @@ public:
     auto llvmModule = mlir::translateModuleToLLVMIR(*p.module, llvmContext);
     if (!llvmModule)
       return p.fail("translation to LLVM IR failed");
+    if (Status st = addPackedEntry(*llvmModule, resolved.name, cifaceParams);
+        !st.ok())
+      return st;
     llvmModule->setDataLayout((*machine)->createDataLayout());
     llvmModule->setTargetTriple((*machine)->getTargetTriple().str());
     if (llvm::Error err = mlir::makeOptimizingTransformer(
@@ -103,6 +144,17 @@ public:
 constexpr const char *kCpuKeyPrefix = "attnc-cpu-kernel";
 
 } // namespace
+
+std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
+  namespace abi = mlir::attn::abi;
+  std::vector<abi::InputArg> inputs;
+  for (const InputDecl &in : s.inputs)
+    inputs.push_back({in.name,
+                      in.type == DType::F32 ? abi::ElementType::F32
+                                            : abi::ElementType::I32,
+                      static_cast<int64_t>(in.dims.size())});
+  return abi::kernelArgs(abi::ElementType::F32, s.lse, inputs);
+}
 
 const std::string &hostTargetId() {
   static const std::string id = [] {
@@ -138,6 +190,8 @@ translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
     return p.fail("unsupported kernel");
   t->resolved = viewOf(p.kernel);
   t->resolvedOp = printKernel(p.kernel);
+  t->cifaceParams = cpuAbiArgs(t->resolved).size() +
+                    mlir::attn::abi::kCpuTrailingArgs;
   // Everything the object code depends on.
   t->keyText = fmt::format("{} attnc={} codegen={}\n{}\n{}", kCpuKeyPrefix,
                            ATTNC_VERSION, ATTNC_CODEGEN_FINGERPRINT,

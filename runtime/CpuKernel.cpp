@@ -3,6 +3,7 @@
 #include "runtime/CpuKernel.h"
 
 #include "compiler/AttnToSCF/WorkSplit.h"
+#include "compiler/KernelAbi.h"
 #include "runtime/ThreadPool.h"
 #include "runtime/detail/Compiler.h"
 
@@ -23,20 +24,23 @@
 namespace attnc {
 namespace {
 
-/// The memref descriptors of the kernel's C interface (llvm.emit_c_interface).
-template <int Rank, typename T = float> struct MemRefDescriptor {
-  T *allocated;
-  T *aligned;
-  int64_t offset;
-  int64_t sizes[Rank];
-  int64_t strides[Rank];
+/// A memref descriptor of the kernel's C interface (llvm.emit_c_interface)
+/// as raw words: allocated and aligned pointers, offset, sizes, strides.
+struct Descriptor {
+  std::vector<int64_t> words;
+  Descriptor(const void *data, const int64_t *sizes, const int64_t *strides,
+             int64_t rank) {
+    auto address = static_cast<int64_t>(reinterpret_cast<uintptr_t>(data));
+    words = {address, address, 0};
+    words.insert(words.end(), sizes, sizes + rank);
+    words.insert(words.end(), strides, strides + rank);
+  }
+  void *get() { return words.data(); }
 };
-using KernelFn = void (*)(MemRefDescriptor<4> *, MemRefDescriptor<4> *,
-                          MemRefDescriptor<4> *, MemRefDescriptor<4> *,
-                          MemRefDescriptor<3> *, MemRefDescriptor<1> *,
-                          int64_t splits, int64_t begin, int64_t end,
-                          MemRefDescriptor<3> *kt,
-                          MemRefDescriptor<1, int64_t> *tags);
+
+/// The kernel's packed entry point (compiler/KernelAbi.h): one pointer per
+/// argument of its C interface.
+using PackedFn = void (*)(void **args);
 
 /// The calling thread's K^T cache (see convert-attn-to-scf): slots of one
 /// d_qk x block_n tile each, and a tag per slot saying which key tile it
@@ -55,16 +59,6 @@ std::atomic<size_t> ktCacheLimit{size_t(64) << 20};
 uint64_t nextCall() {
   static std::atomic<uint64_t> calls{0};
   return calls.fetch_add(1, std::memory_order_relaxed) + 1;
-}
-
-template <int Rank> MemRefDescriptor<Rank> descriptor(const TensorView &t) {
-  float *data = static_cast<float *>(t.data);
-  MemRefDescriptor<Rank> d{data, data, 0, {}, {}};
-  for (int i = 0; i < Rank; ++i) {
-    d.sizes[i] = t.sizes[i];
-    d.strides[i] = t.strides[i];
-  }
-  return d;
 }
 
 Status checkView(const char *name, const TensorView &t, int64_t heads,
@@ -93,13 +87,89 @@ Status checkView(const char *name, const TensorView &t, int64_t heads,
   return Status::success();
 }
 
+/// The declared inputs, each bound once, with its type, rank and sizes.
+Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
+  std::vector<std::string> declared;
+  for (const InputDecl &d : s.inputs)
+    declared.push_back(d.name);
+  for (const InputTensor &t : a.inputs) {
+    int count = 0;
+    for (const InputTensor &u : a.inputs)
+      count += u.name == t.name;
+    if (count > 1)
+      return Status::error(fmt::format("input '{}' is given {} times", t.name,
+                                       count));
+    if (std::find(declared.begin(), declared.end(), t.name) == declared.end())
+      return Status::error(fmt::format(
+          "input '{}' is not declared by kernel @{} (it declares: {})", t.name,
+          s.name, declared.empty() ? "none" : fmt::format("{}", fmt::join(declared, ", "))));
+  }
+  for (const InputDecl &d : s.inputs) {
+    const InputTensor *t = nullptr;
+    for (const InputTensor &u : a.inputs)
+      if (u.name == d.name)
+        t = &u;
+    if (!t)
+      return Status::error(fmt::format(
+          "input '{}': kernel @{} declares it, but the call does not give it",
+          d.name, s.name));
+    if (!t->data)
+      return Status::error(fmt::format("input '{}': data pointer is null", d.name));
+    if (t->dtype != d.type)
+      return Status::error(fmt::format(
+          "input '{}': element type is {}, but the kernel declares {}", d.name,
+          toString(t->dtype), toString(d.type)));
+    if (t->sizes.size() != d.dims.size() || t->strides.size() != d.dims.size())
+      return Status::error(fmt::format(
+          "input '{}': has {} sizes and {} strides, but the kernel declares "
+          "rank {}",
+          d.name, t->sizes.size(), t->strides.size(), d.dims.size()));
+    for (size_t i = 0; i < d.dims.size(); ++i) {
+      int64_t want = -1;
+      switch (d.dims[i]) {
+      case InputDim::Batch:
+        want = a.q.batch();
+        break;
+      case InputDim::QHeads:
+        want = s.qHeads;
+        break;
+      case InputDim::KvHeads:
+        want = s.kvHeads;
+        break;
+      case InputDim::SeqQ:
+        want = a.q.seq();
+        break;
+      case InputDim::SeqKv:
+        want = a.k.seq();
+        break;
+      case InputDim::Any:
+        break;
+      }
+      if (want >= 0 && t->sizes[i] != want)
+        return Status::error(fmt::format(
+            "input '{}': dimension {} ({}) has size {}, but the call has {}",
+            d.name, i, toString(d.dims[i]), t->sizes[i], want));
+      if (want < 0 && t->sizes[i] < 1)
+        return Status::error(fmt::format(
+            "input '{}': dimension {} (any) has size {}; it must be at least 1",
+            d.name, i, t->sizes[i]));
+      if (t->strides[i] < 0)
+        return Status::error(fmt::format(
+            "input '{}': stride {} is {}; strides must be >= 0", d.name, i,
+            t->strides[i]));
+    }
+  }
+  return Status::success();
+}
+
 } // namespace
 
 struct CpuKernel::Impl {
   KernelSpec spec;
   std::string object;
   std::unique_ptr<llvm::orc::LLJIT> jit;
-  KernelFn fn = nullptr;
+  PackedFn fn = nullptr;
+  std::vector<mlir::attn::abi::Arg> args; // compiler/KernelAbi.h
 };
 
 CpuKernel::CpuKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -165,14 +235,15 @@ StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
           llvm::MemoryBuffer::getMemBufferCopy(object, spec.name + ".o")))
     return Status::error("cannot load the kernel's object code: " +
                          llvm::toString(std::move(err)));
-  auto symbol = (*jit)->lookup("_mlir_ciface_" + spec.name);
+  auto symbol = (*jit)->lookup(mlir::attn::abi::cpuPackedEntry(spec.name));
   if (!symbol)
     return Status::error("the kernel's object code has no entry point: " +
                          llvm::toString(symbol.takeError()));
   auto impl = std::make_unique<Impl>();
   impl->spec = spec;
   impl->object = object;
-  impl->fn = symbol->toPtr<KernelFn>();
+  impl->fn = symbol->toPtr<PackedFn>();
+  impl->args = detail::cpuAbiArgs(spec);
   impl->jit = std::move(*jit);
   return std::unique_ptr<CpuKernel>(new CpuKernel(std::move(impl)));
 }
@@ -205,6 +276,8 @@ Status CpuKernel::validate(const AttentionArgs &a) const {
   if (!s.lse && a.lse.data)
     return Status::error("lse: a buffer was given, but the kernel was "
                          "compiled with lse = false");
+  if (Status st = validateInputs(s, a); !st.ok())
+    return st;
   if (s.lse && a.lse.dtype != DType::F32)
     return Status::error(fmt::format("lse: element type is {}, but LSE is f32",
                                      toString(a.lse.dtype)));
@@ -249,9 +322,27 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   const int64_t batch = a.q.batch(), seqQ = a.q.seq();
   int64_t splits =
       kvSplits ? kvSplits : kvSplitsFor(batch, seqQ, a.k.seq(), n);
-  auto q = descriptor<4>(a.q), k = descriptor<4>(a.k), v = descriptor<4>(a.v),
-       o = descriptor<4>(a.o);
-  auto lse = descriptor<3>(a.lse);
+  // One descriptor per argument, in the ABI's order (compiler/KernelAbi.h).
+  // The kernel only reads them, so every thread passes the same ones.
+  std::vector<Descriptor> descriptors;
+  for (const mlir::attn::abi::Arg &arg : impl_->args) {
+    using mlir::attn::abi::Role;
+    const TensorView *view = arg.role == Role::Q   ? &a.q
+                             : arg.role == Role::K ? &a.k
+                             : arg.role == Role::V ? &a.v
+                             : arg.role == Role::O ? &a.o
+                             : arg.role == Role::Lse ? &a.lse
+                                                     : nullptr;
+    if (view) {
+      descriptors.emplace_back(view->data, view->sizes.data(),
+                               view->strides.data(), arg.rank);
+      continue;
+    }
+    for (const InputTensor &t : a.inputs) // validated: exactly one
+      if (t.name == arg.name)
+        descriptors.emplace_back(t.data, t.sizes.data(), t.strides.data(),
+                                 arg.rank);
+  }
 
   // Split-KV partials live in a per-thread workspace that grows once and is
   // reused, so steady-state calls allocate nothing.
@@ -260,13 +351,17 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   if (splits > 1 &&
       workspace.size() < static_cast<size_t>(splits * rows * (s.dV + 2)))
     workspace.resize(splits * rows * (s.dV + 2));
-  MemRefDescriptor<1> partials{workspace.data(), workspace.data(), 0,
-                               {static_cast<int64_t>(workspace.size())}, {1}};
+  const int64_t workspaceSize = static_cast<int64_t>(workspace.size()),
+                unitStride = 1;
+  descriptors.emplace_back(workspace.data(), &workspaceSize, &unitStride, 1);
+  std::vector<void *> shared;
+  for (Descriptor &d : descriptors)
+    shared.push_back(d.get());
 
   int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
                       .items(s.qHeads, batch, seqQ) *
                   splits;
-  KernelFn fn = impl_->fn;
+  PackedFn fn = impl_->fn;
   // Prefill kernels keep K^T tiles per thread (decode kernels visit each
   // tile once and pack it on the stack: they get an empty cache).
   const int64_t tileFloats = s.dQk * s.blockN;
@@ -289,12 +384,22 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
       std::fill_n(cache.tags.begin(), slots, 0);
       cache.call = call;
     }
-    MemRefDescriptor<3> kt{cache.tiles.data(), cache.tiles.data(), 0,
-                           {slots, s.dQk, s.blockN},
-                           {tileFloats, s.blockN, 1}};
-    MemRefDescriptor<1, int64_t> tags{cache.tags.data(), cache.tags.data(), 0,
-                                      {slots}, {1}};
-    fn(&q, &k, &v, &o, &lse, &partials, splits, item, item + 1, &kt, &tags);
+    const int64_t ktSizes[] = {slots, s.dQk, s.blockN},
+                  ktStrides[] = {tileFloats, s.blockN, 1};
+    Descriptor kt(cache.tiles.data(), ktSizes, ktStrides, 3);
+    Descriptor tags(cache.tags.data(), &slots, &unitStride, 1);
+    int64_t begin = item, end = item + 1;
+    // The ABI's arguments, then splits, begin, end, kt and tags (the ABI
+    // has at most 5 + kMaxInputs = 21 arguments, then these 6).
+    void *args[32];
+    size_t n = shared.size();
+    std::copy(shared.begin(), shared.end(), args);
+    args[n] = const_cast<int64_t *>(&splits);
+    args[n + 1] = &begin;
+    args[n + 2] = &end;
+    args[n + 3] = kt.get();
+    args[n + 4] = tags.get();
+    fn(args);
   });
   if (splits == 1)
     return Status::success();

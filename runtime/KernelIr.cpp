@@ -134,8 +134,7 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
   bool window = r.mask == MaskKind::SlidingWindow;
   auto maskAttr = a::MaskAttr::getChecked(
       [&] { return mlir::emitError(loc); }, ctx, kind, align,
-      window ? r.windowLeft : a::kAbsent, window ? r.windowRight : a::kAbsent,
-      a::kAbsent, a::kAbsent);
+      window ? r.windowLeft : a::kAbsent, window ? r.windowRight : a::kAbsent);
   if (!maskAttr)
     return c.fail("invalid kernel spec");
   attrs.push_back(b.getNamedAttr("mask", maskAttr));

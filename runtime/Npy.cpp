@@ -23,7 +23,7 @@ std::string headerField(const std::string &header, const std::string &key) {
 }
 } // namespace
 
-StatusOr<NpyArray> readNpy(const std::string &path) {
+StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32) {
   std::string bytes;
   if (!readFile(path, bytes))
     return Status::error(fmt::format("{}: cannot open: {}", path,
@@ -53,10 +53,12 @@ StatusOr<NpyArray> readNpy(const std::string &path) {
     return bad("truncated header");
   std::string header = bytes.substr(headerStart, headerLen);
   std::string descr = headerField(header, "descr");
-  if (descr != "'<f4'")
+  bool isInt32 = allowInt32 && descr == "'<i4'";
+  if (descr != "'<f4'" && !isInt32)
     return Status::error(fmt::format(
-        "{}: dtype {} is not supported; expected float32 ('<f4')", path,
-        descr.empty() ? "(missing)" : descr));
+        "{}: dtype {} is not supported; expected float32 ('<f4'){}", path,
+        descr.empty() ? "(missing)" : descr,
+        allowInt32 ? " or int32 ('<i4')" : ""));
   if (headerField(header, "fortran_order") != "False")
     return Status::error(fmt::format(
         "{}: Fortran-order arrays are not supported; save a C-order array",
@@ -77,9 +79,16 @@ StatusOr<NpyArray> readNpy(const std::string &path) {
   if (dataBytes != static_cast<size_t>(count) * sizeof(float))
     return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
                            shapeText, count * sizeof(float), dataBytes));
-  array.data.resize(count);
-  std::memcpy(array.data.data(), bytes.data() + headerStart + headerLen,
-              dataBytes);
+  array.isInt32 = isInt32;
+  if (isInt32) {
+    array.ints.resize(count);
+    std::memcpy(array.ints.data(), bytes.data() + headerStart + headerLen,
+                dataBytes);
+  } else {
+    array.data.resize(count);
+    std::memcpy(array.data.data(), bytes.data() + headerStart + headerLen,
+                dataBytes);
+  }
   return array;
 }
 

@@ -1,8 +1,9 @@
 #ifndef ATTNC_RUNTIME_NPY_H
 #define ATTNC_RUNTIME_NPY_H
 
-// Reading and writing NumPy .npy files of float32 (little-endian, C order),
-// so that attnc's inputs and outputs can be compared with NumPy or PyTorch.
+// Reading and writing NumPy .npy files of float32 (and reading int32 for
+// declared i32 inputs), little-endian, C order, so that attnc's inputs and
+// outputs can be compared with NumPy or PyTorch.
 
 #include "runtime/Status.h"
 
@@ -14,12 +15,15 @@ namespace attnc {
 
 struct NpyArray {
   std::vector<int64_t> shape;
-  std::vector<float> data;
+  std::vector<float> data;    // float32 files
+  std::vector<int32_t> ints;  // int32 files (readNpy with allowInt32)
+  bool isInt32 = false;
 };
 
-/// Reads a float32 .npy file; any other dtype, Fortran order or a truncated
-/// file is an error that names the file and the problem.
-StatusOr<NpyArray> readNpy(const std::string &path);
+/// Reads a float32 .npy file (or, with `allowInt32`, an int32 one); any
+/// other dtype, Fortran order or a truncated file is an error that names
+/// the file and the problem.
+StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32 = false);
 
 /// Writes a float32 .npy file through a temporary file and a rename, so that
 /// a failed write never leaves a partial file at `path`.

@@ -8,11 +8,87 @@
 
 namespace attnc {
 
+ModEvaluator::ModEvaluator(const KernelSpec &spec, const AttentionArgs &args)
+    : mods_(spec.mods ? spec.mods : std::make_shared<ModPrograms>()) {
+  env_.seqQ = args.q.seq();
+  env_.seqKv = args.k.seq();
+  for (const InputDecl &decl : spec.inputs) {
+    const InputTensor *bound = nullptr;
+    for (const InputTensor &t : args.inputs)
+      if (t.name == decl.name)
+        bound = &t;
+    env_.inputs.push_back(bound); // a kernel run with this call checked it
+  }
+}
+
+bool ModEvaluator::visible(int64_t b, int64_t h, int64_t q, int64_t k) {
+  if (!mods_->mask)
+    return true;
+  ModValue args[4], out[1];
+  args[0].i = b, args[1].i = h, args[2].i = q, args[3].i = k;
+  evaluate<double>(*mods_->mask, args, out, env_, registers_);
+  return out[0].i != 0;
+}
+
+template <typename T>
+T ModEvaluator::score(T s, int64_t b, int64_t h, int64_t q, int64_t k) {
+  if (!mods_->score)
+    return s;
+  ModValue args[5], out[1];
+  args[0].f = static_cast<double>(s);
+  args[1].i = b, args[2].i = h, args[3].i = q, args[4].i = k;
+  evaluate<T>(*mods_->score, args, out, env_, registers_);
+  return static_cast<T>(out[0].f);
+}
+template double ModEvaluator::score(double, int64_t, int64_t, int64_t, int64_t);
+template float ModEvaluator::score(float, int64_t, int64_t, int64_t, int64_t);
+
+bool ModEvaluator::range(int64_t qFirst, int64_t qLast, int64_t out[4]) {
+  if (!mods_->range)
+    return false;
+  ModValue args[4], results[4];
+  args[0].i = qFirst, args[1].i = qLast, args[2].i = env_.seqQ,
+  args[3].i = env_.seqKv;
+  evaluate<double>(*mods_->range, args, results, env_, registers_);
+  for (int i = 0; i < 4; ++i)
+    out[i] = results[i].i;
+  return true;
+}
+
+int64_t visiblePairs(const KernelSpec &s, const AttentionArgs &a) {
+  ModEvaluator mods(s, a);
+  const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
+  int64_t perHead = 0, bounds[4];
+  if (!mods.hasMask())
+    return batch * s.qHeads * seqQ * seqKv;
+  if (mods.range(0, 0, bounds)) {
+    // Built-in masks depend on neither b nor h, and their range of a
+    // single row is exactly its visible keys (dialect/Mods.h).
+    for (int64_t q = 0; q < seqQ; ++q) {
+      mods.range(q, q, bounds);
+      perHead += std::max<int64_t>(0, bounds[3] - bounds[2]);
+    }
+    return batch * s.qHeads * perHead;
+  }
+  int64_t pairs = 0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < s.qHeads; ++h)
+      for (int64_t q = 0; q < seqQ; ++q)
+        for (int64_t k = 0; k < seqKv; ++k)
+          pairs += mods.visible(b, h, q, k);
+  return pairs;
+}
+
+double attentionFlops(const KernelSpec &s, const AttentionArgs &a) {
+  return 2.0 * static_cast<double>(visiblePairs(s, a)) * (s.dQk + s.dV);
+}
+
 template <typename T>
 ReferenceResult<T> referenceAttention(const KernelSpec &s,
                                       const AttentionArgs &a) {
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t group = s.qHeads / s.kvHeads;
+  ModEvaluator mods(s, a);
   ReferenceResult<T> r;
   r.out.assign(batch * s.qHeads * seqQ * s.dV, T(0));
   r.lse.assign(batch * s.qHeads * seqQ, -std::numeric_limits<T>::infinity());
@@ -24,17 +100,19 @@ ReferenceResult<T> referenceAttention(const KernelSpec &s,
       for (int64_t i = 0; i < seqQ; ++i) {
         T maxScore = -std::numeric_limits<T>::infinity();
         for (int64_t j = 0; j < seqKv; ++j) {
-          visible[j] = isVisible(s, i, j, seqQ, seqKv);
+          visible[j] = mods.visible(b, h, i, j);
           if (!visible[j])
             continue;
           T dot = 0;
           for (int64_t d = 0; d < s.dQk; ++d)
             dot += T(a.q.at(b, h, i, d)) * T(a.k.at(b, kvh, j, d));
-          T x = dot * T(s.scale);
-          if (s.softcap > 0)
-            x = T(s.softcap) * std::tanh(x / T(s.softcap));
+          T x = mods.score<T>(dot * T(s.scale), b, h, i, j);
           score[j] = x;
-          maxScore = std::max(maxScore, x);
+          // A NaN score (from the inputs or a score region) poisons the
+          // row, as in PyTorch's scaled_dot_product_attention.
+          maxScore = std::isnan(x) || std::isnan(maxScore)
+                         ? std::numeric_limits<T>::quiet_NaN()
+                         : std::max(maxScore, x);
         }
         if (maxScore == -std::numeric_limits<T>::infinity())
           continue; // fully masked: out 0, lse -inf
@@ -69,6 +147,7 @@ std::vector<float> naiveHalf(const KernelSpec &s, const AttentionArgs &a,
                              HalfKind kind) {
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t group = s.qHeads / s.kvHeads;
+  ModEvaluator mods(s, a);
   auto round = [kind](float x) { return roundToHalf(x, kind); };
   std::vector<float> out(batch * s.qHeads * seqQ * s.dV, 0.f), p(seqKv);
   for (int64_t b = 0; b < batch; ++b)
@@ -78,15 +157,12 @@ std::vector<float> naiveHalf(const KernelSpec &s, const AttentionArgs &a,
         float maxScore = -INFINITY;
         for (int64_t j = 0; j < seqKv; ++j) {
           p[j] = -INFINITY;
-          if (!isVisible(s, i, j, seqQ, seqKv))
+          if (!mods.visible(b, h, i, j))
             continue;
           float dot = 0;
           for (int64_t d = 0; d < s.dQk; ++d)
             dot += a.q.at(b, h, i, d) * a.k.at(b, kvh, j, d);
-          float x = dot * float(s.scale);
-          if (s.softcap > 0)
-            x = float(s.softcap) * std::tanh(x / float(s.softcap));
-          p[j] = round(x);
+          p[j] = round(mods.score<float>(dot * float(s.scale), b, h, i, j));
           maxScore = std::max(maxScore, p[j]);
         }
         if (maxScore == -INFINITY)

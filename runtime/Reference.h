@@ -4,6 +4,7 @@
 // Naive attention, materialising every score, in double or in float: the
 // yardstick for every kernel attnc generates (shared/design.md, "Measuring").
 
+#include "runtime/ModProgram.h"
 #include "runtime/Spec.h"
 #include "runtime/Tensor.h"
 
@@ -20,6 +21,36 @@ template <typename Rng> std::vector<float> uniformInputs(size_t n, Rng &rng) {
     e = dist(rng);
   return x;
 }
+
+/// A kernel's mask and score modifier as the reference sees them: its
+/// programs (the same definitions the backends compile) evaluated on the
+/// call's sequence lengths and declared inputs.
+class ModEvaluator {
+public:
+  /// `args` gives the lengths (q, k) and the inputs, bound by name.
+  ModEvaluator(const KernelSpec &spec, const AttentionArgs &args);
+  bool hasMask() const { return mods_->mask.has_value(); }
+  bool hasScore() const { return mods_->score.has_value(); }
+  /// Whether query `q` of (b, h) sees key `k`.
+  bool visible(int64_t b, int64_t h, int64_t q, int64_t k);
+  /// The score after the modifiers (softcap, ALiBi, custom), computed in T.
+  template <typename T> T score(T s, int64_t b, int64_t h, int64_t q, int64_t k);
+  /// The key range of rows [qFirst, qLast]: {lo, hi, fullLo, fullHi}; false
+  /// for custom masks (no range known).
+  bool range(int64_t qFirst, int64_t qLast, int64_t out[4]);
+
+private:
+  std::shared_ptr<const ModPrograms> mods_;
+  ModEnv env_;
+  std::vector<ModValue> registers_;
+};
+
+/// Number of unmasked (query, key) pairs of one call, over every batch and
+/// query head.
+int64_t visiblePairs(const KernelSpec &spec, const AttentionArgs &args);
+
+/// FLOPs of one forward pass: 2 * (unmasked pairs) * (d_qk + d_v).
+double attentionFlops(const KernelSpec &spec, const AttentionArgs &args);
 
 /// Output of the naive computation, dense [batch, q_heads, seq_q, d_v] and
 /// [batch, q_heads, seq_q].

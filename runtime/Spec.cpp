@@ -1,7 +1,6 @@
 #include "runtime/Spec.h"
 #include "runtime/Tensor.h"
 
-#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -67,45 +66,26 @@ const char *toString(DType type) {
   return "?";
 }
 
+const char *toString(InputDim dim) {
+  switch (dim) {
+  case InputDim::Batch:
+    return "batch";
+  case InputDim::QHeads:
+    return "q_heads";
+  case InputDim::KvHeads:
+    return "kv_heads";
+  case InputDim::SeqQ:
+    return "seq_q";
+  case InputDim::SeqKv:
+    return "seq_kv";
+  case InputDim::Any:
+    return "any";
+  }
+  return "?";
+}
+
 int64_t sizeOf(DType type) {
   return type == DType::F16 || type == DType::BF16 ? 2 : 4;
-}
-
-bool isVisible(const KernelSpec &s, int64_t q, int64_t k, int64_t seqQ,
-               int64_t seqKv) {
-  int64_t diag =
-      q + (s.alignment == Alignment::BottomRight ? seqKv - seqQ : 0);
-  switch (s.mask) {
-  case MaskKind::None:
-    return true;
-  case MaskKind::Causal:
-    return k <= diag;
-  case MaskKind::SlidingWindow:
-    return k >= diag - s.windowLeft && k <= diag + s.windowRight;
-  }
-  return false;
-}
-
-int64_t visiblePairs(const KernelSpec &s, int64_t seqQ, int64_t seqKv) {
-  if (s.mask == MaskKind::None)
-    return seqQ * seqKv;
-  int64_t pairs = 0;
-  for (int64_t q = 0; q < seqQ; ++q) {
-    int64_t diag =
-        q + (s.alignment == Alignment::BottomRight ? seqKv - seqQ : 0);
-    int64_t lo = s.mask == MaskKind::SlidingWindow ? diag - s.windowLeft : 0;
-    int64_t hi = s.mask == MaskKind::SlidingWindow ? diag + s.windowRight : diag;
-    lo = std::max<int64_t>(lo, 0);
-    hi = std::min<int64_t>(hi, seqKv - 1);
-    pairs += std::max<int64_t>(0, hi - lo + 1);
-  }
-  return pairs;
-}
-
-double attentionFlops(const KernelSpec &s, int64_t batch, int64_t seqQ,
-                      int64_t seqKv) {
-  return 2.0 * batch * s.qHeads * static_cast<double>(visiblePairs(s, seqQ, seqKv)) *
-         (s.dQk + s.dV);
 }
 
 } // namespace attnc

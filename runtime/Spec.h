@@ -22,6 +22,26 @@ enum class ScoreMod { None, Alibi, Custom };
 enum class Layout { BSHD, BHSD };
 enum class Mode { Prefill, Decode };
 
+/// Element types of tensors a kernel reads or writes.
+enum class DType { F32, F16, BF16, I32 };
+const char *toString(DType type);
+/// Bytes per element.
+int64_t sizeOf(DType type);
+
+/// What a dimension of a declared input is indexed by (#attn.input).
+enum class InputDim { Batch, QHeads, KvHeads, SeqQ, SeqKv, Any };
+const char *toString(InputDim dim);
+
+/// A run-time tensor or scalar that the kernel's regions read: name,
+/// element type (F32 or I32), and what each dimension is indexed by.
+struct InputDecl {
+  std::string name;
+  DType type = DType::F32;
+  std::vector<InputDim> dims;
+};
+
+struct ModPrograms; // runtime/ModProgram.h
+
 /// The view of a resolved kernel. Before resolution, unset fields hold the
 /// documented defaults; schedule fields are 0 until a backend chose them.
 struct KernelSpec {
@@ -38,6 +58,10 @@ struct KernelSpec {
   Layout layout = Layout::BSHD;
   Mode mode = Mode::Prefill;
   bool lse = false;
+  std::vector<InputDecl> inputs;
+  // The mask, score and key-range functions, for the reference (always set
+  // on views made from IR).
+  std::shared_ptr<const ModPrograms> mods;
   // Schedule (CPU fields; GPU schedules live with their translation).
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0, vectorWidth = 0;
   int64_t threads = 0;
@@ -48,17 +72,6 @@ const char *toString(Alignment alignment);
 const char *toString(ScoreMod mod);
 const char *toString(Layout layout);
 const char *toString(Mode mode);
-
-/// True when query row `q` may see key `k` under the spec's mask.
-bool isVisible(const KernelSpec &spec, int64_t q, int64_t k, int64_t seqQ,
-               int64_t seqKv);
-
-/// Number of unmasked (query, key) pairs for one (batch, head).
-int64_t visiblePairs(const KernelSpec &spec, int64_t seqQ, int64_t seqKv);
-
-/// FLOPs of one forward pass: 2 * batch * q_heads * pairs * (d_qk + d_v).
-double attentionFlops(const KernelSpec &spec, int64_t batch, int64_t seqQ,
-                      int64_t seqKv);
 
 } // namespace attnc
 

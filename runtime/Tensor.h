@@ -5,14 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace attnc {
-
-/// Element types of tensors a kernel reads or writes.
-enum class DType { F32, F16, BF16, I32 };
-const char *toString(DType type);
-/// Bytes per element.
-int64_t sizeOf(DType type);
 
 /// A caller-owned tensor seen in the kernel's logical order [batch, heads,
 /// seq, dim], with strides in elements. BSHD and BHSD buffers differ only in
@@ -60,10 +56,21 @@ inline TensorView lseView(float *data, int64_t batch, int64_t heads,
   return t;
 }
 
+/// A tensor or scalar bound to one of the kernel's declared inputs:
+/// `sizes` and `strides` (elements) have one entry per dimension.
+struct InputTensor {
+  std::string name;
+  void *data = nullptr;
+  DType dtype = DType::F32;
+  std::vector<int64_t> sizes, strides;
+};
+
 /// The tensors of one attention call. `lse` is required exactly when the
-/// kernel was compiled with lse = true.
+/// kernel was compiled with lse = true; `inputs` binds every declared
+/// input, by name.
 struct AttentionArgs {
   TensorView q, k, v, o, lse;
+  std::vector<InputTensor> inputs;
 };
 
 /// How one call runs: worker threads and split-KV (CPU), stream (CUDA).

@@ -7,7 +7,9 @@
 //       K^T cache, transposing K only on the first visit of the tile by this
 //       thread in this call; decode (one visit per tile) packs it on the stack
 //     S = Q K^T               register-blocked micro_m x micro_n micro-kernel
-//     S = softcap(S), mask(S) only on tiles that need it
+//     S = score(S)            softcap, ALiBi, custom (dialect/Mods.h)
+//     S = mask(S)             only on tiles that the key range does not
+//                             prove fully visible (and short tiles)
 //     online softmax: row max m, row sum l, P = exp(S - m), rescale acc
 //     acc += P V              register-blocked micro-kernel; prefill reads V
 //                             in place, decode packs it (sequential streams)
@@ -16,13 +18,17 @@
 // The K^T cache (runtime-owned, seq_kv x d_qk floats, tagged per tile) is
 // the one buffer that grows with seq_kv.
 #include "compiler/AttnToSCF/AttnToSCF.h"
+#include "compiler/AttnToSCF/ModInliner.h"
+#include "compiler/KernelAbi.h"
 #include "compiler/Passes.h"
+#include "dialect/Mods.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <algorithm>
-#include <numeric>
 #include <limits>
+#include <numeric>
+#include <optional>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_CONVERTATTNTOSCF
@@ -38,31 +44,20 @@ namespace {
 /// The static facts of one kernel that the loop nest is specialised on.
 struct KernelShape {
   int64_t qHeads, kvHeads, dQk, dV;
-  double scale, softcap;
-  MaskKind mask;
-  bool bottomRight;
-  int64_t left, right;
+  double scale;
   bool lse;
   int64_t blockM, blockN, microM, microN, width;
   WorkSplit split;
   bool cacheKt; // prefill: K^T tiles are reused by the query blocks
+  ArrayAttr inputs; // declared inputs (#attn.input), or null
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
-    MaskAttr m = op.getMaskOrDefault();
-    // Window extents beyond any sequence behave as unbounded; clamping keeps
-    // the index arithmetic far from overflow.
-    constexpr int64_t kMaxExtent = int64_t(1) << 40;
     return {static_cast<int64_t>(op.getQHeads()),
             op.getKvHeadsOrDefault(),
             static_cast<int64_t>(op.getDQk()),
             op.getDvOrDefault(),
             op.getScaleOrDefault(),
-            op.getSoftcapOrDefault(),
-            m.getKind(),
-            m.getAlignment() == Alignment::BottomRight,
-            std::min(m.getLeft(), kMaxExtent),
-            std::min(m.getRight(), kMaxExtent),
             op.getLseOrDefault(),
             s.getBlockM(),
             s.getBlockN(),
@@ -71,20 +66,24 @@ struct KernelShape {
             s.getVectorWidth(),
             WorkSplit::of(op.getQHeads(), op.getKvHeadsOrDefault(),
                           s.getBlockM()),
-            op.getModeOrDefault() == Mode::Prefill};
+            op.getModeOrDefault() == Mode::Prefill,
+            op.getInputsAttr()};
   }
+  int64_t numInputs() const { return inputs ? inputs.size() : 0; }
   int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
 };
 
 class LoopNestEmitter {
 public:
-  LoopNestEmitter(const KernelShape &shape, ImplicitLocOpBuilder &b)
-      : s(shape), b(b), f32(b.getF32Type()),
+  LoopNestEmitter(const KernelShape &shape, const ModDefinitions &defs,
+                  ImplicitLocOpBuilder &b)
+      : s(shape), defs(defs), b(b), f32(b.getF32Type()),
         vecTy(VectorType::get({shape.width}, b.getF32Type())),
         idxVecTy(VectorType::get({shape.width}, b.getI64Type())) {}
 
-  /// The function type:
-  ///   (q, k, v, o, lse, partials, splits, begin, end, kt, tags) -> ().
+  /// The function type, in the order of compiler/KernelAbi.h:
+  ///   (q, k, v, o, [lse], inputs..., partials, splits, begin, end, kt,
+  ///    tags) -> ().
   /// kt ([slots, d_qk, block_n]) and tags ([slots]) are the calling thread's
   /// K^T cache: key tile t of (batch, kv head) lives in slot t mod slots,
   /// and the slot's tag names which tile it holds (0: none). The runtime
@@ -105,25 +104,87 @@ public:
     auto partialsTy = MemRefType::get({dyn}, f32);
     auto ktTy = MemRefType::get({dyn, s.dQk, s.blockN}, f32);
     auto tagsTy = MemRefType::get({dyn}, b.getI64Type());
-    return b.getFunctionType(
-        {strided4(s.qHeads, s.dQk), strided4(s.kvHeads, s.dQk),
-         strided4(s.kvHeads, s.dV), strided4(s.qHeads, s.dV), lseTy,
-         partialsTy, index, index, index, ktTy, tagsTy},
-        {});
+    SmallVector<Type> args;
+    for (const abi::Arg &arg : abiArgs()) {
+      switch (arg.role) {
+      case abi::Role::Q:
+        args.push_back(strided4(s.qHeads, s.dQk));
+        break;
+      case abi::Role::K:
+        args.push_back(strided4(s.kvHeads, s.dQk));
+        break;
+      case abi::Role::V:
+        args.push_back(strided4(s.kvHeads, s.dV));
+        break;
+      case abi::Role::O:
+        args.push_back(strided4(s.qHeads, s.dV));
+        break;
+      case abi::Role::Lse:
+        args.push_back(lseTy);
+        break;
+      case abi::Role::Input: {
+        // Any sizes and strides: the runtime checks them at the boundary.
+        SmallVector<int64_t> shape(arg.rank, dyn);
+        Type element = arg.type == abi::ElementType::F32
+                           ? Type(f32)
+                           : Type(b.getI32Type());
+        args.push_back(MemRefType::get(
+            shape, element,
+            StridedLayoutAttr::get(b.getContext(), dyn, shape)));
+        break;
+      }
+      }
+    }
+    args.append({partialsTy, index, index, index, ktTy, tagsTy});
+    return b.getFunctionType(args, {});
+  }
+
+  /// The kernel's user-visible arguments (compiler/KernelAbi.h).
+  std::vector<abi::Arg> abiArgs() const {
+    std::vector<abi::InputArg> inputs;
+    for (int64_t i = 0; i < s.numInputs(); ++i) {
+      auto in = cast<InputAttr>(s.inputs[i]);
+      inputs.push_back({in.getName().str(),
+                        in.getElementType().isF32() ? abi::ElementType::F32
+                                                    : abi::ElementType::I32,
+                        static_cast<int64_t>(in.getDims().size())});
+    }
+    return abi::kernelArgs(abi::ElementType::F32, s.lse, inputs);
   }
 
   void emitBody(func::FuncOp func) {
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    q = entry->getArgument(0);
-    k = entry->getArgument(1);
-    v = entry->getArgument(2);
-    o = entry->getArgument(3);
-    lseOut = entry->getArgument(4);
-    partials = entry->getArgument(5);
-    splits = entry->getArgument(6);
-    ktCache = entry->getArgument(9);
-    ktTags = entry->getArgument(10);
+    unsigned next = 0;
+    SmallVector<Value> inputs;
+    for (const abi::Arg &arg : abiArgs()) {
+      Value value = entry->getArgument(next++);
+      switch (arg.role) {
+      case abi::Role::Q:
+        q = value;
+        break;
+      case abi::Role::K:
+        k = value;
+        break;
+      case abi::Role::V:
+        v = value;
+        break;
+      case abi::Role::O:
+        o = value;
+        break;
+      case abi::Role::Lse:
+        lseOut = value;
+        break;
+      case abi::Role::Input:
+        inputs.push_back(value);
+        break;
+      }
+    }
+    partials = entry->getArgument(next);
+    splits = entry->getArgument(next + 1);
+    Value begin = entry->getArgument(next + 2), end = entry->getArgument(next + 3);
+    ktCache = entry->getArgument(next + 4);
+    ktTags = entry->getArgument(next + 5);
 
     // Tiles live on the stack of the calling thread, allocated once per call.
     qTile = tile({s.blockM, s.roundUp(s.dQk)});
@@ -139,11 +200,11 @@ public:
 
     seqQ = b.create<memref::DimOp>(q, 2);
     seqKv = b.create<memref::DimOp>(k, 2);
-    diagOffset = s.bottomRight ? sub(seqKv, seqQ) : idx(0);
+    mods.emplace(b, s.width, seqQ, seqKv, inputs, s.inputs);
     numQBlocks =
         b.create<arith::CeilDivUIOp>(seqQ, idx(s.split.positionsPerItem));
     batchSize = b.create<memref::DimOp>(q, 0);
-    forLoop(entry->getArgument(7), entry->getArgument(8), idx(1), {},
+    forLoop(begin, end, idx(1), {},
             [&](Value item, ValueRange) {
               emitWorkItem(item);
               return SmallVector<Value>();
@@ -309,8 +370,8 @@ private:
         packV(n0, cols);
       }
       computeScores();
-      if (s.softcap > 0)
-        applySoftcap();
+      if (defs.score)
+        applyScore(n0);
       applyMask(n0, cols);
       updateSoftmax();
       accumulatePV(cols);
@@ -358,20 +419,19 @@ private:
     });
   }
 
-  /// [lo, hi): the keys that any row of this query block may see.
+  /// [lo, hi): the keys that any row of this query block may see, from the
+  /// mask's range function; it also sets [fullLo, fullHi), the keys every
+  /// row sees (empty for custom masks: every tile is masked).
   std::pair<Value, Value> visibleKeyRange() {
-    Value zero = idx(0);
-    Value diag = add(m0, diagOffset); // key index on the first row's diagonal
-    switch (s.mask) {
-    case MaskKind::Causal:
-      return {zero, clamp(add(diag, positions), zero, seqKv)};
-    case MaskKind::SlidingWindow: {
-      Value lo = clamp(sub(diag, idx(s.left)), zero, seqKv);
-      return {lo, clamp(add(add(diag, positions), idx(s.right)), lo, seqKv)};
+    if (!defs.range) {
+      fullLo = fullHi = idx(0);
+      return {idx(0), seqKv};
     }
-    default:
-      return {zero, seqKv};
-    }
+    SmallVector<Value> r = mods->inlineFunc(
+        defs.range, {m0, sub(add(m0, positions), idx(1)), seqQ, seqKv});
+    fullLo = r[2];
+    fullHi = r[3];
+    return {r[0], r[1]};
   }
 
   /// Transposes a width x width block held as `width` row vectors, in
@@ -515,60 +575,77 @@ private:
     });
   }
 
-  /// s = softcap * tanh(s / softcap).
-  void applySoftcap() {
-    Value cap = splat(s.softcap), invCap = splat(1.0 / s.softcap);
+  /// The row's query position, clamped into [0, seq_q): padding rows of a
+  /// tile must not show user code an out-of-range index.
+  Value clampedQuery(Value i) {
+    return minS(positionOf(i), sub(seqQ, idx(1)));
+  }
+  /// Key indices n0 + c + lane, clamped into [0, seq_kv) for user code
+  /// (lanes past the last key are masked afterwards).
+  Value clampedKeys(Value n0, int64_t c) {
+    Value keys = b.create<arith::AddIOp>(
+        b.create<vector::BroadcastOp>(indexVecTy(), add(n0, idx(c))),
+        laneIota());
+    Value last =
+        b.create<vector::BroadcastOp>(indexVecTy(), sub(seqKv, idx(1)));
+    return b.create<arith::MinSIOp>(keys, last);
+  }
+  VectorType indexVecTy() {
+    return VectorType::get({s.width}, b.getIndexType());
+  }
+  Value laneIota() {
+    SmallVector<int64_t> lanes(s.width);
+    std::iota(lanes.begin(), lanes.end(), 0);
+    return b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(indexVecTy(), ArrayRef<int64_t>(lanes)));
+  }
+
+  /// S = score(S, b, h, q, k) on every row and column of the tile: the
+  /// score function (softcap, ALiBi, custom) lifted to vectors over k.
+  void applyScore(Value n0) {
     forEachRow(idx(0), rowsUp, 1, [&](Value i) {
+      Value h = headOf(i), row = clampedQuery(i);
       for (int64_t c = 0; c < s.blockN; c += s.width) {
         Value x = loadVec(sTile, {i, idx(c)});
-        Value t = b.create<math::TanhOp>(b.create<arith::MulFOp>(x, invCap));
-        storeVec(b.create<arith::MulFOp>(t, cap), sTile, {i, idx(c)});
+        Value y = mods->inlineFunc(defs.score,
+                                   {x, batch, h, row, clampedKeys(n0, c)})[0];
+        if (!isa<VectorType>(y.getType())) // depends on neither s nor k
+          y = b.create<vector::BroadcastOp>(vecTy, y);
+        storeVec(y, sTile, {i, idx(c)});
       }
     });
   }
 
   /// Sets masked scores (and columns past the last key) to -inf, only on
-  /// tiles that the mask cuts or that are short.
+  /// tiles that the key range does not prove fully visible, or that are
+  /// short.
   void applyMask(Value n0, Value cols) {
-    Value lastKey = add(n0, idx(s.blockN - 1));
-    Value diag = add(m0, diagOffset);
     Value needMask = cmp(arith::CmpIPredicate::slt, cols, idx(s.blockN));
-    auto orWith = [&](Value c) {
-      needMask = b.create<arith::OrIOp>(needMask, c);
-    };
-    if (s.mask == MaskKind::Causal)
-      orWith(cmp(arith::CmpIPredicate::sgt, lastKey, diag));
-    if (s.mask == MaskKind::SlidingWindow) {
-      Value lastDiag = add(diag, sub(positions, idx(1)));
-      orWith(cmp(arith::CmpIPredicate::slt, n0, sub(lastDiag, idx(s.left))));
-      orWith(cmp(arith::CmpIPredicate::sgt, lastKey, add(diag, idx(s.right))));
+    if (defs.mask) {
+      Value full = b.create<arith::AndIOp>(
+          cmp(arith::CmpIPredicate::sge, n0, fullLo),
+          cmp(arith::CmpIPredicate::sle, add(n0, idx(s.blockN)), fullHi));
+      needMask = b.create<arith::OrIOp>(
+          needMask, b.create<arith::XOrIOp>(
+                        full, b.create<arith::ConstantIntOp>(1, 1)));
     }
     ifThen(needMask, [&] {
-      SmallVector<int64_t> lanes(s.width);
-      for (int64_t l = 0; l < s.width; ++l)
-        lanes[l] = l;
-      Value iota = b.create<arith::ConstantOp>(
-          DenseElementsAttr::get(idxVecTy, ArrayRef<int64_t>(lanes)));
-      Value keyEnd = splatOf(toI64(add(n0, cols)));
+      Value keyEnd = b.create<vector::BroadcastOp>(indexVecTy(), add(n0, cols));
       Value minusInf = splat(-std::numeric_limits<double>::infinity());
       forEachRow(idx(0), rowsUp, 1, [&](Value i) {
-        Value qDiag = toI64(add(positionOf(i), diagOffset));
+        Value h = headOf(i), row = clampedQuery(i);
         for (int64_t c = 0; c < s.blockN; c += s.width) {
-          Value key = b.create<arith::AddIOp>(
-              splatOf(toI64(add(n0, idx(c)))), iota);
-          Value valid = cmp(arith::CmpIPredicate::slt, key, keyEnd);
-          auto andWith = [&](arith::CmpIPredicate p, Value bound) {
-            valid = b.create<arith::AndIOp>(valid, cmp(p, key, splatOf(bound)));
-          };
-          if (s.mask == MaskKind::Causal)
-            andWith(arith::CmpIPredicate::sle, qDiag);
-          if (s.mask == MaskKind::SlidingWindow) {
-            andWith(arith::CmpIPredicate::sge,
-                    b.create<arith::SubIOp>(
-                        qDiag, b.create<arith::ConstantIntOp>(s.left, 64)));
-            andWith(arith::CmpIPredicate::sle,
-                    b.create<arith::AddIOp>(
-                        qDiag, b.create<arith::ConstantIntOp>(s.right, 64)));
+          Value keys = b.create<arith::AddIOp>(
+              b.create<vector::BroadcastOp>(indexVecTy(), add(n0, idx(c))),
+              laneIota());
+          Value valid = cmp(arith::CmpIPredicate::slt, keys, keyEnd);
+          if (defs.mask) {
+            Value visible = mods->inlineFunc(
+                defs.mask, {batch, h, row, clampedKeys(n0, c)})[0];
+            if (!isa<VectorType>(visible.getType())) // depends on no key
+              visible = b.create<vector::BroadcastOp>(
+                  VectorType::get({s.width}, b.getI1Type()), visible);
+            valid = b.create<arith::AndIOp>(valid, visible);
           }
           Value x = loadVec(sTile, {i, idx(c)});
           storeVec(b.create<arith::SelectOp>(valid, x, minusInf), sTile,
@@ -786,12 +863,16 @@ private:
   }
 
   const KernelShape &s;
+  const ModDefinitions &defs;
   ImplicitLocOpBuilder &b;
+  std::optional<ModInliner> mods; // once the sequence lengths exist
   Type f32;
   VectorType vecTy, idxVecTy;
   Value q, k, v, o, lseOut, partials, splits;
   Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum, rowAlpha;
-  Value seqQ, seqKv, batchSize, diagOffset, numQBlocks;
+  Value seqQ, seqKv, batchSize, numQBlocks;
+  // The keys every row of the current work item sees (see visibleKeyRange).
+  Value fullLo, fullHi;
   // The work item: batch, its first query head and kv head, its first query
   // position m0, how many positions it has, and its rows (heads x positions).
   Value split, batch, firstHead, kvHead, m0, positions, rows, rowsUp;
@@ -816,8 +897,10 @@ LogicalResult mlir::attn::lowerKernelToLoops(KernelOp op) {
   if (failed(checkCpuSupport(op)))
     return failure();
   KernelShape shape = KernelShape::of(op);
+  // The one definition of the mask and score modifiers, inlined below.
+  ModDefinitions defs = buildModDefinitions(op);
   ImplicitLocOpBuilder b(op.getLoc(), op);
-  LoopNestEmitter emitter(shape, b);
+  LoopNestEmitter emitter(shape, defs, b);
   auto func = b.create<func::FuncOp>(op.getSymName(), emitter.functionType());
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   emitter.emitBody(func);

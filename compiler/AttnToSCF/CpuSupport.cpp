@@ -14,12 +14,8 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
   };
   if (!op.getElementType().isF32())
     return unsupported("element_type ", op.getElementType());
-  MaskKind mask = op.getMaskOrDefault().getKind();
-  if (mask == MaskKind::BlockSparse || mask == MaskKind::Custom)
-    return unsupported(stringifyMaskKind(mask), " masks");
-  if (op.getScoreModOrDefault() != ScoreModKind::None)
-    return unsupported("score_mod ",
-                       stringifyScoreModKind(op.getScoreModOrDefault()));
+  if (op.getBlockSparse())
+    return unsupported("block_sparse masks");
   Layout layout = op.getLayoutOrDefault();
   if (layout != Layout::BSHD && layout != Layout::BHSD)
     return unsupported("layout ", stringifyLayout(layout));

@@ -4,6 +4,7 @@
 // The runtime's bridge to the compiler (private: not installed). The header
 // is MLIR-free; Compiler.cpp holds the MLIR contexts.
 
+#include "compiler/KernelAbi.h"
 #include "runtime/Backend.h"
 
 #include <memory>
@@ -19,6 +20,10 @@ namespace attnc::detail {
 /// lowered to host object code (compile()).
 StatusOr<std::unique_ptr<Translation>>
 translateForCpu(const KernelIr &ir, const CpuCompileOptions &options);
+
+/// The arguments of a CPU kernel with view `spec`, in calling order
+/// (compiler/KernelAbi.h).
+std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &spec);
 
 /// The host target as the object code depends on it: triple, CPU name,
 /// enabled features, LLVM version.

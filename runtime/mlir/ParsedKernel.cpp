@@ -2,6 +2,7 @@
 
 #include "compiler/Pipelines/Pipelines.h"
 #include "dialect/AttnDialect.h"
+#include "runtime/mlir/ModCompile.h"
 
 #include "mlir/Parser/Parser.h"
 
@@ -98,6 +99,8 @@ KernelSpec viewOf(mlir::attn::KernelOp op) {
   s.mode = op.getModeOrDefault() == a::Mode::Decode ? Mode::Decode
                                                     : Mode::Prefill;
   s.lse = op.getLseOrDefault();
+  s.inputs = inputsOf(op);
+  s.mods = compileMods(op);
   if (a::ScheduleAttr sched = op.getScheduleAttr()) {
     s.blockM = sched.getBlockM();
     s.blockN = sched.getBlockN();

@@ -148,7 +148,7 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant =
 // #attn.mask
 //===----------------------------------------------------------------------===//
 
-// expected-error@+1 {{unknown mask kind 'diagonal'; expected none, causal, sliding_window, block_sparse or custom}}
+// expected-error@+1 {{unknown mask kind 'diagonal'; expected none, causal, sliding_window or custom}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<diagonal>}
 
 // -----
@@ -178,16 +178,6 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #a
 
 // -----
 
-// expected-error@+1 {{block_sparse mask requires positive 'block_q' and 'block_kv' (got 64, -1)}}
-attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<block_sparse, block_q = 64>}
-
-// -----
-
-// expected-error@+1 {{'block_q' and 'block_kv' apply only to block_sparse masks, not causal}}
-attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<causal, block_q = 64, top_left>}
-
-// -----
-
 // expected-error@+1 {{mask parameter 'left' must be >= 0, got -3}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<sliding_window, left = -3, right = 0, top_left>}
 
@@ -203,7 +193,7 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #a
 
 // -----
 
-// expected-error@+1 {{unknown mask parameter 'width'; expected top_left, bottom_right, left, right, block_q or block_kv}}
+// expected-error@+1 {{unknown mask parameter 'width'; expected top_left, bottom_right, left or right}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<sliding_window, width = 4>}
 
 // -----
@@ -269,3 +259,116 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, schedule 
 
 // expected-error@+1 {{stages (9) must be at most 8}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, schedule = #attn.schedule<stages = 9>}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Names, declared inputs and block sparsity
+//===----------------------------------------------------------------------===//
+
+// A kernel name becomes a symbol and part of a cache file name.
+// expected-error@+1 {{kernel name '../x' must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)}}
+attn.kernel @"../x" attributes {q_heads = 8, d_qk = 64, element_type = f32}
+
+// -----
+
+// expected-error@+1 {{input name 'a b' must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"a b", i32, [seq_q]>]}
+
+// -----
+
+// expected-error@+1 {{input 'x' must have element type i32 or f32, got 'f16'}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"x", f16, [seq_q]>]}
+
+// -----
+
+// expected-error@+1 {{input 'x' has rank 5; at most 4 is supported}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"x", f32, [batch, batch, batch, batch, batch]>]}
+
+// -----
+
+// expected-error@+1 {{unknown input dimension 'rows'; expected batch, q_heads, kv_heads, seq_q, seq_kv or any}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"x", f32, [rows]>]}
+
+// -----
+
+// expected-error@+1 {{input 'x' is declared twice}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"x", f32, [seq_q]>, #attn.input<"x", i32, []>]}
+
+// -----
+
+// expected-error@+1 {{input name 'lse' is reserved for one of the kernel's own arguments}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"lse", f32, [seq_q]>]}
+
+// -----
+
+// expected-error@+1 {{declares 17 inputs; at most 16 are supported}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, inputs = [#attn.input<"a0", f32, []>, #attn.input<"a1", f32, []>, #attn.input<"a2", f32, []>, #attn.input<"a3", f32, []>, #attn.input<"a4", f32, []>, #attn.input<"a5", f32, []>, #attn.input<"a6", f32, []>, #attn.input<"a7", f32, []>, #attn.input<"a8", f32, []>, #attn.input<"a9", f32, []>, #attn.input<"b0", f32, []>, #attn.input<"b1", f32, []>, #attn.input<"b2", f32, []>, #attn.input<"b3", f32, []>, #attn.input<"b4", f32, []>, #attn.input<"b5", f32, []>, #attn.input<"b6", f32, []>]}
+
+// -----
+
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<custom>} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  // expected-error@+1 {{'attn.load' op reads 'doc', which the kernel does not declare in 'inputs'}}
+  %d = attn.load @doc[%k] : i32
+  %z = arith.constant 0 : i32
+  %c = arith.cmpi eq, %d, %z : i32
+  attn.yield %c : i1
+}
+
+// -----
+
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<custom>, inputs = [#attn.input<"doc", i32, [batch, seq_kv]>]} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  // expected-error@+1 {{'attn.load' op of 'doc' has 1 index, but the input has rank 2}}
+  %d = attn.load @doc[%k] : i32
+  %z = arith.constant 0 : i32
+  %c = arith.cmpi eq, %d, %z : i32
+  attn.yield %c : i1
+}
+
+// -----
+
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<custom>, inputs = [#attn.input<"doc", i32, [seq_kv]>]} score {
+^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
+  // expected-error@+1 {{'attn.load' op of 'doc' must return 'i32', the input's element type, not 'f32'}}
+  %d = attn.load @doc[%k] : f32
+  attn.yield %d : f32
+}
+
+// -----
+
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<custom>} score {
+^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
+  // expected-error@+1 {{'memref.alloc' op has side effects; 'score' regions must be pure (arith, math, attn.load, attn.seq_len)}}
+  %m = memref.alloc() : memref<1xf32>
+  attn.yield %s : f32
+}
+
+// -----
+
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<custom>} score {
+^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
+  // expected-error@+1 {{'vector.broadcast' op is not allowed in a 'score' region: it may hold pure arith and math ops, attn.load and attn.seq_len (docs/dialect.md lists them)}}
+  %v = vector.broadcast %s : f32 to vector<4xf32>
+  attn.yield %s : f32
+}
+
+// -----
+
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<custom>} score {
+^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
+  // expected-error@+1 {{'arith.constant' op uses type 'f64'; 'score' regions compute on i1, i32, i64, index and f32}}
+  %d = arith.constant 1.0 : f64
+  attn.yield %s : f32
+}
+
+// -----
+
+// expected-error@+1 {{block_sparse block sizes must be in [1, 1048576], got block_q = 0, block_kv = 64}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, block_sparse = #attn.block_sparse<block_q = 0, block_kv = 64>}
+
+// -----
+
+// expected-error@+1 {{block_sparse applies only to softmax attention}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>}

@@ -40,8 +40,9 @@ attn.kernel @everything attributes {
 attn.kernel @causal_bottom_right attributes {q_heads = 32, kv_heads = 8, d_qk = 128, element_type = f16, mask = #attn.mask<causal, bottom_right>}
 
 // CHECK-LABEL: attn.kernel @block_sparse
-// CHECK-SAME: mask = #attn.mask<block_sparse, block_q = 128, block_kv = 64>
-attn.kernel @block_sparse attributes {q_heads = 4, d_qk = 64, element_type = f16, mask = #attn.mask<block_sparse, block_kv = 64, block_q = 128>}
+// CHECK-SAME: block_sparse = #attn.block_sparse<block_q = 128, block_kv = 64>
+// CHECK-SAME: mask = #attn.mask<causal, bottom_right>
+attn.kernel @block_sparse attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 128, block_kv = 64>, mask = #attn.mask<causal, bottom_right>}
 
 // CHECK-LABEL: attn.kernel @linear
 // CHECK-SAME: variant = #attn.variant<linear>
@@ -68,5 +69,32 @@ attn.kernel @custom_score attributes {q_heads = 4, d_qk = 64, element_type = f32
 ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
   %half = arith.constant 0.5 : f32
   %r = arith.mulf %s, %half : f32
+  attn.yield %r : f32
+}
+
+// Declared inputs, read with attn.load; attn.seq_len gives the lengths.
+// CHECK-LABEL: attn.kernel @inputs
+// CHECK-SAME: inputs = [#attn.input<"doc", i32, [batch, seq_kv]>, #attn.input<"bias", f32, [q_heads, any]>, #attn.input<"offset", i32, []>]
+// CHECK: attn.load @doc[%{{.*}}, %{{.*}}] : i32
+// CHECK: attn.seq_len kv
+// CHECK: attn.load @bias[%{{.*}}, %{{.*}}] : f32
+// CHECK: attn.load @offset[] : i32
+attn.kernel @inputs attributes {q_heads = 4, d_qk = 64, element_type = f32,
+    mask = #attn.mask<custom>, score_mod = #attn.score_mod<custom>,
+    inputs = [#attn.input<"doc", i32, [batch, seq_kv]>,
+              #attn.input<"bias", f32, [q_heads, any]>,
+              #attn.input<"offset", i32, []>]} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  %d = attn.load @doc[%b, %k] : i32
+  %n = attn.seq_len kv
+  %zero = arith.constant 0 : i32
+  %c = arith.cmpi sge, %d, %zero : i32
+  attn.yield %c : i1
+} score {
+^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
+  %rel = arith.subi %k, %q : index
+  %t = attn.load @bias[%h, %rel] : f32
+  %o = attn.load @offset[] : i32
+  %r = arith.addf %s, %t : f32
   attn.yield %r : f32
 }

@@ -160,7 +160,8 @@ int main(void) {
   s = spec;
   s.dtype = (attnc_dtype)7;
   CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CUDA, &none),
-              ATTNC_ERROR_INVALID_ARGUMENT, "spec->dtype (7) is not an attnc_dtype");
+              ATTNC_ERROR_INVALID_ARGUMENT,
+              "spec->dtype (7) must be ATTNC_DTYPE_F32, _F16 or _BF16");
   s = spec;
   s.dtype = ATTNC_DTYPE_BF16;
   CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
@@ -207,6 +208,81 @@ int main(void) {
   CHECK(fabs(o[5] - reference(q, k, v, SQ, SKV, HQ, HKV, D, 0, 0, 0, 5)) < 1e-5,
         "text kernel output");
   attnc_kernel_destroy(text);
+
+  /* A custom mask reading a declared input: packed documents. */
+  {
+    static int32_t doc[SKV];
+    for (int j = 0; j < SKV; ++j)
+      doc[j] = j < 12 ? 0 : j < 20 ? 1 : 2;
+    attnc_kernel *packed = NULL;
+    CHECK(attnc_kernel_create_from_mlir(
+              "attn.kernel @documents attributes {q_heads = 4, kv_heads = 2, "
+              "d_qk = 24, element_type = f32, mask = #attn.mask<custom>, "
+              "inputs = [#attn.input<\"doc\", i32, [seq_kv]>]} mask {\n"
+              "^bb0(%b: index, %h: index, %q: index, %k: index):\n"
+              "  %dq = attn.load @doc[%q] : i32\n"
+              "  %dk = attn.load @doc[%k] : i32\n"
+              "  %same = arith.cmpi eq, %dq, %dk : i32\n"
+              "  attn.yield %same : i1\n}",
+              ATTNC_TARGET_CPU, &packed) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_input in = {"doc", doc, ATTNC_DTYPE_I32, 1, {SKV}, {1}};
+    memset(o, 0, sizeof o);
+    CHECK(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL, &in, 1,
+                                       1, NULL) == ATTNC_OK,
+          "%s", attnc_last_error());
+    /* Row 15 (document 1) attends to keys 12..19 only: compare one output
+     * with a direct computation. */
+    {
+      int i = 15, h = 1, kvh = 0, c = 3;
+      double m = -INFINITY, sum = 0, want = 0, s[SKV];
+      for (int j = 12; j < 20; ++j) {
+        double dot = 0;
+        for (int e = 0; e < D; ++e)
+          dot += (double)q[(i * HQ + h) * D + e] * k[(j * HKV + kvh) * D + e];
+        s[j] = dot / sqrt((double)D);
+        if (s[j] > m)
+          m = s[j];
+      }
+      for (int j = 12; j < 20; ++j) {
+        double p = exp(s[j] - m);
+        sum += p;
+        want += p * v[(j * HKV + kvh) * D + c];
+      }
+      want /= sum;
+      CHECK(fabs(o[(i * HQ + h) * D + c] - want) < 1e-5, "document mask output %g vs %g",
+            o[(i * HQ + h) * D + c], want);
+    }
+    CHECK_ERROR(attnc_kernel_run(packed, &tq, &tk, &tv, &to, NULL, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "input 'doc': kernel @documents declares it, but the call does "
+                "not give it");
+    attnc_input wrong = in;
+    wrong.sizes[0] = SKV - 1;
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "input 'doc': dimension 0 (seq_kv) has size 32, but the call has 33");
+    wrong = in;
+    wrong.dtype = ATTNC_DTYPE_F32;
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "input 'doc': element type is f32, but the kernel declares i32");
+    wrong = in;
+    wrong.name = "docs";
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "input 'docs' is not declared by kernel @documents (it declares: doc)");
+    wrong = in;
+    wrong.rank = 5;
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "inputs[0] ('doc'): rank (5) must be in [0, 4]");
+    attnc_kernel_destroy(packed);
+  }
   attnc_kernel_destroy(NULL); /* allowed */
 
   printf("%d passed, %d failed\n", passed, failed);

@@ -143,10 +143,11 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
       ASSERT_TRUE(st.ok()) << st.message();
       Comparison c = compareWithReference(resolved, args);
       ++cases;
+      ModEvaluator mods(resolved, args);
       for (int64_t i = 0; i < seqQ; ++i) {
         bool anyVisible = false;
         for (int64_t j = 0; j < seqKv && !anyVisible; ++j)
-          anyVisible = isVisible(resolved, i, j, seqQ, seqKv);
+          anyVisible = mods.visible(0, 0, i, j);
         fullyMaskedRows += !anyVisible;
       }
       bool ok = c.passed() && o.touchedOutsideView() == 0 &&

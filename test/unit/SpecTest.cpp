@@ -1,5 +1,8 @@
+#include "TestUtil.h"
+
 #include "runtime/CpuKernel.h"
 #include "runtime/KernelIr.h"
+#include "runtime/Reference.h"
 #include "runtime/Spec.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +11,29 @@ using namespace attnc;
 
 namespace {
 
-TEST(Spec, VisiblePairsMatchesThePredicate) {
+/// Call arguments that give only the shape (no data): what the mask and
+/// range programs read.
+AttentionArgs shapeOnly(int64_t batch, int64_t seqQ, int64_t seqKv,
+                        int64_t heads) {
+  AttentionArgs a;
+  a.q.sizes = {batch, heads, seqQ, 8};
+  a.k.sizes = {batch, heads, seqKv, 8};
+  return a;
+}
+
+KernelIr maskKernel(MaskKind mask, Alignment align, int64_t left = 3,
+                    int64_t right = 1) {
+  KernelRequest r;
+  r.qHeads = 2;
+  r.dQk = 8;
+  r.mask = mask;
+  r.alignment = mask == MaskKind::None ? Alignment::Unset : align;
+  if (mask == MaskKind::SlidingWindow)
+    r.windowLeft = left, r.windowRight = right;
+  return attnc::test::irOf(r);
+}
+
+TEST(Spec, VisiblePairsCountsTheMask) {
   for (MaskKind mask :
        {MaskKind::None, MaskKind::Causal, MaskKind::SlidingWindow})
     for (Alignment align : {Alignment::TopLeft, Alignment::BottomRight})
@@ -16,30 +41,70 @@ TEST(Spec, VisiblePairsMatchesThePredicate) {
                                  {17, 5},
                                  {5, 17},
                                  {64, 64}}) {
-        KernelSpec s;
-        s.mask = mask;
-        s.alignment = align;
-        s.windowLeft = 3;
-        s.windowRight = 1;
+        KernelIr ir = maskKernel(mask, align);
+        AttentionArgs a = shapeOnly(2, seqQ, seqKv, 2);
+        ModEvaluator mods(ir.view(), a);
         int64_t brute = 0;
-        for (int64_t q = 0; q < seqQ; ++q)
-          for (int64_t k = 0; k < seqKv; ++k)
-            brute += isVisible(s, q, k, seqQ, seqKv);
-        EXPECT_EQ(visiblePairs(s, seqQ, seqKv), brute)
+        for (int64_t b = 0; b < 2; ++b)
+          for (int64_t h = 0; h < 2; ++h)
+            for (int64_t q = 0; q < seqQ; ++q)
+              for (int64_t k = 0; k < seqKv; ++k)
+                brute += mods.visible(b, h, q, k);
+        EXPECT_EQ(visiblePairs(ir.view(), a), brute)
             << toString(mask) << " " << toString(align) << " " << seqQ << "x"
             << seqKv;
       }
 }
 
 TEST(Spec, AlignmentPlacesTheDiagonal) {
-  KernelSpec s;
-  s.mask = MaskKind::Causal;
-  s.alignment = Alignment::TopLeft;
-  EXPECT_TRUE(isVisible(s, 0, 0, 2, 5));
-  EXPECT_FALSE(isVisible(s, 0, 1, 2, 5));
-  s.alignment = Alignment::BottomRight; // row 0 of 2 sees keys 0..3 of 5
-  EXPECT_TRUE(isVisible(s, 0, 3, 2, 5));
-  EXPECT_FALSE(isVisible(s, 0, 4, 2, 5));
+  AttentionArgs a = shapeOnly(1, 2, 5, 2);
+  ModEvaluator topLeft(maskKernel(MaskKind::Causal, Alignment::TopLeft).view(), a);
+  EXPECT_TRUE(topLeft.visible(0, 0, 0, 0));
+  EXPECT_FALSE(topLeft.visible(0, 0, 0, 1));
+  // Row 0 of 2 sees keys 0..3 of 5.
+  ModEvaluator bottomRight(
+      maskKernel(MaskKind::Causal, Alignment::BottomRight).view(), a);
+  EXPECT_TRUE(bottomRight.visible(0, 0, 0, 3));
+  EXPECT_FALSE(bottomRight.visible(0, 0, 0, 4));
+}
+
+/// The key range of every built-in mask is sound (no visible key outside
+/// [lo, hi), no masked key inside [full_lo, full_hi)) and, for one row,
+/// exact: the backends skip and trust tiles by it.
+TEST(Spec, BuiltinKeyRangesAreSoundAndExactForOneRow) {
+  std::mt19937_64 rng(attnc::test::testSeed());
+  auto uniform = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    MaskKind mask = trial % 3 == 0   ? MaskKind::None
+                    : trial % 3 == 1 ? MaskKind::Causal
+                                     : MaskKind::SlidingWindow;
+    Alignment align = trial % 2 ? Alignment::TopLeft : Alignment::BottomRight;
+    KernelIr ir = maskKernel(mask, align, uniform(0, 40), uniform(0, 40));
+    int64_t seqQ = uniform(1, 90), seqKv = uniform(1, 90);
+    ModEvaluator mods(ir.view(), shapeOnly(1, seqQ, seqKv, 2));
+    int64_t qFirst = uniform(0, seqQ - 1), qLast = uniform(qFirst, seqQ - 1);
+    int64_t r[4];
+    ASSERT_TRUE(mods.range(qFirst, qLast, r));
+    for (int64_t q = qFirst; q <= qLast; ++q)
+      for (int64_t k = 0; k < seqKv; ++k) {
+        bool visible = mods.visible(0, 0, q, k);
+        if (visible) {
+          ASSERT_TRUE(k >= r[0] && k < r[1])
+              << ir.text() << " rows " << qFirst << ".." << qLast << " key "
+              << k;
+        }
+        if (k >= r[2] && k < r[3]) {
+          ASSERT_TRUE(visible) << ir.text() << " row " << q << " key " << k;
+        }
+      }
+    int64_t one[4];
+    mods.range(qFirst, qFirst, one);
+    for (int64_t k = 0; k < seqKv; ++k)
+      ASSERT_EQ(mods.visible(0, 0, qFirst, k), k >= one[2] && k < one[3])
+          << ir.text() << " row " << qFirst << " key " << k;
+  }
 }
 
 TEST(Spec, RequestedFieldsSurviveTheCompilerUnchanged) {

@@ -49,6 +49,10 @@ run flags:
   --out FILE.npy         write O (layout order)
   --lse FILE.npy         write LSE [batch, q_heads, seq_q]; needs lse = true
                          (implied when the spec comes from flags)
+  --input NAME=FILE.npy  a declared input (#attn.input) of the kernel:
+                         float32 or int32, its shape as declared; inputs not
+                         given are random (f32 in [-1, 1), i32 in [0, 4),
+                         `any` dimensions of 32)
   --no-check             skip the float64 reference check
   --no-cache             compile afresh instead of using the kernel cache
   --cache-dir DIR        kernel cache directory (default: $ATTNC_CACHE_DIR,
@@ -218,6 +222,21 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--v", {true, false, kRun, text(o.vFile)}},
       {"--out", {true, false, kRun, text(o.outFile)}},
       {"--lse", {true, false, kRun, text(o.lseFile)}},
+      {"--input",
+       {true, false, kRun,
+        [&](const std::string &flag, const std::string &v) -> Status {
+          size_t eq = v.find('=');
+          if (eq == 0 || eq == std::string::npos || eq + 1 == v.size())
+            return Status::error(fmt::format(
+                "{} expects NAME=FILE.npy, got '{}'", flag, v));
+          std::string name = v.substr(0, eq);
+          for (const auto &given : o.inputFiles)
+            if (given.first == name)
+              return Status::error(fmt::format(
+                  "{} {} is given twice", flag, name));
+          o.inputFiles.emplace_back(name, v.substr(eq + 1));
+          return Status::success();
+        }}},
       {"--no-check",
        {false, false, kRun,
         [&](const std::string &, const std::string &) {

@@ -6,6 +6,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace attnc::cli {
 
@@ -22,6 +24,8 @@ struct Options {
   int reps = 5;
   bool check = true;
   std::string qFile, kFile, vFile, outFile, lseFile;
+  // --input NAME=FILE.npy, for the kernel's declared inputs
+  std::vector<std::pair<std::string, std::string>> inputFiles;
   // kernel cache (run and cache)
   bool useCache = true;
   std::string cacheDir; // empty: the default directory

@@ -2,6 +2,7 @@
 // GPU), run it on random or .npy inputs, check it against the float64
 // reference, and time it.
 #include "Commands.h"
+#include "DeclaredInputs.h"
 
 #include "runtime/CpuKernel.h"
 #include "runtime/Dispatch.h"
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 namespace attnc::cli {
@@ -54,7 +56,9 @@ Status fail(const std::string &message) { return Status::error(message); }
 struct Inputs {
   std::vector<float> q, k, v;
   int64_t batch = 0, seqQ = 0, seqKv = 0;
+  DeclaredInputs declared; // the kernel's #attn.input tensors
 };
+
 
 StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
   if (!o.lseFile.empty() && !s.lse)
@@ -104,13 +108,18 @@ StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
                              std::pair{"--seq-kv", in.seqKv}})
     if (value < 1)
       return fail(fmt::format("{} must be >= 1, got {}", flag, value));
+  std::mt19937_64 rng(o.seed);
   if (o.qFile.empty()) {
-    std::mt19937_64 rng(o.seed);
     auto random = [&](int64_t n) { return uniformInputs(n, rng); };
     in.q = random(in.batch * in.seqQ * s.qHeads * s.dQk);
     in.k = random(in.batch * in.seqKv * s.kvHeads * s.dQk);
     in.v = random(in.batch * in.seqKv * s.kvHeads * s.dV);
   }
+  auto declared = loadDeclaredInputs(o.inputFiles, s, in.batch, in.seqQ,
+                                     in.seqKv, rng);
+  if (!declared.ok())
+    return declared.status();
+  in.declared = std::move(*declared);
   return in;
 }
 
@@ -119,12 +128,15 @@ void printKernel(const KernelSpec &s) {
   std::string mask = toString(s.mask);
   if (s.mask == MaskKind::SlidingWindow)
     mask += fmt::format(" left {} right {}", s.windowLeft, s.windowRight);
-  if (s.mask != MaskKind::None)
+  if (s.mask == MaskKind::Causal || s.mask == MaskKind::SlidingWindow)
     mask += fmt::format(" ({})", toString(s.alignment));
   fmt::print("kernel    @{}: q_heads {}, kv_heads {}, d_qk {}, d_v {}, {}, "
-             "mask {}, layout {}{}{}\n",
+             "mask {}, layout {}{}{}{}\n",
              s.name, s.qHeads, s.kvHeads, s.dQk, s.dV, s.elementType, mask,
              toString(s.layout), s.softcap ? fmt::format(", softcap {}", s.softcap) : "",
+             s.scoreMod != ScoreMod::None
+                 ? fmt::format(", score_mod {}", toString(s.scoreMod))
+                 : "",
              s.lse ? ", lse" : "");
 }
 
@@ -133,13 +145,15 @@ void printShape(const Options &o, const Inputs &in) {
              in.seqKv,
              o.qFile.empty() ? fmt::format(" (random inputs, seed {})", o.seed)
                              : " (from .npy)");
+  if (!in.declared.notes.empty())
+    fmt::print("inputs    {}\n", fmt::join(in.declared.notes, "; "));
 }
 
 void printTime(std::vector<double> millis, const KernelSpec &s,
-               const Inputs &in) {
+               const AttentionArgs &args) {
   std::sort(millis.begin(), millis.end());
   double median = millis[millis.size() / 2];
-  double flops = attentionFlops(s, in.batch, in.seqQ, in.seqKv);
+  double flops = attentionFlops(s, args);
   fmt::print("time      {:.3f} ms (median of {}; min {:.3f})   {:.1f} GFLOP/s\n",
              median, millis.size(), millis.front(), flops / (median * 1e6));
 }
@@ -201,6 +215,7 @@ struct HostCall {
             {}};
     if (s.lse)
       args.lse = lseView(lse.data(), in.batch, s.qHeads, in.seqQ);
+    args.inputs = in.declared.tensors;
   }
 };
 
@@ -251,7 +266,7 @@ int runCuda(const Options &o, const KernelIr &ir) {
   auto millis = cuda::runFromHost(**kernel, call.args, o.reps);
   if (!millis.ok())
     return report(millis.status());
-  printTime(*millis, s, *in);
+  printTime(*millis, s, call.args);
   fmt::print("inputs    rounded to {} on the host; the check uses the rounded "
              "values\n",
              s.elementType);
@@ -329,7 +344,7 @@ int runCommand(const Options &o) {
     (void)kernel->run(call.args, threads);
     millis.push_back(millisSince(start));
   }
-  printTime(millis, s, *in);
+  printTime(millis, s, call.args);
   return checkAndWrite(o, s, *in, call.args);
 }
 

@@ -2,6 +2,7 @@
 // parallel, drop any that fails the float64 check, time the rest at each
 // shape, and record the winners (with provenance) in the tuning database.
 #include "Commands.h"
+#include "DeclaredInputs.h"
 #include "Png.h"
 
 #include "runtime/CpuKernel.h"
@@ -62,7 +63,10 @@ struct Candidate {
 /// through so that no run finds the previous run's data in cache.
 struct Inputs {
   std::vector<std::vector<float>> q, k, v, o, lse;
-  Inputs(const KernelSpec &s, const Shape &shape, int sets, std::mt19937 &rng) {
+  DeclaredInputs declared; // the kernel's #attn.input tensors (random)
+  Status status = Status::success();
+  Inputs(const KernelSpec &s, const Shape &shape, int sets,
+         std::mt19937_64 &rng) {
     auto random = [&](int64_t n) { return uniformInputs(n, rng); };
     for (int i = 0; i < sets; ++i) {
       q.push_back(random(shape.batch * shape.seqQ * s.qHeads * s.dQk));
@@ -71,6 +75,12 @@ struct Inputs {
       o.emplace_back(shape.batch * shape.seqQ * s.qHeads * s.dV);
       lse.emplace_back(shape.batch * s.qHeads * shape.seqQ);
     }
+    auto extra = loadDeclaredInputs({}, s, shape.batch, shape.seqQ,
+                                    shape.seqKv, rng);
+    if (extra.ok())
+      declared = std::move(*extra);
+    else
+      status = extra.status();
   }
   AttentionArgs args(const KernelSpec &s, const Shape &shape, int i) {
     AttentionArgs a{
@@ -81,6 +91,7 @@ struct Inputs {
         {}};
     if (s.lse)
       a.lse = lseView(lse[i].data(), shape.batch, s.qHeads, shape.seqQ);
+    a.inputs = declared.tensors;
     return a;
   }
 };
@@ -211,9 +222,11 @@ int tuneCommand(const Options &o) {
         std::lock_guard<std::mutex> lock(progressMutex);
         progress(++compiled, candidates.size(), "compiling " + c.label());
       });
-  std::mt19937 rng(o.seed);
+  std::mt19937_64 rng(o.seed);
   Shape probe{1, 37, 53};
   Inputs probeInputs(base, probe, 1, rng);
+  if (!probeInputs.status.ok())
+    return error(probeInputs.status.message());
   for (Candidate &c : candidates) {
     if (!c.dropped.empty())
       continue;
@@ -234,6 +247,8 @@ int tuneCommand(const Options &o) {
   for (size_t si = 0; si < shapes->size(); ++si) {
     const Shape &shape = (*shapes)[si];
     Inputs inputs(base, shape, sets, rng);
+    if (!inputs.status.ok())
+      return error(inputs.status.message());
     for (Candidate &c : candidates) {
       if (!c.dropped.empty())
         continue;

@@ -51,8 +51,12 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
                           "of 8 up to 256, got d_qk = ")
            << dQk << ", d_v = " << dV;
   MaskKind mask = op.getMaskOrDefault().getKind();
-  if (mask == MaskKind::BlockSparse || mask == MaskKind::Custom)
-    return unsupported(Twine(stringifyMaskKind(mask)) + " masks");
+  if (mask == MaskKind::Custom)
+    return unsupported("custom masks");
+  if (op.getBlockSparse())
+    return unsupported("block_sparse masks");
+  if (op.getInputsAttr() && !op.getInputsAttr().empty())
+    return unsupported("declared inputs");
   if (op.getScoreModOrDefault() != ScoreModKind::None)
     return unsupported("score modifiers");
   if (op.getLayoutOrDefault() != Layout::BSHD &&

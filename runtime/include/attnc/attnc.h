@@ -53,11 +53,13 @@ typedef enum attnc_alignment {
   ATTNC_ALIGN_BOTTOM_RIGHT = 2
 } attnc_alignment;
 typedef enum attnc_layout { ATTNC_LAYOUT_BSHD = 0, ATTNC_LAYOUT_BHSD = 1 } attnc_layout;
-/* Element type of q, k, v and o: f32 on the CPU, f16 or bf16 on CUDA. */
+/* Element type of q, k, v and o (f32 on the CPU, f16 or bf16 on CUDA),
+ * and of declared inputs (f32 or i32). */
 typedef enum attnc_dtype {
   ATTNC_DTYPE_F32 = 0,
   ATTNC_DTYPE_F16 = 1,
-  ATTNC_DTYPE_BF16 = 2
+  ATTNC_DTYPE_BF16 = 2,
+  ATTNC_DTYPE_I32 = 3
 } attnc_dtype;
 
 /* One attention kernel. Zero means "default"; see docs/dialect.md. */
@@ -84,6 +86,18 @@ typedef struct attnc_tensor {
   int64_t sizes[4];
   int64_t strides[4];
 } attnc_tensor;
+
+/* A tensor or scalar bound to one of the kernel's declared inputs
+ * (#attn.input in its attn dialect text): name, data, element type, and
+ * `rank` (0..4) sizes and strides in elements. */
+typedef struct attnc_input {
+  const char *name;
+  const void *data;
+  attnc_dtype dtype;
+  int64_t rank;
+  int64_t sizes[4];
+  int64_t strides[4];
+} attnc_input;
 
 typedef struct attnc_kernel attnc_kernel;
 
@@ -129,6 +143,14 @@ ATTNC_API attnc_status attnc_kernel_run(attnc_kernel *kernel,
                                         const attnc_tensor *o,
                                         const attnc_tensor *lse, int threads,
                                         void *stream);
+
+/* attnc_kernel_run for kernels that declare inputs: `inputs` binds each
+ * declared input exactly once, by name (`num_inputs` may be 0 when the
+ * kernel declares none). Sizes are checked against the declaration. */
+ATTNC_API attnc_status attnc_kernel_run_with_inputs(
+    attnc_kernel *kernel, const attnc_tensor *q, const attnc_tensor *k,
+    const attnc_tensor *v, const attnc_tensor *o, const attnc_tensor *lse,
+    const attnc_input *inputs, int64_t num_inputs, int threads, void *stream);
 
 ATTNC_API void attnc_kernel_destroy(attnc_kernel *kernel);
 

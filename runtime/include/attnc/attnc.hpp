@@ -7,6 +7,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace attnc {
 
@@ -49,6 +50,16 @@ public:
                    void *stream = nullptr) {
     return record(
         attnc_kernel_run(handle_, &q, &k, &v, &o, lse, threads, stream));
+  }
+  /// run() for kernels that declare inputs (see attnc_input).
+  attnc_status run(const attnc_tensor &q, const attnc_tensor &k,
+                   const attnc_tensor &v, const attnc_tensor &o,
+                   const attnc_tensor *lse,
+                   const std::vector<attnc_input> &inputs, int threads = 0,
+                   void *stream = nullptr) {
+    return record(attnc_kernel_run_with_inputs(
+        handle_, &q, &k, &v, &o, lse, inputs.data(),
+        static_cast<int64_t>(inputs.size()), threads, stream));
   }
 
 private:

@@ -43,9 +43,11 @@
 // The Q K^T micro-kernel: 8 rows x 2 vectors of accumulators in iter_args.
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK-COUNT-16: vector.fma
-// Causal: only tiles the diagonal cuts are masked.
+// Causal: only tiles the diagonal cuts are masked (the range function of
+// dialect/Mods.h proves the others fully visible); there the mask
+// function runs with k as a vector of key lanes.
 // CHECK: scf.if
-// CHECK: arith.cmpi sle, %{{.*}} : vector<16xi64>
+// CHECK: arith.cmpi sle, %{{.*}} : vector<16xindex>
 // CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
 // Online softmax: running max (NaN-free), exp of s - max by Cody-Waite
 // reduction and 2^n from exponent bits, rescale.
@@ -78,10 +80,10 @@
 attn.kernel @gqa_causal attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = f32, mask = #attn.mask<causal, bottom_right>, lse = true}
 
 // Head dims that are not a multiple of the vector width use masked loads and
-// stores for the last lanes, and a kernel without lse never touches it.
+// stores for the last lanes, and a kernel without lse takes no LSE buffer.
 // CHECK-LABEL: func.func @odd_dims(
 // CHECK-SAME: memref<?x4x?x20xf32
-// CHECK-SAME: memref<?x4x?x24xf32
+// CHECK-SAME: memref<?x4x?x24xf32, strided<[?, ?, ?, 1], offset: ?>>, %{{[a-z0-9]+}}: memref<?xf32>
 // CHECK: vector.maskedload
 // CHECK: vector.maskedstore
 // CHECK-NOT: math.log
@@ -103,11 +105,52 @@ attn.kernel @decode attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_ty
 
 // A sliding window bounds the key range on both sides.
 // CHECK-LABEL: func.func @window(
-// CHECK: arith.cmpi sge, %{{.*}} : vector<16xi64>
-// CHECK: arith.cmpi sle, %{{.*}} : vector<16xi64>
+// CHECK: arith.cmpi sge, %{{.*}} : vector<16xindex>
+// CHECK: arith.cmpi sle, %{{.*}} : vector<16xindex>
 attn.kernel @window attributes {q_heads = 4, d_qk = 32, element_type = f32, mask = #attn.mask<sliding_window, left = 16, right = 2, top_left>}
 
 // Softcap: c * tanh(s / c).
 // CHECK-LABEL: func.func @softcap(
 // CHECK: math.tanh %{{.*}} : vector<16xf32>
 attn.kernel @softcap attributes {q_heads = 4, d_qk = 32, element_type = f32, softcap = 30.0}
+
+// A custom mask over packed documents: the declared input follows the
+// tensors; b, h and q stay scalars (doc[q] is one load per row), k is a
+// vector of key lanes (doc[k] is one gather), and every index is clamped
+// into the input first.
+// CHECK-LABEL: func.func @document(
+// CHECK-SAME: %[[DOC:[a-z0-9]+]]: memref<?xi32, strided<[?], offset: ?>>, %{{[a-z0-9]+}}: memref<?xf32>
+// CHECK: memref.dim %[[DOC]], %c0
+// CHECK: arith.minsi %{{.*}} : index
+// CHECK: memref.load %[[DOC]]
+// CHECK: memref.extract_strided_metadata %[[DOC]]
+// CHECK: vector.gather
+// CHECK: arith.cmpi eq, %{{.*}} : vector<16xi32>
+attn.kernel @document attributes {q_heads = 4, d_qk = 32, element_type = f32, mask = #attn.mask<custom>, inputs = [#attn.input<"doc", i32, [seq_kv]>]} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  %dq = attn.load @doc[%q] : i32
+  %dk = attn.load @doc[%k] : i32
+  %same = arith.cmpi eq, %dq, %dk : i32
+  attn.yield %same : i1
+}
+
+// ALiBi: s - slope(h) * |k - diagonal(q)|, the slope from the head (a
+// scalar per row), the distance a vector over the key lanes.
+// CHECK-LABEL: func.func @alibi(
+// CHECK: math.exp2 %{{.*}} : f32
+// CHECK: math.absf %{{.*}} : vector<16xf32>
+attn.kernel @alibi attributes {q_heads = 12, d_qk = 32, element_type = f32, score_mod = #attn.score_mod<alibi>}
+
+// Integer division in user code is total: by zero it gives 0 instead of a
+// trap.
+// CHECK-LABEL: func.func @division(
+// CHECK: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<16xindex>
+// CHECK: arith.divsi %{{.*}} : vector<16xindex>
+// CHECK: arith.select
+attn.kernel @division attributes {q_heads = 4, d_qk = 32, element_type = f32, mask = #attn.mask<custom>} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  %r = arith.divsi %q, %k : index
+  %z = arith.constant 0 : index
+  %c = arith.cmpi eq, %r, %z : index
+  attn.yield %c : i1
+}

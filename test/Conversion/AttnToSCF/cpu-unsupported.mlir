@@ -6,21 +6,7 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16}
 // -----
 
 // expected-error@+1 {{the cpu backend does not support block_sparse masks yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, mask = #attn.mask<block_sparse, block_q = 64, block_kv = 64>}
-
-// -----
-
-// expected-error@+1 {{the cpu backend does not support custom masks yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, mask = #attn.mask<custom>} mask {
-^bb0(%b: index, %h: index, %q: index, %k: index):
-  %c = arith.cmpi ule, %k, %q : index
-  attn.yield %c : i1
-}
-
-// -----
-
-// expected-error@+1 {{the cpu backend does not support score_mod alibi yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<alibi>}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>}
 
 // -----
 

@@ -1,0 +1,59 @@
+#ifndef ATTNC_COMPILER_KERNELABI_H
+#define ATTNC_COMPILER_KERNELABI_H
+
+// The one description of a kernel's run-time arguments. The CPU lowering
+// builds its function signature from it, the CUDA emitter prints its
+// Params struct from it (with static_asserts on every offset), and the
+// runtime packs arguments by it; nothing mirrors a layout by hand.
+// MLIR-free: the runtime includes it too.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::attn::abi {
+
+enum class ElementType { F32, F16, BF16, I32 };
+
+/// What an argument is.
+enum class Role {
+  Q, K, V, O, Lse, // the attention tensors ([b, h, s, d]; LSE [b, h, s])
+  Input,           // a declared input (#attn.input)
+};
+
+struct Arg {
+  std::string name; // q, k, v, o, lse, or the input's name
+  Role role;
+  ElementType type;
+  int64_t rank;
+  bool written; // o and lse
+};
+
+/// A declared input as the ABI needs it.
+struct InputArg {
+  std::string name;
+  ElementType type;
+  int64_t rank;
+};
+
+/// The user-visible arguments in calling order: q, k, v, o, lse (when the
+/// kernel writes it), then the declared inputs in declaration order.
+std::vector<Arg> kernelArgs(ElementType element, bool lse,
+                            const std::vector<InputArg> &inputs);
+
+/// Arguments the CPU function takes after kernelArgs(): the split-KV
+/// partials workspace (f32, rank 1), the split count, the work items
+/// [begin, end), the K^T cache tiles (f32, rank 3) and their tags (i64,
+/// rank 1). See convert-attn-to-scf.
+constexpr int kCpuTrailingArgs = 6;
+
+/// The packed entry point of CPU kernel `name`: `void (void **args)`, one
+/// pointer per argument of the C interface (memref descriptors, then
+/// pointers to the int64 scalars).
+inline std::string cpuPackedEntry(const std::string &name) {
+  return "_attnc_packed_" + name;
+}
+
+} // namespace mlir::attn::abi
+
+#endif
