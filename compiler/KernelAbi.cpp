@@ -15,4 +15,39 @@ std::vector<Arg> kernelArgs(ElementType element, bool lse,
   return args;
 }
 
+ParamsLayout cudaParamsLayout(const std::vector<Arg> &args) {
+  ParamsLayout layout;
+  auto add = [&](ParamField::Kind kind, int64_t arg, std::string name,
+                 std::string type, int64_t count, int64_t size) {
+    // Natural alignment: every member here is 4 or 8 bytes.
+    layout.bytes = (layout.bytes + size - 1) / size * size;
+    layout.fields.push_back({kind, arg, std::move(name), std::move(type), count,
+                             layout.bytes, size * count});
+    layout.bytes += size * count;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Arg &a = args[i];
+    int64_t n = static_cast<int64_t>(i);
+    if (a.role == Role::Input) {
+      std::string base = "in_" + a.name;
+      add(ParamField::Pointer, n, base,
+          a.type == ElementType::I32 ? "const int *" : "const float *", 1, 8);
+      if (a.rank > 0) {
+        add(ParamField::Sizes, n, base + "_size", "long long", a.rank, 8);
+        add(ParamField::Strides, n, base + "_stride", "long long", a.rank, 8);
+      }
+      continue;
+    }
+    std::string pointer = a.role == Role::Lse ? "float *"
+                          : a.written         ? "T *"
+                                              : "const T *";
+    add(ParamField::Pointer, n, a.name, pointer, 1, 8);
+    add(ParamField::Strides, n, a.name + "_stride", "long long", 3, 8);
+  }
+  add(ParamField::SeqQ, -1, "seq_q", "int", 1, 4);
+  add(ParamField::SeqKv, -1, "seq_kv", "int", 1, 4);
+  layout.bytes = (layout.bytes + 7) / 8 * 8;
+  return layout;
+}
+
 } // namespace mlir::attn::abi

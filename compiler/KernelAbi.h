@@ -41,6 +41,28 @@ struct InputArg {
 std::vector<Arg> kernelArgs(ElementType element, bool lse,
                             const std::vector<InputArg> &inputs);
 
+/// One field of the CUDA kernel's `Params` struct (passed by value).
+struct ParamField {
+  enum Kind { Pointer, Strides, Sizes, SeqQ, SeqKv };
+  Kind kind;
+  int64_t arg;        // index into kernelArgs() (Pointer, Strides, Sizes)
+  std::string name;   // the C member name
+  std::string type;   // its C element type ("const T *", "long long", ...)
+  int64_t count;      // array length (1: a scalar member)
+  int64_t offset, bytes;
+};
+
+/// The layout of `Params` for these arguments: each tensor's pointer and
+/// its batch, head and seq strides (in elements); each declared input's
+/// pointer, sizes and strides (`in_<name>`); then seq_q and seq_kv. The
+/// emitter prints the struct from it with a static_assert on every offset,
+/// and the runtime packs the bytes by it.
+struct ParamsLayout {
+  std::vector<ParamField> fields;
+  int64_t bytes = 0; // sizeof(Params)
+};
+ParamsLayout cudaParamsLayout(const std::vector<Arg> &args);
+
 /// Arguments the CPU function takes after kernelArgs(): the split-KV
 /// partials workspace (f32, rank 1), the split count, the work items
 /// [begin, end), the K^T cache tiles (f32, rank 3) and their tags (i64,

@@ -222,6 +222,8 @@ StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
   t.warps = schedule.warps;
   t.stages = schedule.stages;
   t.sharedBytes = schedule.sharedBytes;
+  t.args = mlir::attn::cudaKernelArgs(p.kernel);
+  t.params = mlir::attn::abi::cudaParamsLayout(t.args);
   return t;
 }
 

@@ -73,6 +73,11 @@ struct AttentionArgs {
   std::vector<InputTensor> inputs;
 };
 
+/// Checks the call's inputs against the kernel's declarations: each
+/// declared input bound exactly once, nothing undeclared, and each with its
+/// declared element type, rank and sizes (any dimension at least 1).
+Status validateInputs(const KernelSpec &spec, const AttentionArgs &args);
+
 /// How one call runs: worker threads and split-KV (CPU), stream (CUDA).
 struct LaunchOptions {
   unsigned threads = 0;  // CPU: 0 uses the schedule's thread count

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
 
 #ifndef ATTNC_VERSION
@@ -16,15 +18,61 @@ namespace {
 
 constexpr int kMaxDynamicSharedMemoryAttribute = 8; // CU_FUNC_ATTRIBUTE_...
 
-/// Mirrors `Params` in compiler/Target/CUDA/FlashForward.cuh.inc.
-struct KernelParams {
-  const void *q, *k, *v;
-  void *o;
-  float *lse;
-  long long q_stride[3], k_stride[3], v_stride[3], o_stride[3];
-  long long lse_stride[3];
-  int seq_q, seq_kv;
-};
+/// The bytes of the kernel's `Params`, packed by the layout the emitter
+/// printed the struct from (compiler/KernelAbi.h).
+std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a) {
+  namespace abi = mlir::attn::abi;
+  std::string bytes(t.params.bytes, '\0');
+  auto put = [&](int64_t offset, const void *value, size_t size) {
+    std::memcpy(&bytes[offset], value, size);
+  };
+  for (const abi::ParamField &f : t.params.fields) {
+    const abi::Arg *arg = f.arg >= 0 ? &t.args[f.arg] : nullptr;
+    const TensorView *view = nullptr;
+    const InputTensor *input = nullptr;
+    if (arg && arg->role == abi::Role::Input) {
+      for (const InputTensor &in : a.inputs)
+        if (in.name == arg->name)
+          input = &in;
+    } else if (arg) {
+      view = arg->role == abi::Role::Q   ? &a.q
+             : arg->role == abi::Role::K ? &a.k
+             : arg->role == abi::Role::V ? &a.v
+             : arg->role == abi::Role::O ? &a.o
+                                         : &a.lse;
+    }
+    switch (f.kind) {
+    case abi::ParamField::Pointer: {
+      const void *data = view ? view->data : input->data;
+      put(f.offset, &data, sizeof data);
+      break;
+    }
+    case abi::ParamField::Strides:
+      for (int64_t i = 0; i < f.count; ++i) {
+        long long stride = view ? view->strides[i] : input->strides[i];
+        put(f.offset + 8 * i, &stride, 8);
+      }
+      break;
+    case abi::ParamField::Sizes:
+      for (int64_t i = 0; i < f.count; ++i) {
+        long long size = input->sizes[i];
+        put(f.offset + 8 * i, &size, 8);
+      }
+      break;
+    case abi::ParamField::SeqQ: {
+      int seq = static_cast<int>(a.q.sizes[2]);
+      put(f.offset, &seq, 4);
+      break;
+    }
+    case abi::ParamField::SeqKv: {
+      int seq = static_cast<int>(a.k.sizes[2]);
+      put(f.offset, &seq, 4);
+      break;
+    }
+    }
+  }
+  return bytes;
+}
 
 Status checkTensor(const char *name, const TensorView &t, DType dtype,
                    int64_t heads, int64_t dim) {
@@ -70,6 +118,7 @@ StatusOr<std::string> CudaTranslation::compile() {
 
 struct CudaKernel::Impl {
   KernelSpec spec;
+  detail::CudaCodegen codegen; // the ABI and schedule, without the source
   std::string arch;
   int64_t blockM = 0, warps = 0, sharedBytes = 0;
   void *module = nullptr; // owned: unloaded with the kernel
@@ -117,6 +166,8 @@ CudaKernel::load(const CudaTranslation &translation, const std::string &cubin,
                                      "memory: {}",
                                      t.sharedBytes, (*driver)->describe(rc)));
   impl->spec = t.spec;
+  impl->codegen = t;
+  impl->codegen.source.clear();
   impl->arch = arch;
   impl->blockM = t.blockM;
   impl->warps = t.warps;
@@ -145,35 +196,24 @@ Status CudaKernel::launch(const AttentionArgs &a,
                                : "lse: the kernel was compiled without LSE");
   if (s.lse && a.lse.dtype != DType::F32)
     return Status::error("lse: element type must be f32");
-  KernelParams p{};
-  p.q = a.q.data;
-  p.k = a.k.data;
-  p.v = a.v.data;
-  p.o = a.o.data;
-  p.lse = static_cast<float *>(a.lse.data);
-  for (int i = 0; i < 3; ++i) {
-    p.q_stride[i] = a.q.strides[i];
-    p.k_stride[i] = a.k.strides[i];
-    p.v_stride[i] = a.v.strides[i];
-    p.o_stride[i] = a.o.strides[i];
-    p.lse_stride[i] = a.lse.strides[i];
-  }
-  p.seq_q = static_cast<int>(a.q.sizes[2]);
-  p.seq_kv = static_cast<int>(a.k.sizes[2]);
-  if (p.seq_q == 0 || a.q.sizes[0] == 0)
+  if (Status st = validateInputs(s, a); !st.ok())
+    return st;
+  std::string params = packParams(impl_->codegen, a);
+  const int64_t seqQ = a.q.sizes[2];
+  if (seqQ == 0 || a.q.sizes[0] == 0)
     return Status::success();
   auto driver = Driver::get();
   if (!driver.ok())
     return driver.status();
   if (Status st = (*driver)->use(impl_->ordinal); !st.ok())
     return st;
-  void *params[] = {&p};
-  unsigned grid = static_cast<unsigned>((p.seq_q + impl_->blockM - 1) / impl_->blockM);
+  void *args[] = {params.data()};
+  unsigned grid = static_cast<unsigned>((seqQ + impl_->blockM - 1) / impl_->blockM);
   if (int rc = (*driver)->api().launchKernel(
           impl_->function, grid, static_cast<unsigned>(s.qHeads),
           static_cast<unsigned>(a.q.sizes[0]),
           static_cast<unsigned>(impl_->warps * 32), 1, 1,
-          static_cast<unsigned>(impl_->sharedBytes), options.stream, params,
+          static_cast<unsigned>(impl_->sharedBytes), options.stream, args,
           nullptr))
     return Status::error("cuLaunchKernel: " + (*driver)->describe(rc));
   return Status::success();

@@ -36,6 +36,8 @@ struct CudaCodegen {
   std::string source;       // the CUDA C++ for NVRTC (or the SIMT emulator)
   std::string resolvedText; // the resolved op
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0, sharedBytes = 0;
+  std::vector<mlir::attn::abi::Arg> args; // compiler/KernelAbi.h
+  mlir::attn::abi::ParamsLayout params;   // how launch packs them
 };
 StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
                                        const std::string &arch);

@@ -41,6 +41,44 @@ std::vector<std::string> sweepSpecs() {
             i % 5 == 0 ? ", softcap = 30.0" : ""));
         ++i;
       }
+  // Programmable variants: custom masks and score regions over declared
+  // inputs (the examples' regions), ALiBi, softcap with a custom score.
+  const char *regions[] = {
+      // document mask (i32 input, gathers per key)
+      "mask = #attn.mask<custom>, inputs = [#attn.input<\"doc\", i32, "
+      "[seq_kv]>]}} mask {{\n^bb0(%b: index, %h: index, %q: index, %k: "
+      "index):\n  %dq = attn.load @doc[%q] : i32\n  %dk = attn.load "
+      "@doc[%k] : i32\n  %s = arith.cmpi eq, %dq, %dk : i32\n  %c = "
+      "arith.cmpi ule, %k, %q : index\n  %v = arith.andi %s, %c : i1\n  "
+      "attn.yield %v : i1\n}}",
+      // a relative bias table (f32 input, rank 2)
+      "score_mod = #attn.score_mod<custom>, inputs = [#attn.input<\"bias\", "
+      "f32, [q_heads, any]>], mask = #attn.mask<causal, bottom_right>}} score "
+      "{{\n^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):\n  "
+      "%r = arith.subi %q, %k : index\n  %t = attn.load @bias[%h, %r] : "
+      "f32\n  %y = arith.addf %s, %t : f32\n  attn.yield %y : f32\n}}",
+      // ALiBi, built in
+      "score_mod = #attn.score_mod<alibi>, mask = #attn.mask<causal, "
+      "top_left>}}",
+      // integer-heavy custom mask (strided pattern) and a softcap
+      "softcap = 20.0, mask = #attn.mask<custom>}} mask {{\n^bb0(%b: index, "
+      "%h: index, %q: index, %k: index):\n  %c64 = arith.constant 64 : "
+      "index\n  %d = arith.subi %q, %k : index\n  %m = arith.remsi %d, %c64 "
+      ": index\n  %z = arith.constant 0 : index\n  %a = arith.cmpi eq, %m, "
+      "%z : index\n  %w = arith.cmpi ult, %d, %c64 : index\n  %v = "
+      "arith.ori %a, %w : i1\n  attn.yield %v : i1\n}}",
+  };
+  int r = 0;
+  for (const char *region : regions)
+    for (auto [dQk, dV] : {std::pair{64, 64}, {128, 128}, {256, 256}})
+      for (bool bf16 : {false, true}) {
+        specs.push_back(fmt::format(
+            "attn.kernel @region{} attributes {{q_heads = 8, kv_heads = 2, "
+            "d_qk = {}, d_v = {}, element_type = {}, lse = {}, {}",
+            r, dQk, dV, bf16 ? "bf16" : "f16", r % 2 ? "true" : "false",
+            fmt::format(fmt::runtime(region))));
+        ++r;
+      }
   return specs;
 }
 
@@ -90,6 +128,38 @@ TEST(CudaCodegen, SweepCompilesForSm80AndSm90WithoutSpills) {
               "at most %d registers\n",
               jobs.size(), (*nvrtc)->majorVersion(), (*nvrtc)->minorVersion(),
               failures.size(), maxRegisters);
+}
+
+/// The Params struct's static_asserts catch a layout that drifted from
+/// compiler/KernelAbi.h (the runtime packs by it): swapping two members
+/// must not compile.
+TEST(CudaCodegen, ParamsThatDriftFromTheAbiDoNotCompile) {
+  auto nvrtc = cuda::Nvrtc::get();
+  if (!nvrtc.ok())
+    GTEST_SKIP() << "skipped: " << nvrtc.status().message();
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(
+      "attn.kernel @drift attributes {q_heads = 4, d_qk = 64, element_type = "
+      "f16, lse = true}",
+      &context);
+  ASSERT_TRUE(module);
+  auto source = mlir::attn::translateKernelToCuda(
+      *module->getOps<mlir::attn::KernelOp>().begin(), "sm_90");
+  ASSERT_TRUE(mlir::succeeded(source));
+  ASSERT_TRUE((*nvrtc)->compile(*source, "drift.cu", {"sm_90", {}}).ok());
+  std::string drifted = *source;
+  size_t q = drifted.find("  const T *q;\n"), k = drifted.find("  const T *k;\n");
+  ASSERT_NE(q, std::string::npos);
+  ASSERT_NE(k, std::string::npos);
+  drifted.replace(k, 14, "  const T *q;\n");
+  drifted.replace(q, 14, "  const T *k;\n");
+  auto out = (*nvrtc)->compile(drifted, "drift.cu", {"sm_90", {}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("Params.q drifted from KernelAbi.h"),
+            std::string::npos)
+      << out.status().message();
 }
 
 } // namespace

@@ -1,9 +1,11 @@
 #ifndef ATTNC_COMPILER_TARGET_CUDA_ATTNTOCUDA_H
 #define ATTNC_COMPILER_TARGET_CUDA_ATTNTOCUDA_H
 
+#include "compiler/KernelAbi.h"
 #include "dialect/AttnOps.h"
 
 #include <string>
+#include <vector>
 
 namespace mlir::attn {
 
@@ -18,6 +20,9 @@ struct CudaSchedule {
 /// fields where set, else defaults. Emits a diagnostic and fails when the
 /// CUDA backend cannot compile the kernel or the schedule does not fit.
 FailureOr<CudaSchedule> selectCudaSchedule(KernelOp op, StringRef arch);
+
+/// The kernel's arguments (compiler/KernelAbi.h) with the CUDA element type.
+std::vector<abi::Arg> cudaKernelArgs(KernelOp op);
 
 /// CUDA C++ for a resolved kernel: one `extern "C" __global__` function
 /// named after the kernel, FlashAttention-2 style (mma.sync m16n8k16,

@@ -8,8 +8,8 @@
 //
 // Provided: __half / __nv_bfloat16 (cuda_fp16.h, cuda_bf16.h), NEG_INF,
 // smem_addr, cp_async16, cp_async_commit, cp_async_wait<N>, ldmatrix_x4,
-// ldmatrix_x4_trans, store_global, mma16816<T> (T = __half or
-// __nv_bfloat16).
+// ldmatrix_x4_trans, store_global, load_global, ATTNC_OFFSETOF, mma16816<T>
+// (T = __half or __nv_bfloat16).
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -46,6 +46,13 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void *
 
 /// *p = value for a global address (the one way kernels write global memory).
 template <typename V> __device__ __forceinline__ void store_global(V *p, V value) { *p = value; }
+/// *p for a global address that cp_async16 does not read: the declared
+/// inputs that mask and score functions load (read-only for the kernel).
+template <typename V> __device__ __forceinline__ V load_global(const V *p) { return __ldg(p); }
+
+/// offsetof as a constant expression. NVRTC before 13.4 has no
+/// __builtin_offsetof; its front end folds __INTADDR__ instead.
+#define ATTNC_OFFSETOF(T, m) ((unsigned long long)__INTADDR__(&(((T *)0)->m)))
 
 /// c += a * b for one m16n8k16 tile: a, b of element type T (two per
 /// register), c in f32.

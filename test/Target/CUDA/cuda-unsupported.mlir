@@ -33,10 +33,6 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 256, element_type = f16, schedule
 // expected-error@+1 {{the cuda backend does not support block_sparse masks yet}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>}
 
-// -----
-
-// expected-error@+1 {{the cuda backend does not support score modifiers yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, score_mod = #attn.score_mod<alibi>}
 
 // -----
 
