@@ -1,0 +1,177 @@
+// attnc's generated CUDA kernels executed by the SIMT emulator on the CPU,
+// against the float64 reference under FlashAttention's same-dtype rule;
+// every check of the emulator is on, so a race, an out-of-bounds access or
+// an uninitialised or stale shared read fails the case too.
+#include "SimtTestUtil.h"
+
+using namespace attnc;
+using namespace attnc::test::simt;
+
+namespace {
+
+std::string specText(const std::string &name, int qHeads, int kvHeads, int dQk, int dV,
+                     const char *type, const char *mask, bool lse,
+                     const std::string &extra = "") {
+  return fmt::format("attn.kernel @{} attributes {{q_heads = {}, kv_heads = {}, d_qk = {}, "
+                     "d_v = {}, element_type = {}, mask = {}, lse = {}{}}}",
+                     name, qHeads, kvHeads, dQk, dV, type, mask, lse ? "true" : "false", extra);
+}
+
+TEST(SimtAttention, Smoke) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  const CompiledKernel &k =
+      compiledKernel(specText("smoke", 2, 1, 64, 64, "f16", "#attn.mask<none>", true));
+  ASSERT_TRUE(k.module);
+  RunResult r = runAttention(k.translation, *k.module, {1, 17, 17}, rng);
+  EXPECT_TRUE(r.launch.ok()) << r.launch.message();
+  EXPECT_TRUE(r.guards.ok()) << r.guards.message();
+  EXPECT_TRUE(r.comparison.passed()) << describe(r.comparison);
+}
+
+} // namespace
+
+namespace {
+
+/// `text` with its one occurrence of `from` replaced by `to`; fails the
+/// test if `from` does not occur exactly once, so that a change to the
+/// kernel template cannot turn a mutation test into a test of nothing.
+std::string mutate(const std::string &text, const std::string &from, const std::string &to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << "the kernel text no longer contains: " << from;
+  EXPECT_EQ(text.find(from, at + 1), std::string::npos) << "not unique: " << from;
+  if (at == std::string::npos)
+    return text;
+  return text.substr(0, at) + to + text.substr(at + from.size());
+}
+
+struct Mutant {
+  const CompiledKernel &original;
+  std::unique_ptr<Module> module;
+};
+
+Mutant compileMutant(const std::string &spec, const std::string &from, const std::string &to) {
+  const CompiledKernel &k = compiledKernel(spec);
+  Mutant m{k, nullptr};
+  if (!k.module)
+    return m;
+  CompileOptions options;
+  options.fileName = "mutant.cu";
+  auto module = Module::compile(mutate(k.translation.source, from, to), options);
+  EXPECT_TRUE(module.ok()) << module.status().message();
+  if (module.ok())
+    m.module = std::move(*module);
+  return m;
+}
+
+const Report *find(const LaunchReport &r, ReportKind kind) {
+  for (const Report &report : r.reports)
+    if (report.kind == kind)
+      return &report;
+  return nullptr;
+}
+
+std::string listing(const LaunchReport &r) {
+  std::string s;
+  for (const Report &report : r.reports)
+    s += fmt::format("\n  [{}] {} (x{})", toString(report.kind), report.message,
+                     report.occurrences);
+  return s;
+}
+
+const std::string kMutantSpec =
+    "attn.kernel @mutant attributes {q_heads = 2, kv_heads = 1, d_qk = 64, d_v = 64, "
+    "element_type = f16, mask = #attn.mask<none>, lse = true}";
+
+TEST(SimtMutation, SwappedFragmentIndexGivesWrongNumbersAndNoReport) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec, "mma16816<T>(s_acc[n + 1], a, kb[2], kb[3]);",
+                           "mma16816<T>(s_acc[n + 1], a, kb[3], kb[2]);");
+  ASSERT_TRUE(m.module);
+  RunResult r = runAttention(m.original.translation, *m.module, {1, 37, 37}, rng);
+  EXPECT_TRUE(r.launch.ok()) << r.launch.message();
+  EXPECT_FALSE(r.comparison.passed()) << describe(r.comparison);
+}
+
+TEST(SimtMutation, RemovedBarrierBeforeTheProductsIsARace) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec, "__syncthreads();\n    const T *k_tile",
+                           "const T *k_tile");
+  ASSERT_TRUE(m.module);
+  RunResult r = runAttention(m.original.translation, *m.module, {1, 37, 37}, rng);
+  EXPECT_FALSE(r.launch.ok());
+  const Report *race = find(r.report, ReportKind::SharedRace);
+  ASSERT_TRUE(race) << listing(r.report);
+  EXPECT_NE(race->message.find("ldmatrix_x4"), std::string::npos) << race->message;
+  EXPECT_NE(race->message.find("cp_async16"), std::string::npos) << race->message;
+  std::printf("removed __syncthreads reports:%s\n", listing(r.report).c_str());
+}
+
+TEST(SimtMutation, RemovedBarrierAtTheEndOfAStageIsARace) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec,
+                           "__syncthreads(); // the stage is refilled next iteration", "");
+  ASSERT_TRUE(m.module);
+  // Three key tiles or more: the stage read in one iteration is refilled
+  // in the next.
+  RunResult r = runAttention(m.original.translation, *m.module, {1, 20, 200}, rng);
+  EXPECT_FALSE(r.launch.ok());
+  const Report *race = find(r.report, ReportKind::SharedRace);
+  ASSERT_TRUE(race) << listing(r.report);
+  std::printf("removed end-of-stage __syncthreads reports:%s\n", listing(r.report).c_str());
+}
+
+TEST(SimtMutation, RemovedCpAsyncWaitReadsStaleData) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec, "cp_async_wait<STAGES - 1>();", "");
+  ASSERT_TRUE(m.module);
+  RunResult r = runAttention(m.original.translation, *m.module, {1, 37, 100}, rng);
+  EXPECT_FALSE(r.launch.ok());
+  const Report *stale = find(r.report, ReportKind::StaleCpAsyncRead);
+  ASSERT_TRUE(stale) << listing(r.report);
+  EXPECT_FALSE(r.comparison.passed()) << "the stale data must show in the output";
+  std::printf("removed cp_async_wait reports:%s\n", listing(r.report).c_str());
+}
+
+TEST(SimtMutation, OffByOneTailPredicateReadsOutOfBounds) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec, "row0 + r < rows", "row0 + r <= rows");
+  ASSERT_TRUE(m.module);
+  RunResult r = runAttention(m.original.translation, *m.module, {2, 17, 33}, rng);
+  EXPECT_FALSE(r.launch.ok());
+  const Report *oob = find(r.report, ReportKind::GlobalOutOfBounds);
+  ASSERT_TRUE(oob) << listing(r.report);
+  EXPECT_NE(oob->message.find("cp_async16"), std::string::npos) << oob->message;
+  EXPECT_NE(oob->message.find("which has"), std::string::npos) << oob->message;
+  std::printf("off-by-one tail reports:%s\n", listing(r.report).c_str());
+}
+
+TEST(SimtMutation, OffByOneStorePredicateWritesOutOfBoundsAndHitsTheGuard) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec, "if (row < p.seq_q) {", "if (row <= p.seq_q) {");
+  ASSERT_TRUE(m.module);
+  RunResult r = runAttention(m.original.translation, *m.module, {1, 17, 17}, rng);
+  EXPECT_FALSE(r.launch.ok());
+  const Report *oob = find(r.report, ReportKind::GlobalOutOfBounds);
+  ASSERT_TRUE(oob) << listing(r.report);
+  EXPECT_NE(oob->message.find("store_global"), std::string::npos) << oob->message;
+  EXPECT_NE(oob->message.find("'o'"), std::string::npos) << oob->message;
+  EXPECT_TRUE(r.guards.ok()) << "a checked store must not be performed: " << r.guards.message();
+  // Without the bounds check the store lands in o's guard zone.
+  RunResult unchecked = runAttention(m.original.translation, *m.module, {1, 17, 17}, rng,
+                                     /*globalBounds=*/false);
+  EXPECT_TRUE(unchecked.launch.ok()) << unchecked.launch.message();
+  EXPECT_FALSE(unchecked.guards.ok());
+  EXPECT_NE(unchecked.guards.message().find("'o'"), std::string::npos)
+      << unchecked.guards.message();
+  std::printf("off-by-one store reports:%s\n  unchecked: %s\n", listing(r.report).c_str(),
+              unchecked.guards.message().c_str());
+}
+
+} // namespace
