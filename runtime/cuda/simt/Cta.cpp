@@ -310,6 +310,13 @@ std::string CtaRunner::sharedAddress(size_t offset) const {
   return fmt::format("smem_raw + {} (of {} bytes)", offset, launch_.sharedBytes);
 }
 
+std::string CtaRunner::outsideShared(const void *p) const {
+  auto offset = static_cast<long long>(reinterpret_cast<uintptr_t>(p) -
+                                       reinterpret_cast<uintptr_t>(shared_));
+  return fmt::format("{} (smem_raw {} {})", p, offset < 0 ? "-" : "+",
+                     offset < 0 ? -offset : offset);
+}
+
 const GlobalBuffer *CtaRunner::bufferOf(const void *p, size_t bytes) const {
   auto addr = reinterpret_cast<uintptr_t>(p);
   const auto &bufs = launch_.buffers;
@@ -443,9 +450,9 @@ void CtaRunner::performWarpOp(Warp &w, int warpIndex) {
       if (!inShared(row, 16, offset)) {
         report(ReportKind::SharedOutOfBounds, describe(w.site), [&] {
           return fmt::format("{}: {} row address {} lies outside the {} bytes of dynamic "
-                             "shared memory (smem_raw at {})",
-                             who(lanes[l]), describe(w.site), row, launch_.sharedBytes,
-                             static_cast<const void *>(shared_));
+                             "shared memory",
+                             who(lanes[l]), describe(w.site), outsideShared(row),
+                             launch_.sharedBytes);
         });
         continue;
       }
@@ -574,9 +581,8 @@ void CtaRunner::cpAsync16(void *dst, const void *src, bool valid, const char *fi
   if (!inShared(dst, 16, offset)) {
     report(ReportKind::SharedOutOfBounds, describe(at), [&] {
       return fmt::format("{}: {} destination {} lies outside the {} bytes of dynamic shared "
-                         "memory (smem_raw at {}); the copy is dropped",
-                         who(me), describe(at), dst, launch_.sharedBytes,
-                         static_cast<const void *>(shared_));
+                         "memory; the copy is dropped",
+                         who(me), describe(at), outsideShared(dst), launch_.sharedBytes);
     });
     return;
   }

@@ -143,6 +143,7 @@ private:
   std::string who(const Lane &lane) const;
   std::string who(uint16_t thread) const;
   std::string sharedAddress(size_t offset) const;
+  std::string outsideShared(const void *p) const;
   std::string globalAddress(const void *p, size_t bytes) const;
   const GlobalBuffer *bufferOf(const void *p, size_t bytes) const;
   void report(ReportKind kind, const std::string &signature,
