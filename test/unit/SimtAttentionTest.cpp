@@ -4,6 +4,8 @@
 // an uninitialised or stale shared read fails the case too.
 #include "SimtTestUtil.h"
 
+#include <chrono>
+
 using namespace attnc;
 using namespace attnc::test::simt;
 
@@ -17,16 +19,76 @@ std::string specText(const std::string &name, int qHeads, int kvHeads, int dQk, 
                      name, qHeads, kvHeads, dQk, dV, type, mask, lse ? "true" : "false", extra);
 }
 
-TEST(SimtAttention, Smoke) {
+struct SweepKernel {
+  std::string spec;
+  std::vector<Shape> shapes;
+};
+
+/// Few kernels (each costs a host compile), each run at several lengths
+/// and both layouts, since lengths and strides are run-time values.
+/// Together: f16 and bf16; masks none, causal top-left and bottom-right,
+/// sliding window (both alignments); MHA, GQA, MQA; head dims 16 to 256
+/// with d_v != d_qk; lengths 1, 17, 113, 300 with seq_q != seq_kv both
+/// ways; LSE on and off; softcap; 2, 3 and 4 stages; 2 and 4 warps.
+std::vector<SweepKernel> sweep() {
+  const Layout bshd = Layout::BSHD, bhsd = Layout::BHSD;
+  return {
+      {specText("mha_f16_d64", 4, 4, 64, 64, "f16", "#attn.mask<none>", false),
+       {{2, 1, 1, bshd}, {1, 17, 17, bhsd}, {2, 113, 113, bshd, 8}}},
+      {specText("gqa_bf16_d128_causal_tl", 4, 2, 128, 128, "bf16",
+                "#attn.mask<causal, top_left>", true),
+       {{1, 113, 17, bshd}, {2, 17, 113, bhsd}}},
+      // seq_q > seq_kv bottom-right: the first rows see no key (O 0, LSE -inf).
+      {specText("mqa_f16_d40_72_causal_br", 4, 1, 40, 72, "f16",
+                "#attn.mask<causal, bottom_right>", true),
+       {{1, 17, 113, bhsd}, {2, 113, 17, bshd, 8}}},
+      {specText("mha_bf16_d256_128_window_br", 2, 2, 256, 128, "bf16",
+                "#attn.mask<sliding_window, left = 37, right = 3, bottom_right>", true),
+       {{1, 113, 113, bshd}, {1, 17, 300, bhsd}}},
+      {specText("gqa_bf16_d16_softcap", 8, 2, 16, 16, "bf16", "#attn.mask<none>", true,
+                ", softcap = 30.0"),
+       {{2, 1, 17, bhsd}, {1, 113, 113, bshd}}},
+      {specText("mha_f16_d96_window_tl_3stages", 2, 2, 96, 96, "f16",
+                "#attn.mask<sliding_window, left = 16, right = 40, top_left>", true,
+                ", schedule = #attn.schedule<warps = 2, block_n = 32, stages = 3>"),
+       {{1, 300, 300, bshd}, {1, 1, 113, bhsd}}},
+      {specText("gqa_f16_d64_causal_br_4stages", 4, 2, 64, 64, "f16",
+                "#attn.mask<causal, bottom_right>", false,
+                ", schedule = #attn.schedule<block_n = 16, stages = 4>"),
+       {{1, 113, 300, bhsd}, {2, 17, 17, bshd}}},
+  };
+}
+
+TEST(SimtAttention, GeneratedKernelsMatchTheFloat64Reference) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   std::mt19937_64 rng(attnc::test::testSeed());
-  const CompiledKernel &k =
-      compiledKernel(specText("smoke", 2, 1, 64, 64, "f16", "#attn.mask<none>", true));
-  ASSERT_TRUE(k.module);
-  RunResult r = runAttention(k.translation, *k.module, {1, 17, 17}, rng);
-  EXPECT_TRUE(r.launch.ok()) << r.launch.message();
-  EXPECT_TRUE(r.guards.ok()) << r.guards.message();
-  EXPECT_TRUE(r.comparison.passed()) << describe(r.comparison);
+  int cases = 0;
+  for (const SweepKernel &kernel : sweep()) {
+    const CompiledKernel &k = compiledKernel(kernel.spec);
+    ASSERT_TRUE(k.module) << kernel.spec;
+    for (const Shape &shape : kernel.shapes) {
+      ++cases;
+      std::string what = fmt::format("{}\n  batch {} seq_q {} seq_kv {} {}{} (seed {})",
+                                     kernel.spec, shape.batch, shape.seqQ, shape.seqKv,
+                                     toString(shape.layout),
+                                     shape.rowPad ? " padded rows" : "",
+                                     attnc::test::testSeed());
+      auto start = std::chrono::steady_clock::now();
+      RunResult r = runAttention(k.translation, *k.module, shape, rng);
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                            start)
+                      .count();
+      std::printf("  %-32s b%lld %4lldx%-4lld %s: %llu CTAs, %.0f ms, O error %.2g (tol %.2g)\n",
+                  k.translation.spec.name.c_str(), (long long)shape.batch,
+                  (long long)shape.seqQ, (long long)shape.seqKv, toString(shape.layout),
+                  (unsigned long long)r.report.ctasRun, ms, r.comparison.maxError,
+                  r.comparison.tolerance);
+      EXPECT_TRUE(r.launch.ok()) << what << "\n" << r.launch.message();
+      EXPECT_TRUE(r.guards.ok()) << what << "\n" << r.guards.message();
+      EXPECT_TRUE(r.comparison.passed()) << what << "\n  " << describe(r.comparison);
+    }
+  }
+  std::printf("emulated CUDA numerics: %d cases\n", cases);
 }
 
 } // namespace
