@@ -126,7 +126,7 @@ private:
     Primitive primitive = Primitive::Syncwarp;
     SiteId site = 0;
     bool bf16 = false;
-    unsigned mask = 0, bytes = 0;
+    unsigned bytes = 0; // shuffle operand size
   };
   /// The shadow of one byte of dynamic shared memory. Epochs count the
   /// CTA's completed barriers from 1; 0 means never.
