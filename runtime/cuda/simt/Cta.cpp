@@ -278,8 +278,8 @@ CtaRunner::SiteId CtaRunner::site(const char *file, int line, Primitive primitiv
   auto it = siteIds_.find(key);
   if (it != siteIds_.end())
     return it->second;
-  if (sites_.size() >= 0xffff) // a kernel with that many call sites: share the last id
-    return static_cast<SiteId>(sites_.size() - 1);
+  if (sites_.size() >= kUnknownSite) // more call sites than ids: name none rather than a wrong one
+    return kUnknownSite;
   SiteId id = static_cast<SiteId>(sites_.size());
   sites_.push_back({file, line, primitive});
   siteIds_.emplace(key, id);
@@ -288,7 +288,7 @@ CtaRunner::SiteId CtaRunner::site(const char *file, int line, Primitive primitiv
 
 std::string CtaRunner::describe(SiteId id) const {
   if (id >= sites_.size())
-    return "?";
+    return "(a call site past the emulator's first 65535)";
   const Site &s = sites_[id];
   return fmt::format("{}:{} ({})", s.file, s.line, primitiveName(s.primitive));
 }

@@ -136,6 +136,7 @@ private:
     SiteId writeSite, readSite, pendingSite;
   };
   static constexpr uint16_t kNobody = 0xffff, kSeveral = 0xfffe;
+  static constexpr SiteId kUnknownSite = 0xffff;
 
   Lane &current() { return lanes_[current_]; }
   SiteId site(const char *file, int line, Primitive primitive);

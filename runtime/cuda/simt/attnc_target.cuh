@@ -203,21 +203,27 @@ struct Site {
   void syncwarp(unsigned mask = 0xffffffffu) const { rt->syncwarp(mask, file, line); }
 
   /// cp.async.cg.shared.global [dst], [src], 16, (valid ? 16 : 0): copies
-  /// 16 bytes, or writes 16 zero bytes and reads nothing when !valid. The
-  /// bytes land in shared memory at the cp_async_wait that completes the
-  /// copy's group, not before.
+  /// 16 bytes, or writes 16 zero bytes and reads nothing when !valid
+  /// (src-size 0: PTX ISA, "Data Movement and Conversion Instructions:
+  /// cp.async"). The bytes land in shared memory at the cp_async_wait that
+  /// completes the copy's group, not before.
   void cp_async16(void *dst, const void *src, bool valid) const {
     rt->cp_async16(dst, src, valid ? 1 : 0, file, line);
   }
-  /// cp.async.commit_group.
+  /// cp.async.commit_group: this thread's uncommitted copies become a group
+  /// (an empty one if there are none).
   void cp_async_commit() const { rt->cp_async_commit(file, line); }
-  /// cp.async.wait_group N: at most N of this thread's committed groups stay pending.
+  /// cp.async.wait_group N: all but the N most recent of this thread's
+  /// groups complete (PTX ISA, "cp.async.wait_group / cp.async.wait_all").
   template <int N> void cp_async_wait() const {
     static_assert(N >= 0, "cp.async.wait_group takes a non-negative count");
     rt->cp_async_wait(N, file, line);
   }
 
-  /// ldmatrix.sync.aligned.m8n8.x4.shared.b16: `p` is this lane's row address.
+  /// ldmatrix.sync.aligned.m8n8.x4.shared.b16: `p` is this lane's row
+  /// address; lanes 8j..8j+7 address matrix j's rows and register j gets
+  /// matrix j's fragment (PTX ISA, "Warp-level matrix load instruction:
+  /// ldmatrix"). Warp-collective.
   void ldmatrix_x4(unsigned (&r)[4], const void *p) const { rt->ldmatrix_x4(r, p, 0, file, line); }
   /// The same with .trans.
   void ldmatrix_x4_trans(unsigned (&r)[4], const void *p) const {
@@ -230,7 +236,9 @@ struct Site {
   }
 
   /// c += a * b for one m16n8k16 tile: mma.sync.aligned.m16n8k16.row.col
-  /// .f32.T.T.f32 with T = __half or __nv_bfloat16.
+  /// .f32.T.T.f32 with T = __half or __nv_bfloat16, fragments as in PTX ISA
+  /// "Matrix Fragments for mma.m16n8k16 with floating point type" (Figure
+  /// 79 for A in PTX ISA 9.x). Warp-collective.
   template <typename T>
   void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) const {
     rt->mma16816(c, a, b0, b1, MmaElement<T>::bf16, file, line);
