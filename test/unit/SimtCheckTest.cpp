@@ -241,13 +241,17 @@ ProbeRun runProbe(int mode, unsigned threads = 64, LaunchChecks checks = {},
     r.status = Status::error("the probe kernel did not compile");
     return r;
   }
-  ProbeParams params{mode, p.a->data(), p.b->data(), static_cast<float *>(p.d->data()),
+  ProbeParams params{mode,
+                     p.a->data(),
+                     p.b->data(),
+                     static_cast<float *>(p.d->data()),
                      static_cast<unsigned *>(p.u->data()),
-                     static_cast<const unsigned char *>(p.a->data()), srcOffset};
+                     static_cast<const unsigned char *>(p.a->data()),
+                     srcOffset};
   for (const GuardedBuffer *b : {p.a.get(), p.b.get(), p.d.get(), p.u.get()})
     checks.buffers.push_back(b->global());
-  r.status = p.module->launch(grid, {threads, 1, 1}, 1024, &params, sizeof params, checks,
-                              &r.report);
+  r.status = p.module->launch(grid, {threads, 1, 1}, 1024, &params,
+                              sizeof params, checks, &r.report);
   return r;
 }
 
@@ -266,14 +270,15 @@ const Report *only(const ProbeRun &r, ReportKind kind) {
   return nullptr;
 }
 
-#define EXPECT_REPORT(run, kind, text)                                                       \
-  do {                                                                                       \
-    EXPECT_FALSE((run).status.ok());                                                         \
-    const Report *found = only(run, kind);                                                   \
-    ASSERT_TRUE(found) << "no " << toString(kind) << " report in:" << listing((run).report); \
-    EXPECT_NE(found->message.find(text), std::string::npos) << found->message;               \
-    EXPECT_NE((run).status.message().find(found->message), std::string::npos);              \
-    std::printf("  reported: %s\n", found->message.c_str());                                 \
+#define EXPECT_REPORT(run, kind, text)                                         \
+  do {                                                                         \
+    EXPECT_FALSE((run).status.ok());                                           \
+    const Report *found = only(run, kind);                                     \
+    ASSERT_TRUE(found) << "no " << toString(kind)                              \
+                       << " report in:" << listing((run).report);              \
+    EXPECT_NE(found->message.find(text), std::string::npos) << found->message; \
+    EXPECT_NE((run).status.message().find(found->message), std::string::npos); \
+    std::printf("  reported: %s\n", found->message.c_str());                   \
   } while (0)
 
 TEST(SimtCheck, MmaThroughThePreludeMatchesAMatrixProduct) {
@@ -287,12 +292,14 @@ TEST(SimtCheck, MmaThroughThePreludeMatchesAMatrixProduct) {
       for (int n = 0; n < 16; ++n) {
         double want = 0, scale = 0;
         for (int k = 0; k < 16; ++k) {
-          double term = mode == 0 ? double(p.A[m][k]) * p.B[n][k] : double(p.A[m][k]) * p.B[k][n];
+          double term = mode == 0 ? double(p.A[m][k]) * p.B[n][k]
+                                  : double(p.A[m][k]) * p.B[k][n];
           want += term;
           scale += std::abs(term);
         }
         EXPECT_NEAR(d[m * 16 + n], want, 1e-6 * scale + 1e-7)
-            << (mode == 0 ? "A B^T" : "A B (.trans)") << " at " << m << "," << n;
+            << (mode == 0 ? "A B^T" : "A B (.trans)") << " at " << m << ","
+            << n;
       }
     EXPECT_TRUE(p.d->checkGuards().ok());
   }
@@ -351,14 +358,16 @@ TEST(SimtCheck, NoThreadAbleToProceedIsReportedAsADeadlock) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   ProbeRun r = runProbe(12, 64);
   EXPECT_REPORT(r, ReportKind::Deadlock, "no thread can proceed");
-  EXPECT_NE(r.report.reports[0].message.find("16 of 32 live lanes of warp 1"), std::string::npos)
+  EXPECT_NE(r.report.reports[0].message.find("16 of 32 live lanes of warp 1"),
+            std::string::npos)
       << r.report.reports[0].message;
 }
 
 TEST(SimtCheck, ReadingUnwrittenSharedMemoryIsReported) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   ProbeRun r = runProbe(5, 32);
-  EXPECT_REPORT(r, ReportKind::UninitialisedSharedRead, "nothing in this CTA has written");
+  EXPECT_REPORT(r, ReportKind::UninitialisedSharedRead,
+                "nothing in this CTA has written");
   // With the check off the read proceeds and sees the poison bytes.
   LaunchChecks off;
   off.uninitialisedShared = false;
@@ -393,9 +402,11 @@ TEST(SimtCheck, CopiesLandAtTheirWaitGroup) {
   for (int lane = 0; lane < 32; ++lane) {
     // a[0] of the A fragment: row lane / 4, columns 2 (lane % 4) and +1.
     int at = (lane / 4) * 16 + 2 * (lane % 4);
-    unsigned fromA = a[at] | unsigned(a[at + 1]) << 16, fromB = b[at] | unsigned(b[at + 1]) << 16;
+    unsigned fromA = a[at] | unsigned(a[at + 1]) << 16,
+             fromB = b[at] | unsigned(b[at + 1]) << 16;
     EXPECT_EQ(u[lane], fromA) << lane;
-    EXPECT_EQ(u[32 + lane], fromA) << "before its wait, the second copy is not visible";
+    EXPECT_EQ(u[32 + lane], fromA)
+        << "before its wait, the second copy is not visible";
     EXPECT_EQ(u[64 + lane], fromB) << "after its wait it is";
   }
   // With the check on, the same run is a stale read.
@@ -405,7 +416,8 @@ TEST(SimtCheck, CopiesLandAtTheirWaitGroup) {
   ProbeRun partial = runProbe(14, 32);
   EXPECT_REPORT(partial, ReportKind::StaleCpAsyncRead, "probe.cu:");
   EXPECT_EQ(partial.report.reports.size(), 1u) << listing(partial.report);
-  EXPECT_NE(partial.report.reports[0].message.find("smem_raw + 5"), std::string::npos)
+  EXPECT_NE(partial.report.reports[0].message.find("smem_raw + 5"),
+            std::string::npos)
       << "only sB (at 512) may be stale: " << partial.report.reports[0].message;
 }
 
@@ -426,7 +438,8 @@ TEST(SimtCheck, CopiesFromOutsideEveryBufferAreReportedWithTheNearestOne) {
   ProbeRun inside = runProbe(10, 32, {}, 496);
   EXPECT_TRUE(inside.status.ok()) << inside.status.message();
   ProbeRun past = runProbe(10, 32, {}, 512);
-  EXPECT_REPORT(past, ReportKind::GlobalOutOfBounds, "offset 512 of 'a', which has 512 bytes");
+  EXPECT_REPORT(past, ReportKind::GlobalOutOfBounds,
+                "offset 512 of 'a', which has 512 bytes");
   ProbeRun before = runProbe(10, 32, {}, -16);
   EXPECT_REPORT(before, ReportKind::GlobalOutOfBounds, "offset -16 of 'a'");
 }
@@ -443,31 +456,39 @@ TEST(SimtLaunch, InvalidLaunchesAreRejectedNamingTheValue) {
     EXPECT_FALSE(st.ok());
     return st.message();
   };
-  EXPECT_NE(message({0, 1, 1}, {32}, 0, sizeof params).find("grid (0,1,1)"), std::string::npos);
-  EXPECT_NE(message({1}, {2048}, 0, sizeof params).find("2048 threads"), std::string::npos);
-  EXPECT_NE(message({1}, {32}, 1 << 20, sizeof params).find("1048576 bytes"), std::string::npos);
+  EXPECT_NE(message({0, 1, 1}, {32}, 0, sizeof params).find("grid (0,1,1)"),
+            std::string::npos);
+  EXPECT_NE(message({1}, {2048}, 0, sizeof params).find("2048 threads"),
+            std::string::npos);
+  EXPECT_NE(message({1}, {32}, 1 << 20, sizeof params).find("1048576 bytes"),
+            std::string::npos);
   std::string size = message({1}, {32}, 0, sizeof params - 8);
-  EXPECT_NE(size.find(std::to_string(sizeof params - 8)), std::string::npos) << size;
-  EXPECT_NE(size.find(std::to_string(m->paramBytes())), std::string::npos) << size;
+  EXPECT_NE(size.find(std::to_string(sizeof params - 8)), std::string::npos)
+      << size;
+  EXPECT_NE(size.find(std::to_string(m->paramBytes())), std::string::npos)
+      << size;
   EXPECT_EQ(m->paramBytes(), sizeof params);
 }
 
 TEST(SimtLaunch, CompileErrorsComeBackWithTheCompilersOutput) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
-  auto bad = Module::compile("#include \"attnc_target.cuh\"\n#define KERNEL_NAME k\n"
-                             "struct Params { int x; };\n"
-                             "extern \"C\" __global__ void k(Params p) { undeclared_thing(p); }\n");
+  auto bad = Module::compile(
+      "#include \"attnc_target.cuh\"\n#define KERNEL_NAME k\n"
+      "struct Params { int x; };\n"
+      "extern \"C\" __global__ void k(Params p) { undeclared_thing(p); }\n");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("undeclared_thing"), std::string::npos)
       << bad.status().message();
   auto noPrelude = Module::compile("int main() {}");
   ASSERT_FALSE(noPrelude.ok());
-  EXPECT_NE(noPrelude.status().message().find("attnc_target.cuh"), std::string::npos);
+  EXPECT_NE(noPrelude.status().message().find("attnc_target.cuh"),
+            std::string::npos);
   CompileOptions badName;
   badName.fileName = "../escape.cu";
   auto escaped = Module::compile(kProbeKernel, badName);
   ASSERT_FALSE(escaped.ok());
-  EXPECT_NE(escaped.status().message().find("'../escape.cu'"), std::string::npos);
+  EXPECT_NE(escaped.status().message().find("'../escape.cu'"),
+            std::string::npos);
 }
 
 TEST(SimtLaunch, AMissingCompilerIsNamed) {
@@ -475,7 +496,8 @@ TEST(SimtLaunch, AMissingCompilerIsNamed) {
   options.compiler = "/nonexistent/attnc-test-cxx";
   Status st = hostCompilerAvailable(options);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("/nonexistent/attnc-test-cxx"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("/nonexistent/attnc-test-cxx"), std::string::npos)
+      << st.message();
   auto m = Module::compile(kProbeKernel, options);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("ATTNC_SIMT_CXX"), std::string::npos)
@@ -492,7 +514,8 @@ TEST(SimtLaunch, GuardZonesSeeWritesOutsideTheBuffer) {
   static_cast<unsigned char *>(b->data())[-3] = 1;
   Status st = b->checkGuards();
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("2 guard bytes changed, at offsets -3 to 100"), std::string::npos)
+  EXPECT_NE(st.message().find("2 guard bytes changed, at offsets -3 to 100"),
+            std::string::npos)
       << st.message();
 }
 

@@ -36,7 +36,8 @@ RowCol aElement(int laneid, int i) {
 }
 RowCol bElement(int laneid, int i) {
   int groupID = laneid >> 2, threadID_in_group = laneid % 4;
-  int row = i < 2 ? (threadID_in_group * 2) + (i & 0x1) : (threadID_in_group * 2) + (i & 0x1) + 8;
+  int row = i < 2 ? (threadID_in_group * 2) + (i & 0x1)
+                  : (threadID_in_group * 2) + (i & 0x1) + 8;
   return {row, groupID};
 }
 RowCol cElement(int laneid, int i) {
@@ -48,7 +49,8 @@ uint16_t bitsOf(float x, MmaType t) {
   return t == MmaType::F16 ? floatToHalfBits(x) : floatToBfloat16Bits(x);
 }
 void setHalf(uint32_t &reg, int index, uint16_t bits) {
-  reg = index ? (reg & 0xffffu) | uint32_t(bits) << 16 : (reg & 0xffff0000u) | bits;
+  reg = index ? (reg & 0xffffu) | uint32_t(bits) << 16
+              : (reg & 0xffff0000u) | bits;
 }
 
 void checkMma(MmaType type, std::mt19937_64 &rng) {
@@ -94,7 +96,8 @@ void checkMma(MmaType type, std::mt19937_64 &rng) {
       }
       // Exact products, 16 f32 additions: within 16 ulps of the magnitudes.
       EXPECT_NEAR(c[lane][i], want, 16 * 0x1p-24 * scale)
-          << "lane " << lane << " c" << i << " = D[" << e.row << "][" << e.col << "]";
+          << "lane " << lane << " c" << i << " = D[" << e.row << "][" << e.col
+          << "]";
     }
 }
 
@@ -134,7 +137,8 @@ TEST(SimtPrimitives, LdmatrixX4GivesEachLaneItsRowPair) {
     for (uint8_t &byte : row)
       byte = static_cast<uint8_t>(rng());
   auto element = [&](int matrix, int r, int c) {
-    return uint32_t(rows[matrix * 8 + r][2 * c]) | uint32_t(rows[matrix * 8 + r][2 * c + 1]) << 8;
+    return uint32_t(rows[matrix * 8 + r][2 * c]) |
+           uint32_t(rows[matrix * 8 + r][2 * c + 1]) << 8;
   };
   uint32_t out[kWarpSize][4], outT[kWarpSize][4];
   ldmatrixX4(rows, false, out);
@@ -142,9 +146,11 @@ TEST(SimtPrimitives, LdmatrixX4GivesEachLaneItsRowPair) {
   for (int lane = 0; lane < kWarpSize; ++lane)
     for (int j = 0; j < 4; ++j) {
       int g = lane / 4, t = lane % 4;
-      EXPECT_EQ(out[lane][j], element(j, g, 2 * t) | element(j, g, 2 * t + 1) << 16)
+      EXPECT_EQ(out[lane][j], element(j, g, 2 * t) | element(j, g, 2 * t + 1)
+                                                         << 16)
           << "lane " << lane << " matrix " << j;
-      EXPECT_EQ(outT[lane][j], element(j, 2 * t, g) | element(j, 2 * t + 1, g) << 16)
+      EXPECT_EQ(outT[lane][j], element(j, 2 * t, g) | element(j, 2 * t + 1, g)
+                                                          << 16)
           << "lane " << lane << " matrix " << j << " .trans";
     }
 }
@@ -168,28 +174,34 @@ TEST(SimtPrimitives, LdmatrixWithTheKernelsAddressingYieldsMmaFragments) {
     std::memcpy(q[lane], &Q[lane % 16][(lane / 16) * 8], 16);
     // ldmatrix_x4(kb, k_tile + ((j / 2) * 8 + lane % 8) * STRIDE + (j % 2) * 8)
     std::memcpy(k[lane], &K[(j / 2) * 8 + lane % 8][(j % 2) * 8], 16);
-    // ldmatrix_x4_trans(vb, v_tile + ((j % 2) * 8 + lane % 8) * STRIDE + (j / 2) * 8)
+    // ldmatrix_x4_trans(vb, v_tile + ((j % 2) * 8 + lane % 8) * STRIDE + (j /
+    // 2) * 8)
     std::memcpy(v[lane], &V[(j % 2) * 8 + lane % 8][(j / 2) * 8], 16);
   }
   uint32_t a[kWarpSize][4], kb[kWarpSize][4], vb[kWarpSize][4];
   ldmatrixX4(q, false, a);
   ldmatrixX4(k, false, kb);
   ldmatrixX4(v, true, vb);
-  auto half = [](uint32_t reg, int i) { return uint16_t(i ? reg >> 16 : reg & 0xffff); };
+  auto half = [](uint32_t reg, int i) {
+    return uint16_t(i ? reg >> 16 : reg & 0xffff);
+  };
   for (int lane = 0; lane < kWarpSize; ++lane) {
     for (int i = 0; i < 8; ++i) {
       RowCol e = aElement(lane, i);
-      EXPECT_EQ(half(a[lane][i / 2], i % 2), Q[e.row][e.col]) << "A, lane " << lane << " a" << i;
+      EXPECT_EQ(half(a[lane][i / 2], i % 2), Q[e.row][e.col])
+          << "A, lane " << lane << " a" << i;
     }
     // kb[0..1]: B of n-tile 0 (keys 0-7), kb[2..3]: n-tile 1 (keys 8-15);
     // B[kdim][n] = K[n][kdim].
     for (int tile = 0; tile < 2; ++tile)
       for (int i = 0; i < 4; ++i) {
         RowCol e = bElement(lane, i);
-        EXPECT_EQ(half(kb[lane][2 * tile + i / 2], i % 2), K[tile * 8 + e.col][e.row])
+        EXPECT_EQ(half(kb[lane][2 * tile + i / 2], i % 2),
+                  K[tile * 8 + e.col][e.row])
             << "K, lane " << lane << " n-tile " << tile << " b" << i;
         // vb: B[key][d] = V[key][d], d-tiles 0 and 1.
-        EXPECT_EQ(half(vb[lane][2 * tile + i / 2], i % 2), V[e.row][tile * 8 + e.col])
+        EXPECT_EQ(half(vb[lane][2 * tile + i / 2], i % 2),
+                  V[e.row][tile * 8 + e.col])
             << "V, lane " << lane << " d-tile " << tile << " b" << i;
       }
   }
@@ -226,7 +238,8 @@ TEST(SimtPrimitives, ShuffleXorWithWidths) {
 /// The float halfway between two adjacent 16-bit values (exact in float:
 /// it needs one more significand bit than the 16-bit type has).
 template <typename ToFloat> float midpoint(uint16_t lo, ToFloat toFloat) {
-  return static_cast<float>((double(toFloat(lo)) + double(toFloat(uint16_t(lo + 1)))) / 2);
+  return static_cast<float>(
+      (double(toFloat(lo)) + double(toFloat(uint16_t(lo + 1)))) / 2);
 }
 
 TEST(SimtPrimitives, HalfConversionsRoundToNearestEven) {
@@ -252,15 +265,17 @@ TEST(SimtPrimitives, HalfConversionsRoundToNearestEven) {
     uint16_t even = (bits & 1) ? uint16_t(bits + 1) : bits;
     EXPECT_EQ(floatToHalfBits(mid), even) << "tie above " << std::hex << h;
     EXPECT_EQ(floatToHalfBits(std::nextafter(mid, 0.f)), bits) << std::hex << h;
-    EXPECT_EQ(floatToHalfBits(std::nextafter(mid, mid * 2)), uint16_t(bits + 1)) << std::hex << h;
+    EXPECT_EQ(floatToHalfBits(std::nextafter(mid, mid * 2)), uint16_t(bits + 1))
+        << std::hex << h;
   }
   EXPECT_EQ(floatToHalfBits(INFINITY), 0x7c00);
   EXPECT_EQ(floatToHalfBits(-INFINITY), 0xfc00);
-  EXPECT_EQ(floatToHalfBits(65520.f), 0x7c00);                      // the overflow tie
+  EXPECT_EQ(floatToHalfBits(65520.f), 0x7c00); // the overflow tie
   EXPECT_EQ(floatToHalfBits(std::nextafter(65520.f, 0.f)), 0x7bff); // 65504
   EXPECT_EQ(floatToHalfBits(1e-8f), 0x0000);
   EXPECT_EQ(floatToHalfBits(-1e-8f), 0x8000);
-  EXPECT_EQ(floatToHalfBits(0x1p-25f), 0x0000); // the tie with the smallest subnormal
+  EXPECT_EQ(floatToHalfBits(0x1p-25f),
+            0x0000); // the tie with the smallest subnormal
   EXPECT_EQ(floatToHalfBits(std::nextafter(0x1p-25f, 1.f)), 0x0001);
   uint16_t nan = floatToHalfBits(NAN);
   EXPECT_TRUE((nan & 0x7c00) == 0x7c00 && (nan & 0x3ff)) << std::hex << nan;
@@ -272,7 +287,8 @@ TEST(SimtPrimitives, HalfConversionsRoundToNearestEven) {
     std::memcpy(&x, &u, 4);
     if (std::isnan(x))
       continue;
-    ASSERT_EQ(floatToHalfBits(x), attnc::toHalfBits(x, attnc::HalfKind::F16)) << x;
+    ASSERT_EQ(floatToHalfBits(x), attnc::toHalfBits(x, attnc::HalfKind::F16))
+        << x;
   }
 }
 
@@ -284,19 +300,24 @@ TEST(SimtPrimitives, Bfloat16ConversionsRoundToNearestEven) {
       EXPECT_TRUE(std::isnan(bfloat16BitsToFloat(floatToBfloat16Bits(x))));
       continue;
     }
-    EXPECT_EQ(floatToBfloat16Bits(x), bits) << "round trip of " << std::hex << h;
-    if ((bits & 0x7fff) >= 0x7f7f) // the largest finite value's tie is infinity's
+    EXPECT_EQ(floatToBfloat16Bits(x), bits)
+        << "round trip of " << std::hex << h;
+    if ((bits & 0x7fff) >=
+        0x7f7f) // the largest finite value's tie is infinity's
       continue;
     float mid = midpoint(bits, bfloat16BitsToFloat);
     uint16_t even = (bits & 1) ? uint16_t(bits + 1) : bits;
     EXPECT_EQ(floatToBfloat16Bits(mid), even) << "tie above " << std::hex << h;
-    EXPECT_EQ(floatToBfloat16Bits(std::nextafter(mid, 0.f)), bits) << std::hex << h;
-    EXPECT_EQ(floatToBfloat16Bits(std::nextafter(mid, mid * 2)), uint16_t(bits + 1))
+    EXPECT_EQ(floatToBfloat16Bits(std::nextafter(mid, 0.f)), bits)
+        << std::hex << h;
+    EXPECT_EQ(floatToBfloat16Bits(std::nextafter(mid, mid * 2)),
+              uint16_t(bits + 1))
         << std::hex << h;
   }
   EXPECT_EQ(floatToBfloat16Bits(INFINITY), 0x7f80);
   EXPECT_EQ(floatToBfloat16Bits(-INFINITY), 0xff80);
-  EXPECT_EQ(floatToBfloat16Bits(3.4e38f), 0x7f80); // past the largest bf16: overflow
+  EXPECT_EQ(floatToBfloat16Bits(3.4e38f),
+            0x7f80); // past the largest bf16: overflow
   uint16_t nan = floatToBfloat16Bits(NAN), negNan = floatToBfloat16Bits(-NAN);
   EXPECT_TRUE(std::isnan(bfloat16BitsToFloat(nan)));
   EXPECT_TRUE(std::isnan(bfloat16BitsToFloat(negNan)));
@@ -312,7 +333,9 @@ TEST(SimtPrimitives, Bfloat16ConversionsRoundToNearestEven) {
     std::memcpy(&x, &u, 4);
     if (std::isnan(x))
       continue;
-    ASSERT_EQ(floatToBfloat16Bits(x), attnc::toHalfBits(x, attnc::HalfKind::BF16)) << x;
+    ASSERT_EQ(floatToBfloat16Bits(x),
+              attnc::toHalfBits(x, attnc::HalfKind::BF16))
+        << x;
   }
 }
 

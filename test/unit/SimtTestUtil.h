@@ -27,11 +27,12 @@ namespace attnc::test::simt {
 using namespace attnc::simt;
 
 /// Skips the test (printing why) when the host compiler does not run.
-#define ATTNC_SKIP_WITHOUT_HOST_COMPILER()                                                   \
-  do {                                                                                       \
-    if (::attnc::Status st = ::attnc::simt::hostCompilerAvailable(); !st.ok())               \
-      GTEST_SKIP() << "skipped (the SIMT emulator needs a host C++ compiler): "             \
-                   << st.message();                                                          \
+#define ATTNC_SKIP_WITHOUT_HOST_COMPILER()                                     \
+  do {                                                                         \
+    if (::attnc::Status st = ::attnc::simt::hostCompilerAvailable(); !st.ok()) \
+      GTEST_SKIP()                                                             \
+          << "skipped (the SIMT emulator needs a host C++ compiler): "         \
+          << st.message();                                                     \
   } while (0)
 
 /// Mirrors `Params` in compiler/Target/CUDA/FlashForward.cuh.inc, packed as
@@ -55,14 +56,13 @@ struct HalfTensor {
 
   /// [batch, heads, seq, dim] stored in `layout` order; `rowPad` extra
   /// elements after each row (a multiple of 8 keeps cp.async aligned).
-  HalfTensor(const std::string &name, Layout layout, int64_t batch, int64_t seq, int64_t heads,
-             int64_t dim, int64_t rowPad) {
+  HalfTensor(const std::string &name, Layout layout, int64_t batch, int64_t seq,
+             int64_t heads, int64_t dim, int64_t rowPad) {
     int64_t row = dim + rowPad;
-    std::array<int64_t, 4> strides = layout == Layout::BSHD
-                                         ? std::array<int64_t, 4>{seq * heads * row, row,
-                                                                  heads * row, 1}
-                                         : std::array<int64_t, 4>{heads * seq * row, seq * row,
-                                                                  row, 1};
+    std::array<int64_t, 4> strides =
+        layout == Layout::BSHD
+            ? std::array<int64_t, 4>{seq * heads * row, row, heads * row, 1}
+            : std::array<int64_t, 4>{heads * seq * row, seq * row, row, 1};
     size_t elements = static_cast<size_t>(batch * strides[0]);
     values.assign(std::max<size_t>(elements, 1), 0.f);
     view.data = values.data();
@@ -112,7 +112,8 @@ inline const CompiledKernel &compiledKernel(const std::string &spec) {
   auto &slot = cache[spec];
   if (!slot) {
     auto translation = detail::translateToCuda(spec, "sm_80");
-    EXPECT_TRUE(translation.ok()) << spec << "\n" << translation.status().message();
+    EXPECT_TRUE(translation.ok()) << spec << "\n"
+                                  << translation.status().message();
     if (!translation.ok())
       return *(slot = std::make_unique<CompiledKernel>());
     slot = std::make_unique<CompiledKernel>();
@@ -143,20 +144,25 @@ struct RunResult {
 /// Runs `kernelText` (the translation's source, or a mutated copy compiled
 /// into `module`) on random inputs of `shape`, then checks the guard zones
 /// and compares with the float64 reference.
-inline RunResult runAttention(const detail::CudaTranslation &t, const Module &module,
-                              const Shape &shape, std::mt19937_64 &rng,
-                              bool globalBounds = true) {
+inline RunResult runAttention(const detail::CudaTranslation &t,
+                              const Module &module, const Shape &shape,
+                              std::mt19937_64 &rng, bool globalBounds = true) {
   const KernelSpec &s = t.spec;
   HalfKind kind = HalfKind::F16;
   EXPECT_TRUE(halfKindOf(s.elementType, kind)) << s.elementType;
-  HalfTensor q("q", shape.layout, shape.batch, shape.seqQ, s.qHeads, s.dQk, shape.rowPad),
-      k("k", shape.layout, shape.batch, shape.seqKv, s.kvHeads, s.dQk, shape.rowPad),
-      v("v", shape.layout, shape.batch, shape.seqKv, s.kvHeads, s.dV, shape.rowPad),
-      o("o", shape.layout, shape.batch, shape.seqQ, s.qHeads, s.dV, shape.rowPad);
+  HalfTensor q("q", shape.layout, shape.batch, shape.seqQ, s.qHeads, s.dQk,
+               shape.rowPad),
+      k("k", shape.layout, shape.batch, shape.seqKv, s.kvHeads, s.dQk,
+        shape.rowPad),
+      v("v", shape.layout, shape.batch, shape.seqKv, s.kvHeads, s.dV,
+        shape.rowPad),
+      o("o", shape.layout, shape.batch, shape.seqQ, s.qHeads, s.dV,
+        shape.rowPad);
   q.fillRandom(kind, rng);
   k.fillRandom(kind, rng);
   v.fillRandom(kind, rng);
-  std::vector<float> lseValues(static_cast<size_t>(shape.batch * s.qHeads * shape.seqQ));
+  std::vector<float> lseValues(
+      static_cast<size_t>(shape.batch * s.qHeads * shape.seqQ));
   auto lseBuffer = GuardedBuffer::allocate("lse", lseValues.size() * 4);
   EXPECT_TRUE(lseBuffer.ok());
   TensorView lse = lseView(lseValues.data(), shape.batch, s.qHeads, shape.seqQ);
@@ -184,12 +190,13 @@ inline RunResult runAttention(const detail::CudaTranslation &t, const Module &mo
   if (s.lse)
     checks.buffers.push_back(lseBuffer->global());
   Dim3 grid{static_cast<unsigned>((shape.seqQ + t.blockM - 1) / t.blockM),
-            static_cast<unsigned>(s.qHeads), static_cast<unsigned>(shape.batch)};
+            static_cast<unsigned>(s.qHeads),
+            static_cast<unsigned>(shape.batch)};
   Dim3 block{static_cast<unsigned>(t.warps * 32), 1, 1};
 
   RunResult r;
-  r.launch = module.launch(grid, block, static_cast<size_t>(t.sharedBytes), &p, sizeof p,
-                           checks, &r.report);
+  r.launch = module.launch(grid, block, static_cast<size_t>(t.sharedBytes), &p,
+                           sizeof p, checks, &r.report);
   for (const GuardedBuffer *b : {q.device.get(), k.device.get(), v.device.get(),
                                  o.device.get(), &*lseBuffer})
     if (Status st = b->checkGuards(); !st.ok() && r.guards.ok())
@@ -203,11 +210,12 @@ inline RunResult runAttention(const detail::CudaTranslation &t, const Module &mo
 }
 
 inline std::string describe(const Comparison &c) {
-  return fmt::format("O error {:.3g} (tolerance {:.3g}), LSE error {:.3g} (tolerance "
-                     "{:.3g}){}{}",
-                     c.maxError, c.tolerance, c.lseError, c.lseTolerance,
-                     c.nonFinite ? ", NaN/inf found" : "",
-                     c.lseMismatch ? ", a fully masked row's LSE is not -inf (or back)" : "");
+  return fmt::format(
+      "O error {:.3g} (tolerance {:.3g}), LSE error {:.3g} (tolerance "
+      "{:.3g}){}{}",
+      c.maxError, c.tolerance, c.lseError, c.lseTolerance,
+      c.nonFinite ? ", NaN/inf found" : "",
+      c.lseMismatch ? ", a fully masked row's LSE is not -inf (or back)" : "");
 }
 
 } // namespace attnc::test::simt

@@ -43,28 +43,39 @@ const char *primitiveName(Primitive p) {
   return "?";
 }
 
-std::string dim3Text(const attnc_simt_dim3 &d) { return fmt::format("({},{},{})", d.x, d.y, d.z); }
+std::string dim3Text(const attnc_simt_dim3 &d) {
+  return fmt::format("({},{},{})", d.x, d.y, d.z);
+}
 
 // The ABI entry points: C functions the kernel calls through the table.
 const attnc_simt_builtins *abiBuiltins() { return tlsRunner->builtins(); }
-void abiSyncthreads(const char *file, int line) { tlsRunner->syncthreads(file, line); }
-void abiCpAsync16(void *dst, const void *src, int valid, const char *file, int line) {
+void abiSyncthreads(const char *file, int line) {
+  tlsRunner->syncthreads(file, line);
+}
+void abiCpAsync16(void *dst, const void *src, int valid, const char *file,
+                  int line) {
   tlsRunner->cpAsync16(dst, src, valid != 0, file, line);
 }
-void abiCpAsyncCommit(const char *file, int line) { tlsRunner->cpAsyncCommit(file, line); }
-void abiCpAsyncWait(int n, const char *file, int line) { tlsRunner->cpAsyncWait(n, file, line); }
-void abiLdmatrix(unsigned r[4], const void *row, int trans, const char *file, int line) {
+void abiCpAsyncCommit(const char *file, int line) {
+  tlsRunner->cpAsyncCommit(file, line);
+}
+void abiCpAsyncWait(int n, const char *file, int line) {
+  tlsRunner->cpAsyncWait(n, file, line);
+}
+void abiLdmatrix(unsigned r[4], const void *row, int trans, const char *file,
+                 int line) {
   tlsRunner->ldmatrix(r, row, trans != 0, file, line);
 }
-void abiStoreGlobal(void *p, const void *value, unsigned bytes, const char *file, int line) {
+void abiStoreGlobal(void *p, const void *value, unsigned bytes,
+                    const char *file, int line) {
   tlsRunner->storeGlobal(p, value, bytes, file, line);
 }
 void abiMma(float c[4], const unsigned a[4], unsigned b0, unsigned b1, int bf16,
             const char *file, int line) {
   tlsRunner->mma(c, a, b0, b1, bf16 != 0, file, line);
 }
-void abiShuffle(void *value, unsigned bytes, unsigned mask, int laneMask, int width,
-                const char *file, int line) {
+void abiShuffle(void *value, unsigned bytes, unsigned mask, int laneMask,
+                int width, const char *file, int line) {
   tlsRunner->shuffleXor(value, bytes, mask, laneMask, width, file, line);
 }
 void abiSyncwarp(unsigned mask, const char *file, int line) {
@@ -75,14 +86,23 @@ void abiSyncwarp(unsigned mask, const char *file, int line) {
 
 const attnc_simt_abi &abiTable() {
   static const attnc_simt_abi table = {
-      ATTNC_SIMT_ABI_VERSION, abiBuiltins,    abiSyncthreads, abiCpAsync16,
-      abiCpAsyncCommit,       abiCpAsyncWait, abiLdmatrix,    abiStoreGlobal,
-      abiMma,                 abiShuffle,     abiSyncwarp,
+      ATTNC_SIMT_ABI_VERSION,
+      abiBuiltins,
+      abiSyncthreads,
+      abiCpAsync16,
+      abiCpAsyncCommit,
+      abiCpAsyncWait,
+      abiLdmatrix,
+      abiStoreGlobal,
+      abiMma,
+      abiShuffle,
+      abiSyncwarp,
   };
   return table;
 }
 
-CtaRunner::CtaRunner(Launch &launch) : launch_(launch), reports_(launch.checks.maxReports) {}
+CtaRunner::CtaRunner(Launch &launch)
+    : launch_(launch), reports_(launch.checks.maxReports) {}
 
 CtaRunner::~CtaRunner() {
   if (stacks_)
@@ -101,16 +121,19 @@ Status CtaRunner::init() {
   size_t stack = (launch_.checks.fiberStackBytes + page - 1) / page * page;
   stackStride_ = stack + page;
   stacksBytes_ = stackStride_ * threads_;
-  void *map = mmap(nullptr, stacksBytes_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  void *map =
+      mmap(nullptr, stacksBytes_, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (map == MAP_FAILED)
-    return Status::error(fmt::format("cannot map {} bytes of fiber stacks for {} threads: {}",
-                                     stacksBytes_, threads_, std::strerror(errno)));
+    return Status::error(
+        fmt::format("cannot map {} bytes of fiber stacks for {} threads: {}",
+                    stacksBytes_, threads_, std::strerror(errno)));
   stacks_ = map;
   for (int i = 0; i < threads_; ++i)
-    if (mprotect(static_cast<char *>(stacks_) + i * stackStride_, page, PROT_NONE) != 0)
-      return Status::error(fmt::format("cannot protect a fiber stack guard page: {}",
-                                       std::strerror(errno)));
+    if (mprotect(static_cast<char *>(stacks_) + i * stackStride_, page,
+                 PROT_NONE) != 0)
+      return Status::error(fmt::format(
+          "cannot protect a fiber stack guard page: {}", std::strerror(errno)));
   for (int i = 0; i < threads_; ++i) {
     Lane &l = lanes_[i];
     l.index = static_cast<uint16_t>(i);
@@ -148,7 +171,8 @@ void CtaRunner::run(Dim3 block) {
   for (size_t w = 0; w < warps_.size(); ++w) {
     Warp &warp = warps_[w];
     warp = Warp{};
-    warp.size = std::min<int>(kWarpSize, threads_ - static_cast<int>(w) * kWarpSize);
+    warp.size =
+        std::min<int>(kWarpSize, threads_ - static_cast<int>(w) * kWarpSize);
     warp.live = warp.size;
   }
   ready_.clear();
@@ -159,7 +183,8 @@ void CtaRunner::run(Dim3 block) {
     l.committed.clear();
     getcontext(&l.context);
     // Each stack sits above its guard page.
-    l.context.uc_stack.ss_sp = static_cast<char *>(stacks_) + l.index * stackStride_ + page_;
+    l.context.uc_stack.ss_sp =
+        static_cast<char *>(stacks_) + l.index * stackStride_ + page_;
     l.context.uc_stack.ss_size = stackStride_ - page_;
     l.context.uc_link = &scheduler_;
     makecontext(&l.context, &CtaRunner::fiberMain, 0);
@@ -216,20 +241,23 @@ void CtaRunner::checkStuck(const char *cause) {
   Lane &me = current();
   if (barrierArrived_ > 0 && barrierArrived_ == threads_ - exited_) {
     SiteId at = barrierSite_;
-    fatalFromScheduler(ReportKind::Deadlock, "exit-barrier|" + describe(at), [&] {
-      return fmt::format("{} {} while {} other threads wait at {}: every thread of a CTA "
-                         "must reach each __syncthreads",
-                         who(me), cause, barrierArrived_, describe(at));
-    });
+    fatalFromScheduler(
+        ReportKind::Deadlock, "exit-barrier|" + describe(at), [&] {
+          return fmt::format(
+              "{} {} while {} other threads wait at {}: every thread of a CTA "
+              "must reach each __syncthreads",
+              who(me), cause, barrierArrived_, describe(at));
+        });
     return;
   }
   Warp &w = warps_[me.warp];
   if (w.arrived > 0 && w.arrived == w.live) {
     SiteId at = w.site;
     fatalFromScheduler(ReportKind::Deadlock, "exit-warp|" + describe(at), [&] {
-      return fmt::format("{} {} while the other {} lanes of warp {} wait at {}, a warp "
-                         "collective that needs all 32 lanes",
-                         who(me), cause, w.arrived, me.warp, describe(at));
+      return fmt::format(
+          "{} {} while the other {} lanes of warp {} wait at {}, a warp "
+          "collective that needs all 32 lanes",
+          who(me), cause, w.arrived, me.warp, describe(at));
     });
   }
 }
@@ -237,16 +265,19 @@ void CtaRunner::checkStuck(const char *cause) {
 void CtaRunner::reportDeadlock() {
   std::string where;
   if (barrierArrived_ > 0)
-    where += fmt::format("{} threads at {}", barrierArrived_, describe(barrierSite_));
+    where += fmt::format("{} threads at {}", barrierArrived_,
+                         describe(barrierSite_));
   for (size_t w = 0; w < warps_.size(); ++w)
     if (warps_[w].arrived > 0)
-      where += fmt::format("{}{} of {} live lanes of warp {} at {}", where.empty() ? "" : "; ",
-                           warps_[w].arrived, warps_[w].live, w, describe(warps_[w].site));
+      where += fmt::format("{}{} of {} live lanes of warp {} at {}",
+                           where.empty() ? "" : "; ", warps_[w].arrived,
+                           warps_[w].live, w, describe(warps_[w].site));
   std::string signature = "deadlock|" + where;
   fatalFromScheduler(ReportKind::Deadlock, signature, [&] {
-    return fmt::format("block {}: no thread can proceed ({} of {} threads returned): {}",
-                       dim3Text({blockIdx_.x, blockIdx_.y, blockIdx_.z}), exited_, threads_,
-                       where);
+    return fmt::format(
+        "block {}: no thread can proceed ({} of {} threads returned): {}",
+        dim3Text({blockIdx_.x, blockIdx_.y, blockIdx_.z}), exited_, threads_,
+        where);
   });
 }
 
@@ -259,8 +290,9 @@ void CtaRunner::fatal(ReportKind kind, const std::string &signature,
   std::abort(); // setcontext returns only on failure
 }
 
-void CtaRunner::fatalFromScheduler(ReportKind kind, const std::string &signature,
-                                   const std::function<std::string()> &message) {
+void CtaRunner::fatalFromScheduler(
+    ReportKind kind, const std::string &signature,
+    const std::function<std::string()> &message) {
   report(kind, signature, message);
   aborted_ = true;
   launch_.stop.store(true);
@@ -273,12 +305,14 @@ void CtaRunner::report(ReportKind kind, const std::string &signature,
 
 // ---- Descriptions -------------------------------------------------------
 
-CtaRunner::SiteId CtaRunner::site(const char *file, int line, Primitive primitive) {
+CtaRunner::SiteId CtaRunner::site(const char *file, int line,
+                                  Primitive primitive) {
   SiteKey key{file, line, primitive};
   auto it = siteIds_.find(key);
   if (it != siteIds_.end())
     return it->second;
-  if (sites_.size() >= kUnknownSite) // more call sites than ids: name none rather than a wrong one
+  if (sites_.size() >= kUnknownSite) // more call sites than ids: name none
+                                     // rather than a wrong one
     return kUnknownSite;
   SiteId id = static_cast<SiteId>(sites_.size());
   sites_.push_back({file, line, primitive});
@@ -294,7 +328,8 @@ std::string CtaRunner::describe(SiteId id) const {
 }
 
 std::string CtaRunner::who(const Lane &lane) const {
-  return fmt::format("block {} thread {}", dim3Text({blockIdx_.x, blockIdx_.y, blockIdx_.z}),
+  return fmt::format("block {} thread {}",
+                     dim3Text({blockIdx_.x, blockIdx_.y, blockIdx_.z}),
                      dim3Text(lane.builtins.thread_idx));
 }
 
@@ -308,7 +343,9 @@ std::string CtaRunner::who(uint16_t thread) const {
 
 // ---- Built-ins and barriers ---------------------------------------------
 
-const attnc_simt_builtins *CtaRunner::builtins() const { return &lanes_[current_].builtins; }
+const attnc_simt_builtins *CtaRunner::builtins() const {
+  return &lanes_[current_].builtins;
+}
 
 void CtaRunner::syncthreads(const char *file, int line) {
   Lane &me = current();
@@ -323,10 +360,11 @@ void CtaRunner::syncthreads(const char *file, int line) {
   }
   if (exited_ > 0) {
     fatal(ReportKind::Deadlock, "barrier-after-exit|" + describe(at), [&] {
-      return fmt::format("{} threads reach {} in block {}, but {} threads of the CTA "
-                         "returned before it: every thread must reach each __syncthreads",
-                         barrierArrived_, describe(at),
-                         dim3Text({blockIdx_.x, blockIdx_.y, blockIdx_.z}), exited_);
+      return fmt::format(
+          "{} threads reach {} in block {}, but {} threads of the CTA "
+          "returned before it: every thread must reach each __syncthreads",
+          barrierArrived_, describe(at),
+          dim3Text({blockIdx_.x, blockIdx_.y, blockIdx_.z}), exited_);
     });
   }
   // Everyone is here: a new epoch. Accesses before and after are ordered.
@@ -348,11 +386,13 @@ void CtaRunner::arrive(Lane &me, Primitive primitive, SiteId at) {
   } else if (w.primitive != primitive ||
              (w.site != at && primitive != Primitive::Syncwarp)) {
     SiteId first = w.site;
-    fatal(ReportKind::WarpDivergence, describe(first) + "|" + describe(at), [&] {
-      return fmt::format("{} (lane {}) is at {} while {} lanes of its warp are at {}: "
-                         "all lanes must execute the same warp-collective instruction",
-                         who(me), me.lane, describe(at), w.arrived, describe(first));
-    });
+    fatal(ReportKind::WarpDivergence, describe(first) + "|" + describe(at),
+          [&] {
+            return fmt::format(
+                "{} (lane {}) is at {} while {} lanes of its warp are at {}: "
+                "all lanes must execute the same warp-collective instruction",
+                who(me), me.lane, describe(at), w.arrived, describe(first));
+          });
   }
   ++w.arrived;
   me.state = State::AtWarpOp;
@@ -362,9 +402,10 @@ void CtaRunner::arrive(Lane &me, Primitive primitive, SiteId at) {
   }
   if (w.live < kWarpSize) {
     fatal(ReportKind::Deadlock, "partial-warp|" + describe(at), [&] {
-      return fmt::format("{}: {} needs all 32 lanes of warp {}, but only {} are live "
-                         "({} in the warp, the rest returned)",
-                         who(me), describe(at), me.warp, w.live, w.size);
+      return fmt::format(
+          "{}: {} needs all 32 lanes of warp {}, but only {} are live "
+          "({} in the warp, the rest returned)",
+          who(me), describe(at), me.warp, w.live, w.size);
     });
   }
   performWarpOp(w, me.warp);
@@ -390,17 +431,19 @@ void CtaRunner::performWarpOp(Warp &w, int warpIndex) {
       const void *row = lanes[l].row;
       if (!inShared(row, 16, offset)) {
         report(ReportKind::SharedOutOfBounds, describe(w.site), [&] {
-          return fmt::format("{}: {} row address {} lies outside the {} bytes of dynamic "
-                             "shared memory",
-                             who(lanes[l]), describe(w.site), outsideShared(row),
-                             launch_.sharedBytes);
+          return fmt::format(
+              "{}: {} row address {} lies outside the {} bytes of dynamic "
+              "shared memory",
+              who(lanes[l]), describe(w.site), outsideShared(row),
+              launch_.sharedBytes);
         });
         continue;
       }
       if (offset % 16) {
         report(ReportKind::Misaligned, describe(w.site), [&] {
-          return fmt::format("{}: {} row address {} is not 16-byte aligned", who(lanes[l]),
-                             describe(w.site), sharedAddress(offset));
+          return fmt::format("{}: {} row address {} is not 16-byte aligned",
+                             who(lanes[l]), describe(w.site),
+                             sharedAddress(offset));
         });
         continue;
       }
@@ -443,8 +486,8 @@ void CtaRunner::performWarpOp(Warp &w, int warpIndex) {
   }
 }
 
-void CtaRunner::ldmatrix(unsigned *out, const void *row, bool trans, const char *file,
-                         int line) {
+void CtaRunner::ldmatrix(unsigned *out, const void *row, bool trans,
+                         const char *file, int line) {
   Lane &me = current();
   Primitive p = trans ? Primitive::LdmatrixTrans : Primitive::Ldmatrix;
   me.regs = out;
@@ -452,8 +495,8 @@ void CtaRunner::ldmatrix(unsigned *out, const void *row, bool trans, const char 
   arrive(me, p, site(file, line, p));
 }
 
-void CtaRunner::mma(float *c, const unsigned *a, unsigned b0, unsigned b1, bool bf16,
-                    const char *file, int line) {
+void CtaRunner::mma(float *c, const unsigned *a, unsigned b0, unsigned b1,
+                    bool bf16, const char *file, int line) {
   Lane &me = current();
   SiteId at = site(file, line, Primitive::Mma);
   Warp &w = warps_[me.warp];
@@ -461,8 +504,9 @@ void CtaRunner::mma(float *c, const unsigned *a, unsigned b0, unsigned b1, bool 
     w.bf16 = bf16;
   else if (w.bf16 != bf16)
     fatal(ReportKind::WarpDivergence, "mma-type|" + describe(at), [&] {
-      return fmt::format("{}: {} with {} while other lanes of its warp use {}", who(me),
-                         describe(at), bf16 ? "bf16" : "f16", bf16 ? "f16" : "bf16");
+      return fmt::format("{}: {} with {} while other lanes of its warp use {}",
+                         who(me), describe(at), bf16 ? "bf16" : "f16",
+                         bf16 ? "f16" : "bf16");
     });
   me.acc = c;
   me.aRegs = a;
@@ -471,29 +515,33 @@ void CtaRunner::mma(float *c, const unsigned *a, unsigned b0, unsigned b1, bool 
   arrive(me, Primitive::Mma, at);
 }
 
-void CtaRunner::shuffleXor(void *value, unsigned bytes, unsigned mask, int laneMask,
-                           int width, const char *file, int line) {
+void CtaRunner::shuffleXor(void *value, unsigned bytes, unsigned mask,
+                           int laneMask, int width, const char *file,
+                           int line) {
   Lane &me = current();
   SiteId at = site(file, line, Primitive::Shuffle);
   if (mask != 0xffffffffu)
     fatal(ReportKind::Unsupported, "shuffle-mask|" + describe(at), [&] {
-      return fmt::format("{}: {} with mask {:#x}: the emulator models the full-warp mask "
-                         "0xffffffff only",
-                         who(me), describe(at), mask);
+      return fmt::format(
+          "{}: {} with mask {:#x}: the emulator models the full-warp mask "
+          "0xffffffff only",
+          who(me), describe(at), mask);
     });
   if (width < 1 || width > kWarpSize || (width & (width - 1)))
     fatal(ReportKind::Unsupported, "shuffle-width|" + describe(at), [&] {
-      return fmt::format("{}: {} with width {}: it must be a power of two in [1, 32]",
-                         who(me), describe(at), width);
+      return fmt::format(
+          "{}: {} with width {}: it must be a power of two in [1, 32]", who(me),
+          describe(at), width);
     });
   Warp &w = warps_[me.warp];
   if (w.arrived == 0)
     w.bytes = bytes;
   else if (w.bytes != bytes)
     fatal(ReportKind::WarpDivergence, "shuffle-bytes|" + describe(at), [&] {
-      return fmt::format("{}: {} on a {}-byte value while other lanes of its warp shuffle "
-                         "{} bytes",
-                         who(me), describe(at), bytes, w.bytes);
+      return fmt::format(
+          "{}: {} on a {}-byte value while other lanes of its warp shuffle "
+          "{} bytes",
+          who(me), describe(at), bytes, w.bytes);
     });
   me.value = value;
   me.laneMask = laneMask;
@@ -506,9 +554,10 @@ void CtaRunner::syncwarp(unsigned mask, const char *file, int line) {
   SiteId at = site(file, line, Primitive::Syncwarp);
   if (mask != 0xffffffffu)
     fatal(ReportKind::Unsupported, "syncwarp-mask|" + describe(at), [&] {
-      return fmt::format("{}: {} with mask {:#x}: the emulator models the full-warp mask "
-                         "0xffffffff only",
-                         who(me), describe(at), mask);
+      return fmt::format(
+          "{}: {} with mask {:#x}: the emulator models the full-warp mask "
+          "0xffffffff only",
+          who(me), describe(at), mask);
     });
   arrive(me, Primitive::Syncwarp, at);
 }

@@ -80,15 +80,18 @@ public:
   const attnc_simt_builtins *builtins() const;
   void syncthreads(const char *file, int line);
   void syncwarp(unsigned mask, const char *file, int line);
-  void cpAsync16(void *dst, const void *src, bool valid, const char *file, int line);
+  void cpAsync16(void *dst, const void *src, bool valid, const char *file,
+                 int line);
   void cpAsyncCommit(const char *file, int line);
   void cpAsyncWait(int n, const char *file, int line);
-  void ldmatrix(unsigned *out, const void *row, bool trans, const char *file, int line);
-  void storeGlobal(void *p, const void *value, unsigned bytes, const char *file, int line);
-  void mma(float *c, const unsigned *a, unsigned b0, unsigned b1, bool bf16, const char *file,
-           int line);
-  void shuffleXor(void *value, unsigned bytes, unsigned mask, int laneMask, int width,
-                  const char *file, int line);
+  void ldmatrix(unsigned *out, const void *row, bool trans, const char *file,
+                int line);
+  void storeGlobal(void *p, const void *value, unsigned bytes, const char *file,
+                   int line);
+  void mma(float *c, const unsigned *a, unsigned b0, unsigned b1, bool bf16,
+           const char *file, int line);
+  void shuffleXor(void *value, unsigned bytes, unsigned mask, int laneMask,
+                  int width, const char *file, int line);
 
 private:
   using SiteId = uint16_t;
@@ -112,9 +115,9 @@ private:
     std::vector<CpAsyncOp> uncommitted;
     std::deque<std::vector<CpAsyncOp>> committed; // oldest first
     // Operands of the warp collective this lane is in.
-    unsigned *regs = nullptr;     // ldmatrix destination
-    const void *row = nullptr;    // ldmatrix row address
-    float *acc = nullptr;         // mma accumulators
+    unsigned *regs = nullptr;  // ldmatrix destination
+    const void *row = nullptr; // ldmatrix row address
+    float *acc = nullptr;      // mma accumulators
     const unsigned *aRegs = nullptr;
     unsigned b0 = 0, b1 = 0;
     void *value = nullptr; // shuffle
@@ -194,7 +197,8 @@ private:
   };
   struct SiteKeyHash {
     size_t operator()(const SiteKey &k) const {
-      return std::hash<const void *>()(k.file) ^ (size_t(k.line) << 8) ^ size_t(k.primitive);
+      return std::hash<const void *>()(k.file) ^ (size_t(k.line) << 8) ^
+             size_t(k.primitive);
     }
   };
   std::vector<Site> sites_;

@@ -15,7 +15,8 @@ namespace attnc::simt::detail {
 // ---- Addresses ----------------------------------------------------------
 
 std::string CtaRunner::sharedAddress(size_t offset) const {
-  return fmt::format("smem_raw + {} (of {} bytes)", offset, launch_.sharedBytes);
+  return fmt::format("smem_raw + {} (of {} bytes)", offset,
+                     launch_.sharedBytes);
 }
 
 std::string CtaRunner::outsideShared(const void *p) const {
@@ -28,9 +29,10 @@ std::string CtaRunner::outsideShared(const void *p) const {
 const GlobalBuffer *CtaRunner::bufferOf(const void *p, size_t bytes) const {
   auto addr = reinterpret_cast<uintptr_t>(p);
   const auto &bufs = launch_.buffers;
-  auto it = std::upper_bound(bufs.begin(), bufs.end(), addr, [](uintptr_t a, const GlobalBuffer &b) {
-    return a < reinterpret_cast<uintptr_t>(b.base);
-  });
+  auto it = std::upper_bound(bufs.begin(), bufs.end(), addr,
+                             [](uintptr_t a, const GlobalBuffer &b) {
+                               return a < reinterpret_cast<uintptr_t>(b.base);
+                             });
   if (it == bufs.begin())
     return nullptr;
   // Buffers may overlap (views of one allocation): look back for any that
@@ -47,7 +49,8 @@ const GlobalBuffer *CtaRunner::bufferOf(const void *p, size_t bytes) const {
 std::string CtaRunner::globalAddress(const void *p, size_t bytes) const {
   auto addr = reinterpret_cast<uintptr_t>(p);
   if (const GlobalBuffer *b = bufferOf(p, bytes))
-    return fmt::format("'{}' + {}", b->name, addr - reinterpret_cast<uintptr_t>(b->base));
+    return fmt::format("'{}' + {}", b->name,
+                       addr - reinterpret_cast<uintptr_t>(b->base));
   // Name the nearest buffer, with the access's offset from its start.
   const GlobalBuffer *nearest = nullptr;
   uintptr_t best = UINTPTR_MAX;
@@ -61,12 +64,13 @@ std::string CtaRunner::globalAddress(const void *p, size_t bytes) const {
     return fmt::format("{} (no buffer is registered)", p);
   auto base = reinterpret_cast<uintptr_t>(nearest->base);
   long long offset = static_cast<long long>(addr - base);
-  return fmt::format("{}: offset {} of '{}', which has {} bytes", p, offset, nearest->name,
-                     nearest->bytes);
+  return fmt::format("{}: offset {} of '{}', which has {} bytes", p, offset,
+                     nearest->name, nearest->bytes);
 }
 
 bool CtaRunner::inShared(const void *p, size_t bytes, size_t &offset) const {
-  auto addr = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(shared_);
+  auto addr = reinterpret_cast<uintptr_t>(p),
+       base = reinterpret_cast<uintptr_t>(shared_);
   if (addr < base || addr + bytes > base + launch_.sharedBytes)
     return false;
   offset = addr - base;
@@ -75,22 +79,25 @@ bool CtaRunner::inShared(const void *p, size_t bytes, size_t &offset) const {
 
 // ---- Shared memory: cp.async and reads ----------------------------------
 
-void CtaRunner::cpAsync16(void *dst, const void *src, bool valid, const char *file, int line) {
+void CtaRunner::cpAsync16(void *dst, const void *src, bool valid,
+                          const char *file, int line) {
   Lane &me = current();
   SiteId at = site(file, line, Primitive::CpAsync16);
   size_t offset;
   if (!inShared(dst, 16, offset)) {
     report(ReportKind::SharedOutOfBounds, describe(at), [&] {
-      return fmt::format("{}: {} destination {} lies outside the {} bytes of dynamic shared "
-                         "memory; the copy is dropped",
-                         who(me), describe(at), outsideShared(dst), launch_.sharedBytes);
+      return fmt::format(
+          "{}: {} destination {} lies outside the {} bytes of dynamic shared "
+          "memory; the copy is dropped",
+          who(me), describe(at), outsideShared(dst), launch_.sharedBytes);
     });
     return;
   }
   if (offset % 16) {
     report(ReportKind::Misaligned, describe(at) + "|dst", [&] {
-      return fmt::format("{}: {} destination {} is not 16-byte aligned; the copy is dropped",
-                         who(me), describe(at), sharedAddress(offset));
+      return fmt::format(
+          "{}: {} destination {} is not 16-byte aligned; the copy is dropped",
+          who(me), describe(at), sharedAddress(offset));
     });
     return;
   }
@@ -104,15 +111,17 @@ void CtaRunner::cpAsync16(void *dst, const void *src, bool valid, const char *fi
     if (reinterpret_cast<uintptr_t>(src) % 16) {
       ok = false;
       report(ReportKind::Misaligned, describe(at) + "|src", [&] {
-        return fmt::format("{}: {} source {} is not 16-byte aligned; zeros are copied",
-                           who(me), describe(at), globalAddress(src, 16));
+        return fmt::format(
+            "{}: {} source {} is not 16-byte aligned; zeros are copied",
+            who(me), describe(at), globalAddress(src, 16));
       });
     } else if (launch_.checks.globalBounds && !bufferOf(src, 16)) {
       ok = false;
       report(ReportKind::GlobalOutOfBounds, describe(at), [&] {
-        return fmt::format("{}: {} reads 16 bytes outside every registered buffer, at {}; "
-                           "zeros are copied instead",
-                           who(me), describe(at), globalAddress(src, 16));
+        return fmt::format(
+            "{}: {} reads 16 bytes outside every registered buffer, at {}; "
+            "zeros are copied instead",
+            who(me), describe(at), globalAddress(src, 16));
       });
     }
     if (ok)
@@ -134,7 +143,8 @@ void CtaRunner::cpAsync16(void *dst, const void *src, bool valid, const char *fi
         conflict = Conflict::InFlight;
         other = s.pendingBy;
         otherSite = s.pendingSite;
-      } else if (s.readEpoch == epoch_ && s.reader != kNobody && s.reader != me.index) {
+      } else if (s.readEpoch == epoch_ && s.reader != kNobody &&
+                 s.reader != me.index) {
         conflict = Conflict::ReadBefore;
         other = s.reader;
         otherSite = s.readSite;
@@ -148,19 +158,24 @@ void CtaRunner::cpAsync16(void *dst, const void *src, bool valid, const char *fi
         size_t byte = offset + i;
         static const char *const kTag[] = {"", "|inflight|", "|war|", "|waw|"};
         report(ReportKind::SharedRace,
-               describe(at) + kTag[static_cast<int>(conflict)] + describe(otherSite), [&] {
+               describe(at) + kTag[static_cast<int>(conflict)] +
+                   describe(otherSite),
+               [&] {
                  std::string why =
                      conflict == Conflict::InFlight
-                         ? fmt::format("a cp.async by {} ({}) to the same bytes is still in "
+                         ? fmt::format("a cp.async by {} ({}) to the same "
+                                       "bytes is still in "
                                        "flight: their order is undefined",
                                        who(other), describe(otherSite))
-                         : fmt::format("{} {} it ({}) since the last __syncthreads", who(other),
-                                       conflict == Conflict::WrittenBefore ? "wrote"
-                                       : other == kSeveral                ? "read"
-                                                                          : "reads",
-                                       describe(otherSite));
-                 return fmt::format("{}: {} writes {} while {}", who(me), describe(at),
-                                    sharedAddress(byte), why);
+                         : fmt::format(
+                               "{} {} it ({}) since the last __syncthreads",
+                               who(other),
+                               conflict == Conflict::WrittenBefore ? "wrote"
+                               : other == kSeveral                 ? "read"
+                                                                   : "reads",
+                               describe(otherSite));
+                 return fmt::format("{}: {} writes {} while {}", who(me),
+                                    describe(at), sharedAddress(byte), why);
                });
       }
     }
@@ -207,7 +222,8 @@ void CtaRunner::completeCopy(Lane &lane, const CpAsyncOp &op) {
 }
 
 /// Lane `lane` reads the 16 bytes at `offset` (one ldmatrix row).
-void CtaRunner::readShared(const Lane &lane, size_t offset, SiteId at, uint8_t *out) {
+void CtaRunner::readShared(const Lane &lane, size_t offset, SiteId at,
+                           uint8_t *out) {
   const LaunchChecks &checks = launch_.checks;
   bool reported = false;
   for (int i = 0; i < 16; ++i) {
@@ -223,42 +239,50 @@ void CtaRunner::readShared(const Lane &lane, size_t offset, SiteId at, uint8_t *
         if (issuer == lane.index || s.pendingEpoch < epoch_) {
           if (checks.staleCpAsync) {
             reported = true;
-            report(ReportKind::StaleCpAsyncRead, describe(at) + "|" + describe(issuedAt), [&] {
-              return fmt::format(
-                  "{}: {} reads {} before the cp.async that writes it ({}, by {}) was "
-                  "waited for: its group is still pending, so the read sees stale data",
-                  who(lane), describe(at), sharedAddress(byte), describe(issuedAt),
-                  who(issuer));
-            });
+            report(ReportKind::StaleCpAsyncRead,
+                   describe(at) + "|" + describe(issuedAt), [&] {
+                     return fmt::format("{}: {} reads {} before the cp.async "
+                                        "that writes it ({}, by {}) was "
+                                        "waited for: its group is still "
+                                        "pending, so the read sees stale data",
+                                        who(lane), describe(at),
+                                        sharedAddress(byte), describe(issuedAt),
+                                        who(issuer));
+                   });
           }
         } else if (checks.sharedRaces) {
           reported = true;
-          report(ReportKind::SharedRace, describe(at) + "|raw-inflight|" + describe(issuedAt),
-                 [&] {
-                   return fmt::format("{}: {} reads {} while {} has a cp.async to it in "
-                                      "flight ({}) with no __syncthreads between",
-                                      who(lane), describe(at), sharedAddress(byte),
-                                      who(issuer), describe(issuedAt));
+          report(ReportKind::SharedRace,
+                 describe(at) + "|raw-inflight|" + describe(issuedAt), [&] {
+                   return fmt::format(
+                       "{}: {} reads {} while {} has a cp.async to it in "
+                       "flight ({}) with no __syncthreads between",
+                       who(lane), describe(at), sharedAddress(byte),
+                       who(issuer), describe(issuedAt));
                  });
         }
       } else if (s.writeEpoch == 0) {
         if (checks.uninitialisedShared) {
           reported = true;
           report(ReportKind::UninitialisedSharedRead, describe(at), [&] {
-            return fmt::format("{}: {} reads {}, which nothing in this CTA has written",
-                               who(lane), describe(at), sharedAddress(byte));
+            return fmt::format(
+                "{}: {} reads {}, which nothing in this CTA has written",
+                who(lane), describe(at), sharedAddress(byte));
           });
         }
-      } else if (s.writeEpoch == epoch_ && s.writer != lane.index && checks.sharedRaces) {
+      } else if (s.writeEpoch == epoch_ && s.writer != lane.index &&
+                 checks.sharedRaces) {
         reported = true;
         uint16_t writer = s.writer;
         SiteId writtenAt = s.writeSite;
-        report(ReportKind::SharedRace, describe(at) + "|raw|" + describe(writtenAt), [&] {
-          return fmt::format("{}: {} reads {}, which {} wrote ({}, landed at its "
-                             "cp_async_wait) with no __syncthreads between",
-                             who(lane), describe(at), sharedAddress(byte), who(writer),
-                             describe(writtenAt));
-        });
+        report(ReportKind::SharedRace,
+               describe(at) + "|raw|" + describe(writtenAt), [&] {
+                 return fmt::format(
+                     "{}: {} reads {}, which {} wrote ({}, landed at its "
+                     "cp_async_wait) with no __syncthreads between",
+                     who(lane), describe(at), sharedAddress(byte), who(writer),
+                     describe(writtenAt));
+               });
       }
     }
     if (s.readEpoch != epoch_) {
@@ -274,23 +298,25 @@ void CtaRunner::readShared(const Lane &lane, size_t offset, SiteId at, uint8_t *
 
 // ---- Global memory ------------------------------------------------------
 
-void CtaRunner::storeGlobal(void *p, const void *value, unsigned bytes, const char *file,
-                            int line) {
+void CtaRunner::storeGlobal(void *p, const void *value, unsigned bytes,
+                            const char *file, int line) {
   Lane &me = current();
   SiteId at = site(file, line, Primitive::StoreGlobal);
   if (reinterpret_cast<uintptr_t>(p) % bytes && (bytes & (bytes - 1)) == 0) {
     report(ReportKind::Misaligned, describe(at), [&] {
-      return fmt::format("{}: {} writes {} bytes at {}, which is not {}-byte aligned; the "
-                         "store is dropped",
-                         who(me), describe(at), bytes, globalAddress(p, bytes), bytes);
+      return fmt::format(
+          "{}: {} writes {} bytes at {}, which is not {}-byte aligned; the "
+          "store is dropped",
+          who(me), describe(at), bytes, globalAddress(p, bytes), bytes);
     });
     return;
   }
   if (launch_.checks.globalBounds && !bufferOf(p, bytes)) {
     report(ReportKind::GlobalOutOfBounds, describe(at), [&] {
-      return fmt::format("{}: {} writes {} bytes outside every registered buffer, at {}; "
-                         "the store is dropped",
-                         who(me), describe(at), bytes, globalAddress(p, bytes));
+      return fmt::format(
+          "{}: {} writes {} bytes outside every registered buffer, at {}; "
+          "the store is dropped",
+          who(me), describe(at), bytes, globalAddress(p, bytes));
     });
     return;
   }

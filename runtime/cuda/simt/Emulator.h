@@ -55,15 +55,19 @@ struct LaunchChecks {
 };
 
 enum class ReportKind {
-  SharedRace,              // two threads touch a byte, one writes, no barrier between
-  StaleCpAsyncRead,        // a cp.async destination read before its group was waited for
-  UninitialisedSharedRead, // shared memory read before anything wrote it in this CTA
+  SharedRace,       // two threads touch a byte, one writes, no barrier between
+  StaleCpAsyncRead, // a cp.async destination read before its group was waited
+                    // for
+  UninitialisedSharedRead, // shared memory read before anything wrote it in
+                           // this CTA
   GlobalOutOfBounds,       // a global access outside every registered buffer
-  SharedOutOfBounds,       // a shared access outside the launch's dynamic shared memory
-  Misaligned,              // an address not aligned as the instruction requires
-  Deadlock,                // a barrier or warp collective that cannot complete
-  WarpDivergence,          // lanes of a warp in different warp collectives
-  Unsupported,             // something the emulator does not model (e.g. a partial shuffle mask)
+  SharedOutOfBounds, // a shared access outside the launch's dynamic shared
+                     // memory
+  Misaligned,        // an address not aligned as the instruction requires
+  Deadlock,          // a barrier or warp collective that cannot complete
+  WarpDivergence,    // lanes of a warp in different warp collectives
+  Unsupported, // something the emulator does not model (e.g. a partial shuffle
+               // mask)
 };
 const char *toString(ReportKind kind);
 
@@ -102,8 +106,8 @@ struct CompileOptions {
 /// changes nothing else.
 class Module {
 public:
-  static StatusOr<std::unique_ptr<Module>> compile(const std::string &kernelText,
-                                                   const CompileOptions &options = {});
+  static StatusOr<std::unique_ptr<Module>>
+  compile(const std::string &kernelText, const CompileOptions &options = {});
   ~Module();
   Module(const Module &) = delete;
   Module &operator=(const Module &) = delete;
@@ -113,8 +117,9 @@ public:
   /// (`paramBytes` must equal sizeof(Params) in the kernel). Returns an
   /// error if the launch is invalid or any check found something; `report`
   /// (optional) receives every finding. Safe to call from several threads.
-  Status launch(Dim3 grid, Dim3 block, size_t dynamicSharedBytes, const void *params,
-                size_t paramBytes, const LaunchChecks &checks,
+  Status launch(Dim3 grid, Dim3 block, size_t dynamicSharedBytes,
+                const void *params, size_t paramBytes,
+                const LaunchChecks &checks,
                 LaunchReport *report = nullptr) const;
 
   /// sizeof(Params) as the host compiler laid it out.

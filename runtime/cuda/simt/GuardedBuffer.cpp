@@ -24,8 +24,9 @@ StatusOr<GuardedBuffer> GuardedBuffer::allocate(std::string name, size_t bytes,
                                                 size_t guardBytes) {
   constexpr size_t kLimit = size_t(1) << 46; // far beyond any test tensor
   if (bytes > kLimit || guardBytes > kLimit)
-    return Status::error(fmt::format("'{}': {} bytes with guards of {} is too large", name,
-                                     bytes, guardBytes));
+    return Status::error(
+        fmt::format("'{}': {} bytes with guards of {} is too large", name,
+                    bytes, guardBytes));
   GuardedBuffer b;
   b.name_ = std::move(name);
   b.bytes_ = bytes;
@@ -33,7 +34,8 @@ StatusOr<GuardedBuffer> GuardedBuffer::allocate(std::string name, size_t bytes,
   b.blockBytes_ = b.guard_ + roundUp(bytes, kAlign) + b.guard_;
   void *block = nullptr;
   if (posix_memalign(&block, kAlign, b.blockBytes_) != 0)
-    return Status::error(fmt::format("cannot allocate {} bytes for '{}'", b.blockBytes_, b.name_));
+    return Status::error(fmt::format("cannot allocate {} bytes for '{}'",
+                                     b.blockBytes_, b.name_));
   b.block_ = static_cast<unsigned char *>(block);
   b.data_ = b.block_ + b.guard_;
   std::memset(b.block_, kGuardByte, b.blockBytes_);
@@ -44,9 +46,10 @@ StatusOr<GuardedBuffer> GuardedBuffer::allocate(std::string name, size_t bytes,
 GuardedBuffer::~GuardedBuffer() { std::free(block_); }
 
 GuardedBuffer::GuardedBuffer(GuardedBuffer &&other) noexcept
-    : name_(std::move(other.name_)), block_(std::exchange(other.block_, nullptr)),
-      data_(std::exchange(other.data_, nullptr)), bytes_(other.bytes_), guard_(other.guard_),
-      blockBytes_(other.blockBytes_) {}
+    : name_(std::move(other.name_)),
+      block_(std::exchange(other.block_, nullptr)),
+      data_(std::exchange(other.data_, nullptr)), bytes_(other.bytes_),
+      guard_(other.guard_), blockBytes_(other.blockBytes_) {}
 
 GuardedBuffer &GuardedBuffer::operator=(GuardedBuffer &&other) noexcept {
   std::swap(name_, other.name_);
@@ -67,7 +70,8 @@ Status GuardedBuffer::checkGuards() const {
       continue;
     if (block_[i] == kGuardByte)
       continue;
-    long long offset = static_cast<long long>(i) - static_cast<long long>(guard_);
+    long long offset =
+        static_cast<long long>(i) - static_cast<long long>(guard_);
     if (!changed)
       first = offset;
     last = offset;
@@ -76,7 +80,8 @@ Status GuardedBuffer::checkGuards() const {
   if (!changed)
     return Status::success();
   return Status::error(fmt::format(
-      "'{}' ({} bytes): {} guard byte{} changed, at offsets {} to {} from its start (negative: "
+      "'{}' ({} bytes): {} guard byte{} changed, at offsets {} to {} from its "
+      "start (negative: "
       "before it; {} or more: past its end)",
       name_, bytes_, changed, changed == 1 ? "" : "s", first, last, bytes_));
 }

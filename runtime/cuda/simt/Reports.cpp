@@ -74,8 +74,9 @@ void ReportSink::exportTo(LaunchReport &out) const {
 Status summarize(const LaunchReport &report) {
   if (report.total == 0)
     return Status::success();
-  std::string text = fmt::format("the SIMT emulator found {} problem{} in the kernel",
-                                 report.total, report.total == 1 ? "" : "s");
+  std::string text =
+      fmt::format("the SIMT emulator found {} problem{} in the kernel",
+                  report.total, report.total == 1 ? "" : "s");
   uint64_t listed = 0;
   for (const Report &r : report.reports) {
     listed += r.occurrences;
@@ -84,8 +85,9 @@ Status summarize(const LaunchReport &report) {
       text += fmt::format(" ({} times)", r.occurrences);
   }
   if (listed < report.total)
-    text += fmt::format("\n  ... and {} more, not listed (LaunchChecks::maxReports)",
-                        report.total - listed);
+    text += fmt::format(
+        "\n  ... and {} more, not listed (LaunchChecks::maxReports)",
+        report.total - listed);
   return Status::error(text);
 }
 

@@ -24,8 +24,8 @@ uint16_t half(uint32_t reg, int index) {
 // (9.7.14.5.8; Figure 79 for A, and the B and C/D figures after it). With
 // groupID = laneid >> 2 and threadID_in_group = laneid % 4:
 //   A (16x16, .row), elements a0..a7 = the two halves of a[0..3]:
-//     row = groupID      for ai where 0 <= i < 2 || 4 <= i < 6, else groupID + 8
-//     col = threadID_in_group * 2 + (i & 1)  for i < 4, that + 8 for i >= 4
+//     row = groupID      for ai where 0 <= i < 2 || 4 <= i < 6, else groupID +
+//     8 col = threadID_in_group * 2 + (i & 1)  for i < 4, that + 8 for i >= 4
 //   B (16x8, .col), elements b0..b3 = the halves of b[0..1]:
 //     row = threadID_in_group * 2 + (i & 1)  for i < 2, that + 8 for i >= 2
 //     col = groupID
@@ -91,8 +91,9 @@ void ldmatrixX4(const uint8_t (&rows)[kWarpSize][16], bool trans,
 // reads from lane laneid ^ laneMask; with width < warpSize, a lane may read
 // from its own or an earlier group of `width` lanes, and gets its own value
 // when the source lies in a later group.
-void shuffleXor(const uint64_t (&in)[kWarpSize], const int (&laneMask)[kWarpSize],
-                const int (&width)[kWarpSize], uint64_t (&out)[kWarpSize]) {
+void shuffleXor(const uint64_t (&in)[kWarpSize],
+                const int (&laneMask)[kWarpSize], const int (&width)[kWarpSize],
+                uint64_t (&out)[kWarpSize]) {
   for (int lane = 0; lane < kWarpSize; ++lane) {
     int source = lane ^ laneMask[lane];
     int groupEnd = (lane / width[lane] + 1) * width[lane];

@@ -36,8 +36,9 @@ void ldmatrixX4(const uint8_t (&rows)[kWarpSize][16], bool trans,
 /// of lane l ^ laneMask[l], or keeps its own when that lane lies in a later
 /// group of width[l] lanes (or outside the warp). Each width must be a power
 /// of two in [1, 32].
-void shuffleXor(const uint64_t (&in)[kWarpSize], const int (&laneMask)[kWarpSize],
-                const int (&width)[kWarpSize], uint64_t (&out)[kWarpSize]);
+void shuffleXor(const uint64_t (&in)[kWarpSize],
+                const int (&laneMask)[kWarpSize], const int (&width)[kWarpSize],
+                uint64_t (&out)[kWarpSize]);
 
 } // namespace attnc::simt
 

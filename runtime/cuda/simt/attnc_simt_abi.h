@@ -41,22 +41,25 @@ typedef struct attnc_simt_abi {
   /* __syncthreads(): a CTA-wide barrier. */
   void (*syncthreads)(const char *file, int line);
   /* cp.async.cg.shared.global, 16 bytes; !valid: zero-fill, no read. */
-  void (*cp_async16)(void *dst, const void *src, int valid, const char *file, int line);
+  void (*cp_async16)(void *dst, const void *src, int valid, const char *file,
+                     int line);
   void (*cp_async_commit)(const char *file, int line);
   /* cp.async.wait_group n. */
   void (*cp_async_wait)(int n, const char *file, int line);
   /* ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 (warp-collective). */
-  void (*ldmatrix_x4)(unsigned r[4], const void *row, int trans, const char *file, int line);
+  void (*ldmatrix_x4)(unsigned r[4], const void *row, int trans,
+                      const char *file, int line);
   /* *p = value, `bytes` wide, p in global memory. */
-  void (*store_global)(void *p, const void *value, unsigned bytes, const char *file, int line);
+  void (*store_global)(void *p, const void *value, unsigned bytes,
+                       const char *file, int line);
   /* mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32,
      d = c in place (warp-collective). */
-  void (*mma16816)(float c[4], const unsigned a[4], unsigned b0, unsigned b1, int bf16,
-                   const char *file, int line);
+  void (*mma16816)(float c[4], const unsigned a[4], unsigned b0, unsigned b1,
+                   int bf16, const char *file, int line);
   /* __shfl_xor_sync on a value of `bytes` (<= 8) bytes, in place
      (warp-collective). */
-  void (*shfl_xor)(void *value, unsigned bytes, unsigned mask, int lane_mask, int width,
-                   const char *file, int line);
+  void (*shfl_xor)(void *value, unsigned bytes, unsigned mask, int lane_mask,
+                   int width, const char *file, int line);
   /* __syncwarp(mask) (warp-collective). */
   void (*syncwarp)(unsigned mask, const char *file, int line);
 } attnc_simt_abi;

@@ -27,7 +27,8 @@ inline float bitsFloat(uint32_t u) {
 
 /// v >> shift, rounded to nearest, ties to even (1 <= shift <= 31).
 inline uint32_t shiftRoundEven(uint32_t v, int shift) {
-  uint32_t q = v >> shift, rem = v & ((1u << shift) - 1), half = 1u << (shift - 1);
+  uint32_t q = v >> shift, rem = v & ((1u << shift) - 1),
+           half = 1u << (shift - 1);
   return q + (rem > half || (rem == half && (q & 1)));
 }
 
@@ -48,7 +49,8 @@ inline uint16_t floatToHalfBits(float x) {
     if (mag <= 0x33000000)
       return sign;
     // value = mant * 2^(exp - 150); in units of 2^-24: mant >> (126 - exp).
-    return static_cast<uint16_t>(sign | shiftRoundEven(mant, 126 - static_cast<int>(exp)));
+    return static_cast<uint16_t>(
+        sign | shiftRoundEven(mant, 126 - static_cast<int>(exp)));
   }
   // Normal: rebias the exponent (127 -> 15) and round away 13 mantissa
   // bits; a carry out of the mantissa correctly bumps the exponent.
@@ -70,7 +72,8 @@ inline float halfBitsToFloat(uint16_t h) {
 
 inline uint16_t floatToBfloat16Bits(float x) {
   uint32_t u = floatBits(x);
-  if ((u & 0x7fffffff) > 0x7f800000) // NaN: quiet it, keep the top of the payload
+  if ((u & 0x7fffffff) >
+      0x7f800000) // NaN: quiet it, keep the top of the payload
     return static_cast<uint16_t>((u >> 16) | 0x40);
   // bf16 is the top half of a float: round the low 16 bits away. The carry
   // runs into the exponent as it should (up to infinity), and float
@@ -79,7 +82,9 @@ inline uint16_t floatToBfloat16Bits(float x) {
   return static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16);
 }
 
-inline float bfloat16BitsToFloat(uint16_t b) { return bitsFloat(static_cast<uint32_t>(b) << 16); }
+inline float bfloat16BitsToFloat(uint16_t b) {
+  return bitsFloat(static_cast<uint32_t>(b) << 16);
+}
 
 } // namespace attnc_simt
 

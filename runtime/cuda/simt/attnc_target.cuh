@@ -51,7 +51,9 @@
 // block scope, which names this same variable. The emulator checks every
 // access against the launch's dynamic shared size.
 extern "C" {
+// clang-format off
 __attribute__((aligned(16))) thread_local unsigned char smem_raw[ATTNC_SIMT_SHARED_CAPACITY];
+// clang-format on
 }
 
 namespace attnc_simt {
@@ -90,7 +92,9 @@ struct uint4 {
   unsigned x, y, z, w;
 };
 inline float2 make_float2(float x, float y) { return {x, y}; }
-inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline float4 make_float4(float x, float y, float z, float w) {
+  return {x, y, z, w};
+}
 
 inline float __int_as_float(int i) {
   float f;
@@ -154,13 +158,18 @@ struct __nv_bfloat162 {
   __nv_bfloat16 x, y;
 };
 static_assert(sizeof(__half) == 2 && sizeof(__half2) == 4, "16-bit storage");
-static_assert(sizeof(__nv_bfloat16) == 2 && sizeof(__nv_bfloat162) == 4, "16-bit storage");
+static_assert(sizeof(__nv_bfloat16) == 2 && sizeof(__nv_bfloat162) == 4,
+              "16-bit storage");
 
 inline __half __float2half(float f) { return __half(f); }
 inline __half __float2half_rn(float f) { return __half(f); }
 inline float __half2float(__half h) { return float(h); }
-inline __half2 __floats2half2_rn(float lo, float hi) { return {__half(lo), __half(hi)}; }
-inline __half2 __float22half2_rn(float2 v) { return {__half(v.x), __half(v.y)}; }
+inline __half2 __floats2half2_rn(float lo, float hi) {
+  return {__half(lo), __half(hi)};
+}
+inline __half2 __float22half2_rn(float2 v) {
+  return {__half(v.x), __half(v.y)};
+}
 inline float2 __half22float2(__half2 v) { return {float(v.x), float(v.y)}; }
 inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
 inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16(f); }
@@ -171,7 +180,9 @@ inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) {
 inline __nv_bfloat162 __float22bfloat162_rn(float2 v) {
   return {__nv_bfloat16(v.x), __nv_bfloat16(v.y)};
 }
-inline float2 __bfloat1622float2(__nv_bfloat162 v) { return {float(v.x), float(v.y)}; }
+inline float2 __bfloat1622float2(__nv_bfloat162 v) {
+  return {float(v.x), float(v.y)};
+}
 
 // ---- The target prelude's names (as in GpuTarget.cuh) -------------------
 #define NEG_INF (-__int_as_float(0x7f800000))
@@ -179,19 +190,16 @@ inline float2 __bfloat1622float2(__nv_bfloat162 v) { return {float(v.x), float(v
 /// The shared-window address of `p`: its offset in this CTA's dynamic
 /// shared memory (the emulator has no other shared memory to address).
 inline unsigned smem_addr(const void *p) {
-  return static_cast<unsigned>(static_cast<const unsigned char *>(p) - smem_raw);
+  return static_cast<unsigned>(static_cast<const unsigned char *>(p) -
+                               smem_raw);
 }
 inline size_t __cvta_generic_to_shared(const void *p) { return smem_addr(p); }
 
 namespace attnc_simt {
 
 template <typename T> struct MmaElement;
-template <> struct MmaElement<__half> {
-  static constexpr int bf16 = 0;
-};
-template <> struct MmaElement<__nv_bfloat16> {
-  static constexpr int bf16 = 1;
-};
+template <> struct MmaElement<__half> { static constexpr int bf16 = 0; };
+template <> struct MmaElement<__nv_bfloat16> { static constexpr int bf16 = 1; };
 
 /// A use of a primitive in the kernel text: the macros below construct one
 /// with __FILE__ and __LINE__ and call the primitive on it.
@@ -200,7 +208,9 @@ struct Site {
   int line;
 
   void syncthreads() const { rt->syncthreads(file, line); }
-  void syncwarp(unsigned mask = 0xffffffffu) const { rt->syncwarp(mask, file, line); }
+  void syncwarp(unsigned mask = 0xffffffffu) const {
+    rt->syncwarp(mask, file, line);
+  }
 
   /// cp.async.cg.shared.global [dst], [src], 16, (valid ? 16 : 0): copies
   /// 16 bytes, or writes 16 zero bytes and reads nothing when !valid
@@ -224,7 +234,9 @@ struct Site {
   /// address; lanes 8j..8j+7 address matrix j's rows and register j gets
   /// matrix j's fragment (PTX ISA, "Warp-level matrix load instruction:
   /// ldmatrix"). Warp-collective.
-  void ldmatrix_x4(unsigned (&r)[4], const void *p) const { rt->ldmatrix_x4(r, p, 0, file, line); }
+  void ldmatrix_x4(unsigned (&r)[4], const void *p) const {
+    rt->ldmatrix_x4(r, p, 0, file, line);
+  }
   /// The same with .trans.
   void ldmatrix_x4_trans(unsigned (&r)[4], const void *p) const {
     rt->ldmatrix_x4(r, p, 1, file, line);
@@ -240,12 +252,14 @@ struct Site {
   /// "Matrix Fragments for mma.m16n8k16 with floating point type" (Figure
   /// 79 for A in PTX ISA 9.x). Warp-collective.
   template <typename T>
-  void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) const {
+  void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
+                unsigned b1) const {
     rt->mma16816(c, a, b0, b1, MmaElement<T>::bf16, file, line);
   }
 
   template <typename V>
-  V shfl_xor_sync(unsigned mask, V var, int laneMask, int width = warpSize) const {
+  V shfl_xor_sync(unsigned mask, V var, int laneMask,
+                  int width = warpSize) const {
     static_assert(sizeof(V) <= 8, "__shfl_xor_sync moves at most 8 bytes");
     rt->shfl_xor(&var, sizeof(V), mask, laneMask, width, file, line);
     return var;
