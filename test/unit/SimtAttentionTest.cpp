@@ -5,6 +5,7 @@
 #include "SimtTestUtil.h"
 
 #include <chrono>
+#include <thread>
 
 using namespace attnc;
 using namespace attnc::test::simt;
@@ -95,6 +96,46 @@ TEST(SimtAttention, GeneratedKernelsMatchTheFloat64Reference) {
     }
   }
   std::printf("emulated CUDA numerics: %d cases\n", cases);
+}
+
+TEST(SimtAttention, ResultsDoNotDependOnTheNumberOfOsThreads) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  const CompiledKernel &k =
+      compiledKernel(specText("determinism", 2, 1, 64, 64, "bf16",
+                              "#attn.mask<causal, bottom_right>", true));
+  ASSERT_TRUE(k.module);
+  const Shape shape{2, 113, 150, Layout::BHSD};
+  std::mt19937_64 one(attnc::test::testSeed()), two(attnc::test::testSeed());
+  RunResult a = runAttention(k.translation, *k.module, shape, one, true, 1);
+  RunResult b = runAttention(k.translation, *k.module, shape, two, true, 2);
+  ASSERT_TRUE(a.launch.ok()) << a.launch.message();
+  ASSERT_TRUE(b.launch.ok()) << b.launch.message();
+  EXPECT_TRUE(a.comparison.passed()) << describe(a.comparison);
+  EXPECT_EQ(a.out, b.out)
+      << "CTAs are independent: 1 or 2 OS threads, same bits";
+}
+
+TEST(SimtAttention, ConcurrentLaunchesDoNotInterfere) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  // Each OS thread has its own shared memory and current fiber; two
+  // launches at once (of the same module) must both come out right.
+  const CompiledKernel &k = compiledKernel(
+      specText("concurrent", 2, 2, 64, 64, "f16", "#attn.mask<none>", true));
+  ASSERT_TRUE(k.module);
+  RunResult results[2];
+  std::thread threads[2];
+  for (int i = 0; i < 2; ++i)
+    threads[i] = std::thread([&, i] {
+      std::mt19937_64 rng(attnc::test::testSeed() + i);
+      results[i] = runAttention(k.translation, *k.module,
+                                {1, 100, 100, Layout::BSHD}, rng);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const RunResult &r : results) {
+    EXPECT_TRUE(r.launch.ok()) << r.launch.message();
+    EXPECT_TRUE(r.comparison.passed()) << describe(r.comparison);
+  }
 }
 
 } // namespace

@@ -139,6 +139,7 @@ struct RunResult {
   LaunchReport report;
   Status guards = Status::success();
   Comparison comparison;
+  std::vector<uint16_t> out; // O as the kernel wrote it
 };
 
 /// Runs `kernelText` (the translation's source, or a mutated copy compiled
@@ -146,7 +147,8 @@ struct RunResult {
 /// and compares with the float64 reference.
 inline RunResult runAttention(const detail::CudaTranslation &t,
                               const Module &module, const Shape &shape,
-                              std::mt19937_64 &rng, bool globalBounds = true) {
+                              std::mt19937_64 &rng, bool globalBounds = true,
+                              unsigned threads = 0) {
   const KernelSpec &s = t.spec;
   HalfKind kind = HalfKind::F16;
   EXPECT_TRUE(halfKindOf(s.elementType, kind)) << s.elementType;
@@ -185,6 +187,7 @@ inline RunResult runAttention(const detail::CudaTranslation &t,
 
   LaunchChecks checks;
   checks.globalBounds = globalBounds;
+  checks.threads = threads;
   for (const HalfTensor *tensor : {&q, &k, &v, &o})
     checks.buffers.push_back(tensor->device->global());
   if (s.lse)
@@ -201,6 +204,7 @@ inline RunResult runAttention(const detail::CudaTranslation &t,
                                  o.device.get(), &*lseBuffer})
     if (Status st = b->checkGuards(); !st.ok() && r.guards.ok())
       r.guards = st;
+  r.out.assign(o.bits(), o.bits() + o.values.size());
   o.readBack(kind);
   if (s.lse)
     std::memcpy(lseValues.data(), lseBuffer->data(), lseValues.size() * 4);
