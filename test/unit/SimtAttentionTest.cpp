@@ -262,6 +262,22 @@ TEST(SimtMutation, RemovedCpAsyncWaitReadsStaleData) {
   std::printf("removed cp_async_wait reports:%s\n", listing(r.report).c_str());
 }
 
+TEST(SimtMutation, WaitingForOneGroupTooFewReadsStaleData) {
+  // The pipeline bug a GPU hides most of the time: the tile is usually
+  // there already. The emulator lands a copy only at its wait.
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  Mutant m = compileMutant(kMutantSpec, "cp_async_wait<STAGES - 1>();",
+                           "cp_async_wait<STAGES>();");
+  ASSERT_TRUE(m.module);
+  RunResult r =
+      runAttention(m.original.translation, *m.module, {1, 37, 200}, rng);
+  EXPECT_FALSE(r.launch.ok());
+  const Report *stale = find(r.report, ReportKind::StaleCpAsyncRead);
+  ASSERT_TRUE(stale) << listing(r.report);
+  std::printf("wait<STAGES> reports:%s\n", listing(r.report).c_str());
+}
+
 TEST(SimtMutation, OffByOneTailPredicateReadsOutOfBounds) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   std::mt19937_64 rng(attnc::test::testSeed());
