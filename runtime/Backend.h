@@ -52,6 +52,8 @@ public:
   /// The backend and its options, for the in-memory cache: two backends
   /// with equal ids produce interchangeable kernels.
   virtual std::string id() const = 0;
+  /// Whether the cache keeps this backend's bytes on disk as well.
+  virtual bool storesOnDisk() const { return true; }
   virtual StatusOr<std::unique_ptr<Translation>>
   translate(const KernelIr &ir) const = 0;
   /// Loads bytes that `translation` (made by this backend) compiled to.

@@ -5,6 +5,7 @@
 #include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
 #include "runtime/cuda/CudaKernel.h"
+#include "runtime/cuda/SimtKernel.h"
 
 #include <fmt/format.h>
 
@@ -48,7 +49,8 @@ attnc_status failCompile(const attnc::Status &st) {
 }
 
 attnc_status checkTarget(attnc_target target) {
-  if (target == ATTNC_TARGET_CPU || target == ATTNC_TARGET_CUDA)
+  if (target == ATTNC_TARGET_CPU || target == ATTNC_TARGET_CUDA ||
+      target == ATTNC_TARGET_CUDA_SIM)
     return ATTNC_OK;
   return fail(ATTNC_ERROR_INVALID_ARGUMENT,
               fmt::format("target ({}) is not an attnc_target",
@@ -107,9 +109,11 @@ attnc_status create(attnc::StatusOr<attnc::KernelIr> ir, attnc_target target,
   // Check the kernel for the target now, so that a bad spec fails here and
   // not at run time. Nothing is compiled yet.
   attnc::Status checked = attnc::Status::success();
-  if (target == ATTNC_TARGET_CUDA) {
+  if (target == ATTNC_TARGET_CUDA || target == ATTNC_TARGET_CUDA_SIM) {
     auto codegen = attnc::detail::translateForCuda(
-        *ir, attnc::cuda::CudaBackend::archOrDefault(0));
+        *ir, target == ATTNC_TARGET_CUDA
+                 ? attnc::cuda::CudaBackend::archOrDefault(0)
+                 : std::string("sm_80"));
     checked = codegen.ok() ? attnc::Status::success() : codegen.status();
   } else {
     auto translation = attnc::CpuBackend().translate(*ir);
@@ -226,6 +230,10 @@ attnc_status attnc_kernel_compile(attnc_kernel *kernel) {
     if (kernel->target == ATTNC_TARGET_CPU) {
       kernel->kernel = cache.get(
           kernel->ir, static_cast<const attnc::Backend &>(attnc::CpuBackend()));
+    } else if (kernel->target == ATTNC_TARGET_CUDA_SIM) {
+      kernel->kernel =
+          cache.get(kernel->ir, static_cast<const attnc::Backend &>(
+                                    attnc::cuda::SimtBackend()));
     } else if (auto backend = attnc::cuda::CudaBackend::forDevice(0);
                backend.ok()) {
       kernel->kernel =
@@ -260,9 +268,11 @@ attnc_status attnc_kernel_run_with_inputs(
   if (kernel->target == ATTNC_TARGET_CUDA && threads != 0)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 "threads must be 0 for the CUDA target");
-  if (kernel->target == ATTNC_TARGET_CPU && stream)
+  if (kernel->target != ATTNC_TARGET_CUDA && stream)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                "stream must be NULL for the CPU target");
+                kernel->target == ATTNC_TARGET_CPU
+                    ? "stream must be NULL for the CPU target"
+                    : "stream must be NULL for the CUDA_SIM target");
   attnc::AttentionArgs args;
   for (auto [name, t, out] :
        {std::tuple{"q", q, &args.q}, std::tuple{"k", k, &args.k},

@@ -257,7 +257,8 @@ StatusOr<std::string> KernelCache::bytes(Translation &translation,
                                          const Backend &backend,
                                          CacheSource *from, bool skipDisk) {
   std::string path = entryPath(translation.spec().name, translation.key());
-  if (!skipDisk)
+  const bool disk = backend.storesOnDisk();
+  if (!skipDisk && disk)
     if (auto entry = readEntry(path, translation.key())) {
       ++diskHits_;
       if (from)
@@ -270,7 +271,8 @@ StatusOr<std::string> KernelCache::bytes(Translation &translation,
   ++compiles_;
   if (from)
     *from = CacheSource::Compiled;
-  writeEntry(path, translation, backend.target(), *compiled);
+  if (disk)
+    writeEntry(path, translation, backend.target(), *compiled);
   return compiled;
 }
 

@@ -196,4 +196,19 @@ StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
   return fromOp(p.kernel, nullptr, sourceName());
 }
 
+StatusOr<KernelIr> KernelIr::withElementType(const std::string &type) const {
+  auto parsed = detail::ParsedKernel::parse(source(), sourceName());
+  if (!parsed.ok())
+    return parsed.status();
+  detail::ParsedKernel &p = **parsed;
+  mlir::Type element = elementTypeNamed(p.context.get(), type);
+  if (!element)
+    return Status::error(
+        fmt::format("element type '{}' must be f32, f16 or bf16", type));
+  p.kernel.setElementType(element);
+  if (mlir::failed(mlir::verify(p.kernel)))
+    return p.fail("invalid kernel spec");
+  return fromOp(p.kernel, nullptr, sourceName());
+}
+
 } // namespace attnc

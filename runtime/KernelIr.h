@@ -79,6 +79,8 @@ public:
   /// The same op with the non-zero fields of `schedule` set in its
   /// #attn.schedule (other fields kept).
   StatusOr<KernelIr> withSchedule(const Schedule &schedule) const;
+  /// The same op with element_type `type` (f32, f16 or bf16).
+  StatusOr<KernelIr> withElementType(const std::string &type) const;
 
 private:
   struct Impl;

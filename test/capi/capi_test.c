@@ -283,6 +283,60 @@ int main(void) {
                 "inputs[0] ('doc'): rank (5) must be in [0, 4]");
     attnc_kernel_destroy(packed);
   }
+  /* The emulated CUDA target: the CUDA kernel text on the CPU, f16 host
+   * buffers laid out as for the GPU (16-byte aligned). */
+  {
+    static _Float16 hq[SQ * HQ * 32] __attribute__((aligned(16)));
+    static _Float16 hk[SKV * HKV * 32] __attribute__((aligned(16)));
+    static _Float16 hv[SKV * HKV * 32] __attribute__((aligned(16)));
+    static _Float16 ho[SQ * HQ * 32] __attribute__((aligned(16)));
+    static float fq[SQ * HQ * 32], fk[SKV * HKV * 32], fv[SKV * HKV * 32];
+    for (int i = 0; i < SQ * HQ * 32; ++i)
+      fq[i] = (float)(hq[i] = (_Float16)((float)rand() / RAND_MAX - 0.5f));
+    for (int i = 0; i < SKV * HKV * 32; ++i) {
+      fk[i] = (float)(hk[i] = (_Float16)((float)rand() / RAND_MAX - 0.5f));
+      fv[i] = (float)(hv[i] = (_Float16)((float)rand() / RAND_MAX - 0.5f));
+    }
+    attnc_kernel *sim = NULL;
+    CHECK(attnc_kernel_create_from_mlir(
+              "attn.kernel @emulated attributes {q_heads = 4, kv_heads = 2, "
+              "d_qk = 32, element_type = f16, mask = #attn.mask<causal, "
+              "bottom_right>}",
+              ATTNC_TARGET_CUDA_SIM, &sim) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_status compiled = attnc_kernel_compile(sim);
+    if (compiled != ATTNC_OK &&
+        strstr(attnc_last_error(), "compiler") != NULL) {
+      printf("skipped the CUDA_SIM checks (no host C++ compiler): %s\n",
+             attnc_last_error());
+    } else {
+      CHECK(compiled == ATTNC_OK, "%s", attnc_last_error());
+      attnc_tensor sq = attnc_tensor_dense(hq, ATTNC_DTYPE_F16, ATTNC_LAYOUT_BSHD, 1, SQ, HQ, 32);
+      attnc_tensor sk = attnc_tensor_dense(hk, ATTNC_DTYPE_F16, ATTNC_LAYOUT_BSHD, 1, SKV, HKV, 32);
+      attnc_tensor sv = attnc_tensor_dense(hv, ATTNC_DTYPE_F16, ATTNC_LAYOUT_BSHD, 1, SKV, HKV, 32);
+      attnc_tensor so = attnc_tensor_dense(ho, ATTNC_DTYPE_F16, ATTNC_LAYOUT_BSHD, 1, SQ, HQ, 32);
+      CHECK(attnc_kernel_run(sim, &sq, &sk, &sv, &so, NULL, 1, NULL) == ATTNC_OK,
+            "%s", attnc_last_error());
+      double worst = 0;
+      for (int h = 0; h < HQ; ++h)
+        for (int i = 0; i < SQ; ++i)
+          for (int c = 0; c < 32; c += 7) {
+            double want = reference(fq, fk, fv, SQ, SKV, HQ, HKV, 32, 0, h, i, c);
+            double diff = fabs((double)ho[(i * HQ + h) * 32 + c] - want);
+            if (diff > worst)
+              worst = diff;
+          }
+      CHECK(worst < 4e-3, "emulated f16 output off by %g", worst);
+      CHECK_ERROR(attnc_kernel_run(sim, &sq, &sk, &sv, &so, NULL, 0, (void *)1),
+                  ATTNC_ERROR_INVALID_ARGUMENT,
+                  "stream must be NULL for the CUDA_SIM target");
+      attnc_tensor misaligned = sq;
+      misaligned.data = hq + 1;
+      CHECK_ERROR(attnc_kernel_run(sim, &misaligned, &sk, &sv, &so, NULL, 0, NULL),
+                  ATTNC_ERROR_INVALID_ARGUMENT, "q: the address must be 16-byte aligned");
+    }
+    attnc_kernel_destroy(sim);
+  }
   attnc_kernel_destroy(NULL); /* allowed */
 
   printf("%d passed, %d failed\n", passed, failed);

@@ -30,7 +30,7 @@ spec flags (instead of SPEC.mlir):
   --head-dim D           d_qk and d_v
   --d-qk D, --d-v D      head dims when they differ
   --dtype f32|f16|bf16   element type (f32 on the cpu target, f16/bf16 on
-                         cuda)
+                         cuda); with SPEC.mlir, replaces the file's
   --scale X              softmax scale (default 1/sqrt(d_qk))
   --softcap C            logit softcap C*tanh(s/C) (default off)
   --mask none|causal|sliding_window
@@ -57,9 +57,12 @@ run flags:
   --no-cache             compile afresh instead of using the kernel cache
   --cache-dir DIR        kernel cache directory (default: $ATTNC_CACHE_DIR,
                          else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc)
-  --target cpu|cuda      where to run (default cpu); cuda compiles with NVRTC
-                         for the GPU's arch and runs there (f16/bf16 specs;
-                         inputs are rounded to that type before the check)
+  --target cpu|cuda|cuda-sim   where to run (default cpu); cuda compiles
+                         with NVRTC for the GPU's arch and runs there (f16/bf16
+                         specs; inputs are rounded to that type before the
+                         check); cuda-sim runs the same CUDA kernel text on
+                         the CPU under the SIMT emulator (host C++ compiler;
+                         race, bounds and stale-read checks; not a GPU time)
   --device N             the GPU to use with --target cuda (default 0)
 
 tune flags (and --threads, --reps):
@@ -197,7 +200,9 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--head-dim", {true, true, kAll, number(headDim)}},
       {"--d-qk", {true, true, kAll, number(s.dQk)}},
       {"--d-v", {true, true, kAll, number(s.dV)}},
-      {"--dtype", {true, true, kAll, text(s.elementType)}},
+      // With a spec file, --dtype changes its element type (one example
+      // serves the cpu and cuda targets); with spec flags it is one of them.
+      {"--dtype", {true, false, kAll, text(o.dtype)}},
       {"--scale", {true, true, kAll, number(s.scale)}},
       {"--softcap", {true, true, kAll, number(s.softcap)}},
       {"--mask", {true, true, kAll, text(mask)}},
@@ -315,13 +320,18 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   if (o.specFile.empty() && !o.specFlagsGiven)
     return Status::error("no spec: give SPEC.mlir or spec flags such as "
                          "--q-heads 8 --head-dim 64");
-  if (o.target != "cpu" && o.target != "cuda")
-    return Status::error(
-        fmt::format("--target must be cpu or cuda, got '{}'", o.target));
-  if (o.command == "run" && o.target == "cuda") {
-    // CPU-only knobs are errors, not silently ignored.
+  bool simulated = o.target == "cuda-sim";
+  if (o.target != "cpu" && o.target != "cuda" && !simulated)
+    return Status::error(fmt::format(
+        "--target must be cpu, cuda or cuda-sim, got '{}'", o.target));
+  if (simulated && o.command != "run")
+    return Status::error("--target cuda-sim applies to attnc run only (attnc "
+                         "compile --target cuda prints the same kernel text)");
+  if (o.command == "run" && o.target != "cpu") {
+    // CPU-only knobs are errors, not silently ignored (--threads sets the
+    // emulator's OS threads for cuda-sim).
     for (auto [given, flag] :
-         {std::pair{o.threads != 0, "--threads"},
+         {std::pair{o.threads != 0 && !simulated, "--threads"},
           std::pair{!o.tuningDb.empty(), "--tuning-db"},
           std::pair{o.vectorWidth != 0, "--vector-width"}})
       if (given)
@@ -397,6 +407,8 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
         !st.ok())
       return st;
     s.lse = !o.lseFile.empty();
+    if (!o.dtype.empty())
+      s.elementType = o.dtype;
     s.schedule.vectorWidth = o.vectorWidth;
     s.schedule.threads = o.threads;
   }
@@ -410,7 +422,10 @@ StatusOr<KernelIr> loadKernel(const Options &o) {
   if (!readFile(o.specFile, text))
     return Status::error(fmt::format("cannot read '{}': {}", o.specFile,
                                      std::strerror(errno)));
-  return KernelIr::parse(text, o.specFile);
+  StatusOr<KernelIr> ir = KernelIr::parse(text, o.specFile);
+  if (!ir.ok() || o.dtype.empty())
+    return ir;
+  return ir->withElementType(o.dtype);
 }
 
 } // namespace attnc::cli

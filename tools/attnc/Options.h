@@ -17,6 +17,7 @@ struct Options {
   std::string specFile; // positional SPEC.mlir, or empty
   KernelRequest flagSpec; // the kernel asked for by flags when specFile is empty
   bool specFlagsGiven = false;
+  std::string dtype; // --dtype: the element type of the flags' or file's kernel
   // run
   std::optional<int64_t> batch, seqQ, seqKv;
   int64_t threads = 0;

@@ -11,6 +11,7 @@
 #include "runtime/Reference.h"
 #include "runtime/cuda/CudaKernel.h"
 #include "runtime/cuda/DeviceRun.h"
+#include "runtime/cuda/SimtKernel.h"
 #include "runtime/cuda/Driver.h"
 
 #include <fmt/format.h>
@@ -273,6 +274,47 @@ int runCuda(const Options &o, const KernelIr &ir) {
   return checkAndWrite(o, s, *in, call.args);
 }
 
+/// attnc run --target cuda-sim: the CUDA kernel text, emulated on the CPU.
+int runSimulated(const Options &o, const KernelIr &ir) {
+  cuda::SimtBackend backend;
+  auto translation = backend.translate(ir);
+  if (!translation.ok())
+    return report(translation.status());
+  const KernelSpec s = (*translation)->spec();
+  StatusOr<Inputs> in = loadInputs(o, s);
+  if (!in.ok())
+    return report(in.status());
+  KernelCache cache({o.cacheDir, o.useCache});
+  auto start = std::chrono::steady_clock::now();
+  CacheSource from = CacheSource::Compiled;
+  auto kernel = cache.get(ir, backend, &from);
+  if (!kernel.ok())
+    return report(kernel.status());
+  double compileMillis = millisSince(start);
+  const detail::CudaCodegen &c = (*kernel)->codegen();
+  printKernel(s);
+  fmt::print("schedule  block_m {}, block_n {}, warps {}, stages {}, {} KiB "
+             "shared memory; sm_80 kernel text on the SIMT emulator\n",
+             c.blockM, c.blockN, c.warps, c.stages, c.sharedBytes / 1024);
+  printShape(o, *in);
+  fmt::print("compile   {:.1f} ms ({}, host C++ compiler)\n", compileMillis,
+             toString(from));
+  HostCall call(s, *in);
+  start = std::chrono::steady_clock::now();
+  simt::LaunchReport findings;
+  Status st = cuda::simtRunFromHost(**kernel, call.args,
+                                    static_cast<unsigned>(o.threads), &findings);
+  if (!st.ok())
+    return report(st);
+  fmt::print("emulated  {:.1f} ms, {} CTAs, no race, bounds, uninitialised or "
+             "stale-read finding (an emulator time, not a GPU's)\n",
+             millisSince(start), findings.ctasRun);
+  fmt::print("inputs    rounded to {} on the host; the check uses the rounded "
+             "values\n",
+             s.elementType);
+  return checkAndWrite(o, s, *in, call.args);
+}
+
 } // namespace
 
 int runCommand(const Options &o) {
@@ -281,6 +323,8 @@ int runCommand(const Options &o) {
     return report(ir.status());
   if (o.target == "cuda")
     return runCuda(o, *ir);
+  if (o.target == "cuda-sim")
+    return runSimulated(o, *ir);
   CpuCompileOptions compileOptions;
   compileOptions.vectorWidth = o.vectorWidth;
   CpuBackend backend(compileOptions);

@@ -41,7 +41,16 @@ typedef enum attnc_status {
   ATTNC_ERROR_NO_DEVICE = 5         /* CUDA target: no driver or no such GPU */
 } attnc_status;
 
-typedef enum attnc_target { ATTNC_TARGET_CPU = 0, ATTNC_TARGET_CUDA = 1 } attnc_target;
+/* ATTNC_TARGET_CUDA_SIM runs the CUDA target's kernel text on the CPU under
+ * attnc's SIMT emulator (a host C++ compiler is needed: $ATTNC_SIMT_CXX,
+ * else c++), with race, bounds and stale-read checks: tensors are host
+ * memory laid out as for the CUDA target. For testing without a GPU; its
+ * speed is not a GPU's. */
+typedef enum attnc_target {
+  ATTNC_TARGET_CPU = 0,
+  ATTNC_TARGET_CUDA = 1,
+  ATTNC_TARGET_CUDA_SIM = 2
+} attnc_target;
 typedef enum attnc_mask {
   ATTNC_MASK_NONE = 0,
   ATTNC_MASK_CAUSAL = 1,
@@ -134,8 +143,9 @@ ATTNC_API attnc_status attnc_kernel_compile(attnc_kernel *kernel);
  * it; `threads` 0 uses all cores (CPU; must be 0 on CUDA); `stream` is a
  * CUstream for the CUDA target (NULL: the default stream; must be NULL on
  * the CPU). A CUDA launch is asynchronous: synchronise the stream before
- * reading o. A handle may be run from several threads at once once
- * compiled. */
+ * reading o. ATTNC_TARGET_CUDA_SIM takes `threads` (OS threads running
+ * CTAs; 0: one per core) and no stream. A handle may be run from several
+ * threads at once once compiled. */
 ATTNC_API attnc_status attnc_kernel_run(attnc_kernel *kernel,
                                         const attnc_tensor *q,
                                         const attnc_tensor *k,

@@ -1,0 +1,260 @@
+#ifndef ATTNC_TEST_UNIT_RANDOMREGIONS_H
+#define ATTNC_TEST_UNIT_RANDOMREGIONS_H
+
+// Random mask and score regions from a small grammar of arith and math ops
+// over the (b, h, q, k) indices, the sequence lengths and loads of the
+// declared inputs `ids` (i32 [seq_kv]) and `bias` (f32 [q_heads, any]),
+// for the CPU sweep and the emulated CUDA one.
+
+#include <fmt/format.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace attnc::test::regions {
+
+inline int64_t uniform(std::mt19937_64 &rng, int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+}
+inline bool chance(std::mt19937_64 &rng, double p) {
+  return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+}
+
+/// Writes region code as SSA text. Integer (index) and boolean expressions
+/// are exact in any precision; float expressions are continuous in the
+/// score, so that f32 and f64 evaluation never take different branches.
+class RegionWriter {
+public:
+  RegionWriter(std::mt19937_64 &rng, bool hasIds, bool hasBias)
+      : rng(rng), hasIds(hasIds), hasBias(hasBias) {}
+
+  std::string body;
+
+  std::string fresh() { return fmt::format("%v{}", next++); }
+  std::string emit(const std::string &rhs) {
+    std::string v = fresh();
+    body += fmt::format("  {} = {}\n", v, rhs);
+    return v;
+  }
+  std::string constIndex(int64_t c) {
+    return emit(fmt::format("arith.constant {} : index", c));
+  }
+  std::string constF32(double c) {
+    return emit(fmt::format("arith.constant {:.6e} : f32", c));
+  }
+
+  /// An index expression.
+  std::string index(int depth) {
+    if (depth == 0 || chance(rng, 0.3)) {
+      switch (uniform(rng, 0, hasIds ? 7 : 6)) {
+      case 0:
+        return "%b";
+      case 1:
+        return "%h";
+      case 2:
+      case 3:
+        return "%q";
+      case 4:
+        return "%k";
+      case 5:
+        return constIndex(uniform(rng, -3, 9));
+      case 6:
+        return emit(chance(rng, 0.5) ? "attn.seq_len q" : "attn.seq_len kv");
+      default: { // a declared i32 input, at an index of our making
+        std::string i = index(depth - 1 < 0 ? 0 : depth - 1);
+        std::string id = emit(fmt::format("attn.load @ids[{}] : i32", i));
+        return emit(fmt::format("arith.index_cast {} : i32 to index", id));
+      }
+      }
+    }
+    static const char *binary[] = {"addi",     "subi",     "muli",
+                                   "divsi",    "remsi",    "floordivsi",
+                                   "ceildivsi", "maxsi",   "minsi",
+                                   "andi",     "ori",      "xori",
+                                   "divui",    "remui"};
+    int pick = static_cast<int>(uniform(rng, 0, 16));
+    if (pick < 14) {
+      std::string x = index(depth - 1), y = index(depth - 1);
+      return emit(fmt::format("arith.{} {}, {} : index", binary[pick], x, y));
+    }
+    if (pick == 14) { // shifts by amounts that are sometimes too large
+      std::string x = index(depth - 1);
+      std::string by = constIndex(uniform(rng, 0, 70));
+      return emit(fmt::format("arith.{} {}, {} : index",
+                              chance(rng, 0.5) ? "shli" : "shrsi", x, by));
+    }
+    std::string c = boolean(depth - 1);
+    std::string x = index(depth - 1), y = index(depth - 1);
+    return emit(fmt::format("arith.select {}, {}, {} : index", c, x, y));
+  }
+
+  /// A boolean expression.
+  std::string boolean(int depth) {
+    static const char *predicates[] = {"eq",  "ne",  "slt", "sle", "sgt",
+                                       "sge", "ult", "ule", "ugt", "uge"};
+    if (depth <= 0 || chance(rng, 0.6)) {
+      std::string x = index(depth), y = index(depth);
+      return emit(fmt::format("arith.cmpi {}, {}, {} : index",
+                              predicates[uniform(rng, 0, 9)], x, y));
+    }
+    static const char *logic[] = {"andi", "ori", "xori"};
+    std::string x = boolean(depth - 1), y = boolean(depth - 1);
+    return emit(fmt::format("arith.{} {}, {} : i1", logic[uniform(rng, 0, 2)],
+                            x, y));
+  }
+
+  /// A float built from an index expression (exact: small integers).
+  std::string fromIndex(int depth) {
+    std::string i = index(depth);
+    std::string r = emit(fmt::format("arith.remsi {}, {} : index", i,
+                                     constIndex(64)));
+    std::string n = emit(fmt::format("arith.index_cast {} : index to i64", r));
+    std::string f = emit(fmt::format("arith.sitofp {} : i64 to f32", n));
+    return emit(fmt::format("arith.mulf {}, {} : f32", f, constF32(0.05)));
+  }
+
+  /// A float expression of bounded magnitude, continuous in `s`.
+  std::string real(int depth, const std::string &s) {
+    if (depth == 0 || chance(rng, 0.25)) {
+      switch (uniform(rng, 0, hasBias ? 3 : 2)) {
+      case 0:
+        return s;
+      case 1:
+        return constF32(std::uniform_real_distribution<double>(-1, 1)(rng));
+      case 2:
+        return fromIndex(1);
+      default: {
+        std::string i = index(1);
+        return emit(fmt::format("attn.load @bias[%h, {}] : f32", i));
+      }
+      }
+    }
+    std::string x = real(depth - 1, s);
+    switch (uniform(rng, 0, 13)) {
+    case 0:
+      return emit(fmt::format("arith.addf {}, {} : f32", x, real(depth - 1, s)));
+    case 1:
+      return emit(fmt::format("arith.subf {}, {} : f32", x, real(depth - 1, s)));
+    case 2:
+      return emit(fmt::format("arith.mulf {}, {} : f32", x,
+                              constF32(std::uniform_real_distribution<double>(
+                                  -1.5, 1.5)(rng))));
+    case 3:
+      return emit(fmt::format("math.tanh {} : f32", x));
+    case 4: { // exp(-|x|) <= 1
+      std::string a = emit(fmt::format("math.absf {} : f32", x));
+      std::string n = emit(fmt::format("arith.negf {} : f32", a));
+      return emit(fmt::format("math.exp {} : f32", n));
+    }
+    case 5:
+      return emit(fmt::format("math.sin {} : f32", x));
+    case 6:
+      return emit(fmt::format("math.cos {} : f32", x));
+    case 7:
+      return emit(fmt::format("math.erf {} : f32", x));
+    case 8: { // sqrt(1 + |x|), log1p(|x|)
+      std::string a = emit(fmt::format("math.absf {} : f32", x));
+      if (chance(rng, 0.5))
+        return emit(fmt::format("math.log1p {} : f32", a));
+      std::string p = emit(fmt::format("arith.addf {}, {} : f32", a, constF32(1)));
+      return emit(fmt::format("math.sqrt {} : f32", p));
+    }
+    case 9:
+      return emit(fmt::format("arith.{} {}, {} : f32",
+                              chance(rng, 0.5) ? "maximumf" : "minnumf", x,
+                              real(depth - 1, s)));
+    case 10:
+      return emit(fmt::format("math.fma {}, {}, {} : f32", x,
+                              constF32(0.5), real(depth - 1, s)));
+    case 11: { // x / (1 + |y|)
+      std::string y = emit(fmt::format("math.absf {} : f32", real(depth - 1, s)));
+      std::string d = emit(fmt::format("arith.addf {}, {} : f32", y, constF32(1)));
+      return emit(fmt::format("arith.divf {}, {} : f32", x, d));
+    }
+    case 12: {
+      std::string c = boolean(1);
+      return emit(fmt::format("arith.select {}, {}, {} : f32", c, x,
+                              real(depth - 1, s)));
+    }
+    default: // a step of an index-derived value: exact
+      return emit(fmt::format("arith.addf {}, {} : f32", x,
+                              emit(fmt::format("math.floor {} : f32",
+                                               fromIndex(1)))));
+    }
+  }
+
+private:
+  std::mt19937_64 &rng;
+  bool hasIds, hasBias;
+  int next = 0;
+};
+
+struct RandomKernel {
+  std::string text;
+  bool hasIds = false, hasBias = false;
+  int64_t biasWidth = 7;
+};
+
+/// A random kernel with a custom mask and/or score region (f32 unless
+/// `elementType` says otherwise).
+inline RandomKernel randomKernel(std::mt19937_64 &rng, int index,
+                                 const char *elementType = "f32",
+                                 bool cudaDims = false) {
+  RandomKernel r;
+  r.hasIds = chance(rng, 0.5);
+  r.hasBias = chance(rng, 0.5);
+  int64_t kvHeads = uniform(rng, 1, 2);
+  int64_t qHeads = kvHeads * uniform(rng, 1, 3);
+  int64_t dQk = chance(rng, 0.5) ? 32 : uniform(rng, 1, 80);
+  int64_t dV = chance(rng, 0.7) ? dQk : uniform(rng, 1, 80);
+  if (cudaDims) // the CUDA backend takes multiples of 8
+    dQk = 8 * uniform(rng, 1, 8), dV = chance(rng, 0.7) ? dQk : 8 * uniform(rng, 1, 8);
+  bool customMask = chance(rng, 0.7), customScore = chance(rng, 0.6);
+  if (!customMask && !customScore)
+    customMask = true;
+  std::vector<std::string> inputs;
+  if (r.hasIds)
+    inputs.push_back("#attn.input<\"ids\", i32, [seq_kv]>");
+  if (r.hasBias)
+    inputs.push_back("#attn.input<\"bias\", f32, [q_heads, any]>");
+  std::string attrs = fmt::format(
+      "q_heads = {}, kv_heads = {}, d_qk = {}, d_v = {}, element_type = {}, "
+      "lse = {}",
+      qHeads, kvHeads, dQk, dV, elementType, chance(rng, 0.5) ? "true" : "false");
+  if (!inputs.empty())
+    attrs += fmt::format(", inputs = [{}]", fmt::join(inputs, ", "));
+  std::string regions;
+  if (customMask) {
+    attrs += ", mask = #attn.mask<custom>";
+    RegionWriter w(rng, r.hasIds, r.hasBias);
+    std::string v = w.boolean(3);
+    regions += fmt::format(
+        " mask {{\n^bb0(%b: index, %h: index, %q: index, %k: index):\n{}  "
+        "attn.yield {} : i1\n}}",
+        w.body, v);
+  } else if (chance(rng, 0.5)) {
+    attrs += ", mask = #attn.mask<causal, bottom_right>";
+  }
+  if (customScore) {
+    attrs += ", score_mod = #attn.score_mod<custom>";
+    RegionWriter w(rng, r.hasIds, r.hasBias);
+    std::string v = w.real(4, "%s");
+    regions += fmt::format(
+        " score {{\n^bb0(%s: f32, %b: index, %h: index, %q: index, %k: "
+        "index):\n{}  attn.yield {} : f32\n}}",
+        w.body, v);
+  }
+  if (chance(rng, 0.2))
+    attrs += ", softcap = 4.0";
+  if (!cudaDims && chance(rng, 0.3))
+    attrs += fmt::format(", schedule = #attn.schedule<block_n = {}>",
+                         chance(rng, 0.5) ? 32 : 64);
+  r.text = fmt::format("attn.kernel @regions{} attributes {{{}}}{}", index,
+                       attrs, regions);
+  return r;
+}
+
+} // namespace attnc::test::regions
+
+#endif
