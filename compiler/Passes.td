@@ -52,4 +52,29 @@ def AttnApproximateMath : Pass<"attn-approximate-math"> {
   ];
 }
 
+def AttnSelectCpuSchedule : Pass<"attn-select-cpu-schedule"> {
+  let summary = "chooses a CPU tiling for every attn.kernel by heuristic";
+  let description = [{
+    Fills the unset CPU fields of each kernel's `#attn.schedule`: the vector
+    width of the target (16 f32 lanes with AVX-512, 8 with AVX2, else 4),
+    a register-blocked micro-tile sized for that width, block_n so that one
+    packed K tile (d_qk x block_n floats) stays within 32 KiB, block_m, and the
+    default thread count. Fields the user set are kept. With `--vector-width`
+    and `--threads` the target can be fixed (0 means: ask the host).
+
+    ```mlir
+    // attn-opt --attn-select-cpu-schedule="vector-width=16 threads=2"
+    attn.kernel @k attributes {..., d_qk = 128,
+      schedule = #attn.schedule<block_m = 64, block_n = 64, micro_m = 8,
+                                micro_n = 32, vector_width = 16, threads = 2>}
+    ```
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector (4, 8, 16); 0 picks the host's">,
+    Option<"threads", "threads", "int64_t", /*default=*/"0",
+           "default worker threads; 0 picks the host's core count">,
+  ];
+}
+
 #endif // ATTNC_COMPILER_PASSES_TD

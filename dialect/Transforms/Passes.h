@@ -11,9 +11,6 @@ namespace mlir::attn {
 #define GEN_PASS_REGISTRATION
 #include "dialect/Transforms/Passes.h.inc"
 
-/// f32 lanes in the host's widest usable vector register (16, 8 or 4).
-int64_t hostVectorWidth();
-
 } // namespace mlir::attn
 
 #endif

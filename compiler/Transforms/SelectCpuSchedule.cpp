@@ -1,5 +1,7 @@
+// attn-select-cpu-schedule: the CPU backend's schedule heuristic. It lives
+// with the CPU target (compiler/), not in the dialect.
+#include "compiler/Passes.h"
 #include "dialect/AttnOps.h"
-#include "dialect/Transforms/Passes.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"
@@ -9,7 +11,7 @@
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNSELECTCPUSCHEDULE
-#include "dialect/Transforms/Passes.h.inc"
+#include "compiler/Passes.h.inc"
 
 int64_t hostVectorWidth() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
