@@ -2,7 +2,7 @@
 
 namespace mlir::attn::abi {
 
-std::vector<Arg> kernelArgs(ElementType element, bool lse,
+std::vector<Arg> kernelArgs(ElementType element, bool lse, bool blockSparse,
                             const std::vector<InputArg> &inputs) {
   std::vector<Arg> args = {{"q", Role::Q, element, 4, false},
                            {"k", Role::K, element, 4, false},
@@ -10,6 +10,12 @@ std::vector<Arg> kernelArgs(ElementType element, bool lse,
                            {"o", Role::O, element, 4, true}};
   if (lse)
     args.push_back({"lse", Role::Lse, ElementType::F32, 3, true});
+  if (blockSparse) {
+    args.push_back({"kv_num_blocks", Role::KvNumBlocks, ElementType::I32, 3, false});
+    args.push_back({"kv_indices", Role::KvIndices, ElementType::I32, 4, false});
+    args.push_back({"full_kv_num_blocks", Role::FullKvNumBlocks, ElementType::I32, 3, false});
+    args.push_back({"full_kv_indices", Role::FullKvIndices, ElementType::I32, 4, false});
+  }
   for (const InputArg &in : inputs)
     args.push_back({in.name, Role::Input, in.type, in.rank, false});
   return args;
@@ -28,8 +34,9 @@ ParamsLayout cudaParamsLayout(const std::vector<Arg> &args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const Arg &a = args[i];
     int64_t n = static_cast<int64_t>(i);
-    if (a.role == Role::Input) {
-      std::string base = "in_" + a.name;
+    if (a.role != Role::Q && a.role != Role::K && a.role != Role::V &&
+        a.role != Role::O && a.role != Role::Lse) {
+      std::string base = a.role == Role::Input ? "in_" + a.name : a.name;
       add(ParamField::Pointer, n, base,
           a.type == ElementType::I32 ? "const int *" : "const float *", 1, 8);
       if (a.rank > 0) {

@@ -18,7 +18,11 @@ enum class ElementType { F32, F16, BF16, I32 };
 /// What an argument is.
 enum class Role {
   Q, K, V, O, Lse, // the attention tensors ([b, h, s, d]; LSE [b, h, s])
-  Input,           // a declared input (#attn.input)
+  // The block mask of a block-sparse kernel (i32): for each (b, h, query
+  // block) the number of partial and of full kv blocks ([b, h, q blocks])
+  // and their indices ([b, h, q blocks, kv blocks]); b and h may be 1.
+  KvNumBlocks, KvIndices, FullKvNumBlocks, FullKvIndices,
+  Input, // a declared input (#attn.input)
 };
 
 struct Arg {
@@ -37,8 +41,9 @@ struct InputArg {
 };
 
 /// The user-visible arguments in calling order: q, k, v, o, lse (when the
-/// kernel writes it), then the declared inputs in declaration order.
-std::vector<Arg> kernelArgs(ElementType element, bool lse,
+/// kernel writes it), the block mask (block-sparse kernels), then the
+/// declared inputs in declaration order.
+std::vector<Arg> kernelArgs(ElementType element, bool lse, bool blockSparse,
                             const std::vector<InputArg> &inputs);
 
 /// One field of the CUDA kernel's `Params` struct (passed by value).

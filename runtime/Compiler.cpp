@@ -153,7 +153,7 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
                       in.type == DType::F32 ? abi::ElementType::F32
                                             : abi::ElementType::I32,
                       static_cast<int64_t>(in.dims.size())});
-  return abi::kernelArgs(abi::ElementType::F32, s.lse, inputs);
+  return abi::kernelArgs(abi::ElementType::F32, s.lse, s.blockQ > 0, inputs);
 }
 
 const std::string &hostTargetId() {

@@ -203,6 +203,8 @@ Status CpuKernel::validate(const AttentionArgs &a) const {
                          "compiled with lse = false");
   if (Status st = validateInputs(s, a); !st.ok())
     return st;
+  if (Status st = validateBlockMask(s, a); !st.ok())
+    return st;
   if (s.lse && a.lse.dtype != DType::F32)
     return Status::error(fmt::format("lse: element type is {}, but LSE is f32",
                                      toString(a.lse.dtype)));
@@ -225,6 +227,8 @@ size_t CpuKernel::setKtCacheLimit(size_t bytes) {
 int64_t CpuKernel::kvSplitsFor(int64_t batch, int64_t seqQ, int64_t seqKv,
                                unsigned threads) const {
   const KernelSpec &s = impl_->spec;
+  if (s.blockQ > 0)
+    return 1; // block lists are not split (convert-attn-to-scf)
   int64_t tiles = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
                       .items(s.qHeads, batch, seqQ);
   // Split only when there are fewer tiles than two per thread, and keep at
@@ -243,6 +247,10 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
         "kvSplits must be in [0, {}] (0 chooses), got {}", kMaxKvSplits,
         kvSplits));
   const KernelSpec &s = impl_->spec;
+  if (s.blockQ > 0 && kvSplits > 1)
+    return Status::error(fmt::format(
+        "kvSplits: block-sparse kernels do not split their keys (got {})",
+        kvSplits));
   unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
   const int64_t batch = a.q.batch(), seqQ = a.q.seq();
   int64_t splits =
@@ -261,6 +269,18 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     if (view) {
       descriptors.emplace_back(view->data, view->sizes.data(),
                                view->strides.data(), arg.rank);
+      continue;
+    }
+    const BlockMaskArgs &m = a.blockMask;
+    const InputTensor *part = arg.role == Role::KvNumBlocks ? &m.numBlocks
+                              : arg.role == Role::KvIndices ? &m.indices
+                              : arg.role == Role::FullKvNumBlocks
+                                  ? &m.fullNumBlocks
+                              : arg.role == Role::FullKvIndices ? &m.fullIndices
+                                                                : nullptr;
+    if (part) {
+      descriptors.emplace_back(part->data, part->sizes.data(),
+                               part->strides.data(), arg.rank);
       continue;
     }
     for (const InputTensor &t : a.inputs) // validated: exactly one
@@ -283,7 +303,8 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   for (Descriptor &d : descriptors)
     shared.push_back(d.get());
 
-  int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM)
+  int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM,
+                                            /*oneHeadPerItem=*/s.blockQ > 0)
                       .items(s.qHeads, batch, seqQ) *
                   splits;
   PackedFn fn = impl_->fn;

@@ -12,6 +12,11 @@ ModEvaluator::ModEvaluator(const KernelSpec &spec, const AttentionArgs &args)
     : mods_(spec.mods ? spec.mods : std::make_shared<ModPrograms>()) {
   env_.seqQ = args.q.seq();
   env_.seqKv = args.k.seq();
+  if (spec.blockQ > 0 && args.blockMask.given()) {
+    blockQ_ = spec.blockQ;
+    blockKv_ = spec.blockKv;
+    blocks_ = &args.blockMask;
+  }
   for (const InputDecl &decl : spec.inputs) {
     const InputTensor *bound = nullptr;
     for (const InputTensor &t : args.inputs)
@@ -21,7 +26,35 @@ ModEvaluator::ModEvaluator(const KernelSpec &spec, const AttentionArgs &args)
   }
 }
 
+int ModEvaluator::blockState(int64_t b, int64_t h, int64_t qb, int64_t kb) {
+  const BlockMaskArgs &m = *blocks_;
+  int64_t bb = m.numBlocks.sizes[0] == 1 ? 0 : b;
+  int64_t hh = m.numBlocks.sizes[1] == 1 ? 0 : h;
+  if (rowKey_[0] != bb || rowKey_[1] != hh || rowKey_[2] != qb) {
+    rowKey_[0] = bb, rowKey_[1] = hh, rowKey_[2] = qb;
+    rowStates_.assign(m.indices.sizes[3], 0);
+    auto at = [](const InputTensor &t, std::initializer_list<int64_t> index) {
+      int64_t offset = 0, d = 0;
+      for (int64_t i : index)
+        offset += i * t.strides[d++];
+      return static_cast<const int32_t *>(t.data)[offset];
+    };
+    for (int list = 0; list < 2; ++list) {
+      const InputTensor &num = list ? m.fullNumBlocks : m.numBlocks;
+      const InputTensor &idx = list ? m.fullIndices : m.indices;
+      for (int32_t j = 0; j < at(num, {bb, hh, qb}); ++j)
+        rowStates_[at(idx, {bb, hh, qb, j})] = static_cast<char>(1 + list);
+    }
+  }
+  return rowStates_[kb];
+}
+
 bool ModEvaluator::visible(int64_t b, int64_t h, int64_t q, int64_t k) {
+  if (blocks_) { // absent blocks are masked, full ones trusted
+    int state = blockState(b, h, q / blockQ_, k / blockKv_);
+    if (state != 1)
+      return state == 2;
+  }
   if (!mods_->mask)
     return true;
   ModValue args[4], out[1];
@@ -44,7 +77,7 @@ template double ModEvaluator::score(double, int64_t, int64_t, int64_t, int64_t);
 template float ModEvaluator::score(float, int64_t, int64_t, int64_t, int64_t);
 
 bool ModEvaluator::range(int64_t qFirst, int64_t qLast, int64_t out[4]) {
-  if (!mods_->range)
+  if (!mods_->range || blocks_)
     return false;
   ModValue args[4], results[4];
   args[0].i = qFirst, args[1].i = qLast, args[2].i = env_.seqQ,

@@ -29,20 +29,29 @@ class ModEvaluator {
 public:
   /// `args` gives the lengths (q, k) and the inputs, bound by name.
   ModEvaluator(const KernelSpec &spec, const AttentionArgs &args);
-  bool hasMask() const { return mods_->mask.has_value(); }
+  bool hasMask() const { return mods_->mask.has_value() || blockQ_ > 0; }
   bool hasScore() const { return mods_->score.has_value(); }
   /// Whether query `q` of (b, h) sees key `k`.
   bool visible(int64_t b, int64_t h, int64_t q, int64_t k);
   /// The score after the modifiers (softcap, ALiBi, custom), computed in T.
   template <typename T> T score(T s, int64_t b, int64_t h, int64_t q, int64_t k);
   /// The key range of rows [qFirst, qLast]: {lo, hi, fullLo, fullHi}; false
-  /// for custom masks (no range known).
+  /// for custom masks and block-sparse kernels (no range known).
   bool range(int64_t qFirst, int64_t qLast, int64_t out[4]);
 
 private:
+  /// Block-sparse: 0 absent, 1 partial, 2 full, for kv block `kb` of
+  /// (b, h, query block `qb`).
+  int blockState(int64_t b, int64_t h, int64_t qb, int64_t kb);
+
   std::shared_ptr<const ModPrograms> mods_;
   ModEnv env_;
   std::vector<ModValue> registers_;
+  // Block-sparse kernels: the block mask and the states of one row.
+  int64_t blockQ_ = 0, blockKv_ = 0;
+  const BlockMaskArgs *blocks_ = nullptr;
+  std::vector<char> rowStates_;
+  int64_t rowKey_[3] = {-1, -1, -1};
 };
 
 /// Number of unmasked (query, key) pairs of one call, over every batch and

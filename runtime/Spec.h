@@ -58,6 +58,9 @@ struct KernelSpec {
   Layout layout = Layout::BSHD;
   Mode mode = Mode::Prefill;
   bool lse = false;
+  // Block sparsity (#attn.block_sparse): query and key rows per block; 0
+  // when the kernel takes no block mask.
+  int64_t blockQ = 0, blockKv = 0;
   std::vector<InputDecl> inputs;
   // The mask, score and key-range functions, for the reference (always set
   // on views made from IR).

@@ -65,18 +65,37 @@ struct InputTensor {
   std::vector<int64_t> sizes, strides;
 };
 
+/// The run-time block mask of a block-sparse kernel (#attn.block_sparse),
+/// in FlexAttention's form, all int32: for each (b, h, query block) the
+/// number of partial kv blocks (the mask is evaluated there) and of full
+/// ones (every pair visible, the mask is skipped), and their kv-block
+/// indices; blocks in neither list are never visited. Shapes [B, H, QB]
+/// and [B, H, QB, KVB] with B = 1 or batch, H = 1 or q_heads (1
+/// broadcasts), QB = ceil(seq_q / block_q), KVB = ceil(seq_kv / block_kv);
+/// the first count entries of an indices row are used.
+struct BlockMaskArgs {
+  InputTensor numBlocks, indices, fullNumBlocks, fullIndices;
+  bool given() const { return numBlocks.data != nullptr; }
+};
+
 /// The tensors of one attention call. `lse` is required exactly when the
-/// kernel was compiled with lse = true; `inputs` binds every declared
-/// input, by name.
+/// kernel was compiled with lse = true, `blockMask` exactly when it is
+/// block-sparse; `inputs` binds every declared input, by name.
 struct AttentionArgs {
   TensorView q, k, v, o, lse;
   std::vector<InputTensor> inputs;
+  BlockMaskArgs blockMask;
 };
 
 /// Checks the call's inputs against the kernel's declarations: each
 /// declared input bound exactly once, nothing undeclared, and each with its
 /// declared element type, rank and sizes (any dimension at least 1).
 Status validateInputs(const KernelSpec &spec, const AttentionArgs &args);
+
+/// Checks a block-sparse kernel's block mask (or that a dense kernel got
+/// none): shapes, counts within [0, KVB], indices within [0, KVB), and no
+/// kv block listed twice for one (b, h, query block).
+Status validateBlockMask(const KernelSpec &spec, const AttentionArgs &args);
 
 /// How one call runs: worker threads and split-KV (CPU), stream (CUDA).
 struct LaunchOptions {

@@ -50,6 +50,7 @@ struct KernelShape {
   WorkSplit split;
   bool cacheKt; // prefill: K^T tiles are reused by the query blocks
   ArrayAttr inputs; // declared inputs (#attn.input), or null
+  int64_t blockQ, blockKv; // #attn.block_sparse; 0 when dense
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -65,10 +66,14 @@ struct KernelShape {
             s.getMicroN(),
             s.getVectorWidth(),
             WorkSplit::of(op.getQHeads(), op.getKvHeadsOrDefault(),
-                          s.getBlockM()),
+                          s.getBlockM(),
+                          /*oneHeadPerItem=*/bool(op.getBlockSparseAttr())),
             op.getModeOrDefault() == Mode::Prefill,
-            op.getInputsAttr()};
+            op.getInputsAttr(),
+            op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockQ() : 0,
+            op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0};
   }
+  bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
   int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
 };
@@ -122,6 +127,16 @@ public:
       case abi::Role::Lse:
         args.push_back(lseTy);
         break;
+      case abi::Role::KvNumBlocks:
+      case abi::Role::KvIndices:
+      case abi::Role::FullKvNumBlocks:
+      case abi::Role::FullKvIndices: {
+        SmallVector<int64_t> shape(arg.rank, dyn);
+        args.push_back(MemRefType::get(
+            shape, b.getI32Type(),
+            StridedLayoutAttr::get(b.getContext(), dyn, shape)));
+        break;
+      }
       case abi::Role::Input: {
         // Any sizes and strides: the runtime checks them at the boundary.
         SmallVector<int64_t> shape(arg.rank, dyn);
@@ -149,7 +164,8 @@ public:
                                                     : abi::ElementType::I32,
                         static_cast<int64_t>(in.getDims().size())});
     }
-    return abi::kernelArgs(abi::ElementType::F32, s.lse, inputs);
+    return abi::kernelArgs(abi::ElementType::F32, s.lse, s.blockSparse(),
+                           inputs);
   }
 
   void emitBody(func::FuncOp func) {
@@ -174,6 +190,18 @@ public:
         break;
       case abi::Role::Lse:
         lseOut = value;
+        break;
+      case abi::Role::KvNumBlocks:
+        blockCount[0] = value;
+        break;
+      case abi::Role::KvIndices:
+        blockIndex[0] = value;
+        break;
+      case abi::Role::FullKvNumBlocks:
+        blockCount[1] = value;
+        break;
+      case abi::Role::FullKvIndices:
+        blockIndex[1] = value;
         break;
       case abi::Role::Input:
         inputs.push_back(value);
@@ -344,8 +372,55 @@ private:
 
     packQ();
     initState();
-    auto [lo, hi] = splitKeyRange();
-    forLoop(lo, hi, idx(s.blockN), {}, [&](Value n0, ValueRange) {
+    if (s.blockSparse()) {
+      visibleKeyRange(); // fullLo/fullHi: built-in masks skip full tiles
+      emitBlockLists();
+    } else {
+      auto [lo, hi] = splitKeyRange();
+      forLoop(lo, hi, idx(s.blockN), {}, [&](Value n0, ValueRange) {
+        processTile(n0, hi, /*trusted=*/false);
+        return SmallVector<Value>();
+      });
+    }
+    finalize();
+  }
+
+  /// Block-sparse: the key tiles of this item's query block are those of
+  /// the kv blocks its lists name, partial ones first (the mask is
+  /// evaluated there), then full ones (trusted: no mask but the tail). The
+  /// lists were validated at the boundary: counts <= kv blocks, indices in
+  /// range, no block twice. Split-KV is off (the runtime passes 1).
+  void emitBlockLists() {
+    auto broadcastOr = [&](Value mem, int64_t dim, Value index) {
+      Value one = cmp(arith::CmpIPredicate::eq,
+                      b.create<memref::DimOp>(mem, dim), idx(1));
+      return b.create<arith::SelectOp>(one, idx(0), index).getResult();
+    };
+    Value bIdx = broadcastOr(blockCount[0], 0, batch);
+    Value hIdx = broadcastOr(blockCount[0], 1, firstHead);
+    Value qb = b.create<arith::DivUIOp>(m0, idx(s.blockQ));
+    for (int list = 0; list < 2; ++list) {
+      Value count = b.create<arith::IndexCastOp>(
+          b.getIndexType(), load(blockCount[list], {bIdx, hIdx, qb}));
+      forLoop(idx(0), count, idx(1), {}, [&](Value j, ValueRange) {
+        Value kvb = b.create<arith::IndexCastOp>(
+            b.getIndexType(), load(blockIndex[list], {bIdx, hIdx, qb, j}));
+        Value start = mul(kvb, idx(s.blockKv));
+        Value end = minS(add(start, idx(s.blockKv)), seqKv);
+        forLoop(start, end, idx(s.blockN), {}, [&](Value n0, ValueRange) {
+          processTile(n0, end, /*trusted=*/list == 1);
+          return SmallVector<Value>();
+        });
+        return SmallVector<Value>();
+      });
+    }
+  }
+
+  /// One key tile [n0, min(n0 + block_n, hi)): scores, modifiers, mask,
+  /// online softmax, P V. `trusted`: a full block of a block mask, where
+  /// only lanes past the last key are masked.
+  void processTile(Value n0, Value hi, bool trusted) {
+    {
       Value cols = minS(idx(s.blockN), sub(hi, n0));
       n0Cur = n0;
       if (s.cacheKt) {
@@ -372,12 +447,10 @@ private:
       computeScores();
       if (defs.score)
         applyScore(n0);
-      applyMask(n0, cols);
+      applyMask(n0, cols, trusted);
       updateSoftmax();
       accumulatePV(cols);
-      return SmallVector<Value>();
-    });
-    finalize();
+    }
   }
 
   /// The query head and position of tile row `r` (see WorkSplit).
@@ -619,9 +692,10 @@ private:
   /// Sets masked scores (and columns past the last key) to -inf, only on
   /// tiles that the key range does not prove fully visible, or that are
   /// short.
-  void applyMask(Value n0, Value cols) {
+  void applyMask(Value n0, Value cols, bool trusted) {
+    const bool useMask = defs.mask && !trusted;
     Value needMask = cmp(arith::CmpIPredicate::slt, cols, idx(s.blockN));
-    if (defs.mask) {
+    if (useMask) {
       Value full = b.create<arith::AndIOp>(
           cmp(arith::CmpIPredicate::sge, n0, fullLo),
           cmp(arith::CmpIPredicate::sle, add(n0, idx(s.blockN)), fullHi));
@@ -639,7 +713,7 @@ private:
               b.create<vector::BroadcastOp>(indexVecTy(), add(n0, idx(c))),
               laneIota());
           Value valid = cmp(arith::CmpIPredicate::slt, keys, keyEnd);
-          if (defs.mask) {
+          if (useMask) {
             Value visible = mods->inlineFunc(
                 defs.mask, {batch, h, row, clampedKeys(n0, c)})[0];
             if (!isa<VectorType>(visible.getType())) // depends on no key
@@ -877,6 +951,8 @@ private:
   // position m0, how many positions it has, and its rows (heads x positions).
   Value split, batch, firstHead, kvHead, m0, positions, rows, rowsUp;
   Value ktCache, ktTags;
+  // Block-sparse: [0] partial, [1] full lists (counts and indices).
+  Value blockCount[2], blockIndex[2];
   // The current key tile: its first key, and its K^T cache slot (prefill).
   Value n0Cur, ktIndex;
 };

@@ -14,8 +14,6 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
   };
   if (!op.getElementType().isF32())
     return unsupported("element_type ", op.getElementType());
-  if (op.getBlockSparse())
-    return unsupported("block_sparse masks");
   Layout layout = op.getLayoutOrDefault();
   if (layout != Layout::BSHD && layout != Layout::BHSD)
     return unsupported("layout ", stringifyLayout(layout));
@@ -27,5 +25,17 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
   if (!s || !s.isCompleteForCpu())
     return op.emitOpError(
         "has no complete cpu schedule; run attn-select-cpu-schedule first");
+  if (BlockSparseAttr sparse = op.getBlockSparseAttr()) {
+    // A tile of block_m query rows (one head per tile) and block_n keys must
+    // lie inside one sparse block.
+    if (sparse.getBlockQ() % s.getBlockM())
+      return op.emitOpError() << "block_q (" << sparse.getBlockQ()
+                              << ") must be a multiple of block_m ("
+                              << s.getBlockM() << ") for the cpu backend";
+    if (sparse.getBlockKv() % s.getBlockN())
+      return op.emitOpError() << "block_kv (" << sparse.getBlockKv()
+                              << ") must be a multiple of block_n ("
+                              << s.getBlockN() << ") for the cpu backend";
+  }
   return success();
 }

@@ -18,8 +18,11 @@ struct WorkSplit {
   int64_t headsPerItem;
   int64_t positionsPerItem;
 
-  static WorkSplit of(int64_t qHeads, int64_t kvHeads, int64_t blockM) {
-    int64_t heads = std::gcd(qHeads / kvHeads, blockM);
+  /// `oneHeadPerItem`: block-sparse kernels, whose block mask may differ
+  /// per head, keep one head per tile.
+  static WorkSplit of(int64_t qHeads, int64_t kvHeads, int64_t blockM,
+                      bool oneHeadPerItem = false) {
+    int64_t heads = oneHeadPerItem ? 1 : std::gcd(qHeads / kvHeads, blockM);
     return {heads, blockM / heads};
   }
   /// Work items for one call: batch x head groups x position blocks.

@@ -55,6 +55,14 @@ struct SelectCpuSchedule
     int64_t nThreads = given(&ScheduleAttr::getThreads);
     if (!width)
       width = hostWidth;
+    // Block-sparse: kernel tiles must tile the sparse blocks.
+    BlockSparseAttr sparse = op.getBlockSparseAttr();
+    if (sparse && sparse.getBlockKv() % width)
+      return op.emitOpError() << "block_kv (" << sparse.getBlockKv()
+                              << ") must be a multiple of the vector width ("
+                              << width << ") for the cpu backend";
+    if (!microN && sparse && !blockN)
+      microN = sparse.getBlockKv() % (2 * width) == 0 ? 2 * width : width;
     if (!microN)
       microN = blockN % (2 * width) == 0 ? 2 * width : width;
     if (blockN && blockN % width)
@@ -76,9 +84,17 @@ struct SelectCpuSchedule
       // to 7% (d 256) faster than 32 KiB-of-L1 tiles, and level at d 64.
       blockN = std::max<int64_t>(128 / microN * microN, microN);
     }
+    if (sparse && !given(&ScheduleAttr::getBlockN))
+      while (blockN > microN && sparse.getBlockKv() % blockN)
+        blockN -= microN;
     int64_t group = static_cast<int64_t>(op.getQHeads()) / op.getKvHeadsOrDefault();
-    if (!blockM && decode)
+    if (!blockM && decode && !sparse)
       blockM = group;
+    if (!blockM && sparse) {
+      blockM = 64;
+      while (blockM > 1 && sparse.getBlockQ() % blockM)
+        blockM /= 2;
+    }
     if (!microM) {
       microM = 1;
       for (int64_t m = maxMicroM; m > 1; --m)

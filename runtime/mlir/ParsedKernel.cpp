@@ -100,6 +100,10 @@ KernelSpec viewOf(mlir::attn::KernelOp op) {
                                                     : Mode::Prefill;
   s.lse = op.getLseOrDefault();
   s.inputs = inputsOf(op);
+  if (a::BlockSparseAttr blocks = op.getBlockSparseAttr()) {
+    s.blockQ = blocks.getBlockQ();
+    s.blockKv = blocks.getBlockKv();
+  }
   s.mods = compileMods(op);
   if (a::ScheduleAttr sched = op.getScheduleAttr()) {
     s.blockM = sched.getBlockM();

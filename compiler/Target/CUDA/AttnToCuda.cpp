@@ -70,7 +70,8 @@ std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
     }
   abi::ElementType element = op.getElementType().isBF16() ? abi::ElementType::BF16
                                                           : abi::ElementType::F16;
-  return abi::kernelArgs(element, op.getLseOrDefault(), inputs);
+  return abi::kernelArgs(element, op.getLseOrDefault(),
+                         static_cast<bool>(op.getBlockSparseAttr()), inputs);
 }
 
 FailureOr<std::string> mlir::attn::translateKernelToCuda(KernelOp op,
