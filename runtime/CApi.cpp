@@ -2,6 +2,7 @@
 // symbols leave libattnc (see attnc.map).
 #include "attnc/attnc.h"
 
+#include "runtime/BlockMask.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
 #include "runtime/cuda/CudaKernel.h"
@@ -12,6 +13,10 @@
 #include <cctype>
 #include <mutex>
 #include <string>
+
+struct attnc_block_mask {
+  attnc::BlockMask mask;
+};
 
 struct attnc_kernel {
   attnc::KernelIr ir;
@@ -122,6 +127,73 @@ attnc_status create(attnc::StatusOr<attnc::KernelIr> ir, attnc_target target,
   if (!checked.ok())
     return failCompile(checked);
   *out = new attnc_kernel(std::move(*ir), target);
+  return ATTNC_OK;
+}
+
+/// The runtime's views of C inputs; an error names the bad one.
+attnc_status convertInputs(const attnc_input *inputs, int64_t count,
+                           std::vector<attnc::InputTensor> &out) {
+  if (count < 0 || count > 64 || (count > 0 && !inputs))
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("num_inputs ({}) must be in [0, 64], with inputs "
+                            "non-NULL when it is not 0",
+                            count));
+  for (int64_t i = 0; i < count; ++i) {
+    const attnc_input &in = inputs[i];
+    if (!in.name)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("inputs[{}].name is NULL", i));
+    if (!isDtype(in.dtype))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("inputs[{}] ('{}'): dtype ({}) is not an "
+                              "attnc_dtype",
+                              i, in.name, static_cast<int>(in.dtype)));
+    if (in.rank < 0 || in.rank > 4)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("inputs[{}] ('{}'): rank ({}) must be in [0, 4]",
+                              i, in.name, in.rank));
+    attnc::InputTensor t;
+    t.name = in.name;
+    t.data = const_cast<void *>(in.data);
+    t.dtype = dtypeOf(in.dtype);
+    t.sizes.assign(in.sizes, in.sizes + in.rank);
+    t.strides.assign(in.strides, in.strides + in.rank);
+    out.push_back(std::move(t));
+  }
+  return ATTNC_OK;
+}
+
+/// The runtime's view of a C block mask (contiguous arrays).
+attnc_status convertBlockMask(const attnc_block_mask_view *m,
+                              attnc::BlockMaskArgs &out) {
+  if (!m)
+    return ATTNC_OK;
+  if (!m->kv_num_blocks || !m->kv_indices || !m->full_kv_num_blocks ||
+      !m->full_kv_indices)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                "block_mask: every array must be non-NULL");
+  if (m->batch < 1 || m->heads < 1 || m->q_blocks < 0 || m->kv_blocks < 0)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("block_mask: batch ({}) and heads ({}) must be >= "
+                            "1 and q_blocks ({}), kv_blocks ({}) >= 0",
+                            m->batch, m->heads, m->q_blocks, m->kv_blocks));
+  auto view = [](const int32_t *data, std::vector<int64_t> sizes) {
+    attnc::InputTensor t;
+    t.data = const_cast<int32_t *>(data);
+    t.dtype = attnc::DType::I32;
+    t.strides.assign(sizes.size(), 1);
+    for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i)
+      t.strides[i] = t.strides[i + 1] * sizes[i + 1];
+    t.sizes = std::move(sizes);
+    return t;
+  };
+  out.numBlocks = view(m->kv_num_blocks, {m->batch, m->heads, m->q_blocks});
+  out.indices =
+      view(m->kv_indices, {m->batch, m->heads, m->q_blocks, m->kv_blocks});
+  out.fullNumBlocks =
+      view(m->full_kv_num_blocks, {m->batch, m->heads, m->q_blocks});
+  out.fullIndices = view(m->full_kv_indices,
+                         {m->batch, m->heads, m->q_blocks, m->kv_blocks});
   return ATTNC_OK;
 }
 
@@ -251,72 +323,107 @@ attnc_status attnc_kernel_run(attnc_kernel *kernel, const attnc_tensor *q,
                               const attnc_tensor *k, const attnc_tensor *v,
                               const attnc_tensor *o, const attnc_tensor *lse,
                               int threads, void *stream) {
-  return attnc_kernel_run_with_inputs(kernel, q, k, v, o, lse, nullptr, 0,
-                                      threads, stream);
+  attnc_run_args args{q, k, v, o, lse, nullptr, 0, nullptr, threads, stream};
+  return attnc_kernel_run_args(kernel, &args);
 }
 
 attnc_status attnc_kernel_run_with_inputs(
     attnc_kernel *kernel, const attnc_tensor *q, const attnc_tensor *k,
     const attnc_tensor *v, const attnc_tensor *o, const attnc_tensor *lse,
     const attnc_input *inputs, int64_t num_inputs, int threads, void *stream) {
-  if (!kernel || !q || !k || !v || !o)
+  attnc_run_args args{q, k, v, o, lse, inputs, num_inputs, nullptr, threads,
+                      stream};
+  return attnc_kernel_run_args(kernel, &args);
+}
+
+attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
+                                   const attnc_run_args *a) {
+  if (!kernel || !a || !a->q || !a->k || !a->v || !a->o)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 "kernel, q, k, v and o must not be NULL");
-  if (threads < 0)
+  if (a->threads < 0)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("threads must be >= 0, got {}", threads));
-  if (kernel->target == ATTNC_TARGET_CUDA && threads != 0)
+                fmt::format("threads must be >= 0, got {}", a->threads));
+  if (kernel->target == ATTNC_TARGET_CUDA && a->threads != 0)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 "threads must be 0 for the CUDA target");
-  if (kernel->target != ATTNC_TARGET_CUDA && stream)
+  if (kernel->target != ATTNC_TARGET_CUDA && a->stream)
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 kernel->target == ATTNC_TARGET_CPU
                     ? "stream must be NULL for the CPU target"
                     : "stream must be NULL for the CUDA_SIM target");
   attnc::AttentionArgs args;
   for (auto [name, t, out] :
-       {std::tuple{"q", q, &args.q}, std::tuple{"k", k, &args.k},
-        std::tuple{"v", v, &args.v}, std::tuple{"o", o, &args.o},
-        std::tuple{"lse", lse, &args.lse}})
+       {std::tuple{"q", a->q, &args.q}, std::tuple{"k", a->k, &args.k},
+        std::tuple{"v", a->v, &args.v}, std::tuple{"o", a->o, &args.o},
+        std::tuple{"lse", a->lse, &args.lse}})
     if (attnc_status st = view(name, t, *out); st != ATTNC_OK)
       return st;
-  if (num_inputs < 0 || num_inputs > 64 || (num_inputs > 0 && !inputs))
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("num_inputs ({}) must be in [0, 64], with inputs "
-                            "non-NULL when it is not 0",
-                            num_inputs));
-  for (int64_t i = 0; i < num_inputs; ++i) {
-    const attnc_input &in = inputs[i];
-    if (!in.name)
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  fmt::format("inputs[{}].name is NULL", i));
-    if (!isDtype(in.dtype))
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  fmt::format("inputs[{}] ('{}'): dtype ({}) is not an "
-                              "attnc_dtype",
-                              i, in.name, static_cast<int>(in.dtype)));
-    if (in.rank < 0 || in.rank > 4)
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  fmt::format("inputs[{}] ('{}'): rank ({}) must be in [0, 4]",
-                              i, in.name, in.rank));
-    attnc::InputTensor t;
-    t.name = in.name;
-    t.data = const_cast<void *>(in.data);
-    t.dtype = dtypeOf(in.dtype);
-    t.sizes.assign(in.sizes, in.sizes + in.rank);
-    t.strides.assign(in.strides, in.strides + in.rank);
-    args.inputs.push_back(std::move(t));
-  }
+  if (attnc_status st = convertInputs(a->inputs, a->num_inputs, args.inputs);
+      st != ATTNC_OK)
+    return st;
+  if (attnc_status st = convertBlockMask(a->block_mask, args.blockMask);
+      st != ATTNC_OK)
+    return st;
   if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
     return st;
   attnc::LaunchOptions options;
-  options.threads = static_cast<unsigned>(threads);
-  options.stream = stream;
+  options.threads = static_cast<unsigned>(a->threads);
+  options.stream = a->stream;
   attnc::Status st = (*kernel->kernel)->launch(args, options);
   if (!st.ok())
     return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
   return ATTNC_OK;
 }
+
+attnc_status attnc_block_mask_build(attnc_kernel *kernel, int64_t batch,
+                                    int64_t seq_q, int64_t seq_kv,
+                                    const attnc_input *inputs,
+                                    int64_t num_inputs, attnc_block_mask **out) {
+  if (!out)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+  *out = nullptr;
+  if (!kernel)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
+  if (batch < 1 || seq_q < 0 || seq_kv < 0)
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("batch ({}) must be >= 1 and seq_q ({}), seq_kv "
+                            "({}) >= 0",
+                            batch, seq_q, seq_kv));
+  const attnc::KernelSpec &spec = kernel->ir.view();
+  attnc::AttentionArgs args;
+  args.q.sizes = {batch, spec.qHeads, seq_q, spec.dQk};
+  args.k.sizes = {batch, spec.kvHeads, seq_kv, spec.dQk};
+  if (attnc_status st = convertInputs(inputs, num_inputs, args.inputs);
+      st != ATTNC_OK)
+    return st;
+  auto mask = attnc::buildBlockMask(spec, args);
+  if (!mask.ok())
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT, mask.status().message());
+  *out = new attnc_block_mask{std::move(*mask)};
+  return ATTNC_OK;
+}
+
+attnc_block_mask_view attnc_block_mask_get(const attnc_block_mask *m) {
+  attnc_block_mask_view v{};
+  if (!m)
+    return v;
+  v.kv_num_blocks = m->mask.numBlocks.data();
+  v.kv_indices = m->mask.indices.data();
+  v.full_kv_num_blocks = m->mask.fullNumBlocks.data();
+  v.full_kv_indices = m->mask.fullIndices.data();
+  v.batch = m->mask.batch;
+  v.heads = m->mask.heads;
+  v.q_blocks = m->mask.qBlocks;
+  v.kv_blocks = m->mask.kvBlocks;
+  return v;
+}
+
+double attnc_block_mask_density(const attnc_block_mask *m) {
+  return m ? m->mask.density() : 0.0;
+}
+
+void attnc_block_mask_destroy(attnc_block_mask *m) { delete m; }
 
 void attnc_kernel_destroy(attnc_kernel *kernel) { delete kernel; }
 

@@ -283,6 +283,63 @@ int main(void) {
                 "inputs[0] ('doc'): rank (5) must be in [0, 4]");
     attnc_kernel_destroy(packed);
   }
+  /* A block-sparse kernel: its block mask built from its own (causal)
+   * mask, then the run; the output is the dense causal one. */
+  {
+    attnc_kernel *sparse = NULL;
+    CHECK(attnc_kernel_create_from_mlir(
+              "attn.kernel @blocks attributes {q_heads = 4, kv_heads = 2, "
+              "d_qk = 24, element_type = f32, mask = #attn.mask<causal, "
+              "bottom_right>, block_sparse = #attn.block_sparse<block_q = 16, "
+              "block_kv = 16>}",
+              ATTNC_TARGET_CPU, &sparse) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_block_mask *mask = NULL;
+    CHECK(attnc_block_mask_build(sparse, B, SQ, SKV, NULL, 0, &mask) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_block_mask_view view = attnc_block_mask_get(mask);
+    CHECK(view.q_blocks == 2 && view.kv_blocks == 3 && view.batch == 1 &&
+              view.heads == 1,
+          "block mask shape %lld %lld %lld %lld", (long long)view.q_blocks,
+          (long long)view.kv_blocks, (long long)view.batch, (long long)view.heads);
+    /* 17 x 33 bottom-right causal: query block 0 sees kv blocks 0 (full)
+     * and 1 (partial), block 1 sees all three. */
+    CHECK(view.full_kv_num_blocks[0] == 1 && view.kv_num_blocks[0] == 1,
+          "query block 0: %d full, %d partial", view.full_kv_num_blocks[0],
+          view.kv_num_blocks[0]);
+    CHECK(fabs(attnc_block_mask_density(mask) - 5.0 / 6.0) < 1e-12, "density %g",
+          attnc_block_mask_density(mask));
+    memset(o, 0, sizeof o);
+    attnc_run_args args = {&tq, &tk, &tv, &to, NULL, NULL, 0, &view, 1, NULL};
+    CHECK(attnc_kernel_run_args(sparse, &args) == ATTNC_OK, "%s",
+          attnc_last_error());
+    CHECK(fabs(o[(16 * HQ + 3) * D + 5] -
+               reference(q, k, v, SQ, SKV, HQ, HKV, D, 0, 3, 16, 5)) < 1e-5,
+          "block-sparse output");
+    CHECK_ERROR(attnc_kernel_run(sparse, &tq, &tk, &tv, &to, NULL, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "block mask: kernel @blocks is block-sparse (block_q = 16, "
+                "block_kv = 16); give its block mask");
+    attnc_block_mask_view broken = view;
+    broken.full_kv_indices = NULL;
+    args.block_mask = &broken;
+    CHECK_ERROR(attnc_kernel_run_args(sparse, &args), ATTNC_ERROR_INVALID_ARGUMENT,
+                "block_mask: every array must be non-NULL");
+    attnc_block_mask *none = NULL;
+    CHECK_ERROR(attnc_block_mask_build(sparse, 0, SQ,
+                                       SKV, NULL, 0, &none),
+                ATTNC_ERROR_INVALID_ARGUMENT, "batch (0) must be >= 1");
+    attnc_block_mask_destroy(mask);
+    attnc_kernel_destroy(sparse);
+    attnc_kernel *dense = NULL;
+    CHECK(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, &dense) == ATTNC_OK, "%s",
+          attnc_last_error());
+    CHECK_ERROR(attnc_block_mask_build(dense, B, SQ, SKV, NULL, 0, &none),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "kernel @c_api_kernel is not block-sparse");
+    attnc_kernel_destroy(dense);
+  }
+
   /* The emulated CUDA target: the CUDA kernel text on the CPU, f16 host
    * buffers laid out as for the GPU (16-byte aligned). */
   {

@@ -4,6 +4,7 @@
 #include "Commands.h"
 #include "DeclaredInputs.h"
 
+#include "runtime/BlockMask.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/Dispatch.h"
 #include "runtime/KernelCache.h"
@@ -218,6 +219,26 @@ struct HostCall {
       args.lse = lseView(lse.data(), in.batch, s.qHeads, in.seqQ);
     args.inputs = in.declared.tensors;
   }
+  /// Block-sparse kernels: the block mask of the kernel's own mask for this
+  /// shape, printed with its density.
+  Status attachBlockMask(const KernelSpec &s) {
+    if (s.blockQ == 0)
+      return Status::success();
+    auto start = std::chrono::steady_clock::now();
+    auto built = buildBlockMask(s, args);
+    if (!built.ok())
+      return built.status();
+    blocks = std::move(*built);
+    args.blockMask = blocks.args();
+    fmt::print("blocks    {}x{} blocks from the kernel's mask: {:.1f}% visited "
+               "(built in {:.1f} ms)\n",
+               s.blockQ, s.blockKv, 100 * blocks.density(),
+               std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now() - start)
+                   .count());
+    return Status::success();
+  }
+  BlockMask blocks;
 };
 
 int report(const Status &st) {
@@ -371,6 +392,8 @@ int runCommand(const Options &o) {
   const KernelSpec &t = kernel->spec();
 
   HostCall call(s, *in);
+  if (Status st = call.attachBlockMask(s); !st.ok())
+    return report(st);
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
   printKernel(s);
   fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "

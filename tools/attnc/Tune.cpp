@@ -5,6 +5,7 @@
 #include "DeclaredInputs.h"
 #include "Png.h"
 
+#include "runtime/BlockMask.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
@@ -64,6 +65,7 @@ struct Candidate {
 struct Inputs {
   std::vector<std::vector<float>> q, k, v, o, lse;
   DeclaredInputs declared; // the kernel's #attn.input tensors (random)
+  BlockMask blocks;         // block-sparse kernels: their own mask's
   Status status = Status::success();
   Inputs(const KernelSpec &s, const Shape &shape, int sets,
          std::mt19937_64 &rng) {
@@ -92,6 +94,14 @@ struct Inputs {
     if (s.lse)
       a.lse = lseView(lse[i].data(), shape.batch, s.qHeads, shape.seqQ);
     a.inputs = declared.tensors;
+    if (s.blockQ > 0) { // the kernel's own mask, as a block mask
+      if (!blocks.numBlocks.size()) {
+        auto built = buildBlockMask(s, a);
+        if (built.ok())
+          blocks = std::move(*built);
+      }
+      a.blockMask = blocks.args();
+    }
     return a;
   }
 };

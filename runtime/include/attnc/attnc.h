@@ -108,7 +108,33 @@ typedef struct attnc_input {
   int64_t strides[4];
 } attnc_input;
 
+/* The block mask of a block-sparse kernel (#attn.block_sparse), in
+ * FlexAttention's form: for each (b, h, query block), the number of partial
+ * kv blocks (the kernel's mask is evaluated there) and of full ones (every
+ * pair visible), and their kv-block indices; other blocks are skipped.
+ * C-order int32 arrays [batch][heads][q_blocks] and
+ * [batch][heads][q_blocks][kv_blocks]; batch and heads may be 1
+ * (broadcast). q_blocks = ceil(seq_q / block_q), kv_blocks = ceil(seq_kv /
+ * block_kv). Build one with attnc_block_mask_build, or fill your own. */
+typedef struct attnc_block_mask_view {
+  const int32_t *kv_num_blocks, *kv_indices;
+  const int32_t *full_kv_num_blocks, *full_kv_indices;
+  int64_t batch, heads, q_blocks, kv_blocks;
+} attnc_block_mask_view;
+
+/* Everything one call takes. lse, inputs and block_mask may be NULL when
+ * the kernel has no LSE, declares no inputs or is not block-sparse. */
+typedef struct attnc_run_args {
+  const attnc_tensor *q, *k, *v, *o, *lse;
+  const struct attnc_input *inputs;
+  int64_t num_inputs;
+  const attnc_block_mask_view *block_mask;
+  int threads;  /* CPU and CUDA_SIM: 0 uses every core; CUDA: 0 */
+  void *stream; /* CUDA: a CUstream (NULL: the default stream) */
+} attnc_run_args;
+
 typedef struct attnc_kernel attnc_kernel;
+typedef struct attnc_block_mask attnc_block_mask;
 
 /* A spec with every field at its default. */
 ATTNC_API attnc_spec attnc_spec_default(void);
@@ -161,6 +187,25 @@ ATTNC_API attnc_status attnc_kernel_run_with_inputs(
     attnc_kernel *kernel, const attnc_tensor *q, const attnc_tensor *k,
     const attnc_tensor *v, const attnc_tensor *o, const attnc_tensor *lse,
     const attnc_input *inputs, int64_t num_inputs, int threads, void *stream);
+
+/* The general form of the two calls above. */
+ATTNC_API attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
+                                             const attnc_run_args *args);
+
+/* The block mask of a block-sparse kernel's own mask for one shape (and
+ * the kernel's declared inputs, which its mask may read), built block by
+ * block without a seq_q x seq_kv grid. */
+ATTNC_API attnc_status attnc_block_mask_build(attnc_kernel *kernel,
+                                              int64_t batch, int64_t seq_q,
+                                              int64_t seq_kv,
+                                              const struct attnc_input *inputs,
+                                              int64_t num_inputs,
+                                              attnc_block_mask **out);
+/* Its arrays (owned by the mask) and the fraction of blocks it visits. */
+ATTNC_API attnc_block_mask_view
+attnc_block_mask_get(const attnc_block_mask *mask);
+ATTNC_API double attnc_block_mask_density(const attnc_block_mask *mask);
+ATTNC_API void attnc_block_mask_destroy(attnc_block_mask *mask);
 
 ATTNC_API void attnc_kernel_destroy(attnc_kernel *kernel);
 
