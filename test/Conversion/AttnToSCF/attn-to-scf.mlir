@@ -154,3 +154,20 @@ attn.kernel @division attributes {q_heads = 4, d_qk = 32, element_type = f32, ma
   %c = arith.cmpi eq, %r, %z : index
   attn.yield %c : i1
 }
+
+// Block-sparse: the block mask follows the tensors; a tile walks its query
+// block's partial kv blocks (the mask runs there), then its full ones.
+// CHECK-LABEL: func.func @blocks(
+// CHECK-SAME: %[[NUM:[a-z0-9]+]]: memref<?x?x?xi32, strided<[?, ?, ?], offset: ?>>, %[[IDX:[a-z0-9]+]]: memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
+// CHECK-SAME: %[[FNUM:[a-z0-9]+]]: memref<?x?x?xi32, strided<[?, ?, ?], offset: ?>>, %[[FIDX:[a-z0-9]+]]: memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
+// CHECK: memref.load %[[NUM]]
+// CHECK: scf.for
+// CHECK: memref.load %[[IDX]]
+// CHECK: arith.cmpi ule, %{{.*}} : vector<16xindex>
+// CHECK: memref.load %[[FNUM]]
+// CHECK: memref.load %[[FIDX]]
+attn.kernel @blocks attributes {q_heads = 4, d_qk = 32, element_type = f32, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>, mask = #attn.mask<custom>} mask {
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  %c = arith.cmpi ule, %k, %q : index
+  attn.yield %c : i1
+}

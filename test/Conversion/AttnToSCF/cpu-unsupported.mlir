@@ -5,8 +5,9 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16}
 
 // -----
 
-// expected-error@+1 {{the cpu backend does not support block_sparse masks yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>}
+// Block-sparse tiles must tile the sparse blocks.
+// expected-error@+1 {{block_kv (40) must be a multiple of block_n (32) for the cpu backend}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 40>, schedule = #attn.schedule<block_n = 32, micro_n = 16, vector_width = 8>}
 
 // -----
 
