@@ -50,6 +50,8 @@ Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a) {
                                : "lse: the kernel was compiled without LSE");
   if (s.lse && a.lse.dtype != DType::F32)
     return Status::error("lse: element type must be f32");
+  if (Status st = validateBlockMask(s, a); !st.ok())
+    return st;
   return validateInputs(s, a);
 }
 
@@ -65,10 +67,19 @@ std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a) {
     const abi::Arg *arg = f.arg >= 0 ? &t.args[f.arg] : nullptr;
     const TensorView *view = nullptr;
     const InputTensor *input = nullptr;
+    const BlockMaskArgs &m = a.blockMask;
     if (arg && arg->role == abi::Role::Input) {
       for (const InputTensor &in : a.inputs)
         if (in.name == arg->name)
           input = &in;
+    } else if (arg && arg->role == abi::Role::KvNumBlocks) {
+      input = &m.numBlocks;
+    } else if (arg && arg->role == abi::Role::KvIndices) {
+      input = &m.indices;
+    } else if (arg && arg->role == abi::Role::FullKvNumBlocks) {
+      input = &m.fullNumBlocks;
+    } else if (arg && arg->role == abi::Role::FullKvIndices) {
+      input = &m.fullIndices;
     } else if (arg) {
       view = arg->role == abi::Role::Q   ? &a.q
              : arg->role == abi::Role::K ? &a.k

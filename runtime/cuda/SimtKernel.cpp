@@ -86,12 +86,20 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
     checks.buffers.push_back(
         {"lse", a.lse.data,
          extentBytes(a.lse.sizes.data(), a.lse.strides.data(), 3, 4)});
+  std::vector<const InputTensor *> extraInputs;
   for (const InputTensor &in : a.inputs)
+    extraInputs.push_back(&in);
+  if (a.blockMask.given())
+    for (const InputTensor *part :
+         {&a.blockMask.numBlocks, &a.blockMask.indices,
+          &a.blockMask.fullNumBlocks, &a.blockMask.fullIndices})
+      extraInputs.push_back(part);
+  for (const InputTensor *in : extraInputs)
     checks.buffers.push_back(
-        {in.name, in.data,
-         in.sizes.empty() ? 4
-                          : extentBytes(in.sizes.data(), in.strides.data(),
-                                        in.sizes.size(), 4)});
+        {in->name, in->data,
+         in->sizes.empty() ? 4
+                           : extentBytes(in->sizes.data(), in->strides.data(),
+                                         in->sizes.size(), 4)});
   simt::Dim3 grid{static_cast<unsigned>((a.q.sizes[2] + codegen_.blockM - 1) /
                                         codegen_.blockM),
                   static_cast<unsigned>(s.qHeads),
@@ -179,8 +187,9 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
       return d.status();
     device.lse = *d;
   }
-  // Declared inputs: copied as they are (f32 or i32, their own strides).
-  for (const InputTensor &in : args.inputs) {
+  // Declared inputs and the block mask: copied as they are (f32 or i32,
+  // their own strides) into guarded memory.
+  auto copyIn = [&](const InputTensor &in) -> StatusOr<InputTensor> {
     size_t bytes = in.sizes.empty()
                        ? 4
                        : extentBytes(in.sizes.data(), in.strides.data(),
@@ -188,11 +197,34 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
     auto buffer = simt::GuardedBuffer::allocate(in.name, bytes);
     if (!buffer.ok())
       return buffer.status();
-    std::memcpy(buffer->data(), in.data, bytes);
+    if (bytes)
+      std::memcpy(buffer->data(), in.data, bytes);
     InputTensor copy = in;
     copy.data = buffer->data();
-    device.inputs.push_back(std::move(copy));
     buffers.push_back(std::move(*buffer));
+    return copy;
+  };
+  for (const InputTensor &in : args.inputs) {
+    auto copy = copyIn(in);
+    if (!copy.ok())
+      return copy.status();
+    device.inputs.push_back(std::move(*copy));
+  }
+  if (args.blockMask.given()) {
+    const BlockMaskArgs &m = args.blockMask;
+    for (auto [from, to] :
+         {std::pair{&m.numBlocks, &device.blockMask.numBlocks},
+          std::pair{&m.indices, &device.blockMask.indices},
+          std::pair{&m.fullNumBlocks, &device.blockMask.fullNumBlocks},
+          std::pair{&m.fullIndices, &device.blockMask.fullIndices}}) {
+      InputTensor named = *from;
+      if (named.name.empty())
+        named.name = "block mask";
+      auto copy = copyIn(named);
+      if (!copy.ok())
+        return copy.status();
+      *to = std::move(*copy);
+    }
   }
   if (Status st = kernel.launch(device, threads, report); !st.ok())
     return st;

@@ -2,7 +2,7 @@
 // of random density, with and without a mask of their own, against the
 // float64 reference (which applies the same block mask); the block-mask
 // builder against brute force; and every rejection of a bad block mask.
-#include "RandomRegions.h"
+#include "RandomKernels.h"
 #include "TestUtil.h"
 
 #include "runtime/BlockMask.h"
@@ -18,40 +18,10 @@
 using namespace attnc;
 using attnc::test::Buffer;
 using attnc::test::regions::chance;
+using attnc::test::regions::randomBlockMask;
 using attnc::test::regions::uniform;
 
 namespace {
-
-/// A random block mask: each block absent, partial or full with the given
-/// odds, in a random order, b and h broadcast or not.
-BlockMask randomBlockMask(std::mt19937_64 &rng, const KernelSpec &s,
-                          int64_t batch, int64_t seqQ, int64_t seqKv,
-                          double density) {
-  BlockMask m;
-  m.blockQ = s.blockQ, m.blockKv = s.blockKv;
-  m.batch = chance(rng, 0.5) ? 1 : batch;
-  m.heads = chance(rng, 0.5) ? 1 : s.qHeads;
-  m.qBlocks = (seqQ + s.blockQ - 1) / s.blockQ;
-  m.kvBlocks = (seqKv + s.blockKv - 1) / s.blockKv;
-  int64_t rows = m.batch * m.heads * m.qBlocks;
-  m.numBlocks.assign(rows, 0);
-  m.fullNumBlocks.assign(rows, 0);
-  m.indices.assign(rows * m.kvBlocks, -7); // unused entries are ignored
-  m.fullIndices.assign(rows * m.kvBlocks, 99);
-  std::vector<int32_t> order(m.kvBlocks);
-  for (int64_t row = 0; row < rows; ++row) {
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    for (int32_t kb : order) {
-      if (!chance(rng, density))
-        continue;
-      bool full = chance(rng, 0.4);
-      auto &count = full ? m.fullNumBlocks[row] : m.numBlocks[row];
-      (full ? m.fullIndices : m.indices)[row * m.kvBlocks + count++] = kb;
-    }
-  }
-  return m;
-}
 
 std::string maskFor(std::mt19937_64 &rng) {
   switch (uniform(rng, 0, 3)) {

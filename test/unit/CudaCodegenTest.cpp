@@ -60,6 +60,10 @@ std::vector<std::string> sweepSpecs() {
       // ALiBi, built in
       "score_mod = #attn.score_mod<alibi>, mask = #attn.mask<causal, "
       "top_left>}}",
+      // block-sparse, alone and with a built-in mask
+      "block_sparse = #attn.block_sparse<block_q = 128, block_kv = 64>}}",
+      "block_sparse = #attn.block_sparse<block_q = 64, block_kv = 128>, mask "
+      "= #attn.mask<causal, bottom_right>}}",
       // integer-heavy custom mask (strided pattern) and a softcap
       "softcap = 20.0, mask = #attn.mask<custom>}} mask {{\n^bb0(%b: index, "
       "%h: index, %q: index, %k: index):\n  %c64 = arith.constant 64 : "

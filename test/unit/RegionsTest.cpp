@@ -3,7 +3,7 @@
 // (b, h, q, k) indices, the sequence lengths and loads of declared inputs,
 // compiled and compared with the float64 reference (which interprets the
 // same regions) under design.md's tolerance rule, on fresh random inputs.
-#include "RandomRegions.h"
+#include "RandomKernels.h"
 #include "TestUtil.h"
 
 #include "dialect/Mods.h"

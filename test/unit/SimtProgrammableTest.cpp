@@ -4,9 +4,10 @@
 // runtime's cuda-sim backend and the kernel cache (so the Params packing
 // and the input checks are the runtime's), against the float64 reference
 // under FlashAttention's same-dtype rule.
-#include "RandomRegions.h"
+#include "RandomKernels.h"
 #include "TestUtil.h"
 
+#include "runtime/BlockMask.h"
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
 #include "runtime/cuda/SimtKernel.h"
@@ -128,6 +129,52 @@ TEST(SimtProgrammable, RandomRegionsMatchFloat64Reference) {
            test::regions::uniform(rng, 1, 70),
            test::regions::uniform(rng, 1, 90)};
     runCase(cache, c, rng, r.biasWidth);
+  }
+}
+
+/// Block-sparse kernels under the emulator: random block masks of random
+/// density, with none, a built-in or a custom mask, f16 and bf16.
+TEST(SimtProgrammable, RandomBlockMasksMatchFloat64Reference) {
+  SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0xb10c);
+  KernelCache cache({"", /*disk=*/false});
+  const char *masks[] = {
+      "mask = #attn.mask<none>}",
+      "mask = #attn.mask<causal, bottom_right>}",
+      "mask = #attn.mask<custom>} mask {\n^bb0(%b: index, %h: index, %q: "
+      "index, %k: index):\n  %d = arith.addi %q, %h : index\n  %c = "
+      "arith.cmpi sge, %d, %k : index\n  attn.yield %c : i1\n}"};
+  for (int n = 0; n < 3; ++n) {
+    int64_t blockQ = 16 * test::regions::uniform(rng, 1, 4);
+    int64_t blockKv = 16 * test::regions::uniform(rng, 1, 4);
+    std::string text = fmt::format(
+        "attn.kernel @sparse{} attributes {{q_heads = 4, kv_heads = 2, d_qk = "
+        "64, element_type = {}, lse = true, block_sparse = "
+        "#attn.block_sparse<block_q = {}, block_kv = {}>, {}",
+        n, n % 2 ? "bf16" : "f16", blockQ, blockKv, masks[n]);
+    auto ir = KernelIr::parse(text);
+    ASSERT_TRUE(ir.ok()) << text << "\n" << ir.status().message();
+    auto kernel = cache.get(*ir, cuda::SimtBackend());
+    ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    int64_t seqQ = test::regions::uniform(rng, 1, 130);
+    int64_t seqKv = test::regions::uniform(rng, 1, 150);
+    Buffer q(s.layout, 2, seqQ, 4, 64, false, rng), k(s.layout, 2, seqKv, 2, 64, false, rng),
+        v(s.layout, 2, seqKv, 2, 64, false, rng), o(s.layout, 2, seqQ, 4, 64, false, rng);
+    std::vector<float> lse(2 * 4 * seqQ);
+    AttentionArgs args{q.view, k.view, v.view, o.view, lseView(lse.data(), 2, 4, seqQ)};
+    double density = std::uniform_real_distribution<double>(0.1, 1)(rng);
+    BlockMask m = test::regions::randomBlockMask(rng, s, 2, seqQ, seqKv, density);
+    args.blockMask = m.args();
+    Status st = cuda::simtRunFromHost(**kernel, args);
+    ASSERT_TRUE(st.ok()) << text << "\n" << st.message();
+    Comparison c = compareWithReference(s, args);
+    EXPECT_TRUE(c.passed()) << fmt::format(
+        "{}\n  seq_q {} seq_kv {} density {:.2f} (seed {}): O error {:.3g} "
+        "(tolerance {:.3g}), LSE error {:.3g} (tolerance {:.3g}){}",
+        text, seqQ, seqKv, density, attnc::test::testSeed(), c.maxError,
+        c.tolerance, c.lseError, c.lseTolerance,
+        c.lseMismatch ? ", LSE -inf mismatch" : "");
   }
 }
 

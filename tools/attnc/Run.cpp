@@ -285,6 +285,8 @@ int runCuda(const Options &o, const KernelIr &ir) {
   printShape(o, *in);
   fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
   HostCall call(s, *in);
+  if (Status st = call.attachBlockMask(s); !st.ok())
+    return report(st);
   auto millis = cuda::runFromHost(**kernel, call.args, o.reps);
   if (!millis.ok())
     return report(millis.status());
@@ -321,6 +323,8 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   fmt::print("compile   {:.1f} ms ({}, host C++ compiler)\n", compileMillis,
              toString(from));
   HostCall call(s, *in);
+  if (Status st = call.attachBlockMask(s); !st.ok())
+    return report(st);
   start = std::chrono::steady_clock::now();
   simt::LaunchReport findings;
   Status st = cuda::simtRunFromHost(**kernel, call.args,

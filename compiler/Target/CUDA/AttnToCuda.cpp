@@ -56,6 +56,66 @@ std::string paramsStruct(const abi::ParamsLayout &layout) {
              .str();
 }
 
+/// The key tiles a CTA visits. Dense: the key range's tiles. Block-sparse:
+/// the tiles of the kv blocks its query block lists, partial ones first
+/// (masked), then full ones (trusted), read through load_global; blocks
+/// were validated at the boundary (counts and indices in range).
+std::string kvTiles(KernelOp op) {
+  BlockSparseAttr sparse = op.getBlockSparseAttr();
+  if (!sparse)
+    return R"(struct KvTiles {
+  int begin, count;
+  __device__ __forceinline__ int start(int t) const { return begin + t * BN; }
+  __device__ __forceinline__ bool trusted(int) const { return false; }
+};
+__device__ __forceinline__ KvTiles attnc_kv_tiles(const Params &, long long, long long,
+                                                 int, const long long (&range)[4]) {
+  int lo = (int)range[0], hi = (int)range[1];
+  return {lo, hi > lo ? (hi - lo + BN - 1) / BN : 0};
+}
+)";
+  return "constexpr int BLOCK_Q = " + std::to_string(sparse.getBlockQ()) +
+         ", BLOCK_KV = " + std::to_string(sparse.getBlockKv()) +
+         R"(, TILES_PER_BLOCK = BLOCK_KV / BN;
+struct KvTiles {
+  const int *partial, *full;
+  long long partial_stride, full_stride;
+  int partial_count, count;
+  __device__ __forceinline__ int block(int t) const {
+    int i = t / TILES_PER_BLOCK;
+    return i < partial_count ? load_global(partial + i * partial_stride)
+                             : load_global(full + (i - partial_count) * full_stride);
+  }
+  __device__ __forceinline__ int start(int t) const {
+    return block(t) * BLOCK_KV + (t % TILES_PER_BLOCK) * BN;
+  }
+  __device__ __forceinline__ bool trusted(int t) const {
+    return t / TILES_PER_BLOCK >= partial_count;
+  }
+};
+__device__ __forceinline__ KvTiles attnc_kv_tiles(const Params &p, long long b, long long h,
+                                                 int q0, const long long (&)[4]) {
+  long long bb = p.kv_num_blocks_size[0] == 1 ? 0 : b;
+  long long hh = p.kv_num_blocks_size[1] == 1 ? 0 : h;
+  long long qb = q0 / BLOCK_Q;
+  KvTiles kv;
+  kv.partial_count = load_global(p.kv_num_blocks + bb * p.kv_num_blocks_stride[0] +
+                                 hh * p.kv_num_blocks_stride[1] + qb * p.kv_num_blocks_stride[2]);
+  int full_count = load_global(p.full_kv_num_blocks + bb * p.full_kv_num_blocks_stride[0] +
+                               hh * p.full_kv_num_blocks_stride[1] +
+                               qb * p.full_kv_num_blocks_stride[2]);
+  kv.partial = p.kv_indices + bb * p.kv_indices_stride[0] + hh * p.kv_indices_stride[1] +
+               qb * p.kv_indices_stride[2];
+  kv.full = p.full_kv_indices + bb * p.full_kv_indices_stride[0] +
+            hh * p.full_kv_indices_stride[1] + qb * p.full_kv_indices_stride[2];
+  kv.partial_stride = p.kv_indices_stride[3];
+  kv.full_stride = p.full_kv_indices_stride[3];
+  kv.count = (kv.partial_count + full_count) * TILES_PER_BLOCK;
+  return kv;
+}
+)";
+}
+
 } // namespace
 
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
@@ -112,7 +172,7 @@ constexpr float SCALE = {16};
       op.getKvHeadsOrDefault(), op.getDQk(), op.getDvOrDefault(),
       pad16(op.getDQk()), pad16(op.getDvOrDefault()),
       number(op.getScaleOrDefault()));
-  out += paramsStruct(layout) + storeLse;
+  out += paramsStruct(layout) + storeLse + kvTiles(op);
   // The mask, score and range functions: the one definition (Mods.h).
   out += printCudaMods(buildModDefinitions(op), op);
   return out + kFlashForward;

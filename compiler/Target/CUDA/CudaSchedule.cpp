@@ -37,8 +37,6 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
     return op.emitOpError("the cuda backend needs head dims that are multiples "
                           "of 8 up to 256, got d_qk = ")
            << dQk << ", d_v = " << dV;
-  if (op.getBlockSparse())
-    return unsupported("block_sparse masks");
   if (op.getLayoutOrDefault() != Layout::BSHD &&
       op.getLayoutOrDefault() != Layout::BHSD)
     return unsupported(Twine("layout ") + stringifyLayout(op.getLayoutOrDefault()));
@@ -54,12 +52,32 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
   c.blockM = given(&ScheduleAttr::getBlockM);
   c.blockN = given(&ScheduleAttr::getBlockN);
   c.stages = given(&ScheduleAttr::getStages);
-  if (!c.warps)
+  BlockSparseAttr sparse = op.getBlockSparseAttr();
+  if (sparse && (sparse.getBlockQ() % 16 || sparse.getBlockKv() % 16))
+    return op.emitOpError("block_q (")
+           << sparse.getBlockQ() << ") and block_kv (" << sparse.getBlockKv()
+           << ") must be multiples of 16 for the cuda backend";
+  if (!c.warps) {
     c.warps = c.blockM ? c.blockM / 16 : 4;
+    // Block-sparse: a CTA's rows must lie in one query block.
+    while (sparse && !c.blockM && sparse.getBlockQ() % (16 * c.warps))
+      c.warps /= 2;
+  }
   if (!c.blockM)
     c.blockM = 16 * c.warps;
-  if (!c.blockN) // past d = 128 the O accumulators need the registers
+  if (!c.blockN) { // past d = 128 the O accumulators need the registers
     c.blockN = std::max(dQk, dV) <= 128 ? 64 : 32;
+    while (sparse && sparse.getBlockKv() % c.blockN)
+      c.blockN /= 2;
+  }
+  if (sparse && sparse.getBlockQ() % c.blockM)
+    return op.emitOpError("block_q (") << sparse.getBlockQ()
+                                       << ") must be a multiple of block_m ("
+                                       << c.blockM << ") for the cuda backend";
+  if (sparse && sparse.getBlockKv() % c.blockN)
+    return op.emitOpError("block_kv (") << sparse.getBlockKv()
+                                        << ") must be a multiple of block_n ("
+                                        << c.blockN << ") for the cuda backend";
   if (!c.stages)
     c.stages = 2;
   if (c.blockM != 16 * c.warps)

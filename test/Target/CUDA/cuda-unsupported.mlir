@@ -30,8 +30,18 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 256, element_type = f16, schedule
 
 // -----
 
-// expected-error@+1 {{the cuda backend does not support block_sparse masks yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>}
+// expected-error@+1 {{block_q (40) and block_kv (64) must be multiples of 16 for the cuda backend}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 40, block_kv = 64>}
+
+// -----
+
+// expected-error@+1 {{block_kv (48) must be a multiple of block_n (32) for the cuda backend}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 48>, schedule = #attn.schedule<block_n = 32>}
+
+// -----
+
+// expected-error@+1 {{block_q (32) must be a multiple of block_m (64) for the cuda backend}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 32, block_kv = 64>, schedule = #attn.schedule<warps = 4>}
 
 
 // -----

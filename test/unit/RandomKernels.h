@@ -1,12 +1,18 @@
-#ifndef ATTNC_TEST_UNIT_RANDOMREGIONS_H
-#define ATTNC_TEST_UNIT_RANDOMREGIONS_H
+#ifndef ATTNC_TEST_UNIT_RANDOMKERNELS_H
+#define ATTNC_TEST_UNIT_RANDOMKERNELS_H
 
-// Random mask and score regions from a small grammar of arith and math ops
-// over the (b, h, q, k) indices, the sequence lengths and loads of the
-// declared inputs `ids` (i32 [seq_kv]) and `bias` (f32 [q_heads, any]),
-// for the CPU sweep and the emulated CUDA one.
+// Random test material for the CPU sweeps and the emulated CUDA ones: mask
+// and score regions from a small grammar of arith and math ops over the
+// (b, h, q, k) indices, the sequence lengths and loads of the declared
+// inputs `ids` (i32 [seq_kv]) and `bias` (f32 [q_heads, any]); and block
+// masks of a chosen density.
+
+#include "runtime/BlockMask.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
 
 #include <random>
 #include <string>
@@ -253,6 +259,37 @@ inline RandomKernel randomKernel(std::mt19937_64 &rng, int index,
   r.text = fmt::format("attn.kernel @regions{} attributes {{{}}}{}", index,
                        attrs, regions);
   return r;
+}
+
+/// A random block mask: each block absent, partial or full with the given
+/// odds, in a random order, b and h broadcast or not.
+inline BlockMask randomBlockMask(std::mt19937_64 &rng, const KernelSpec &s,
+                          int64_t batch, int64_t seqQ, int64_t seqKv,
+                          double density) {
+  BlockMask m;
+  m.blockQ = s.blockQ, m.blockKv = s.blockKv;
+  m.batch = chance(rng, 0.5) ? 1 : batch;
+  m.heads = chance(rng, 0.5) ? 1 : s.qHeads;
+  m.qBlocks = (seqQ + s.blockQ - 1) / s.blockQ;
+  m.kvBlocks = (seqKv + s.blockKv - 1) / s.blockKv;
+  int64_t rows = m.batch * m.heads * m.qBlocks;
+  m.numBlocks.assign(rows, 0);
+  m.fullNumBlocks.assign(rows, 0);
+  m.indices.assign(rows * m.kvBlocks, -7); // unused entries are ignored
+  m.fullIndices.assign(rows * m.kvBlocks, 99);
+  std::vector<int32_t> order(m.kvBlocks);
+  for (int64_t row = 0; row < rows; ++row) {
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int32_t kb : order) {
+      if (!chance(rng, density))
+        continue;
+      bool full = chance(rng, 0.4);
+      auto &count = full ? m.fullNumBlocks[row] : m.numBlocks[row];
+      (full ? m.fullIndices : m.indices)[row * m.kvBlocks + count++] = kb;
+    }
+  }
+  return m;
 }
 
 } // namespace attnc::test::regions
