@@ -2,6 +2,7 @@
 
 #include "runtime/Half.h"
 #include "runtime/cuda/Driver.h"
+#include "runtime/cuda/Params.h"
 
 #include <fmt/format.h>
 
@@ -168,39 +169,20 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   // elements, their own strides).
   std::vector<DeviceBuffer> extras;
   auto uploadAsIs = [&](const InputTensor &in) -> StatusOr<InputTensor> {
-    int64_t last = 0;
-    for (size_t i = 0; i < in.sizes.size(); ++i)
-      last += std::max<int64_t>(in.sizes[i] - 1, 0) * in.strides[i];
-    size_t bytes = static_cast<size_t>(last + 1) * 4;
+    size_t bytes = std::max<size_t>(inputBytes(in), 4);
     auto buffer = DeviceBuffer::alloc(bytes);
     if (!buffer.ok())
       return buffer.status();
-    if (Status st = buffer->upload(in.data, bytes); !st.ok())
-      return st;
+    if (size_t used = inputBytes(in))
+      if (Status st = buffer->upload(in.data, used); !st.ok())
+        return st;
     InputTensor copy = in;
     copy.data = reinterpret_cast<void *>(static_cast<uintptr_t>(buffer->ptr()));
     extras.push_back(std::move(*buffer));
     return copy;
   };
-  for (const InputTensor &in : args.inputs) {
-    auto copy = uploadAsIs(in);
-    if (!copy.ok())
-      return copy.status();
-    device.inputs.push_back(std::move(*copy));
-  }
-  if (args.blockMask.given()) {
-    const BlockMaskArgs &m = args.blockMask;
-    for (auto [from, to] :
-         {std::pair{&m.numBlocks, &device.blockMask.numBlocks},
-          std::pair{&m.indices, &device.blockMask.indices},
-          std::pair{&m.fullNumBlocks, &device.blockMask.fullNumBlocks},
-          std::pair{&m.fullIndices, &device.blockMask.fullIndices}}) {
-      auto copy = uploadAsIs(*from);
-      if (!copy.ok())
-        return copy.status();
-      *to = std::move(*copy);
-    }
-  }
+  if (Status st = copyInputsAndBlockMask(args, device, uploadAsIs); !st.ok())
+    return st;
 
   EventTimer timer(**driver);
   if (Status st = timer.create(); !st.ok())

@@ -120,4 +120,41 @@ std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a) {
   return bytes;
 }
 
+size_t inputBytes(const InputTensor &in) {
+  int64_t last = 0;
+  for (size_t i = 0; i < in.sizes.size(); ++i) {
+    if (in.sizes[i] <= 0)
+      return 0;
+    last += (in.sizes[i] - 1) * in.strides[i];
+  }
+  return static_cast<size_t>(last + 1) * 4;
+}
+
+Status copyInputsAndBlockMask(
+    const AttentionArgs &host, AttentionArgs &device,
+    const std::function<StatusOr<InputTensor>(const InputTensor &)> &copy) {
+  for (const InputTensor &in : host.inputs) {
+    auto moved = copy(in);
+    if (!moved.ok())
+      return moved.status();
+    device.inputs.push_back(std::move(*moved));
+  }
+  if (!host.blockMask.given())
+    return Status::success();
+  const BlockMaskArgs &m = host.blockMask;
+  for (auto [from, to] : {std::pair{&m.numBlocks, &device.blockMask.numBlocks},
+                          std::pair{&m.indices, &device.blockMask.indices},
+                          std::pair{&m.fullNumBlocks, &device.blockMask.fullNumBlocks},
+                          std::pair{&m.fullIndices, &device.blockMask.fullIndices}}) {
+    InputTensor named = *from;
+    if (named.name.empty())
+      named.name = "block mask";
+    auto moved = copy(named);
+    if (!moved.ok())
+      return moved.status();
+    *to = std::move(*moved);
+  }
+  return Status::success();
+}
+
 } // namespace attnc::cuda

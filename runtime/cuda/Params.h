@@ -9,6 +9,7 @@
 #include "runtime/Tensor.h"
 #include "runtime/detail/Compiler.h"
 
+#include <functional>
 #include <string>
 
 namespace attnc::cuda {
@@ -20,6 +21,18 @@ Status checkCudaArgs(const KernelSpec &spec, const AttentionArgs &args);
 /// The bytes of `Params` for `args` (checked).
 std::string packParams(const detail::CudaCodegen &codegen,
                        const AttentionArgs &args);
+
+/// The bytes a declared input or block-mask array spans: 4-byte elements
+/// at its own strides (a scalar is 4 bytes, a tensor with an empty
+/// dimension 0).
+size_t inputBytes(const InputTensor &in);
+
+/// Gives `device` the declared inputs and the block mask of `host`, each
+/// moved to device memory, as it is, by `copy` (which returns the tensor
+/// at its new address). Unnamed block-mask arrays are named "block mask".
+Status copyInputsAndBlockMask(
+    const AttentionArgs &host, AttentionArgs &device,
+    const std::function<StatusOr<InputTensor>(const InputTensor &)> &copy);
 
 } // namespace attnc::cuda
 

@@ -95,11 +95,7 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
           &a.blockMask.fullNumBlocks, &a.blockMask.fullIndices})
       extraInputs.push_back(part);
   for (const InputTensor *in : extraInputs)
-    checks.buffers.push_back(
-        {in->name, in->data,
-         in->sizes.empty() ? 4
-                           : extentBytes(in->sizes.data(), in->strides.data(),
-                                         in->sizes.size(), 4)});
+    checks.buffers.push_back({in->name, in->data, inputBytes(*in)});
   simt::Dim3 grid{static_cast<unsigned>((a.q.sizes[2] + codegen_.blockM - 1) /
                                         codegen_.blockM),
                   static_cast<unsigned>(s.qHeads),
@@ -190,10 +186,7 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
   // Declared inputs and the block mask: copied as they are (f32 or i32,
   // their own strides) into guarded memory.
   auto copyIn = [&](const InputTensor &in) -> StatusOr<InputTensor> {
-    size_t bytes = in.sizes.empty()
-                       ? 4
-                       : extentBytes(in.sizes.data(), in.strides.data(),
-                                     in.sizes.size(), 4);
+    size_t bytes = inputBytes(in);
     auto buffer = simt::GuardedBuffer::allocate(in.name, bytes);
     if (!buffer.ok())
       return buffer.status();
@@ -204,28 +197,8 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
     buffers.push_back(std::move(*buffer));
     return copy;
   };
-  for (const InputTensor &in : args.inputs) {
-    auto copy = copyIn(in);
-    if (!copy.ok())
-      return copy.status();
-    device.inputs.push_back(std::move(*copy));
-  }
-  if (args.blockMask.given()) {
-    const BlockMaskArgs &m = args.blockMask;
-    for (auto [from, to] :
-         {std::pair{&m.numBlocks, &device.blockMask.numBlocks},
-          std::pair{&m.indices, &device.blockMask.indices},
-          std::pair{&m.fullNumBlocks, &device.blockMask.fullNumBlocks},
-          std::pair{&m.fullIndices, &device.blockMask.fullIndices}}) {
-      InputTensor named = *from;
-      if (named.name.empty())
-        named.name = "block mask";
-      auto copy = copyIn(named);
-      if (!copy.ok())
-        return copy.status();
-      *to = std::move(*copy);
-    }
-  }
+  if (Status st = copyInputsAndBlockMask(args, device, copyIn); !st.ok())
+    return st;
   if (Status st = kernel.launch(device, threads, report); !st.ok())
     return st;
   for (const simt::GuardedBuffer &b : buffers)
