@@ -11,6 +11,41 @@
 
 namespace attnc {
 
+class Kernel;
+
+/// An owning, move-only block mask (attnc_block_mask), built by
+/// Kernel::blockMask; view() goes into attnc_run_args::block_mask.
+class BlockMask {
+public:
+  BlockMask(BlockMask &&other) noexcept { *this = std::move(other); }
+  BlockMask &operator=(BlockMask &&other) noexcept {
+    std::swap(handle_, other.handle_);
+    std::swap(status_, other.status_);
+    std::swap(error_, other.error_);
+    return *this;
+  }
+  BlockMask(const BlockMask &) = delete;
+  BlockMask &operator=(const BlockMask &) = delete;
+  ~BlockMask() { attnc_block_mask_destroy(handle_); }
+
+  bool ok() const { return status_ == ATTNC_OK; }
+  attnc_status status() const { return status_; }
+  const std::string &error() const { return error_; }
+  /// Its arrays (valid while this object lives); empty when !ok().
+  attnc_block_mask_view view() const {
+    return handle_ ? attnc_block_mask_get(handle_) : attnc_block_mask_view{};
+  }
+  /// The fraction of blocks visited.
+  double density() const { return handle_ ? attnc_block_mask_density(handle_) : 0; }
+
+private:
+  friend class Kernel;
+  BlockMask() = default;
+  attnc_block_mask *handle_ = nullptr;
+  attnc_status status_ = ATTNC_ERROR_INTERNAL;
+  std::string error_;
+};
+
 class Kernel {
 public:
   /// Creates (and checks) a kernel; see ok() and error().
@@ -60,6 +95,23 @@ public:
     return record(attnc_kernel_run_with_inputs(
         handle_, &q, &k, &v, &o, lse, inputs.data(),
         static_cast<int64_t>(inputs.size()), threads, stream));
+  }
+
+  /// The general call: LSE, declared inputs and a block mask in one struct.
+  attnc_status run(const attnc_run_args &args) {
+    return record(attnc_kernel_run_args(handle_, &args));
+  }
+
+  /// The block mask of this block-sparse kernel's own mask for one shape
+  /// (and the declared inputs its mask reads); see its ok() and error().
+  BlockMask blockMask(int64_t batch, int64_t seqQ, int64_t seqKv,
+                      const std::vector<attnc_input> &inputs = {}) {
+    BlockMask m;
+    m.status_ = record(attnc_block_mask_build(
+        handle_, batch, seqQ, seqKv, inputs.data(),
+        static_cast<int64_t>(inputs.size()), &m.handle_));
+    m.error_ = error_;
+    return m;
   }
 
 private:
