@@ -217,6 +217,7 @@ StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
   t.spec = viewOf(p.kernel);
   t.source = std::move(*source);
   t.resolvedText = printKernel(p.kernel);
+  t.entry = mlir::attn::cudaEntryName(p.kernel);
   t.blockM = schedule.blockM;
   t.blockN = schedule.blockN;
   t.warps = schedule.warps;

@@ -61,32 +61,6 @@ uint64_t nextCall() {
   return calls.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-Status checkView(const char *name, const TensorView &t, int64_t heads,
-                 const char *headsName, int64_t dim, const char *dimName) {
-  if (!t.data)
-    return Status::error(fmt::format("{}: data pointer is null", name));
-  if (t.dtype != DType::F32)
-    return Status::error(fmt::format(
-        "{}: element type is {}, but the kernel reads and writes f32", name,
-        toString(t.dtype)));
-  for (int64_t size : t.sizes)
-    if (size < 0)
-      return Status::error(fmt::format("{}: sizes must be >= 0, got [{}]",
-                                       name, fmt::join(t.sizes, ", ")));
-  if (t.heads() != heads)
-    return Status::error(fmt::format("{}: has {} heads, but the kernel has "
-                                     "{} = {}",
-                                     name, t.heads(), headsName, heads));
-  if (t.dim() != dim)
-    return Status::error(fmt::format("{}: head dim is {}, but the kernel has "
-                                     "{} = {}",
-                                     name, t.dim(), dimName, dim));
-  if (t.strides[3] != 1)
-    return Status::error(fmt::format(
-        "{}: the head-dim stride must be 1, got {}", name, t.strides[3]));
-  return Status::success();
-}
-
 } // namespace
 
 struct CpuKernel::Impl {
@@ -174,50 +148,7 @@ StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
 }
 
 Status CpuKernel::validate(const AttentionArgs &a) const {
-  const KernelSpec &s = impl_->spec;
-  for (Status st : {checkView("q", a.q, s.qHeads, "q_heads", s.dQk, "d_qk"),
-                    checkView("k", a.k, s.kvHeads, "kv_heads", s.dQk, "d_qk"),
-                    checkView("v", a.v, s.kvHeads, "kv_heads", s.dV, "d_v"),
-                    checkView("o", a.o, s.qHeads, "q_heads", s.dV, "d_v")})
-    if (!st.ok())
-      return st;
-  auto agree = [](const char *what, const char *x, int64_t xv, const char *y,
-                  int64_t yv) {
-    return xv == yv ? Status::success()
-                    : Status::error(fmt::format("{} and {} disagree on {} ({} "
-                                                "vs {})",
-                                                x, y, what, xv, yv));
-  };
-  for (Status st : {agree("batch", "q", a.q.batch(), "k", a.k.batch()),
-                    agree("batch", "q", a.q.batch(), "v", a.v.batch()),
-                    agree("batch", "q", a.q.batch(), "o", a.o.batch()),
-                    agree("seq_kv", "k", a.k.seq(), "v", a.v.seq()),
-                    agree("seq_q", "q", a.q.seq(), "o", a.o.seq())})
-    if (!st.ok())
-      return st;
-  if (s.lse && !a.lse.data)
-    return Status::error("lse: the kernel was compiled with lse = true, but "
-                         "no lse buffer was given");
-  if (!s.lse && a.lse.data)
-    return Status::error("lse: a buffer was given, but the kernel was "
-                         "compiled with lse = false");
-  if (Status st = validateInputs(s, a); !st.ok())
-    return st;
-  if (Status st = validateBlockMask(s, a); !st.ok())
-    return st;
-  if (s.lse && a.lse.dtype != DType::F32)
-    return Status::error(fmt::format("lse: element type is {}, but LSE is f32",
-                                     toString(a.lse.dtype)));
-  if (s.lse) {
-    const TensorView &l = a.lse;
-    if (l.batch() != a.q.batch() || l.heads() != s.qHeads ||
-        l.seq() != a.q.seq())
-      return Status::error(fmt::format(
-          "lse: shape [{}, {}, {}] must be [batch, q_heads, seq_q] = [{}, {}, "
-          "{}]",
-          l.batch(), l.heads(), l.seq(), a.q.batch(), s.qHeads, a.q.seq()));
-  }
-  return Status::success();
+  return validateCall(impl_->spec, a, DType::F32);
 }
 
 size_t CpuKernel::setKtCacheLimit(size_t bytes) {

@@ -87,6 +87,14 @@ struct AttentionArgs {
   BlockMaskArgs blockMask;
 };
 
+/// Checks a whole call against the kernel, the same for every backend: q,
+/// k, v and o (data, `element` type, sizes >= 0, heads, head dims, unit
+/// head-dim stride), the lengths they share, LSE (given exactly when the
+/// kernel writes it, f32, [batch, q_heads, seq_q]), the declared inputs and
+/// the block mask. Backends add their own limits after it.
+Status validateCall(const KernelSpec &spec, const AttentionArgs &args,
+                    DType element);
+
 /// Checks the call's inputs against the kernel's declarations: each
 /// declared input bound exactly once, nothing undeclared, and each with its
 /// declared element type, rank and sizes (any dimension at least 1).

@@ -40,7 +40,7 @@ struct CudaKernel::Impl {
   KernelSpec spec;
   detail::CudaCodegen codegen; // the ABI and schedule, without the source
   std::string arch;
-  int64_t blockM = 0, warps = 0, sharedBytes = 0;
+  int64_t sharedBytes = 0;
   void *module = nullptr; // owned: unloaded with the kernel
   void *function = nullptr;
   int ordinal = 0;
@@ -77,7 +77,7 @@ CudaKernel::load(const CudaTranslation &translation, const std::string &cubin,
   if (int rc = api.moduleLoadData(&impl->module, cubin.data()))
     return Status::error("cuModuleLoadData: " + (*driver)->describe(rc));
   if (int rc = api.moduleGetFunction(&impl->function, impl->module,
-                                     t.spec.name.c_str()))
+                                     t.entry.c_str()))
     return Status::error("cuModuleGetFunction: " + (*driver)->describe(rc));
   if (int rc = api.funcSetAttribute(impl->function,
                                     kMaxDynamicSharedMemoryAttribute,
@@ -89,8 +89,6 @@ CudaKernel::load(const CudaTranslation &translation, const std::string &cubin,
   impl->codegen = t;
   impl->codegen.source.clear();
   impl->arch = arch;
-  impl->blockM = t.blockM;
-  impl->warps = t.warps;
   impl->sharedBytes = t.sharedBytes;
   return std::unique_ptr<CudaKernel>(new CudaKernel(std::move(impl)));
 }
@@ -112,11 +110,9 @@ Status CudaKernel::launch(const AttentionArgs &a,
   if (Status st = (*driver)->use(impl_->ordinal); !st.ok())
     return st;
   void *args[] = {params.data()};
-  unsigned grid = static_cast<unsigned>((seqQ + impl_->blockM - 1) / impl_->blockM);
+  const LaunchGrid g = launchGrid(impl_->codegen, a);
   if (int rc = (*driver)->api().launchKernel(
-          impl_->function, grid, static_cast<unsigned>(s.qHeads),
-          static_cast<unsigned>(a.q.sizes[0]),
-          static_cast<unsigned>(impl_->warps * 32), 1, 1,
+          impl_->function, g.x, g.y, g.z, g.threads, 1, 1,
           static_cast<unsigned>(impl_->sharedBytes), options.stream, args,
           nullptr))
     return Status::error("cuLaunchKernel: " + (*driver)->describe(rc));

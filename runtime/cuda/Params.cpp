@@ -3,25 +3,13 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <limits>
 
 namespace attnc::cuda {
 namespace {
 
-Status checkTensor(const char *name, const TensorView &t, DType dtype,
-                   int64_t heads, int64_t dim) {
-  if (!t.data)
-    return Status::error(fmt::format("{}: device pointer is null", name));
-  if (t.dtype != dtype)
-    return Status::error(fmt::format("{}: element type is {}, but the kernel "
-                                     "expects {}",
-                                     name, toString(t.dtype), toString(dtype)));
-  if (t.sizes[1] != heads || t.sizes[3] != dim)
-    return Status::error(fmt::format(
-        "{}: has {} heads of dim {}, but the kernel expects {} of dim {}", name,
-        t.sizes[1], t.sizes[3], heads, dim));
-  if (t.strides[3] != 1)
-    return Status::error(fmt::format("{}: the head-dim stride must be 1", name));
-  // cp.async moves 16-byte chunks: 8 elements of 2 bytes.
+/// What cp.async needs: 16-byte chunks, 8 elements of 2 bytes.
+Status checkAlignment(const char *name, const TensorView &t) {
   auto address = reinterpret_cast<uintptr_t>(t.data);
   if (address % 16 || t.strides[0] % 8 || t.strides[1] % 8 || t.strides[2] % 8)
     return Status::error(fmt::format(
@@ -35,24 +23,34 @@ Status checkTensor(const char *name, const TensorView &t, DType dtype,
 
 Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a) {
   const DType element = s.elementType == "bf16" ? DType::BF16 : DType::F16;
-  for (Status st : {checkTensor("q", a.q, element, s.qHeads, s.dQk),
-                    checkTensor("k", a.k, element, s.kvHeads, s.dQk),
-                    checkTensor("v", a.v, element, s.kvHeads, s.dV),
-                    checkTensor("o", a.o, element, s.qHeads, s.dV)})
-    if (!st.ok())
-      return st;
-  if (a.q.sizes[0] != a.k.sizes[0] || a.q.sizes[0] != a.v.sizes[0] ||
-      a.q.sizes[0] != a.o.sizes[0] || a.k.sizes[2] != a.v.sizes[2] ||
-      a.q.sizes[2] != a.o.sizes[2])
-    return Status::error("q, k, v and o disagree on batch or sequence lengths");
-  if (s.lse != (a.lse.data != nullptr))
-    return Status::error(s.lse ? "lse: the kernel writes LSE; give a buffer"
-                               : "lse: the kernel was compiled without LSE");
-  if (s.lse && a.lse.dtype != DType::F32)
-    return Status::error("lse: element type must be f32");
-  if (Status st = validateBlockMask(s, a); !st.ok())
+  if (Status st = validateCall(s, a, element); !st.ok())
     return st;
-  return validateInputs(s, a);
+  for (auto [name, view] : {std::pair{"q", &a.q}, std::pair{"k", &a.k},
+                            std::pair{"v", &a.v}, std::pair{"o", &a.o}})
+    if (Status st = checkAlignment(name, *view); !st.ok())
+      return st;
+  // Params holds lengths as int; the grid is (query blocks, q heads, batch).
+  const int64_t intMax = std::numeric_limits<int32_t>::max();
+  if (a.q.seq() > intMax || a.k.seq() > intMax)
+    return Status::error(fmt::format(
+        "seq_q ({}) and seq_kv ({}) must be at most {} for the cuda backend",
+        a.q.seq(), a.k.seq(), intMax));
+  if (a.q.batch() > kMaxGridYZ)
+    return Status::error(fmt::format(
+        "batch ({}) must be at most {} for the cuda backend (grid.z)",
+        a.q.batch(), kMaxGridYZ));
+  if (s.qHeads > kMaxGridYZ)
+    return Status::error(fmt::format(
+        "q_heads ({}) must be at most {} for the cuda backend (grid.y)",
+        s.qHeads, kMaxGridYZ));
+  return Status::success();
+}
+
+LaunchGrid launchGrid(const detail::CudaCodegen &c, const AttentionArgs &a) {
+  return {static_cast<unsigned>((a.q.seq() + c.blockM - 1) / c.blockM),
+          static_cast<unsigned>(c.spec.qHeads),
+          static_cast<unsigned>(a.q.batch()),
+          static_cast<unsigned>(c.warps * 32)};
 }
 
 /// The bytes of the kernel's `Params`, packed by the layout the emitter

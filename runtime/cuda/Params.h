@@ -14,9 +14,21 @@
 
 namespace attnc::cuda {
 
-/// Checks q, k, v, o (the element type, heads, dims, 16-byte alignment),
-/// the lengths they agree on, LSE, and the declared inputs.
+/// The most CTAs in grid.y and grid.z.
+constexpr int64_t kMaxGridYZ = 65535;
+
+/// validateCall (runtime/Tensor.h) for the kernel's f16/bf16, then what
+/// the CUDA kernel adds: 16-byte alignment for cp.async, lengths that fit
+/// Params' int, and batch and q_heads within the grid's limits.
 Status checkCudaArgs(const KernelSpec &spec, const AttentionArgs &args);
+
+/// The launch of a checked call: (query blocks, q heads, batch) CTAs of
+/// `threads` threads, for the driver and the emulator alike.
+struct LaunchGrid {
+  unsigned x, y, z, threads;
+};
+LaunchGrid launchGrid(const detail::CudaCodegen &codegen,
+                      const AttentionArgs &args);
 
 /// The bytes of `Params` for `args` (checked).
 std::string packParams(const detail::CudaCodegen &codegen,

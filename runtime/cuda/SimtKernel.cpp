@@ -96,11 +96,9 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
       extraInputs.push_back(part);
   for (const InputTensor *in : extraInputs)
     checks.buffers.push_back({in->name, in->data, inputBytes(*in)});
-  simt::Dim3 grid{static_cast<unsigned>((a.q.sizes[2] + codegen_.blockM - 1) /
-                                        codegen_.blockM),
-                  static_cast<unsigned>(s.qHeads),
-                  static_cast<unsigned>(a.q.sizes[0])};
-  simt::Dim3 block{static_cast<unsigned>(codegen_.warps * 32), 1, 1};
+  const LaunchGrid g = launchGrid(codegen_, a);
+  simt::Dim3 grid{g.x, g.y, g.z};
+  simt::Dim3 block{g.threads, 1, 1};
   return module_->launch(grid, block, static_cast<size_t>(codegen_.sharedBytes),
                          params.data(), params.size(), checks, report);
 }

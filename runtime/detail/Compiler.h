@@ -35,6 +35,7 @@ struct CudaCodegen {
   KernelSpec spec;
   std::string source;       // the CUDA C++ for NVRTC (or the SIMT emulator)
   std::string resolvedText; // the resolved op
+  std::string entry;        // its __global__ function (cudaEntryName)
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0, sharedBytes = 0;
   std::vector<mlir::attn::abi::Arg> args; // compiler/KernelAbi.h
   mlir::attn::abi::ParamsLayout params;   // how launch packs them

@@ -113,6 +113,12 @@ TEST(SimtProgrammable, ExamplesRunUnderTheEmulator) {
       {example("bloom-alibi.mlir", "bf16"), 1, 17, 70},
       {example("t5-relative-bias.mlir", "bf16"), 2, 40, 33},
       {example("transformer-xl.mlir", "f16"), 1, 20, 90},
+      // Kernel names are not C identifiers of the kernel text: the entry is
+      // attnc_<name>, so a keyword or a name the text defines is fine.
+      {"attn.kernel @float attributes {q_heads = 2, d_qk = 16, element_type "
+       "= f16}", 1, 17, 17},
+      {"attn.kernel @Params attributes {q_heads = 2, d_qk = 16, element_type "
+       "= bf16}", 1, 1, 9},
   };
   for (const Case &c : cases)
     runCase(cache, c, rng);
@@ -235,7 +241,33 @@ TEST(SimtProgrammable, BadArgumentsAreErrorsNotReports) {
             "not give it");
   args.q.dtype = DType::BF16;
   EXPECT_EQ((*kernel)->launch(args, {}).message(),
-            "q: element type is bf16, but the kernel expects f16");
+            "q: element type is bf16, but the kernel reads and writes f16");
+  args.q.dtype = DType::F16;
+  std::vector<int32_t> doc(64, 0);
+  args.inputs.push_back({"doc", doc.data(), DType::I32, {8}, {1}});
+  // Sizes the grid could not hold, or that would wrap, are refused before
+  // anything is launched (a negative batch once became 2^32 - 1 CTAs).
+  for (TensorView *t : {&args.q, &args.k, &args.v, &args.o})
+    t->sizes[0] = -1;
+  EXPECT_EQ((*kernel)->launch(args, {}).message(),
+            "q: sizes must be >= 0, got [-1, 16, 8, 64]");
+  for (TensorView *t : {&args.q, &args.k, &args.v, &args.o})
+    t->sizes[0] = 70000;
+  EXPECT_EQ((*kernel)->launch(args, {}).message(),
+            "batch (70000) must be at most 65535 for the cuda backend (grid.z)");
+  for (TensorView *t : {&args.q, &args.k, &args.v, &args.o})
+    t->sizes[0] = 1;
+  args.q.sizes[2] = args.o.sizes[2] = int64_t(1) << 31;
+  EXPECT_EQ((*kernel)->launch(args, {}).message(),
+            "seq_q (2147483648) and seq_kv (8) must be at most 2147483647 for "
+            "the cuda backend");
+  args.q.sizes[2] = args.o.sizes[2] = 8;
+  std::vector<float> lse(16 * 8);
+  args.lse = lseView(lse.data(), 1, 16, 8);
+  EXPECT_EQ((*kernel)->launch(args, {}).message(),
+            "lse: a buffer was given, but the kernel was compiled with lse = "
+            "false");
+  args.lse = {};
   LaunchOptions withStream;
   withStream.stream = &args;
   EXPECT_EQ((*kernel)->launch(args, withStream).message(),

@@ -118,6 +118,10 @@ __device__ __forceinline__ KvTiles attnc_kv_tiles(const Params &p, long long b, 
 
 } // namespace
 
+std::string mlir::attn::cudaEntryName(KernelOp op) {
+  return ("attnc_" + op.getSymName()).str();
+}
+
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
   std::vector<abi::InputArg> inputs;
   if (ArrayAttr decls = op.getInputsAttr())
@@ -160,7 +164,7 @@ FailureOr<std::string> mlir::attn::translateKernelToCuda(KernelOp op,
 typedef {7} T;
 typedef {8} T2;
 #define FLOAT2_TO_T2 {9}
-#define KERNEL_NAME {0}
+#define KERNEL_NAME {17}
 constexpr int HQ = {10}, HKV = {11}, DQK = {12}, DV = {13}, DQKP = {14}, DVP = {15};
 constexpr int BM = {2}, BN = {3}, WARPS = {4}, STAGES = {5};
 constexpr float SCALE = {16};
@@ -171,7 +175,7 @@ constexpr float SCALE = {16};
       bf16 ? "__float22bfloat162_rn" : "__float22half2_rn", op.getQHeads(),
       op.getKvHeadsOrDefault(), op.getDQk(), op.getDvOrDefault(),
       pad16(op.getDQk()), pad16(op.getDvOrDefault()),
-      number(op.getScaleOrDefault()));
+      number(op.getScaleOrDefault()), cudaEntryName(op));
   out += paramsStruct(layout) + storeLse + kvTiles(op);
   // The mask, score and range functions: the one definition (Mods.h).
   out += printCudaMods(buildModDefinitions(op), op);

@@ -24,8 +24,13 @@ FailureOr<CudaSchedule> selectCudaSchedule(KernelOp op, StringRef arch);
 /// The kernel's arguments (compiler/KernelAbi.h) with the CUDA element type.
 std::vector<abi::Arg> cudaKernelArgs(KernelOp op);
 
+/// The name of the kernel's `extern "C" __global__` function:
+/// `attnc_<name>`, so that no kernel name (`@float`, `@Params`) collides
+/// with a C++ keyword or a name of the kernel text.
+std::string cudaEntryName(KernelOp op);
+
 /// CUDA C++ for a resolved kernel: one `extern "C" __global__` function
-/// named after the kernel, FlashAttention-2 style (mma.sync m16n8k16,
+/// named cudaEntryName(op), FlashAttention-2 style (mma.sync m16n8k16,
 /// ldmatrix, cp.async pipelining, online softmax), for NVRTC. The schedule
 /// it chose (selectCudaSchedule) goes to `schedule` when given, so callers
 /// that launch or report it need not select it again.
