@@ -4,11 +4,14 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <regex>
+#include <string_view>
 
 namespace attnc {
 namespace {
@@ -67,18 +70,42 @@ StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32) {
   if (shapeText.empty())
     return bad("the header has no shape");
   NpyArray array;
+  // "(d0, d1, ...)": non-negative integers whose product fits the file.
   int64_t count = 1;
-  std::regex number("\\d+");
-  for (auto it = std::sregex_iterator(shapeText.begin(), shapeText.end(),
-                                      number);
-       it != std::sregex_iterator(); ++it) {
-    array.shape.push_back(std::stoll(it->str()));
-    count *= array.shape.back();
+  {
+    std::string_view t = shapeText;
+    auto skipSpaces = [&] {
+      while (!t.empty() && t.front() == ' ')
+        t.remove_prefix(1);
+    };
+    if (t.empty() || t.front() != '(' || t.back() != ')')
+      return bad(fmt::format("shape {} is not a tuple of sizes", shapeText));
+    t = t.substr(1, t.size() - 2);
+    for (skipSpaces(); !t.empty(); skipSpaces()) {
+      int64_t d = 0;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+      if (ec != std::errc() || d < 0)
+        return bad(fmt::format("shape {}: each size must be an integer in "
+                               "[0, 2^63)",
+                               shapeText));
+      if (__builtin_mul_overflow(count, d, &count) ||
+          count > std::numeric_limits<int64_t>::max() / 4)
+        return bad(fmt::format("shape {} has more elements than any file can "
+                               "hold",
+                               shapeText));
+      array.shape.push_back(d);
+      t.remove_prefix(end - t.data());
+      skipSpaces();
+      if (!t.empty() && t.front() == ',')
+        t.remove_prefix(1);
+      else if (!t.empty())
+        return bad(fmt::format("shape {} is not a tuple of sizes", shapeText));
+    }
   }
   size_t dataBytes = bytes.size() - headerStart - headerLen;
   if (dataBytes != static_cast<size_t>(count) * sizeof(float))
     return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
-                           shapeText, count * sizeof(float), dataBytes));
+                           shapeText, count * 4, dataBytes));
   array.isInt32 = isInt32;
   if (isInt32) {
     array.ints.resize(count);

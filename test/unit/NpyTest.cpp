@@ -73,6 +73,19 @@ TEST(Npy, RejectsBadFilesWithReasons) {
   std::string fortran = bytes;
   fortran.replace(fortran.find("False"), 5, "True ");
   expectError(fortran, "Fortran-order arrays are not supported");
+  // Shapes whose element count would wrap, or that are not sizes, are
+  // refused before anything is allocated or copied.
+  auto withShape = [&](const std::string &shape) {
+    std::string b = bytes;
+    b.replace(b.find("(3, 4)"), 6, shape);
+    return b;
+  };
+  expectError(withShape("(8, 2305843009213693953)"),
+              "has more elements than any file can hold");
+  expectError(withShape("(3, -4)"), "each size must be an integer in [0, 2^63)");
+  expectError(withShape("(99999999999999999999)"),
+              "each size must be an integer in [0, 2^63)");
+  expectError(withShape("(3; 4)"), "is not a tuple of sizes");
   std::string v9 = bytes;
   v9[6] = 9;
   expectError(v9, "unknown format version 9");

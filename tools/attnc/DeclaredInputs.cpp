@@ -73,7 +73,12 @@ loadDeclaredInputs(const std::vector<std::pair<std::string, std::string>> &files
       for (int64_t &size : shape) {
         if (size < 0)
           size = 32;
-        count *= size;
+        if (__builtin_mul_overflow(count, size, &count) ||
+            count > (int64_t(1) << 32))
+          return fail(fmt::format(
+              "input '{}' would have more than 2^32 elements at this shape; "
+              "give it with --input {}=FILE.npy or use a smaller shape",
+              d.name, d.name));
       }
       words->resize(count);
       if (d.type == DType::I32) {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <tuple>
 
 namespace attnc::cli {
 namespace {
@@ -110,6 +111,24 @@ StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
                              std::pair{"--seq-kv", in.seqKv}})
     if (value < 1)
       return fail(fmt::format("{} must be >= 1, got {}", flag, value));
+  // Every buffer this run allocates (q, k, v, o, and the reference's copy)
+  // is sized from these: refuse a shape whose tensors would not fit in
+  // memory before anything is allocated, naming the limit.
+  constexpr int64_t kMaxElements = int64_t(1) << 32; // 16 GiB of f32
+  for (auto [name, seq, heads, dim] :
+       {std::tuple{"q", in.seqQ, s.qHeads, s.dQk},
+        std::tuple{"k", in.seqKv, s.kvHeads, s.dQk},
+        std::tuple{"v", in.seqKv, s.kvHeads, s.dV},
+        std::tuple{"o", in.seqQ, s.qHeads, s.dV}}) {
+    int64_t n = 0;
+    if (__builtin_mul_overflow(in.batch, seq, &n) ||
+        __builtin_mul_overflow(n, heads, &n) ||
+        __builtin_mul_overflow(n, dim, &n) || n > kMaxElements)
+      return fail(fmt::format(
+          "{} would have batch {} x seq {} x heads {} x dim {} elements; at "
+          "most 2^32 are allowed",
+          name, in.batch, seq, heads, dim));
+  }
   std::mt19937_64 rng(o.seed);
   if (o.qFile.empty()) {
     auto random = [&](int64_t n) { return uniformInputs(n, rng); };
