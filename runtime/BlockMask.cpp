@@ -76,7 +76,17 @@ StatusOr<BlockMask> buildBlockMask(const KernelSpec &s,
   const ModProgram *mask = s.mods && s.mods->mask ? &*s.mods->mask : nullptr;
   m.batch = mask && reads(*mask, 0) ? a.q.batch() : 1;
   m.heads = mask && reads(*mask, 1) ? s.qHeads : 1;
-  const int64_t rows = m.batch * m.heads * m.qBlocks;
+  // Two index arrays of rows x kv blocks int32 each: bounded before they
+  // are allocated (a block mask larger than this wants larger blocks).
+  constexpr int64_t kMaxEntries = int64_t(1) << 28;
+  int64_t rows = 0, entries = 0;
+  if (__builtin_mul_overflow(m.batch, m.heads, &rows) ||
+      __builtin_mul_overflow(rows, m.qBlocks, &rows) ||
+      __builtin_mul_overflow(rows, m.kvBlocks, &entries) || entries > kMaxEntries)
+    return Status::error(fmt::format(
+        "block mask: {} x {} x {} query blocks x {} kv blocks is more than 2^28 "
+        "entries; use larger blocks than {} x {} or shorter sequences",
+        m.batch, m.heads, m.qBlocks, m.kvBlocks, s.blockQ, s.blockKv));
   m.numBlocks.assign(rows, 0);
   m.fullNumBlocks.assign(rows, 0);
   m.indices.assign(rows * m.kvBlocks, 0);

@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <exception>
 #include <mutex>
+#include <new>
 #include <string>
 
 struct attnc_block_mask {
@@ -35,6 +37,18 @@ thread_local std::string lastError;
 attnc_status fail(attnc_status status, std::string message) {
   lastError = std::move(message);
   return status;
+}
+
+/// Runs the body of an API call: no exception crosses the C boundary (an
+/// allocation that fails is ATTNC_ERROR_INTERNAL with a message).
+template <typename Body> attnc_status guarded(const char *call, Body &&body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    return fail(ATTNC_ERROR_INTERNAL, fmt::format("{}: out of memory", call));
+  } catch (const std::exception &e) {
+    return fail(ATTNC_ERROR_INTERNAL, fmt::format("{}: {}", call, e.what()));
+  }
 }
 
 /// Maps a compiler failure to a status code by the front end's summary line.
@@ -227,96 +241,102 @@ attnc_tensor attnc_tensor_lse(float *data, int64_t batch, int64_t heads,
 
 attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                                  attnc_kernel **out) {
-  if (!out)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
-  *out = nullptr;
-  if (!spec)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "spec is NULL");
-  if (attnc_status st = checkTarget(target); st != ATTNC_OK)
-    return st;
-  attnc::KernelRequest r;
-  r.name = spec->name ? spec->name : "attention";
-  bool identifier = !r.name.empty() && !std::isdigit(static_cast<unsigned char>(r.name[0]));
-  for (char c : r.name)
-    identifier &= std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  if (!identifier)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("spec->name '{}' must be an identifier "
-                            "([A-Za-z_][A-Za-z0-9_]*)",
-                            r.name));
-  if (spec->mask < ATTNC_MASK_NONE || spec->mask > ATTNC_MASK_SLIDING_WINDOW)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("spec->mask ({}) is not an attnc_mask",
-                            static_cast<int>(spec->mask)));
-  if (spec->alignment < ATTNC_ALIGN_UNSET ||
-      spec->alignment > ATTNC_ALIGN_BOTTOM_RIGHT)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("spec->alignment ({}) is not an attnc_alignment",
-                            static_cast<int>(spec->alignment)));
-  if (spec->layout != ATTNC_LAYOUT_BSHD && spec->layout != ATTNC_LAYOUT_BHSD)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("spec->layout ({}) is not an attnc_layout",
-                            static_cast<int>(spec->layout)));
-  if (spec->dtype < ATTNC_DTYPE_F32 || spec->dtype > ATTNC_DTYPE_BF16)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("spec->dtype ({}) must be ATTNC_DTYPE_F32, _F16 "
-                            "or _BF16",
-                            static_cast<int>(spec->dtype)));
-  r.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
-                  : spec->dtype == ATTNC_DTYPE_BF16 ? "bf16"
-                                                    : "f32";
-  r.qHeads = spec->q_heads;
-  r.kvHeads = spec->kv_heads;
-  r.dQk = spec->d_qk;
-  r.dV = spec->d_v;
-  r.scale = spec->scale;
-  r.softcap = spec->softcap;
-  r.mask = static_cast<attnc::MaskKind>(spec->mask);
-  r.alignment = static_cast<attnc::Alignment>(spec->alignment);
-  r.windowLeft = spec->window_left;
-  r.windowRight = spec->window_right;
-  r.layout = static_cast<attnc::Layout>(spec->layout);
-  r.mode = spec->decode ? attnc::Mode::Decode : attnc::Mode::Prefill;
-  r.lse = spec->lse != 0;
-  return create(attnc::KernelIr::build(r, "<attnc_spec>"), target, out);
+  return guarded("attnc_kernel_create", [&]() -> attnc_status {
+    if (!out)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+    *out = nullptr;
+    if (!spec)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "spec is NULL");
+    if (attnc_status st = checkTarget(target); st != ATTNC_OK)
+      return st;
+    attnc::KernelRequest r;
+    r.name = spec->name ? spec->name : "attention";
+    bool identifier = !r.name.empty() && !std::isdigit(static_cast<unsigned char>(r.name[0]));
+    for (char c : r.name)
+      identifier &= std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    if (!identifier)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("spec->name '{}' must be an identifier "
+                              "([A-Za-z_][A-Za-z0-9_]*)",
+                              r.name));
+    if (spec->mask < ATTNC_MASK_NONE || spec->mask > ATTNC_MASK_SLIDING_WINDOW)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("spec->mask ({}) is not an attnc_mask",
+                              static_cast<int>(spec->mask)));
+    if (spec->alignment < ATTNC_ALIGN_UNSET ||
+        spec->alignment > ATTNC_ALIGN_BOTTOM_RIGHT)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("spec->alignment ({}) is not an attnc_alignment",
+                              static_cast<int>(spec->alignment)));
+    if (spec->layout != ATTNC_LAYOUT_BSHD && spec->layout != ATTNC_LAYOUT_BHSD)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("spec->layout ({}) is not an attnc_layout",
+                              static_cast<int>(spec->layout)));
+    if (spec->dtype < ATTNC_DTYPE_F32 || spec->dtype > ATTNC_DTYPE_BF16)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("spec->dtype ({}) must be ATTNC_DTYPE_F32, _F16 "
+                              "or _BF16",
+                              static_cast<int>(spec->dtype)));
+    r.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
+                    : spec->dtype == ATTNC_DTYPE_BF16 ? "bf16"
+                                                      : "f32";
+    r.qHeads = spec->q_heads;
+    r.kvHeads = spec->kv_heads;
+    r.dQk = spec->d_qk;
+    r.dV = spec->d_v;
+    r.scale = spec->scale;
+    r.softcap = spec->softcap;
+    r.mask = static_cast<attnc::MaskKind>(spec->mask);
+    r.alignment = static_cast<attnc::Alignment>(spec->alignment);
+    r.windowLeft = spec->window_left;
+    r.windowRight = spec->window_right;
+    r.layout = static_cast<attnc::Layout>(spec->layout);
+    r.mode = spec->decode ? attnc::Mode::Decode : attnc::Mode::Prefill;
+    r.lse = spec->lse != 0;
+    return create(attnc::KernelIr::build(r, "<attnc_spec>"), target, out);
+  });
 }
 
 attnc_status attnc_kernel_create_from_mlir(const char *mlir,
                                            attnc_target target,
                                            attnc_kernel **out) {
-  if (!out)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
-  *out = nullptr;
-  if (!mlir)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "mlir is NULL");
-  if (attnc_status st = checkTarget(target); st != ATTNC_OK)
-    return st;
-  return create(attnc::KernelIr::parse(mlir, "<spec>"), target, out);
+  return guarded("attnc_kernel_create_from_mlir", [&]() -> attnc_status {
+    if (!out)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+    *out = nullptr;
+    if (!mlir)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "mlir is NULL");
+    if (attnc_status st = checkTarget(target); st != ATTNC_OK)
+      return st;
+    return create(attnc::KernelIr::parse(mlir, "<spec>"), target, out);
+  });
 }
 
 attnc_status attnc_kernel_compile(attnc_kernel *kernel) {
-  if (!kernel)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
-  std::call_once(kernel->compiled, [&] {
-    attnc::KernelCache &cache = attnc::KernelCache::shared();
-    if (kernel->target == ATTNC_TARGET_CPU) {
-      kernel->kernel = cache.get(
-          kernel->ir, static_cast<const attnc::Backend &>(attnc::CpuBackend()));
-    } else if (kernel->target == ATTNC_TARGET_CUDA_SIM) {
-      kernel->kernel =
-          cache.get(kernel->ir, static_cast<const attnc::Backend &>(
-                                    attnc::cuda::SimtBackend()));
-    } else if (auto backend = attnc::cuda::CudaBackend::forDevice(0);
-               backend.ok()) {
-      kernel->kernel =
-          cache.get(kernel->ir, static_cast<const attnc::Backend &>(*backend));
-    } else {
-      kernel->kernel = backend.status();
-    }
+  return guarded("attnc_kernel_compile", [&]() -> attnc_status {
+    if (!kernel)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
+    std::call_once(kernel->compiled, [&] {
+      attnc::KernelCache &cache = attnc::KernelCache::shared();
+      if (kernel->target == ATTNC_TARGET_CPU) {
+        kernel->kernel = cache.get(
+            kernel->ir, static_cast<const attnc::Backend &>(attnc::CpuBackend()));
+      } else if (kernel->target == ATTNC_TARGET_CUDA_SIM) {
+        kernel->kernel =
+            cache.get(kernel->ir, static_cast<const attnc::Backend &>(
+                                      attnc::cuda::SimtBackend()));
+      } else if (auto backend = attnc::cuda::CudaBackend::forDevice(0);
+                 backend.ok()) {
+        kernel->kernel =
+            cache.get(kernel->ir, static_cast<const attnc::Backend &>(*backend));
+      } else {
+        kernel->kernel = backend.status();
+      }
+    });
+    if (!kernel->kernel.ok())
+      return failCompile(kernel->kernel.status());
+    return ATTNC_OK;
   });
-  if (!kernel->kernel.ok())
-    return failCompile(kernel->kernel.status());
-  return ATTNC_OK;
 }
 
 attnc_status attnc_kernel_run(attnc_kernel *kernel, const attnc_tensor *q,
@@ -338,70 +358,74 @@ attnc_status attnc_kernel_run_with_inputs(
 
 attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
                                    const attnc_run_args *a) {
-  if (!kernel || !a || !a->q || !a->k || !a->v || !a->o)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                "kernel, q, k, v and o must not be NULL");
-  if (a->threads < 0)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("threads must be >= 0, got {}", a->threads));
-  if (kernel->target == ATTNC_TARGET_CUDA && a->threads != 0)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                "threads must be 0 for the CUDA target");
-  if (kernel->target != ATTNC_TARGET_CUDA && a->stream)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                kernel->target == ATTNC_TARGET_CPU
-                    ? "stream must be NULL for the CPU target"
-                    : "stream must be NULL for the CUDA_SIM target");
-  attnc::AttentionArgs args;
-  for (auto [name, t, out] :
-       {std::tuple{"q", a->q, &args.q}, std::tuple{"k", a->k, &args.k},
-        std::tuple{"v", a->v, &args.v}, std::tuple{"o", a->o, &args.o},
-        std::tuple{"lse", a->lse, &args.lse}})
-    if (attnc_status st = view(name, t, *out); st != ATTNC_OK)
+  return guarded("attnc_kernel_run_args", [&]() -> attnc_status {
+    if (!kernel || !a || !a->q || !a->k || !a->v || !a->o)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "kernel, q, k, v and o must not be NULL");
+    if (a->threads < 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("threads must be >= 0, got {}", a->threads));
+    if (kernel->target == ATTNC_TARGET_CUDA && a->threads != 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "threads must be 0 for the CUDA target");
+    if (kernel->target != ATTNC_TARGET_CUDA && a->stream)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  kernel->target == ATTNC_TARGET_CPU
+                      ? "stream must be NULL for the CPU target"
+                      : "stream must be NULL for the CUDA_SIM target");
+    attnc::AttentionArgs args;
+    for (auto [name, t, out] :
+         {std::tuple{"q", a->q, &args.q}, std::tuple{"k", a->k, &args.k},
+          std::tuple{"v", a->v, &args.v}, std::tuple{"o", a->o, &args.o},
+          std::tuple{"lse", a->lse, &args.lse}})
+      if (attnc_status st = view(name, t, *out); st != ATTNC_OK)
+        return st;
+    if (attnc_status st = convertInputs(a->inputs, a->num_inputs, args.inputs);
+        st != ATTNC_OK)
       return st;
-  if (attnc_status st = convertInputs(a->inputs, a->num_inputs, args.inputs);
-      st != ATTNC_OK)
-    return st;
-  if (attnc_status st = convertBlockMask(a->block_mask, args.blockMask);
-      st != ATTNC_OK)
-    return st;
-  if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
-    return st;
-  attnc::LaunchOptions options;
-  options.threads = static_cast<unsigned>(a->threads);
-  options.stream = a->stream;
-  attnc::Status st = (*kernel->kernel)->launch(args, options);
-  if (!st.ok())
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
-  return ATTNC_OK;
+    if (attnc_status st = convertBlockMask(a->block_mask, args.blockMask);
+        st != ATTNC_OK)
+      return st;
+    if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
+      return st;
+    attnc::LaunchOptions options;
+    options.threads = static_cast<unsigned>(a->threads);
+    options.stream = a->stream;
+    attnc::Status st = (*kernel->kernel)->launch(args, options);
+    if (!st.ok())
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
+    return ATTNC_OK;
+  });
 }
 
 attnc_status attnc_block_mask_build(attnc_kernel *kernel, int64_t batch,
                                     int64_t seq_q, int64_t seq_kv,
                                     const attnc_input *inputs,
                                     int64_t num_inputs, attnc_block_mask **out) {
-  if (!out)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
-  *out = nullptr;
-  if (!kernel)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
-  if (batch < 1 || seq_q < 0 || seq_kv < 0)
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                fmt::format("batch ({}) must be >= 1 and seq_q ({}), seq_kv "
-                            "({}) >= 0",
-                            batch, seq_q, seq_kv));
-  const attnc::KernelSpec &spec = kernel->ir.view();
-  attnc::AttentionArgs args;
-  args.q.sizes = {batch, spec.qHeads, seq_q, spec.dQk};
-  args.k.sizes = {batch, spec.kvHeads, seq_kv, spec.dQk};
-  if (attnc_status st = convertInputs(inputs, num_inputs, args.inputs);
-      st != ATTNC_OK)
-    return st;
-  auto mask = attnc::buildBlockMask(spec, args);
-  if (!mask.ok())
-    return fail(ATTNC_ERROR_INVALID_ARGUMENT, mask.status().message());
-  *out = new attnc_block_mask{std::move(*mask)};
-  return ATTNC_OK;
+  return guarded("attnc_block_mask_build", [&]() -> attnc_status {
+    if (!out)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "out is NULL");
+    *out = nullptr;
+    if (!kernel)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
+    if (batch < 1 || seq_q < 0 || seq_kv < 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("batch ({}) must be >= 1 and seq_q ({}), seq_kv "
+                              "({}) >= 0",
+                              batch, seq_q, seq_kv));
+    const attnc::KernelSpec &spec = kernel->ir.view();
+    attnc::AttentionArgs args;
+    args.q.sizes = {batch, spec.qHeads, seq_q, spec.dQk};
+    args.k.sizes = {batch, spec.kvHeads, seq_kv, spec.dQk};
+    if (attnc_status st = convertInputs(inputs, num_inputs, args.inputs);
+        st != ATTNC_OK)
+      return st;
+    auto mask = attnc::buildBlockMask(spec, args);
+    if (!mask.ok())
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, mask.status().message());
+    *out = new attnc_block_mask{std::move(*mask)};
+    return ATTNC_OK;
+  });
 }
 
 attnc_block_mask_view attnc_block_mask_get(const attnc_block_mask *m) {

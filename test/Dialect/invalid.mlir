@@ -91,6 +91,15 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #a
 
 // -----
 
+// expected-error@+1 {{'score' region must yield 'f32', got 'i1'}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, score_mod = #attn.score_mod<custom>} score {
+^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index):
+  %t = arith.constant true
+  attn.yield %t : i1
+}
+
+// -----
+
 // expected-error@+1 {{'mask' region must yield 'i1', got 'f32'}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<custom>} mask {
 ^bb0(%b: index, %h: index, %q: index, %k: index):

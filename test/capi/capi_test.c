@@ -325,10 +325,23 @@ int main(void) {
     args.block_mask = &broken;
     CHECK_ERROR(attnc_kernel_run_args(sparse, &args), ATTNC_ERROR_INVALID_ARGUMENT,
                 "block_mask: every array must be non-NULL");
+    broken = view;
+    broken.q_blocks = (int64_t)1 << 40;
+    CHECK_ERROR(attnc_kernel_run_args(sparse, &args), ATTNC_ERROR_INVALID_ARGUMENT,
+                "block mask: kv_num_blocks has shape [1, 1, 1099511627776]; it "
+                "must be [1, 1, 2]");
     attnc_block_mask *none = NULL;
     CHECK_ERROR(attnc_block_mask_build(sparse, 0, SQ,
                                        SKV, NULL, 0, &none),
                 ATTNC_ERROR_INVALID_ARGUMENT, "batch (0) must be >= 1");
+    /* A shape whose block mask could not be allocated is an error, not an
+     * abort. */
+    CHECK_ERROR(attnc_block_mask_build(sparse, 1, (int64_t)1 << 40,
+                                       (int64_t)1 << 40, NULL, 0, &none),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "block mask: 1 x 1 x 68719476736 query blocks x 68719476736 kv "
+                "blocks is more than 2^28 entries");
+    CHECK(none == NULL, "no block mask on failure");
     attnc_block_mask_destroy(mask);
     attnc_kernel_destroy(sparse);
     attnc_kernel *dense = NULL;
