@@ -42,19 +42,40 @@ TEST(BlockSparse, RandomBlockMasksMatchFloat64Reference) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed ^ 0xb10c);
   int cases = 0, failures = 0;
-  for (int n = 0; n < 10; ++n) {
+  for (int n = 0; n < 12; ++n) {
     int64_t blockKv = 16 * uniform(rng, 1, 4), blockQ = 16 * uniform(rng, 1, 4);
     int64_t kvHeads = uniform(rng, 1, 2), qHeads = kvHeads * uniform(rng, 1, 3);
     int64_t d = chance(rng, 0.5) ? 32 : uniform(rng, 1, 70);
+    int64_t dV = chance(rng, 0.7) ? d : uniform(rng, 1, 70);
     std::string mask = maskFor(rng);
     size_t close = mask.find('}');
     std::string attrs = mask.substr(0, close), regions =
         close == std::string::npos ? "" : mask.substr(close + 1);
+    // Block masks combine with every score modifier.
+    switch (uniform(rng, 0, 3)) {
+    case 0:
+      break;
+    case 1:
+      attrs += ", softcap = 3.0";
+      break;
+    case 2:
+      attrs += ", score_mod = #attn.score_mod<alibi>";
+      break;
+    default: // a custom score that depends on h, q and k
+      attrs += ", score_mod = #attn.score_mod<custom>";
+      regions += " score {\n^bb0(%s: f32, %b: index, %h: index, %q: index, "
+                 "%k: index):\n  %d = arith.subi %q, %k : index\n  %i = "
+                 "arith.addi %d, %h : index\n  %n = arith.index_cast %i : "
+                 "index to i64\n  %f = arith.sitofp %n : i64 to f32\n  %c = "
+                 "arith.constant 0.01 : f32\n  %t = arith.mulf %f, %c : f32\n  "
+                 "%r = arith.subf %s, %t : f32\n  attn.yield %r : f32\n}";
+      break;
+    }
     std::string text = fmt::format(
         "attn.kernel @sparse{} attributes {{q_heads = {}, kv_heads = {}, d_qk "
-        "= {}, element_type = f32, lse = {}, block_sparse = "
+        "= {}, d_v = {}, element_type = f32, lse = {}, block_sparse = "
         "#attn.block_sparse<block_q = {}, block_kv = {}>, {}}}{}",
-        n, qHeads, kvHeads, d, n % 2 ? "true" : "false", blockQ, blockKv,
+        n, qHeads, kvHeads, d, dV, n % 2 ? "true" : "false", blockQ, blockKv,
         attrs, regions);
     auto kernel = attnc::test::compileText(text, "<block sparse>");
     ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
@@ -87,7 +108,7 @@ TEST(BlockSparse, RandomBlockMasksMatchFloat64Reference) {
             c.maxError, c.tolerance, c.nonFinite, c.lseMismatch);
     }
   }
-  EXPECT_EQ(cases, 30);
+  EXPECT_EQ(cases, 36);
 }
 
 /// The builder's blocks are exactly what the mask says, pair by pair.

@@ -1,6 +1,10 @@
 // The CUDA emitter, checked without a GPU: a sweep of kernels translated to
 // CUDA C++ and compiled by NVRTC for sm_80 and sm_90; any compile error or
-// any spill at the default schedules fails. (Running them is for a GPU.)
+// any spill at the default schedules fails. (Running them is for a GPU, or
+// the SIMT emulator.)
+#include "RandomKernels.h"
+#include "TestUtil.h"
+
 #include "compiler/Pipelines/Pipelines.h"
 #include "compiler/Target/CUDA/AttnToCuda.h"
 #include "runtime/ThreadPool.h"
@@ -83,6 +87,13 @@ std::vector<std::string> sweepSpecs() {
             fmt::format(fmt::runtime(region))));
         ++r;
       }
+  // Random mask and score regions from the sweeps' grammar (every region
+  // op), so that what the emulator runs also compiles with NVRTC.
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0xc0da);
+  for (int n = 0; n < 8; ++n)
+    specs.push_back(test::regions::randomKernel(rng, n, n % 2 ? "bf16" : "f16",
+                                                /*cudaDims=*/true)
+                        .text);
   // Kernel names that are C++ keywords or names of the kernel text: the
   // entry is attnc_<name>, so they compile like any other.
   specs.push_back("attn.kernel @float attributes {q_heads = 2, d_qk = 64, "
@@ -135,9 +146,10 @@ TEST(CudaCodegen, SweepCompilesForSm80AndSm90WithoutSpills) {
   for (const std::string &f : failures)
     ADD_FAILURE() << f;
   std::printf("cuda sweep: %zu kernels compiled by NVRTC %d.%d, %zu failures, "
-              "at most %d registers\n",
+              "at most %d registers (random regions: ATTNC_TEST_SEED=%llu)\n",
               jobs.size(), (*nvrtc)->majorVersion(), (*nvrtc)->minorVersion(),
-              failures.size(), maxRegisters);
+              failures.size(), maxRegisters,
+              static_cast<unsigned long long>(attnc::test::testSeed()));
 }
 
 /// The Params struct's static_asserts catch a layout that drifted from

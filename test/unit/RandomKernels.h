@@ -78,17 +78,38 @@ public:
                                    "divsi",    "remsi",    "floordivsi",
                                    "ceildivsi", "maxsi",   "minsi",
                                    "andi",     "ori",      "xori",
-                                   "divui",    "remui"};
-    int pick = static_cast<int>(uniform(rng, 0, 16));
-    if (pick < 14) {
+                                   "divui",    "remui",    "maxui",
+                                   "minui"};
+    int pick = static_cast<int>(uniform(rng, 0, 20));
+    if (pick < 16) {
       std::string x = index(depth - 1), y = index(depth - 1);
       return emit(fmt::format("arith.{} {}, {} : index", binary[pick], x, y));
     }
-    if (pick == 14) { // shifts by amounts that are sometimes too large
+    if (pick == 16) { // shifts by amounts that are sometimes too large
+      static const char *shifts[] = {"shli", "shrsi", "shrui"};
       std::string x = index(depth - 1);
       std::string by = constIndex(uniform(rng, 0, 70));
       return emit(fmt::format("arith.{} {}, {} : index",
-                              chance(rng, 0.5) ? "shli" : "shrsi", x, by));
+                              shifts[uniform(rng, 0, 2)], x, by));
+    }
+    if (pick == 17) { // through i64 and i32 and back: wraps and extensions
+      std::string x = index(depth - 1);
+      std::string a = emit(fmt::format("arith.index_cast {} : index to i64", x));
+      if (chance(rng, 0.3))
+        a = emit(fmt::format("math.absi {} : i64", a));
+      std::string t = emit(fmt::format("arith.trunci {} : i64 to i32", a));
+      std::string e = emit(fmt::format("arith.{} {} : i32 to i64",
+                                       chance(rng, 0.5) ? "extsi" : "extui", t));
+      return emit(fmt::format("arith.{} {} : i64 to index",
+                              chance(rng, 0.5) ? "index_cast" : "index_castui",
+                              e));
+    }
+    if (pick == 18) { // float to integer, from exact halves
+      std::string f = emit(fmt::format("arith.mulf {}, {} : f32",
+                                       integerReal(depth - 1), constF32(0.5)));
+      std::string i = emit(fmt::format("arith.{} {} : f32 to i64",
+                                       chance(rng, 0.5) ? "fptosi" : "fptoui", f));
+      return emit(fmt::format("arith.index_cast {} : i64 to index", i));
     }
     std::string c = boolean(depth - 1);
     std::string x = index(depth - 1), y = index(depth - 1);
@@ -104,20 +125,36 @@ public:
       return emit(fmt::format("arith.cmpi {}, {}, {} : index",
                               predicates[uniform(rng, 0, 9)], x, y));
     }
+    if (chance(rng, 0.2)) { // compare exact floats
+      static const char *fpredicates[] = {"oeq", "one", "olt", "ole", "ogt",
+                                          "oge", "ueq", "une", "ult", "uge"};
+      std::string x = integerReal(depth), y = integerReal(depth);
+      return emit(fmt::format("arith.cmpf {}, {}, {} : f32",
+                              fpredicates[uniform(rng, 0, 9)], x, y));
+    }
     static const char *logic[] = {"andi", "ori", "xori"};
     std::string x = boolean(depth - 1), y = boolean(depth - 1);
     return emit(fmt::format("arith.{} {}, {} : i1", logic[uniform(rng, 0, 2)],
                             x, y));
   }
 
-  /// A float built from an index expression (exact: small integers).
-  std::string fromIndex(int depth) {
+  /// An integer in (-64, 64) as a float: exact in any precision
+  /// (sitofp of a signed remainder, or uitofp of an unsigned one).
+  std::string integerReal(int depth) {
     std::string i = index(depth);
-    std::string r = emit(fmt::format("arith.remsi {}, {} : index", i,
+    bool isUnsigned = chance(rng, 0.3);
+    std::string r = emit(fmt::format("arith.{} {}, {} : index",
+                                     isUnsigned ? "remui" : "remsi", i,
                                      constIndex(64)));
     std::string n = emit(fmt::format("arith.index_cast {} : index to i64", r));
-    std::string f = emit(fmt::format("arith.sitofp {} : i64 to f32", n));
-    return emit(fmt::format("arith.mulf {}, {} : f32", f, constF32(0.05)));
+    return emit(fmt::format("arith.{} {} : i64 to f32",
+                            isUnsigned ? "uitofp" : "sitofp", n));
+  }
+
+  /// A float built from an index expression (exact: small integers).
+  std::string fromIndex(int depth) {
+    return emit(fmt::format("arith.mulf {}, {} : f32", integerReal(depth),
+                            constF32(0.05)));
   }
 
   /// A float expression of bounded magnitude, continuous in `s`.
@@ -137,7 +174,7 @@ public:
       }
     }
     std::string x = real(depth - 1, s);
-    switch (uniform(rng, 0, 13)) {
+    switch (uniform(rng, 0, 19)) {
     case 0:
       return emit(fmt::format("arith.addf {}, {} : f32", x, real(depth - 1, s)));
     case 1:
@@ -183,10 +220,56 @@ public:
       return emit(fmt::format("arith.select {}, {}, {} : f32", c, x,
                               real(depth - 1, s)));
     }
-    default: // a step of an index-derived value: exact
+    case 13: // a step of an index-derived value: exact
       return emit(fmt::format("arith.addf {}, {} : f32", x,
                               emit(fmt::format("math.floor {} : f32",
                                                fromIndex(1)))));
+    case 14: { // rounding exact halves (roundeven meets ties)
+      static const char *rounding[] = {"ceil", "trunc", "roundeven"};
+      std::string half = emit(fmt::format("arith.mulf {}, {} : f32",
+                                          integerReal(1), constF32(0.5)));
+      std::string r = emit(fmt::format("math.{} {} : f32",
+                                       rounding[uniform(rng, 0, 2)], half));
+      std::string small = emit(fmt::format("arith.mulf {}, {} : f32", r,
+                                           constF32(0.0625)));
+      return emit(fmt::format("arith.addf {}, {} : f32", x, small));
+    }
+    case 15: { // remf of exact integers
+      std::string m = emit(fmt::format("arith.remf {}, {} : f32",
+                                       integerReal(1), constF32(7)));
+      std::string small = emit(fmt::format("arith.mulf {}, {} : f32", m,
+                                           constF32(0.1)));
+      return emit(fmt::format("arith.addf {}, {} : f32", x, small));
+    }
+    case 16:
+      return emit(fmt::format("arith.{} {}, {} : f32",
+                              chance(rng, 0.5) ? "minimumf" : "maxnumf", x,
+                              real(depth - 1, s)));
+    case 17: { // copysign by an exact, never-zero sign
+      std::string n = integerReal(1);
+      std::string off = emit(fmt::format("arith.subf {}, {} : f32", n,
+                                         constF32(0.5)));
+      return emit(fmt::format("math.copysign {}, {} : f32", x, off));
+    }
+    case 18: { // of 1 + |x|: rsqrt, powf, log, log2
+      std::string a = emit(fmt::format("math.absf {} : f32", x));
+      std::string p = emit(fmt::format("arith.addf {}, {} : f32", a, constF32(1)));
+      switch (uniform(rng, 0, 3)) {
+      case 0:
+        return emit(fmt::format("math.rsqrt {} : f32", p));
+      case 1:
+        return emit(fmt::format("math.powf {}, {} : f32", p, constF32(0.75)));
+      case 2:
+        return emit(fmt::format("math.log {} : f32", p));
+      default:
+        return emit(fmt::format("math.log2 {} : f32", p));
+      }
+    }
+    default: { // exp2(-|x|)
+      std::string a = emit(fmt::format("math.absf {} : f32", x));
+      std::string n = emit(fmt::format("arith.negf {} : f32", a));
+      return emit(fmt::format("math.exp2 {} : f32", n));
+    }
     }
   }
 
@@ -242,6 +325,8 @@ inline RandomKernel randomKernel(std::mt19937_64 &rng, int index,
   } else if (chance(rng, 0.5)) {
     attrs += ", mask = #attn.mask<causal, bottom_right>";
   }
+  if (!customScore && chance(rng, 0.4))
+    attrs += ", score_mod = #attn.score_mod<alibi>";
   if (customScore) {
     attrs += ", score_mod = #attn.score_mod<custom>";
     RegionWriter w(rng, r.hasIds, r.hasBias);
