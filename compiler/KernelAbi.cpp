@@ -1,6 +1,21 @@
 #include "compiler/KernelAbi.h"
 
+#include "dialect/AttnAttrs.h"
+
 namespace mlir::attn::abi {
+
+std::vector<InputArg> inputArgs(ArrayAttr decls) {
+  std::vector<InputArg> inputs;
+  if (decls)
+    for (Attribute a : decls) {
+      auto in = cast<InputAttr>(a);
+      inputs.push_back({in.getName().str(),
+                        in.getElementType().isF32() ? ElementType::F32
+                                                    : ElementType::I32,
+                        static_cast<int64_t>(in.getDims().size())});
+    }
+  return inputs;
+}
 
 std::vector<Arg> kernelArgs(ElementType element, bool lse, bool blockSparse,
                             const std::vector<InputArg> &inputs) {

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace mlir {
+class ArrayAttr;
+} // namespace mlir
+
 namespace mlir::attn::abi {
 
 enum class ElementType { F32, F16, BF16, I32 };
@@ -39,6 +43,12 @@ struct InputArg {
   ElementType type;
   int64_t rank;
 };
+
+/// The ABI view of a kernel op's `inputs` attribute (a list of
+/// #attn.input; null when it declares none). Both lowerings build their
+/// signatures from it; the runtime's view (runtime/detail/Compiler.h,
+/// cpuAbiArgs) is tested against it.
+std::vector<InputArg> inputArgs(mlir::ArrayAttr decls);
 
 /// The user-visible arguments in calling order: q, k, v, o, lse (when the
 /// kernel writes it), the block mask (block-sparse kernels), then the

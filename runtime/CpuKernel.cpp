@@ -233,6 +233,14 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   std::vector<void *> shared;
   for (Descriptor &d : descriptors)
     shared.push_back(d.get());
+  // The packed call below holds these and 5 more (splits, begin, end, kt,
+  // tags) in a fixed array: the ABI has at most 5 tensors, 4 block-mask
+  // arrays and 16 inputs, plus the workspace, so 26 + 5 = 31.
+  constexpr size_t kPackedArgs = 32;
+  if (shared.size() + 5 > kPackedArgs)
+    return Status::error(fmt::format(
+        "internal error: {} kernel arguments do not fit the packed call's {}",
+        shared.size() + 5, kPackedArgs));
 
   int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM,
                                             /*oneHeadPerItem=*/s.blockQ > 0)
@@ -266,9 +274,9 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     Descriptor kt(cache.tiles.data(), ktSizes, ktStrides, 3);
     Descriptor tags(cache.tags.data(), &slots, &unitStride, 1);
     int64_t begin = item, end = item + 1;
-    // The ABI's arguments, then splits, begin, end, kt and tags (the ABI
-    // has at most 5 + kMaxInputs = 21 arguments, then these 6).
-    void *args[32];
+    // The ABI's arguments and the workspace, then splits, begin, end, kt
+    // and tags (checked to fit above).
+    void *args[kPackedArgs];
     size_t n = shared.size();
     std::copy(shared.begin(), shared.end(), args);
     args[n] = const_cast<int64_t *>(&splits);

@@ -156,16 +156,8 @@ public:
 
   /// The kernel's user-visible arguments (compiler/KernelAbi.h).
   std::vector<abi::Arg> abiArgs() const {
-    std::vector<abi::InputArg> inputs;
-    for (int64_t i = 0; i < s.numInputs(); ++i) {
-      auto in = cast<InputAttr>(s.inputs[i]);
-      inputs.push_back({in.getName().str(),
-                        in.getElementType().isF32() ? abi::ElementType::F32
-                                                    : abi::ElementType::I32,
-                        static_cast<int64_t>(in.getDims().size())});
-    }
     return abi::kernelArgs(abi::ElementType::F32, s.lse, s.blockSparse(),
-                           inputs);
+                           abi::inputArgs(s.inputs));
   }
 
   void emitBody(func::FuncOp func) {

@@ -6,9 +6,17 @@
 #include "RandomKernels.h"
 #include "TestUtil.h"
 
+#include "compiler/KernelAbi.h"
+#include "compiler/Pipelines/Pipelines.h"
+#include "dialect/AttnOps.h"
 #include "dialect/Mods.h"
 #include "runtime/CpuKernel.h"
+#include "runtime/KernelIr.h"
+#include "runtime/detail/Compiler.h"
 #include "runtime/Reference.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -124,6 +132,49 @@ TEST(Regions, AlibiUsesBloomSlopes) {
       // key 1 + 4 = 5, so the distance is 3.
       double got = mods.score<double>(0.25, 0, h, 1, 2);
       EXPECT_NEAR(got, 0.25 - slopes[h] * 3, 1e-6) << heads << " heads, head " << h;
+    }
+  }
+}
+
+} // namespace
+
+namespace {
+
+/// The runtime packs CPU arguments from its view of the kernel
+/// (detail::cpuAbiArgs); the lowering builds the signature from the op
+/// (abi::inputArgs). Both must give the same list, argument by argument,
+/// for every kind of kernel: a drift would pass the wrong buffers.
+TEST(Regions, RuntimeAbiViewMatchesTheOps) {
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  std::mt19937_64 rng(attnc::test::testSeed());
+  std::vector<std::string> texts = {
+      "attn.kernel @a attributes {q_heads = 2, d_qk = 8, element_type = f32}",
+      "attn.kernel @b attributes {q_heads = 2, d_qk = 8, element_type = f32, "
+      "lse = true, block_sparse = #attn.block_sparse<block_q = 32, block_kv "
+      "= 32>}"};
+  for (int n = 0; n < 20; ++n)
+    texts.push_back(randomKernel(rng, n).text);
+  for (const std::string &text : texts) {
+    auto module = mlir::parseSourceString<mlir::ModuleOp>(text, &context);
+    ASSERT_TRUE(module) << text;
+    auto op = *module->getOps<mlir::attn::KernelOp>().begin();
+    namespace abi = mlir::attn::abi;
+    std::vector<abi::Arg> fromOp = abi::kernelArgs(
+        abi::ElementType::F32, op.getLseOrDefault(),
+        static_cast<bool>(op.getBlockSparseAttr()),
+        abi::inputArgs(op.getInputsAttr()));
+    auto ir = KernelIr::parse(text, "<test>");
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    std::vector<abi::Arg> fromView = detail::cpuAbiArgs(ir->view());
+    ASSERT_EQ(fromOp.size(), fromView.size()) << text;
+    for (size_t i = 0; i < fromOp.size(); ++i) {
+      EXPECT_EQ(fromOp[i].name, fromView[i].name) << text;
+      EXPECT_EQ(fromOp[i].role, fromView[i].role) << text;
+      EXPECT_EQ(fromOp[i].type, fromView[i].type) << text;
+      EXPECT_EQ(fromOp[i].rank, fromView[i].rank) << text;
+      EXPECT_EQ(fromOp[i].written, fromView[i].written) << text;
     }
   }
 }

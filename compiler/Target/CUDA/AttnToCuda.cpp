@@ -123,19 +123,11 @@ std::string mlir::attn::cudaEntryName(KernelOp op) {
 }
 
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
-  std::vector<abi::InputArg> inputs;
-  if (ArrayAttr decls = op.getInputsAttr())
-    for (Attribute a : decls) {
-      auto in = cast<InputAttr>(a);
-      inputs.push_back({in.getName().str(),
-                        in.getElementType().isF32() ? abi::ElementType::F32
-                                                    : abi::ElementType::I32,
-                        static_cast<int64_t>(in.getDims().size())});
-    }
   abi::ElementType element = op.getElementType().isBF16() ? abi::ElementType::BF16
                                                           : abi::ElementType::F16;
   return abi::kernelArgs(element, op.getLseOrDefault(),
-                         static_cast<bool>(op.getBlockSparseAttr()), inputs);
+                         static_cast<bool>(op.getBlockSparseAttr()),
+                         abi::inputArgs(op.getInputsAttr()));
 }
 
 FailureOr<std::string> mlir::attn::translateKernelToCuda(KernelOp op,
