@@ -293,6 +293,7 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
     r.layout = static_cast<attnc::Layout>(spec->layout);
     r.mode = spec->decode ? attnc::Mode::Decode : attnc::Mode::Prefill;
     r.lse = spec->lse != 0;
+    r.scoreMod = spec->alibi ? attnc::ScoreMod::Alibi : attnc::ScoreMod::None;
     return create(attnc::KernelIr::build(r, "<attnc_spec>"), target, out);
   });
 }

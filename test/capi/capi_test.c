@@ -129,6 +129,37 @@ int main(void) {
               "k: element type is f16, but the kernel reads and writes f32");
   attnc_kernel_destroy(kernel);
 
+  /* ALiBi from the spec struct is the same kernel as from attn text: the
+   * same output, bit for bit, and not the output without it. */
+  {
+    static float with_struct[B * SQ * HQ * D], with_text[B * SQ * HQ * D];
+    attnc_spec a = spec;
+    a.name = "c_api_alibi";
+    a.lse = 0;
+    a.alibi = 1;
+    attnc_kernel *from_struct = NULL, *from_text = NULL;
+    CHECK(attnc_kernel_create(&a, ATTNC_TARGET_CPU, &from_struct) == ATTNC_OK,
+          "%s", attnc_last_error());
+    CHECK(attnc_kernel_create_from_mlir(
+              "attn.kernel @c_api_alibi attributes {q_heads = 4, kv_heads = 2, "
+              "d_qk = 24, element_type = f32, mask = #attn.mask<causal, "
+              "bottom_right>, score_mod = #attn.score_mod<alibi>}",
+              ATTNC_TARGET_CPU, &from_text) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_tensor t1 = attnc_tensor_dense(with_struct, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+    attnc_tensor t2 = attnc_tensor_dense(with_text, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+    CHECK(attnc_kernel_run(from_struct, &tq, &tk, &tv, &t1, NULL, 1, NULL) == ATTNC_OK,
+          "%s", attnc_last_error());
+    CHECK(attnc_kernel_run(from_text, &tq, &tk, &tv, &t2, NULL, 1, NULL) == ATTNC_OK,
+          "%s", attnc_last_error());
+    CHECK(memcmp(with_struct, with_text, sizeof with_struct) == 0,
+          "spec-struct ALiBi differs from attn-text ALiBi");
+    CHECK(memcmp(with_struct, o, sizeof with_struct) != 0,
+          "ALiBi changed nothing");
+    attnc_kernel_destroy(from_struct);
+    attnc_kernel_destroy(from_text);
+  }
+
   /* Creation errors: each named. */
   attnc_kernel *none = NULL;
   attnc_spec s = spec;

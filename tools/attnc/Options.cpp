@@ -33,6 +33,7 @@ spec flags (instead of SPEC.mlir):
                          cuda); with SPEC.mlir, replaces the file's
   --scale X              softmax scale (default 1/sqrt(d_qk))
   --softcap C            logit softcap C*tanh(s/C) (default off)
+  --alibi                ALiBi with BLOOM/MPT slopes (score_mod alibi)
   --mask none|causal|sliding_window
   --align top_left|bottom_right   required with causal and sliding_window
   --window-left L, --window-right R   sliding window extents
@@ -205,6 +206,12 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--dtype", {true, false, kAll, text(o.dtype)}},
       {"--scale", {true, true, kAll, number(s.scale)}},
       {"--softcap", {true, true, kAll, number(s.softcap)}},
+      {"--alibi",
+       {false, true, kAll,
+        [&](const std::string &, const std::string &) {
+          s.scoreMod = ScoreMod::Alibi;
+          return Status::success();
+        }}},
       {"--mask", {true, true, kAll, text(mask)}},
       {"--align", {true, true, kAll, text(align)}},
       {"--window-left", {true, true, kAll, number(s.windowLeft)}},

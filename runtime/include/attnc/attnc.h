@@ -85,6 +85,7 @@ typedef struct attnc_spec {
   int decode; /* nonzero: few query rows per call */
   int lse;    /* nonzero: also write the log-sum-exp per row */
   attnc_dtype dtype; /* 0: f32 */
+  int alibi;         /* nonzero: ALiBi with BLOOM/MPT slopes */
 } attnc_spec;
 
 /* A view: data, element type, sizes and strides in [batch, heads, seq,
