@@ -121,25 +121,40 @@ attnc_tensor tensor(const attnc::TensorView &v, attnc_dtype dtype) {
   return t;
 }
 
+/// The backend of `target`. CUDA: for GPU 0 when `needDevice` (an error
+/// without one), else for its arch or sm_90, which is enough to check a
+/// kernel before any GPU is needed.
+attnc::StatusOr<std::unique_ptr<attnc::Backend>> backendFor(attnc_target target,
+                                                            bool needDevice) {
+  using Result = attnc::StatusOr<std::unique_ptr<attnc::Backend>>;
+  switch (target) {
+  case ATTNC_TARGET_CPU:
+    return Result(std::make_unique<attnc::CpuBackend>());
+  case ATTNC_TARGET_CUDA_SIM:
+    return Result(std::make_unique<attnc::cuda::SimtBackend>());
+  case ATTNC_TARGET_CUDA:
+    break;
+  }
+  if (!needDevice)
+    return Result(std::make_unique<attnc::cuda::CudaBackend>(
+        attnc::cuda::CudaBackend::archOrDefault(0), 0));
+  auto backend = attnc::cuda::CudaBackend::forDevice(0);
+  if (!backend.ok())
+    return Result(backend.status());
+  return Result(std::make_unique<attnc::cuda::CudaBackend>(std::move(*backend)));
+}
+
 attnc_status create(attnc::StatusOr<attnc::KernelIr> ir, attnc_target target,
                     attnc_kernel **out) {
   if (!ir.ok())
     return failCompile(ir.status());
   // Check the kernel for the target now, so that a bad spec fails here and
   // not at run time. Nothing is compiled yet.
-  attnc::Status checked = attnc::Status::success();
-  if (target == ATTNC_TARGET_CUDA || target == ATTNC_TARGET_CUDA_SIM) {
-    auto codegen = attnc::detail::translateForCuda(
-        *ir, target == ATTNC_TARGET_CUDA
-                 ? attnc::cuda::CudaBackend::archOrDefault(0)
-                 : std::string("sm_80"));
-    checked = codegen.ok() ? attnc::Status::success() : codegen.status();
-  } else {
-    auto translation = attnc::CpuBackend().translate(*ir);
-    checked = translation.ok() ? attnc::Status::success() : translation.status();
-  }
-  if (!checked.ok())
-    return failCompile(checked);
+  auto backend = backendFor(target, /*needDevice=*/false);
+  if (!backend.ok())
+    return failCompile(backend.status());
+  if (auto translation = (*backend)->translate(*ir); !translation.ok())
+    return failCompile(translation.status());
   *out = new attnc_kernel(std::move(*ir), target);
   return ATTNC_OK;
 }
@@ -318,21 +333,10 @@ attnc_status attnc_kernel_compile(attnc_kernel *kernel) {
     if (!kernel)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT, "kernel is NULL");
     std::call_once(kernel->compiled, [&] {
-      attnc::KernelCache &cache = attnc::KernelCache::shared();
-      if (kernel->target == ATTNC_TARGET_CPU) {
-        kernel->kernel = cache.get(
-            kernel->ir, static_cast<const attnc::Backend &>(attnc::CpuBackend()));
-      } else if (kernel->target == ATTNC_TARGET_CUDA_SIM) {
-        kernel->kernel =
-            cache.get(kernel->ir, static_cast<const attnc::Backend &>(
-                                      attnc::cuda::SimtBackend()));
-      } else if (auto backend = attnc::cuda::CudaBackend::forDevice(0);
-                 backend.ok()) {
-        kernel->kernel =
-            cache.get(kernel->ir, static_cast<const attnc::Backend &>(*backend));
-      } else {
-        kernel->kernel = backend.status();
-      }
+      auto backend = backendFor(kernel->target, /*needDevice=*/true);
+      kernel->kernel =
+          backend.ok() ? attnc::KernelCache::shared().get(kernel->ir, **backend)
+                       : backend.status();
     });
     if (!kernel->kernel.ok())
       return failCompile(kernel->kernel.status());
