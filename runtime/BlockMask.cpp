@@ -10,17 +10,6 @@
 namespace attnc {
 namespace {
 
-/// Whether any instruction of `p` reads register `reg` (an argument).
-bool reads(const ModProgram &p, int32_t reg) {
-  for (const ModInst &in : p.insts) {
-    if (in.a == reg || in.b == reg || in.c == reg)
-      return true;
-    if (std::find(in.indices.begin(), in.indices.end(), reg) != in.indices.end())
-      return true;
-  }
-  return std::find(p.results.begin(), p.results.end(), reg) != p.results.end();
-}
-
 InputTensor view(const std::vector<int32_t> &data, std::vector<int64_t> sizes,
                  const char *name) {
   InputTensor t;
@@ -74,8 +63,8 @@ StatusOr<BlockMask> buildBlockMask(const KernelSpec &s,
   m.qBlocks = (seqQ + s.blockQ - 1) / s.blockQ;
   m.kvBlocks = (seqKv + s.blockKv - 1) / s.blockKv;
   const ModProgram *mask = s.mods && s.mods->mask ? &*s.mods->mask : nullptr;
-  m.batch = mask && reads(*mask, 0) ? a.q.batch() : 1;
-  m.heads = mask && reads(*mask, 1) ? s.qHeads : 1;
+  m.batch = mask && mask->reads(0) ? a.q.batch() : 1;
+  m.heads = mask && mask->reads(1) ? s.qHeads : 1;
   // Two index arrays of rows x kv blocks int32 each: bounded before they
   // are allocated (a block mask larger than this wants larger blocks).
   constexpr int64_t kMaxEntries = int64_t(1) << 28;

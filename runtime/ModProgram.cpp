@@ -386,4 +386,14 @@ template void evaluate<double>(const ModProgram &, const ModValue *, ModValue *,
 template void evaluate<float>(const ModProgram &, const ModValue *, ModValue *,
                               const ModEnv &, std::vector<ModValue> &);
 
+bool ModProgram::reads(int32_t reg) const {
+  for (const ModInst &in : insts) {
+    if (in.a == reg || in.b == reg || in.c == reg)
+      return true;
+    if (std::find(in.indices.begin(), in.indices.end(), reg) != in.indices.end())
+      return true;
+  }
+  return std::find(results.begin(), results.end(), reg) != results.end();
+}
+
 } // namespace attnc

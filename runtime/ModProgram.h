@@ -45,6 +45,10 @@ struct ModInst {
 struct ModProgram {
   std::vector<ModInst> insts;
   std::vector<int32_t> results;
+  /// Whether any instruction (or result) reads argument register `reg`
+  /// (a mask's b is 0, h is 1): a mask that reads neither is the same for
+  /// every batch and head.
+  bool reads(int32_t reg) const;
 };
 
 /// The programs of one kernel (absent: identity / all visible / unknown).

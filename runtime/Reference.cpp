@@ -103,13 +103,22 @@ int64_t visiblePairs(const KernelSpec &s, const AttentionArgs &a) {
     }
     return batch * s.qHeads * perHead;
   }
+  // A custom mask or a block mask: pair by pair, once for every (b, h)
+  // that the mask or the block mask can tell apart.
+  const ModProgram *mask = s.mods && s.mods->mask ? &*s.mods->mask : nullptr;
+  const bool blocks = s.blockQ > 0 && a.blockMask.given();
+  const bool byBatch = (mask && mask->reads(0)) ||
+                       (blocks && a.blockMask.numBlocks.sizes[0] != 1);
+  const bool byHead = (mask && mask->reads(1)) ||
+                      (blocks && a.blockMask.numBlocks.sizes[1] != 1);
+  const int64_t batches = byBatch ? batch : 1, heads = byHead ? s.qHeads : 1;
   int64_t pairs = 0;
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t h = 0; h < s.qHeads; ++h)
+  for (int64_t b = 0; b < batches; ++b)
+    for (int64_t h = 0; h < heads; ++h)
       for (int64_t q = 0; q < seqQ; ++q)
         for (int64_t k = 0; k < seqKv; ++k)
           pairs += mods.visible(b, h, q, k);
-  return pairs;
+  return pairs * (batch / batches) * (s.qHeads / heads);
 }
 
 double attentionFlops(const KernelSpec &s, const AttentionArgs &a) {

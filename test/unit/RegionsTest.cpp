@@ -180,3 +180,41 @@ TEST(Regions, RuntimeAbiViewMatchesTheOps) {
 }
 
 } // namespace
+
+namespace {
+
+/// visiblePairs counts a mask once per (b, h) it can tell apart; that must
+/// equal counting every pair, for masks that read b and h and masks that
+/// do not.
+TEST(Regions, VisiblePairsMatchesCountingEveryPair) {
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x9a1);
+  for (int n = 0; n < 16; ++n) {
+    RandomKernel r = randomKernel(rng, n);
+    auto ir = KernelIr::parse(r.text, "<test>");
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    const KernelSpec &s = ir->view();
+    const int64_t batch = 2, seqQ = uniform(rng, 1, 40), seqKv = uniform(rng, 1, 40);
+    AttentionArgs a;
+    a.q.sizes = {batch, s.qHeads, seqQ, s.dQk};
+    a.k.sizes = {batch, s.kvHeads, seqKv, s.dQk};
+    std::vector<int32_t> ids(seqKv);
+    for (int32_t &id : ids)
+      id = static_cast<int32_t>(uniform(rng, -2, 5));
+    std::vector<float> bias(s.qHeads * r.biasWidth, 0.5f);
+    if (r.hasIds)
+      a.inputs.push_back({"ids", ids.data(), DType::I32, {seqKv}, {1}});
+    if (r.hasBias)
+      a.inputs.push_back(
+          {"bias", bias.data(), DType::F32, {s.qHeads, r.biasWidth}, {r.biasWidth, 1}});
+    ModEvaluator mods(s, a);
+    int64_t every = 0;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < s.qHeads; ++h)
+        for (int64_t q = 0; q < seqQ; ++q)
+          for (int64_t k = 0; k < seqKv; ++k)
+            every += mods.visible(b, h, q, k);
+    EXPECT_EQ(visiblePairs(s, a), every) << r.text;
+  }
+}
+
+} // namespace
