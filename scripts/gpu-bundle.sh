@@ -11,6 +11,8 @@ mkdir -p "$stage/attnc/bin" "$stage/attnc/lib" "$(dirname "$out")"
 bins=(attnc attn-opt attn-translate attnc-unit-tests attnc-cuda-bench)
 for b in "${bins[@]}"; do cp "build/bin/$b" "$stage/attnc/bin/"; done
 cp scripts/gpu-run.sh scripts/gpu-bench.py "$stage/attnc/"
+# The example specs the CUDA tests read (ATTNC_SOURCE_DIR, set by gpu-run.sh).
+cp -r examples "$stage/attnc/examples"
 # Shared libraries, minus glibc's own (the GPU machine has those) and the
 # CUDA driver/NVRTC (they must come from the GPU machine's own install).
 for b in "${bins[@]}"; do ldd "build/bin/$b"; done | awk '/=> \//{print $3}' | sort -u |

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, inside the unpacked bundle (no build step):
 #   tar -xJf attnc-gpu.tar.xz && attnc/gpu-run.sh [--no-bench]
-# 1. the CUDA tests (NVRTC sweep, CUBIN cache, GPU numerics sweep against the
-#    float64 reference), 2. attnc run --target cuda, cold then from the cache,
+# 1. the CUDA tests (NVRTC sweep, CUBIN cache, GPU numerics sweeps of built-in
+#    and programmable kernels against the float64 reference), 2. attnc run --target cuda, cold then from the cache,
 # 3. the benchmark against torch SDPA (needs python3 with torch).
 # Logs and the benchmark table go to $OUT (or ./gpu-logs).
 set -uo pipefail
@@ -11,6 +11,7 @@ logs=${OUT:-$PWD/gpu-logs}
 mkdir -p "$logs"
 export LD_LIBRARY_PATH="$here/lib:${LD_LIBRARY_PATH:-}"
 export ATTNC_CACHE_DIR="$logs/kernel-cache"
+export ATTNC_SOURCE_DIR="$here" # the tests read $here/examples
 nvidia-smi > "$logs/nvidia-smi.txt" 2>&1 || true
 status=0
 

@@ -1,5 +1,6 @@
 // GPU numerics: the CUDA backend against the float64 reference. Needs an
 // NVIDIA GPU and driver; elsewhere the test is skipped and says why.
+#include "ProgrammableCases.h"
 #include "TestUtil.h"
 
 #include "runtime/KernelCache.h"
@@ -77,6 +78,36 @@ TEST(CudaNumerics, SweepMatchesFloat64Reference) {
   }
   std::printf("cuda numerics: %d cases on %s, %d failures\n", cases,
               (*driver)->devices()[0].name.c_str(), failures);
+}
+
+/// The programmable kernels the emulator runs in every CI run
+/// (SimtProgrammableTest), on the GPU: the examples, random mask and score
+/// regions over declared inputs, and random block masks, larger.
+TEST(CudaNumerics, ProgrammableMatchesFloat64Reference) {
+  auto driver = Driver::get();
+  if (!driver.ok())
+    GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
+  auto backend = CudaBackend::forDevice(0);
+  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x9e0);
+  KernelCache cache({"", /*disk=*/false});
+  std::vector<test::programmable::Case> cases =
+      test::programmable::exampleCases();
+  for (auto more : {test::programmable::randomRegionCases(rng, 16),
+                    test::programmable::randomBlockMaskCases(rng, 12)})
+    cases.insert(cases.end(), more.begin(), more.end());
+  for (test::programmable::Case &c : cases) {
+    c.seqQ *= 3, c.seqKv *= 3; // a GPU runs what the emulator cannot afford
+    test::programmable::runCase<CudaBackend>(
+        cache, *backend,
+        [](const CudaKernel &kernel, const AttentionArgs &args) {
+          auto millis = runFromHost(kernel, args, /*reps=*/0);
+          return millis.ok() ? Status::success() : millis.status();
+        },
+        c, rng);
+  }
+  std::printf("cuda programmable numerics: %zu cases on %s\n", cases.size(),
+              (*driver)->devices()[0].name.c_str());
 }
 
 /// The half-precision rule itself, on the host: output rounded to bf16

@@ -26,6 +26,16 @@ inline uint64_t testSeed() {
   return seed;
 }
 
+#ifdef ATTNC_SOURCE_DIR
+/// The source tree the tests read files from (examples, docs): the
+/// environment's ATTNC_SOURCE_DIR if set (the GPU bundle sets it to its own
+/// copy of examples/), else the tree this test was built from.
+inline std::string sourceDir() {
+  const char *env = std::getenv("ATTNC_SOURCE_DIR");
+  return env && *env ? env : ATTNC_SOURCE_DIR;
+}
+#endif
+
 /// The CPU kernel for a request (the IR's error if it has none).
 inline StatusOr<std::unique_ptr<CpuKernel>>
 compileRequest(const KernelRequest &request) {
