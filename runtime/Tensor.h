@@ -92,8 +92,13 @@ struct AttentionArgs {
 /// head-dim stride), the lengths they share, LSE (given exactly when the
 /// kernel writes it, f32, [batch, q_heads, seq_q]), the declared inputs and
 /// the block mask. Backends add their own limits after it.
+/// Where a call's buffers live: host memory can be read at the boundary
+/// (the block mask's counts and indices are checked), device memory cannot
+/// (only its shapes are; the CUDA kernel clamps what it reads).
+enum class Memory { Host, Device };
+
 Status validateCall(const KernelSpec &spec, const AttentionArgs &args,
-                    DType element);
+                    DType element, Memory memory = Memory::Host);
 
 /// Checks the call's inputs against the kernel's declarations: each
 /// declared input bound exactly once, nothing undeclared, and each with its
@@ -101,9 +106,10 @@ Status validateCall(const KernelSpec &spec, const AttentionArgs &args,
 Status validateInputs(const KernelSpec &spec, const AttentionArgs &args);
 
 /// Checks a block-sparse kernel's block mask (or that a dense kernel got
-/// none): shapes, counts within [0, KVB], indices within [0, KVB), and no
-/// kv block listed twice for one (b, h, query block).
-Status validateBlockMask(const KernelSpec &spec, const AttentionArgs &args);
+/// none): shapes, and in host memory also counts within [0, KVB], indices
+/// within [0, KVB), and no kv block listed twice for one (b, h, query block).
+Status validateBlockMask(const KernelSpec &spec, const AttentionArgs &args,
+                         Memory memory = Memory::Host);
 
 /// How one call runs: worker threads and split-KV (CPU), stream (CUDA).
 struct LaunchOptions {

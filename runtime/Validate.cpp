@@ -39,7 +39,8 @@ Status checkView(const char *name, const TensorView &t, DType element,
 
 } // namespace
 
-Status validateCall(const KernelSpec &s, const AttentionArgs &a, DType element) {
+Status validateCall(const KernelSpec &s, const AttentionArgs &a, DType element,
+                    Memory memory) {
   for (Status st :
        {checkView("q", a.q, element, s.qHeads, "q_heads", s.dQk, "d_qk"),
         checkView("k", a.k, element, s.kvHeads, "kv_heads", s.dQk, "d_qk"),
@@ -69,7 +70,7 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a, DType element) 
                          "compiled with lse = false");
   if (Status st = validateInputs(s, a); !st.ok())
     return st;
-  if (Status st = validateBlockMask(s, a); !st.ok())
+  if (Status st = validateBlockMask(s, a, memory); !st.ok())
     return st;
   if (s.lse && a.lse.dtype != DType::F32)
     return Status::error(fmt::format("lse: element type is {}, but LSE is f32",
@@ -162,7 +163,8 @@ Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
 }
 
 
-Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a) {
+Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a,
+                         Memory memory) {
   const BlockMaskArgs &m = a.blockMask;
   if (s.blockQ == 0)
     return m.given() ? Status::error(fmt::format(
@@ -214,6 +216,8 @@ Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a) {
         "block mask: batch ({}) must be 1 or {} and heads ({}) 1 or q_heads "
         "({})",
         b0, batch, h0, s.qHeads));
+  if (memory == Memory::Device)
+    return Status::success();
   auto at = [](const InputTensor &t, std::initializer_list<int64_t> index) {
     int64_t offset = 0, d = 0;
     for (int64_t i : index)

@@ -98,7 +98,7 @@ Status CudaKernel::launch(const AttentionArgs &a,
   if (options.threads || options.kvSplits)
     return Status::error("threads and kvSplits must be 0 for the cuda target");
   const KernelSpec &s = impl_->spec;
-  if (Status st = checkCudaArgs(s, a); !st.ok())
+  if (Status st = checkCudaArgs(s, a, Memory::Device); !st.ok())
     return st;
   std::string params = packParams(impl_->codegen, a);
   const int64_t seqQ = a.q.sizes[2];

@@ -125,6 +125,10 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   HalfKind kind;
   if (!halfKindOf(s.elementType, kind))
     return Status::error("the CUDA backend runs f16 and bf16 kernels only");
+  // The block mask is read here, in host memory; once uploaded, the launch
+  // can check only its shape.
+  if (Status st = validateBlockMask(s, args); !st.ok())
+    return st;
   auto driver = Driver::get();
   if (!driver.ok())
     return driver.status();

@@ -19,8 +19,10 @@ constexpr int64_t kMaxGridYZ = 65535;
 
 /// validateCall (runtime/Tensor.h) for the kernel's f16/bf16, then what
 /// the CUDA kernel adds: 16-byte alignment for cp.async, lengths that fit
-/// Params' int, and batch and q_heads within the grid's limits.
-Status checkCudaArgs(const KernelSpec &spec, const AttentionArgs &args);
+/// Params' int, and batch and q_heads within the grid's limits. `memory`:
+/// where the buffers are (the GPU's are not read here).
+Status checkCudaArgs(const KernelSpec &spec, const AttentionArgs &args,
+                     Memory memory);
 
 /// The launch of a checked call: (query blocks, q heads, batch) CTAs of
 /// `threads` threads, for the driver and the emulator alike.

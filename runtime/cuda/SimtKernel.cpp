@@ -68,7 +68,7 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
                           simt::LaunchReport *report,
                           const std::vector<simt::GlobalBuffer> &extra) const {
   const KernelSpec &s = codegen_.spec;
-  if (Status st = checkCudaArgs(s, a); !st.ok())
+  if (Status st = checkCudaArgs(s, a, Memory::Host); !st.ok())
     return st;
   std::string params = packParams(codegen_, a);
   if (a.q.sizes[0] == 0 || a.q.sizes[2] == 0)

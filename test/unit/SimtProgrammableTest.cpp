@@ -6,6 +6,7 @@
 // under FlashAttention's same-dtype rule.
 #include "ProgrammableCases.h"
 #include "RandomKernels.h"
+#include "SimtTestUtil.h"
 #include "TestUtil.h"
 
 #include "runtime/BlockMask.h"
@@ -20,16 +21,14 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 using namespace attnc;
 using attnc::test::Buffer;
 
 namespace {
 
-#define SKIP_WITHOUT_HOST_COMPILER()                                           \
-  if (Status st = simt::hostCompilerAvailable(); !st.ok())                     \
-  GTEST_SKIP() << "skipped (the SIMT emulator needs a host C++ compiler): "   \
-               << st.message()
+#define SKIP_WITHOUT_HOST_COMPILER() ATTNC_SKIP_WITHOUT_HOST_COMPILER()
 
 using test::programmable::Case;
 using test::programmable::example;
@@ -39,8 +38,7 @@ void runCase(KernelCache &cache, const Case &c, std::mt19937_64 &rng) {
   test::programmable::runCase<cuda::SimtBackend>(
       cache, cuda::SimtBackend(),
       [](const cuda::SimtKernel &kernel, const AttentionArgs &args) {
-        simt::LaunchReport report;
-        return cuda::simtRunFromHost(kernel, args, 0, &report);
+        return cuda::simtRunFromHost(kernel, args);
       },
       c, rng);
 }
@@ -102,6 +100,72 @@ TEST(SimtProgrammable, AMutatedMaskFunctionFailsTheCheck) {
   ASSERT_TRUE(cuda::simtRunFromHost(kernel, args).ok());
   Comparison c = compareWithReference(s, args);
   EXPECT_FALSE(c.passed()) << "error " << c.maxError << " <= " << c.tolerance;
+}
+
+/// A block mask in GPU memory is not read at the boundary (only its shape
+/// is checked), so the kernel clamps what it reads: negative indices and
+/// counts past the kv blocks give wrong numbers, never an access outside
+/// the tensors or the block-mask arrays. Launched straight from Params,
+/// as the driver would, with every buffer bounds-checked.
+TEST(SimtProgrammable, ABadBlockMaskInDeviceMemoryStaysInBounds) {
+  SKIP_WITHOUT_HOST_COMPILER();
+  const auto &kernel = test::simt::compiledKernel(
+      "attn.kernel @bad_blocks attributes {q_heads = 2, d_qk = 64, "
+      "element_type = f16, block_sparse = #attn.block_sparse<block_q = 64, "
+      "block_kv = 64>}");
+  ASSERT_TRUE(kernel.module);
+  const detail::CudaCodegen &t = kernel.translation;
+  std::mt19937_64 rng(attnc::test::testSeed());
+  const int64_t seq = 100, blocks = 2; // 2 query blocks, 2 kv blocks
+  test::simt::HalfTensor q("q", Layout::BSHD, 1, seq, 2, 64, 0),
+      k("k", Layout::BSHD, 1, seq, 2, 64, 0), v("v", Layout::BSHD, 1, seq, 2, 64, 0),
+      o("o", Layout::BSHD, 1, seq, 2, 64, 0);
+  for (auto *x : {&q, &k, &v})
+    x->fillRandom(HalfKind::F16, rng);
+  // Counts of 1000 and -5, indices of -7 and 1 << 20.
+  const int32_t counts[] = {1000, -5}, indices[] = {-7, 1 << 20, 0, 1};
+  std::vector<simt::GuardedBuffer> arrays;
+  for (auto [name, data, bytes] :
+       {std::tuple{"kv_num_blocks", (const void *)counts, sizeof counts},
+        std::tuple{"kv_indices", (const void *)indices, sizeof indices},
+        std::tuple{"full_kv_num_blocks", (const void *)counts, sizeof counts},
+        std::tuple{"full_kv_indices", (const void *)indices, sizeof indices}}) {
+    auto b = simt::GuardedBuffer::allocate(name, bytes);
+    ASSERT_TRUE(b.ok());
+    std::memcpy(b->data(), data, bytes);
+    arrays.push_back(std::move(*b));
+  }
+  auto list = [&](int i, std::vector<int64_t> sizes) {
+    InputTensor in{arrays[i].name(), arrays[i].data(), DType::I32, sizes,
+                   std::vector<int64_t>(sizes.size(), 1)};
+    for (int d = static_cast<int>(sizes.size()) - 2; d >= 0; --d)
+      in.strides[d] = in.strides[d + 1] * sizes[d + 1];
+    return in;
+  };
+  AttentionArgs device{q.deviceView(DType::F16), k.deviceView(DType::F16),
+                       v.deviceView(DType::F16), o.deviceView(DType::F16), {}};
+  device.blockMask.numBlocks = list(0, {1, 1, blocks});
+  device.blockMask.indices = list(1, {1, 1, blocks, blocks});
+  device.blockMask.fullNumBlocks = list(2, {1, 1, blocks});
+  device.blockMask.fullIndices = list(3, {1, 1, blocks, blocks});
+  // The shapes pass the device-memory check; the contents would not pass
+  // the host one.
+  EXPECT_TRUE(cuda::checkCudaArgs(t.spec, device, Memory::Device).ok());
+  EXPECT_FALSE(cuda::checkCudaArgs(t.spec, device, Memory::Host).ok());
+  std::string params = cuda::packParams(t, device);
+  simt::LaunchChecks checks;
+  for (const auto *x : {&q, &k, &v, &o})
+    checks.buffers.push_back(x->device->global());
+  for (const simt::GuardedBuffer &b : arrays)
+    checks.buffers.push_back(b.global());
+  const cuda::LaunchGrid g = cuda::launchGrid(t, device);
+  simt::LaunchReport report;
+  Status st = kernel.module->launch({g.x, g.y, g.z}, {g.threads, 1, 1},
+                                    static_cast<size_t>(t.sharedBytes),
+                                    params.data(), params.size(), checks, &report);
+  EXPECT_TRUE(st.ok()) << st.message();
+  for (const simt::GuardedBuffer &b : arrays)
+    EXPECT_TRUE(b.checkGuards().ok());
 }
 
 /// The emulated target checks what it is given like the GPU target.

@@ -58,8 +58,10 @@ std::string paramsStruct(const abi::ParamsLayout &layout) {
 
 /// The key tiles a CTA visits. Dense: the key range's tiles. Block-sparse:
 /// the tiles of the kv blocks its query block lists, partial ones first
-/// (masked), then full ones (trusted), read through load_global; blocks
-/// were validated at the boundary (counts and indices in range).
+/// (masked), then full ones (trusted), read through load_global. Host
+/// memory is validated at the boundary; a block mask in GPU memory is not,
+/// so counts are clamped to [0, kv blocks] and indices into [0, kv blocks):
+/// a bad one gives wrong numbers, never an access outside the tensors.
 std::string kvTiles(KernelOp op) {
   BlockSparseAttr sparse = op.getBlockSparseAttr();
   if (!sparse)
@@ -81,10 +83,12 @@ struct KvTiles {
   const int *partial, *full;
   long long partial_stride, full_stride;
   int partial_count, count;
+  int kv_blocks;
   __device__ __forceinline__ int block(int t) const {
     int i = t / TILES_PER_BLOCK;
-    return i < partial_count ? load_global(partial + i * partial_stride)
-                             : load_global(full + (i - partial_count) * full_stride);
+    int b = i < partial_count ? load_global(partial + i * partial_stride)
+                              : load_global(full + (i - partial_count) * full_stride);
+    return min(max(b, 0), kv_blocks - 1);
   }
   __device__ __forceinline__ int start(int t) const {
     return block(t) * BLOCK_KV + (t % TILES_PER_BLOCK) * BN;
@@ -110,6 +114,9 @@ __device__ __forceinline__ KvTiles attnc_kv_tiles(const Params &p, long long b, 
             hh * p.full_kv_indices_stride[1] + qb * p.full_kv_indices_stride[2];
   kv.partial_stride = p.kv_indices_stride[3];
   kv.full_stride = p.full_kv_indices_stride[3];
+  kv.kv_blocks = (int)p.kv_indices_size[3];
+  kv.partial_count = min(max(kv.partial_count, 0), kv.kv_blocks);
+  full_count = min(max(full_count, 0), kv.kv_blocks - kv.partial_count);
   kv.count = (kv.partial_count + full_count) * TILES_PER_BLOCK;
   return kv;
 }
