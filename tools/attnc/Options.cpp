@@ -63,7 +63,8 @@ run flags:
                          specs; inputs are rounded to that type before the
                          check); cuda-sim runs the same CUDA kernel text on
                          the CPU under the SIMT emulator (host C++ compiler;
-                         race, bounds and stale-read checks; not a GPU time)
+                         race, bounds and stale-read checks; runs once; not a
+                         GPU time)
   --device N             the GPU to use with --target cuda (default 0)
 
 tune flags (and --threads, --reps):
