@@ -2,6 +2,7 @@
 // CUDA C++ and compiled by NVRTC for sm_80 and sm_90; any compile error or
 // any spill at the default schedules fails. (Running them is for a GPU, or
 // the SIMT emulator.)
+#include "ProgrammableCases.h"
 #include "RandomKernels.h"
 #include "TestUtil.h"
 
@@ -94,6 +95,8 @@ std::vector<std::string> sweepSpecs() {
     specs.push_back(test::regions::randomKernel(rng, n, n % 2 ? "bf16" : "f16",
                                                 /*cudaDims=*/true)
                         .text);
+  // Declared inputs of rank 0, 3 and 4.
+  specs.push_back(test::programmable::everyRankKernel("bf16"));
   // Kernel names that are C++ keywords or names of the kernel text: the
   // entry is attnc_<name>, so they compile like any other.
   specs.push_back("attn.kernel @float attributes {q_heads = 2, d_qk = 64, "

@@ -26,17 +26,17 @@
 
 namespace attnc::test::programmable {
 
-/// examples/<name> with its element type replaced.
+/// examples/<name> with its element type replaced (KernelIr::withElementType,
+/// as attnc run --dtype does).
 inline std::string example(const std::string &name, const char *elementType) {
   std::ifstream in(sourceDir() + "/examples/" + name);
   std::stringstream text;
   text << in.rdbuf();
-  std::string s = text.str();
-  size_t at = s.find("element_type = f32");
-  EXPECT_NE(at, std::string::npos) << name;
-  return at == std::string::npos
-             ? s
-             : s.replace(at, 18, std::string("element_type = ") + elementType);
+  auto ir = KernelIr::parse(text.str(), name);
+  EXPECT_TRUE(ir.ok()) << name << ": " << ir.status().message();
+  auto typed = ir.ok() ? ir->withElementType(elementType) : ir;
+  EXPECT_TRUE(typed.ok()) << name << ": " << typed.status().message();
+  return typed.ok() ? typed->text() : std::string();
 }
 
 struct Case {
@@ -46,9 +46,31 @@ struct Case {
   double density = 0;     // block-sparse kernels: a random block mask of it
 };
 
+/// Declared inputs of rank 0, 3 and 4 (the examples' are rank 1 and 2):
+/// a scalar temperature, per-row segment ids and a per-key table.
+inline std::string everyRankKernel(const char *elementType) {
+  return fmt::format(
+      "attn.kernel @every_rank attributes {{q_heads = 4, kv_heads = 2, d_qk = "
+      "32, element_type = {}, mask = #attn.mask<custom>, score_mod = "
+      "#attn.score_mod<custom>, inputs = [#attn.input<\"temp\", f32, []>, "
+      "#attn.input<\"seg\", i32, [batch, q_heads, seq_q]>, "
+      "#attn.input<\"table\", f32, [batch, kv_heads, seq_kv, any]>]}} mask "
+      "{{\n^bb0(%b: index, %h: index, %q: index, %k: index):\n  %s = "
+      "attn.load @seg[%b, %h, %q] : i32\n  %z = arith.constant 0 : i32\n  %a "
+      "= arith.cmpi sge, %s, %z : i32\n  %c = arith.cmpi ule, %k, %q : "
+      "index\n  %v = arith.ori %a, %c : i1\n  attn.yield %v : i1\n}} score "
+      "{{\n^bb0(%x: f32, %b: index, %h: index, %q: index, %k: index):\n  %t "
+      "= attn.load @temp[] : f32\n  %one = arith.constant 1 : index\n  %kh = "
+      "arith.divui %h, %one : index\n  %w = attn.load @table[%b, %kh, %k, "
+      "%q] : f32\n  %y = arith.mulf %x, %t : f32\n  %r = arith.addf %y, %w "
+      ": f32\n  attn.yield %r : f32\n}}",
+      elementType);
+}
+
 /// The examples' kernels (and names that are C++ keywords).
 inline std::vector<Case> exampleCases() {
   return {
+      {everyRankKernel("f16"), 2, 33, 45, 3},
       {example("document-mask.mlir", "f16"), 1, 113, 113},
       {example("bloom-alibi.mlir", "bf16"), 1, 17, 70},
       {example("t5-relative-bias.mlir", "bf16"), 2, 40, 33},

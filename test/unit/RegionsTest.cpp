@@ -3,6 +3,7 @@
 // (b, h, q, k) indices, the sequence lengths and loads of declared inputs,
 // compiled and compared with the float64 reference (which interprets the
 // same regions) under design.md's tolerance rule, on fresh random inputs.
+#include "ProgrammableCases.h"
 #include "RandomKernels.h"
 #include "TestUtil.h"
 
@@ -215,6 +216,25 @@ TEST(Regions, VisiblePairsMatchesCountingEveryPair) {
             every += mods.visible(b, h, q, k);
     EXPECT_EQ(visiblePairs(s, a), every) << r.text;
   }
+}
+
+} // namespace
+
+namespace {
+
+/// Declared inputs of every rank (0 to 4) on the CPU; the same case runs
+/// under the emulator and on a GPU (ProgrammableCases.h).
+TEST(Regions, InputsOfEveryRankMatchFloat64Reference) {
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x4a4);
+  KernelCache cache({"", /*disk=*/false});
+  for (int64_t seqQ : {1, 17, 113})
+    test::programmable::runCase<CpuBackend>(
+        cache, CpuBackend(),
+        [](const CpuKernel &kernel, const AttentionArgs &args) {
+          return kernel.run(args);
+        },
+        {test::programmable::everyRankKernel("f32"), 2, seqQ, seqQ + 9, 3},
+        rng);
 }
 
 } // namespace
