@@ -17,9 +17,12 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const KernelIr &ir,
     return again;
   }
   // Decode grows seq_kv by one a step: forget old shapes rather than grow
-  // without bound (a miss costs a database scan and a kernel-cache hit).
+  // without bound (a miss costs a database scan and a kernel-cache hit;
+  // the tuned op of each record is built once, in tuned_).
   if (chosen_.size() >= 4096)
     chosen_.clear();
+  if (tuned_.size() >= 4096)
+    tuned_.clear();
 
   Choice choice;
   std::optional<TuningRecord> record =
@@ -28,15 +31,22 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const KernelIr &ir,
   if (record) {
     // The tuned tiling, set on this kernel's own op: whatever else the op
     // says (regions, inputs, ...) is kept.
-    Schedule schedule;
-    schedule.blockM = record->schedule.blockM;
-    schedule.blockN = record->schedule.blockN;
-    schedule.microM = record->schedule.microM;
-    schedule.microN = record->schedule.microN;
-    auto tuned = ir.withSchedule(schedule);
-    if (!tuned.ok())
-      return tuned.status();
-    chosen = *tuned;
+    const auto &t = record->schedule;
+    auto tunedKey = std::make_tuple(ir.text(), t.blockM, t.blockN, t.microM,
+                                    t.microN);
+    auto it = tuned_.find(tunedKey);
+    if (it == tuned_.end()) {
+      Schedule schedule;
+      schedule.blockM = t.blockM;
+      schedule.blockN = t.blockN;
+      schedule.microM = t.microM;
+      schedule.microN = t.microN;
+      auto tuned = ir.withSchedule(schedule);
+      if (!tuned.ok())
+        return tuned.status();
+      it = tuned_.emplace(std::move(tunedKey), std::move(*tuned)).first;
+    }
+    chosen = it->second;
     choice.tuned = true;
     choice.exact = record->batch == batch && record->seqQ == seqQ &&
                    record->seqKv == seqKv;
