@@ -156,6 +156,11 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
   return abi::kernelArgs(abi::ElementType::F32, s.lse, s.blockQ > 0, inputs);
 }
 
+std::string cacheKeyHeader(const char *prefix) {
+  return fmt::format("{} attnc={} codegen={}", prefix, ATTNC_VERSION,
+                     ATTNC_CODEGEN_FINGERPRINT);
+}
+
 const std::string &hostTargetId() {
   static const std::string id = [] {
     std::vector<std::string> features;
@@ -188,13 +193,12 @@ translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
     return p.fail("scheduling failed");
   if (mlir::failed(mlir::attn::checkCpuSupport(p.kernel)))
     return p.fail("unsupported kernel");
-  t->resolved = viewOf(p.kernel);
+  t->resolved = viewOf(p.kernel, ir.view().mods);
   t->resolvedOp = printKernel(p.kernel);
   t->cifaceParams = cpuAbiArgs(t->resolved).size() +
                     mlir::attn::abi::kCpuTrailingArgs;
   // Everything the object code depends on.
-  t->keyText = fmt::format("{} attnc={} codegen={}\n{}\n{}", kCpuKeyPrefix,
-                           ATTNC_VERSION, ATTNC_CODEGEN_FINGERPRINT,
+  t->keyText = fmt::format("{}\n{}\n{}", cacheKeyHeader(kCpuKeyPrefix),
                            hostTargetId(), genericText(p.kernel));
   return std::unique_ptr<Translation>(std::move(t));
 }
@@ -214,7 +218,7 @@ StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
   if (mlir::failed(source))
     return p.fail("unsupported kernel");
   CudaCodegen t;
-  t.spec = viewOf(p.kernel);
+  t.spec = viewOf(p.kernel, ir.view().mods);
   t.source = std::move(*source);
   t.resolvedText = printKernel(p.kernel);
   t.entry = mlir::attn::cudaEntryName(p.kernel);

@@ -8,11 +8,7 @@
 
 #include <cstring>
 
-#include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
 
-#ifndef ATTNC_VERSION
-#error "ATTNC_VERSION must be defined by the build"
-#endif
 
 namespace attnc::cuda {
 namespace {
@@ -155,9 +151,8 @@ CudaBackend::translate(const KernelIr &ir) const {
   // Everything a CUBIN depends on: the CUDA C++ (which spells out the
   // resolved spec and schedule), the arch and the NVRTC version.
   std::string key = fmt::format(
-      "attnc-cuda-kernel attnc={} codegen={}\narch={} nvrtc={}.{}\n{}",
-      ATTNC_VERSION, ATTNC_CODEGEN_FINGERPRINT, arch_, (*nvrtc)->majorVersion(),
-      (*nvrtc)->minorVersion(), codegen->source);
+      "{}\narch={} nvrtc={}.{}\n{}", detail::cacheKeyHeader("attnc-cuda-kernel"),
+      arch_, (*nvrtc)->majorVersion(), (*nvrtc)->minorVersion(), codegen->source);
   return std::unique_ptr<Translation>(
       new CudaTranslation(std::move(*codegen), arch_, std::move(key)));
 }

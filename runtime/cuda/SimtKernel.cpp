@@ -7,11 +7,7 @@
 
 #include <cstring>
 
-#include "runtime/CodegenFingerprint.h" // generated: ATTNC_CODEGEN_FINGERPRINT
 
-#ifndef ATTNC_VERSION
-#error "ATTNC_VERSION must be defined by the build"
-#endif
 
 namespace attnc::cuda {
 namespace {
@@ -108,9 +104,8 @@ SimtBackend::translate(const KernelIr &ir) const {
   auto codegen = detail::translateForCuda(ir, kArch);
   if (!codegen.ok())
     return codegen.status();
-  std::string key = fmt::format("attnc-cuda-sim-kernel attnc={} codegen={}\n{}",
-                                ATTNC_VERSION, ATTNC_CODEGEN_FINGERPRINT,
-                                codegen->source);
+  std::string key = detail::cacheKeyHeader("attnc-cuda-sim-kernel") + "\n" +
+                    codegen->source;
   return std::unique_ptr<Translation>(
       new SimtTranslation(std::move(*codegen), std::move(key)));
 }

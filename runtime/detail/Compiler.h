@@ -29,6 +29,11 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &spec);
 /// enabled features, LLVM version.
 const std::string &hostTargetId();
 
+/// The first line of every backend's cache key: `<prefix> attnc=<version>
+/// codegen=<fingerprint of the code generators>`, so that a new attnc or a
+/// changed emitter never gets a stale entry.
+std::string cacheKeyHeader(const char *prefix);
+
 /// A kernel translated to CUDA C++ for one arch, with its resolved view and
 /// GPU schedule.
 struct CudaCodegen {
