@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <array>
 #include <limits>
 #include <vector>
 #include <mutex>
@@ -26,17 +27,27 @@ namespace {
 
 /// A memref descriptor of the kernel's C interface (llvm.emit_c_interface)
 /// as raw words: allocated and aligned pointers, offset, sizes, strides.
+/// Ranks are at most 4 (tensors, block masks, declared inputs), so the
+/// words live inline: building one per work item allocates nothing.
 struct Descriptor {
-  std::vector<int64_t> words;
+  static constexpr int64_t kMaxRank = 4;
+  std::array<int64_t, 3 + 2 * kMaxRank> words;
   Descriptor(const void *data, const int64_t *sizes, const int64_t *strides,
              int64_t rank) {
     auto address = static_cast<int64_t>(reinterpret_cast<uintptr_t>(data));
-    words = {address, address, 0};
-    words.insert(words.end(), sizes, sizes + rank);
-    words.insert(words.end(), strides, strides + rank);
+    words[0] = words[1] = address;
+    words[2] = 0;
+    std::copy(sizes, sizes + rank, words.begin() + 3);
+    std::copy(strides, strides + rank, words.begin() + 3 + rank);
   }
   void *get() { return words.data(); }
 };
+
+/// The packed call holds the ABI's arguments, the split-KV workspace, then
+/// splits, begin, end, kt and tags (abi::kCpuTrailingArgs in all) in a
+/// fixed array. The ABI has at most 5 tensors, 4 block-mask arrays and 16
+/// inputs, so 25 + 6 = 31; load() checks it.
+constexpr size_t kPackedArgs = 32;
 
 /// The kernel's packed entry point (compiler/KernelAbi.h): one pointer per
 /// argument of its C interface.
@@ -143,6 +154,10 @@ StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
   impl->object = object;
   impl->fn = symbol->toPtr<PackedFn>();
   impl->args = detail::cpuAbiArgs(spec);
+  if (impl->args.size() + mlir::attn::abi::kCpuTrailingArgs > kPackedArgs)
+    return Status::error(fmt::format(
+        "internal error: {} kernel arguments do not fit the packed call's {}",
+        impl->args.size() + mlir::attn::abi::kCpuTrailingArgs, kPackedArgs));
   impl->jit = std::move(*jit);
   return std::unique_ptr<CpuKernel>(new CpuKernel(std::move(impl)));
 }
@@ -221,7 +236,7 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   }
 
   // Split-KV partials live in a per-thread workspace that grows once and is
-  // reused, so steady-state calls allocate nothing.
+  // reused.
   const int64_t rows = batch * s.qHeads * seqQ;
   thread_local std::vector<float> workspace;
   if (splits > 1 &&
@@ -233,14 +248,6 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   std::vector<void *> shared;
   for (Descriptor &d : descriptors)
     shared.push_back(d.get());
-  // The packed call below holds these and 5 more (splits, begin, end, kt,
-  // tags) in a fixed array: the ABI has at most 5 tensors, 4 block-mask
-  // arrays and 16 inputs, plus the workspace, so 26 + 5 = 31.
-  constexpr size_t kPackedArgs = 32;
-  if (shared.size() + 5 > kPackedArgs)
-    return Status::error(fmt::format(
-        "internal error: {} kernel arguments do not fit the packed call's {}",
-        shared.size() + 5, kPackedArgs));
 
   int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM,
                                             /*oneHeadPerItem=*/s.blockQ > 0)
@@ -275,7 +282,7 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     Descriptor tags(cache.tags.data(), &slots, &unitStride, 1);
     int64_t begin = item, end = item + 1;
     // The ABI's arguments and the workspace, then splits, begin, end, kt
-    // and tags (checked to fit above).
+    // and tags (checked to fit in load()).
     void *args[kPackedArgs];
     size_t n = shared.size();
     std::copy(shared.begin(), shared.end(), args);

@@ -256,8 +256,10 @@ void KernelCache::writeEntry(const std::string &path,
 StatusOr<std::string> KernelCache::bytes(Translation &translation,
                                          const Backend &backend,
                                          CacheSource *from, bool skipDisk) {
-  std::string path = entryPath(translation.spec().name, translation.key());
   const bool disk = backend.storesOnDisk();
+  // The entry's name hashes the whole key: only for backends that store.
+  const std::string path =
+      disk ? entryPath(translation.spec().name, translation.key()) : "";
   if (!skipDisk && disk)
     if (auto entry = readEntry(path, translation.key())) {
       ++diskHits_;

@@ -30,22 +30,40 @@ const std::string &KernelIr::sourceName() const { return impl_->sourceName; }
 const KernelSpec &KernelIr::view() const { return impl_->view; }
 namespace {
 
-/// SHA-256 of the resolved op with its name and schedule removed.
+/// SHA-256 of the resolved op with its name and schedule removed (`p` is
+/// a parse of its own, edited in place).
 StatusOr<std::string> problemKeyOf(detail::ParsedKernel &p) {
-  mlir::OpBuilder builder(p.context.get());
-  auto copy = mlir::cast<mlir::attn::KernelOp>(builder.clone(*p.kernel));
-  mlir::OwningOpRef<mlir::ModuleOp> holder =
-      mlir::ModuleOp::create(builder.getUnknownLoc());
-  holder->push_back(copy);
   mlir::PassManager resolve(p.context.get());
   resolve.addPass(mlir::attn::createAttnResolveDefaults());
-  if (mlir::failed(resolve.run(*holder)))
+  if (mlir::failed(resolve.run(*p.module)))
     return p.fail("invalid kernel spec");
-  copy.setSymName("k");
-  copy.removeScheduleAttr();
+  p.kernel.setSymName("k");
+  p.kernel.removeScheduleAttr();
   llvm::SHA256 hasher;
-  hasher.update(detail::printKernel(copy));
+  hasher.update(detail::printKernel(p.kernel));
   return llvm::toHex(hasher.final(), /*LowerCase=*/true);
+}
+
+/// The #attn.schedule of `s`, each field left 0 taken from `old` (null:
+/// none); null, with a diagnostic, when a field breaks a rule.
+mlir::attn::ScheduleAttr
+scheduleAttr(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
+             mlir::MLIRContext *ctx, const Schedule &s,
+             mlir::attn::ScheduleAttr old) {
+  namespace a = mlir::attn;
+  auto pick = [&](int64_t given, int64_t (a::ScheduleAttr::*get)() const) {
+    return given ? given : old ? (old.*get)() : 0;
+  };
+  return a::ScheduleAttr::getChecked(
+      emitError, ctx, pick(s.blockM, &a::ScheduleAttr::getBlockM),
+      pick(s.blockN, &a::ScheduleAttr::getBlockN),
+      pick(s.microM, &a::ScheduleAttr::getMicroM),
+      pick(s.microN, &a::ScheduleAttr::getMicroN),
+      pick(s.vectorWidth, &a::ScheduleAttr::getVectorWidth),
+      pick(s.threads, &a::ScheduleAttr::getThreads),
+      pick(s.warps, &a::ScheduleAttr::getWarps),
+      pick(s.stages, &a::ScheduleAttr::getStages),
+      pick(s.splitKv, &a::ScheduleAttr::getSplitKv));
 }
 
 } // namespace
@@ -150,10 +168,8 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
   const Schedule &s = r.schedule;
   if (s.blockM || s.blockN || s.microM || s.microN || s.vectorWidth ||
       s.threads || s.warps || s.stages || s.splitKv) {
-    auto sched = a::ScheduleAttr::getChecked(
-        [&] { return mlir::emitError(loc); }, ctx, s.blockM, s.blockN,
-        s.microM, s.microN, s.vectorWidth, s.threads, s.warps, s.stages,
-        s.splitKv);
+    auto sched = scheduleAttr([&] { return mlir::emitError(loc); }, ctx, s,
+                              nullptr);
     if (!sched)
       return c.fail("invalid kernel spec");
     attrs.push_back(b.getNamedAttr("schedule", sched));
@@ -168,26 +184,12 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
 }
 
 StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
-  namespace a = mlir::attn;
   auto parsed = detail::ParsedKernel::parse(source(), sourceName());
   if (!parsed.ok())
     return parsed.status();
   detail::ParsedKernel &p = **parsed;
-  a::ScheduleAttr old = p.kernel.getScheduleAttr();
-  auto pick = [&](int64_t given, int64_t (a::ScheduleAttr::*get)() const) {
-    return given ? given : old ? (old.*get)() : 0;
-  };
-  auto sched = a::ScheduleAttr::getChecked(
-      [&] { return p.kernel.emitOpError(); }, p.context.get(),
-      pick(s.blockM, &a::ScheduleAttr::getBlockM),
-      pick(s.blockN, &a::ScheduleAttr::getBlockN),
-      pick(s.microM, &a::ScheduleAttr::getMicroM),
-      pick(s.microN, &a::ScheduleAttr::getMicroN),
-      pick(s.vectorWidth, &a::ScheduleAttr::getVectorWidth),
-      pick(s.threads, &a::ScheduleAttr::getThreads),
-      pick(s.warps, &a::ScheduleAttr::getWarps),
-      pick(s.stages, &a::ScheduleAttr::getStages),
-      pick(s.splitKv, &a::ScheduleAttr::getSplitKv));
+  auto sched = scheduleAttr([&] { return p.kernel.emitOpError(); },
+                            p.context.get(), s, p.kernel.getScheduleAttr());
   if (!sched)
     return p.fail("invalid schedule");
   p.kernel.setScheduleAttr(sched);

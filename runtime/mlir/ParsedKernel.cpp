@@ -50,7 +50,8 @@ ParsedKernel::parse(const std::string &text, const std::string &sourceName) {
   return p;
 }
 
-KernelSpec viewOf(mlir::attn::KernelOp op) {
+KernelSpec viewOf(mlir::attn::KernelOp op,
+                  std::shared_ptr<const ModPrograms> mods) {
   namespace a = mlir::attn;
   KernelSpec s;
   s.name = op.getSymName().str();
@@ -104,7 +105,7 @@ KernelSpec viewOf(mlir::attn::KernelOp op) {
     s.blockQ = blocks.getBlockQ();
     s.blockKv = blocks.getBlockKv();
   }
-  s.mods = compileMods(op);
+  s.mods = mods ? std::move(mods) : compileMods(op);
   if (a::ScheduleAttr sched = op.getScheduleAttr()) {
     s.blockM = sched.getBlockM();
     s.blockN = sched.getBlockN();

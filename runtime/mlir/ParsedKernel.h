@@ -47,7 +47,11 @@ struct ParsedKernel : KernelContext {
 };
 
 /// The read-only view of `op` (defaults applied where attributes are unset).
-KernelSpec viewOf(mlir::attn::KernelOp op);
+/// `mods`: the op's mask and score programs when the caller has them (a
+/// translation of a KernelIr reuses its view's: resolving defaults and
+/// choosing a schedule do not change them); else they are compiled.
+KernelSpec viewOf(mlir::attn::KernelOp op,
+                  std::shared_ptr<const ModPrograms> mods = nullptr);
 
 /// `op` in the dialect's printed form: the canonical text of a kernel.
 std::string printKernel(mlir::attn::KernelOp op);
