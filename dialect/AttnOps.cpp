@@ -102,6 +102,24 @@ static bool isReservedInputName(StringRef name) {
 }
 
 LogicalResult KernelOp::verify() {
+  // Every attribute the op does not define is a misspelling or a feature
+  // attnc lacks: an error, never silently ignored.
+  for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
+    StringRef name = attr.getName().getValue(), closest;
+    unsigned best = ~0u;
+    for (StringRef known : getAttributeNames()) {
+      unsigned d = name.edit_distance(known, /*AllowReplacements=*/true,
+                                      /*MaxEditDistance=*/3);
+      if (known != "sym_name" && d < best)
+        best = d, closest = known;
+    }
+    auto diag = emitOpError() << "has no attribute '" << name << "'";
+    if (best <= 3)
+      diag << "; did you mean '" << closest << "'?";
+    else
+      diag << " (docs/dialect.md lists the attributes of attn.kernel)";
+    return diag;
+  }
   if (!isIdentifier(getSymName(), kMaxNameLength))
     return emitOpError() << "kernel name '" << getSymName()
                          << "' must be an identifier ([A-Za-z_][A-Za-z0-9_]*, "

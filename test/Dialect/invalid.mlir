@@ -5,6 +5,17 @@ attn.kernel @no_q_heads attributes {d_qk = 64, element_type = f32}
 
 // -----
 
+// A misspelt attribute is an error, never ignored.
+// expected-error@+1 {{has no attribute 'sacle'; did you mean 'scale'?}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, sacle = 2.0}
+
+// -----
+
+// expected-error@+1 {{has no attribute 'frobnicate' (docs/dialect.md lists the attributes of attn.kernel)}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, frobnicate = 1}
+
+// -----
+
 // expected-error@+1 {{q_heads (0) must be positive}}
 attn.kernel @k attributes {q_heads = 0, d_qk = 64, element_type = f32}
 
