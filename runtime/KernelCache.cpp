@@ -1,6 +1,6 @@
 #include "runtime/KernelCache.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/Files.h"
 
 #include "llvm/Support/SHA256.h"
 #include "llvm/ADT/StringExtras.h"
@@ -222,10 +222,11 @@ std::string KernelCache::entryPath(const std::string &name,
 
 std::optional<std::string> KernelCache::readEntry(const std::string &path,
                                                   const std::string &key) {
-  std::string bytes;
-  if (!disk_ || !readFile(path, bytes))
+  if (!disk_ || !pathExists(path))
     return std::nullopt;
-  StatusOr<DecodedEntry> entry = decodeEntry(bytes);
+  StatusOr<std::string> bytes = readRegularFile(path, kMaxCacheEntryBytes);
+  StatusOr<DecodedEntry> entry =
+      bytes.ok() ? decodeEntry(*bytes) : StatusOr<DecodedEntry>(bytes.status());
   if (entry.ok() && entry->key == key)
     return std::move(entry->object);
   ++diskRejects_; // corrupt, foreign or stale: the caller recompiles
@@ -245,7 +246,7 @@ void KernelCache::writeEntry(const std::string &path,
   Status written =
       ec ? Status::error(fmt::format("cannot create '{}': {}", directory_,
                                      ec.message()))
-         : writeFileAtomically(path, encodeEntry(translation.key(), about, object));
+         : replaceFileAtomically(path, encodeEntry(translation.key(), about, object));
   if (written.ok())
     ++diskWrites_;
   else
@@ -303,16 +304,20 @@ StatusOr<std::vector<KernelCache::Entry>> KernelCache::list() const {
   std::error_code ec;
   if (!fs::exists(directory_, ec))
     return entries;
-  for (const auto &file : fs::directory_iterator(directory_, ec)) {
-    if (file.path().extension() != kSuffix)
+  // increment(ec), not a range-for: a failing step must not throw.
+  for (fs::directory_iterator it(directory_, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const fs::path &file = it->path();
+    if (file.extension() != kSuffix)
       continue;
     Entry e;
-    e.file = file.path().string();
-    std::string bytes;
-    if (!readFile(e.file, bytes))
+    e.file = file.string();
+    if (!pathExists(e.file))
       continue; // removed meanwhile
-    e.bytes = bytes.size();
-    StatusOr<DecodedEntry> decoded = decodeEntry(bytes);
+    StatusOr<std::string> bytes = readRegularFile(e.file, kMaxCacheEntryBytes);
+    e.bytes = bytes.ok() ? bytes->size() : 0;
+    StatusOr<DecodedEntry> decoded =
+        bytes.ok() ? decodeEntry(*bytes) : StatusOr<DecodedEntry>(bytes.status());
     e.valid = decoded.ok();
     e.name = decoded.ok() ? aboutField(decoded->about, "name")
                           : "(invalid: " + decoded.status().message() + ")";
@@ -333,12 +338,18 @@ Status KernelCache::clear() {
   if (!fs::exists(directory_, ec))
     return Status::success();
   std::vector<fs::path> doomed;
-  for (const auto &file : fs::directory_iterator(directory_, ec)) {
-    std::string name = file.path().filename().string();
-    // Entries, and temporary files a killed writer left behind.
-    if (file.path().extension() == kSuffix ||
-        name.find(std::string(kSuffix) + ".tmp-") != std::string::npos)
-      doomed.push_back(file.path());
+  for (fs::directory_iterator it(directory_, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const fs::path &file = it->path();
+    std::string name = file.filename().string();
+    // Entries, and temporary files a killed writer left behind; only
+    // regular files and links (a directory of that name is not ours).
+    std::error_code typeEc;
+    fs::file_status status = fs::symlink_status(file, typeEc);
+    bool ours = fs::is_regular_file(status) || fs::is_symlink(status);
+    if (ours && (file.extension() == kSuffix ||
+                 name.find(std::string(kSuffix) + ".tmp-") != std::string::npos))
+      doomed.push_back(file);
   }
   for (const fs::path &p : doomed)
     fs::remove(p, ec);

@@ -1,8 +1,11 @@
 #include "runtime/Npy.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/Files.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cctype>
 
 #include <charconv>
 #include <cstdio>
@@ -10,7 +13,6 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <regex>
 #include <string_view>
 
 namespace attnc {
@@ -18,19 +20,137 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;
 
-/// The value of `key` in the header dict, as its raw text.
-std::string headerField(const std::string &header, const std::string &key) {
-  std::smatch m;
-  std::regex re("'" + key + "'\\s*:\\s*(\\([^)]*\\)|'[^']*'|True|False)");
-  return std::regex_search(header, m, re) ? m[1].str() : std::string();
-}
+constexpr size_t kMaxHeaderBytes = 65536;
+
+/// The header dict of a .npy file, read by a bounded hand-written parser
+/// (no regex: a long header must not recurse): a Python dict literal with
+/// the keys 'descr' (a string), 'fortran_order' (True or False) and
+/// 'shape' (a tuple of non-negative integers).
+struct Header {
+  std::string descr;
+  int fortranOrder = -1; // -1: missing
+  bool hasShape = false;
+  std::vector<int64_t> shape;
+};
+
+class HeaderParser {
+public:
+  explicit HeaderParser(std::string_view text) : t_(text) {}
+
+  Status parse(Header &h) {
+    skip();
+    if (!eat('{'))
+      return fail("it does not start with '{'");
+    for (skip(); !eat('}'); skip()) {
+      std::string key;
+      if (Status st = string(key); !st.ok())
+        return st;
+      skip();
+      if (!eat(':'))
+        return fail(fmt::format("no ':' after the key '{}'", key));
+      skip();
+      Status st = key == "descr"           ? string(h.descr)
+                  : key == "fortran_order" ? boolean(h.fortranOrder)
+                  : key == "shape"         ? tuple(h.shape, h.hasShape)
+                                           : fail(fmt::format(
+                                         "unknown key '{}'; expected descr, "
+                                         "fortran_order and shape",
+                                         printable(key)));
+      if (!st.ok())
+        return st;
+      skip();
+      if (!eat(',')) {
+        skip();
+        if (!eat('}'))
+          return fail("expected ',' or '}' after a value");
+        break;
+      }
+    }
+    skip();
+    if (!t_.empty())
+      return fail("text after the closing '}'");
+    return Status::success();
+  }
+
+private:
+  Status fail(const std::string &why) const { return Status::error(why); }
+  void skip() {
+    while (!t_.empty() && (t_[0] == ' ' || t_[0] == '\n' || t_[0] == '\t'))
+      t_.remove_prefix(1);
+  }
+  bool eat(char c) {
+    if (t_.empty() || t_[0] != c)
+      return false;
+    t_.remove_prefix(1);
+    return true;
+  }
+  static std::string printable(const std::string &s) {
+    std::string out;
+    for (char c : s.substr(0, 32))
+      out += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+    return s.size() > 32 ? out + "..." : out;
+  }
+  Status string(std::string &out) {
+    if (t_.empty() || (t_[0] != '\'' && t_[0] != '"'))
+      return fail("expected a quoted string");
+    char quote = t_[0];
+    size_t end = t_.find(quote, 1);
+    if (end == std::string_view::npos)
+      return fail("a string is not closed");
+    out = std::string(t_.substr(1, end - 1));
+    t_.remove_prefix(end + 1);
+    return Status::success();
+  }
+  Status boolean(int &out) {
+    if (t_.substr(0, 4) == "True")
+      out = 1, t_.remove_prefix(4);
+    else if (t_.substr(0, 5) == "False")
+      out = 0, t_.remove_prefix(5);
+    else
+      return fail("fortran_order must be True or False");
+    return Status::success();
+  }
+  Status tuple(std::vector<int64_t> &out, bool &has) {
+    has = true;
+    const std::string_view start = t_;
+    auto notATuple = [&] {
+      std::string_view raw = start.substr(0, start.find(')') + 1);
+      return fail(fmt::format("shape {} is not a tuple of sizes",
+                              printable(std::string(raw))));
+    };
+    if (!eat('('))
+      return notATuple();
+    for (skip(); !eat(')'); skip()) {
+      if (out.size() == kMaxRank)
+        return fail(fmt::format("shape has more than {} dimensions", kMaxRank));
+      int64_t d = 0;
+      auto [end, ec] = std::from_chars(t_.data(), t_.data() + t_.size(), d);
+      if (ec != std::errc() || d < 0)
+        return fail("shape: each size must be an integer in [0, 2^63)");
+      out.push_back(d);
+      t_.remove_prefix(end - t_.data());
+      skip();
+      if (!eat(',')) {
+        skip();
+        if (!eat(')'))
+          return notATuple();
+        break;
+      }
+    }
+    return Status::success();
+  }
+
+  static constexpr size_t kMaxRank = 32; // NumPy's own limit is 64
+  std::string_view t_;
+};
+
 } // namespace
 
 StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32) {
-  std::string bytes;
-  if (!readFile(path, bytes))
-    return Status::error(fmt::format("{}: cannot open: {}", path,
-                                     std::strerror(errno)));
+  StatusOr<std::string> read = readRegularFile(path, kMaxNpyFileBytes);
+  if (!read.ok())
+    return read.status();
+  const std::string &bytes = *read;
   auto bad = [&](const std::string &why) {
     return Status::error(fmt::format("{}: not a valid .npy file: {}", path, why));
   };
@@ -52,56 +172,41 @@ StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32) {
   } else {
     return bad(fmt::format("unknown format version {}", major));
   }
+  if (headerLen > kMaxHeaderBytes)
+    return bad(fmt::format("a header of {} bytes; at most {} are read",
+                           headerLen, kMaxHeaderBytes));
   if (bytes.size() < headerStart + headerLen)
     return bad("truncated header");
-  std::string header = bytes.substr(headerStart, headerLen);
-  std::string descr = headerField(header, "descr");
-  bool isInt32 = allowInt32 && descr == "'<i4'";
-  if (descr != "'<f4'" && !isInt32)
+  Header h;
+  if (Status st = HeaderParser(std::string_view(bytes).substr(headerStart,
+                                                             headerLen))
+                      .parse(h);
+      !st.ok())
+    return bad("header: " + st.message());
+  bool isInt32 = allowInt32 && h.descr == "<i4";
+  if (h.descr != "<f4" && !isInt32)
     return Status::error(fmt::format(
         "{}: dtype {} is not supported; expected float32 ('<f4'){}", path,
-        descr.empty() ? "(missing)" : descr,
+        h.descr.empty() ? "(missing)" : "'" + h.descr + "'",
         allowInt32 ? " or int32 ('<i4')" : ""));
-  if (headerField(header, "fortran_order") != "False")
+  if (h.fortranOrder != 0)
     return Status::error(fmt::format(
-        "{}: Fortran-order arrays are not supported; save a C-order array",
-        path));
-  std::string shapeText = headerField(header, "shape");
-  if (shapeText.empty())
+        "{}: {}; save a C-order array", path,
+        h.fortranOrder < 0 ? "the header has no fortran_order"
+                           : "Fortran-order arrays are not supported"));
+  if (!h.hasShape)
     return bad("the header has no shape");
   NpyArray array;
-  // "(d0, d1, ...)": non-negative integers whose product fits the file.
+  array.shape = h.shape;
+  std::string shapeText = fmt::format("({})", fmt::join(h.shape, ", "));
+  // The product must fit the file (checked without overflow).
   int64_t count = 1;
-  {
-    std::string_view t = shapeText;
-    auto skipSpaces = [&] {
-      while (!t.empty() && t.front() == ' ')
-        t.remove_prefix(1);
-    };
-    if (t.empty() || t.front() != '(' || t.back() != ')')
-      return bad(fmt::format("shape {} is not a tuple of sizes", shapeText));
-    t = t.substr(1, t.size() - 2);
-    for (skipSpaces(); !t.empty(); skipSpaces()) {
-      int64_t d = 0;
-      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
-      if (ec != std::errc() || d < 0)
-        return bad(fmt::format("shape {}: each size must be an integer in "
-                               "[0, 2^63)",
-                               shapeText));
-      if (__builtin_mul_overflow(count, d, &count) ||
-          count > std::numeric_limits<int64_t>::max() / 4)
-        return bad(fmt::format("shape {} has more elements than any file can "
-                               "hold",
-                               shapeText));
-      array.shape.push_back(d);
-      t.remove_prefix(end - t.data());
-      skipSpaces();
-      if (!t.empty() && t.front() == ',')
-        t.remove_prefix(1);
-      else if (!t.empty())
-        return bad(fmt::format("shape {} is not a tuple of sizes", shapeText));
-    }
-  }
+  for (int64_t d : h.shape)
+    if (__builtin_mul_overflow(count, d, &count) ||
+        count > std::numeric_limits<int64_t>::max() / 4)
+      return bad(fmt::format("shape {} has more elements than any file can "
+                             "hold",
+                             shapeText));
   size_t dataBytes = bytes.size() - headerStart - headerLen;
   if (dataBytes != static_cast<size_t>(count) * sizeof(float))
     return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
@@ -144,7 +249,7 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
   bytes.push_back(static_cast<char>(len >> 8));
   bytes += header;
   bytes.append(reinterpret_cast<const char *>(data), count * sizeof(float));
-  return writeFileAtomically(path, bytes);
+  return writeOutputFile(path, bytes);
 }
 
 } // namespace attnc

@@ -19,11 +19,20 @@ public:
     s.ok_ = false;
     return s;
   }
+  /// An error of the machine rather than of the input: a full disk, a
+  /// failed read or write. The attnc tool exits with its own code for it.
+  static Status ioError(std::string message) {
+    Status s = error(std::move(message));
+    s.io_ = true;
+    return s;
+  }
   bool ok() const { return ok_; }
+  bool isIo() const { return io_; }
   const std::string &message() const { return message_; }
 
 private:
   bool ok_ = true;
+  bool io_ = false;
   std::string message_;
 };
 

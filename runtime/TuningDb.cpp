@@ -1,6 +1,6 @@
 #include "runtime/TuningDb.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/Files.h"
 #include "runtime/detail/Compiler.h"
 
 #include "llvm/Config/llvm-config.h"
@@ -26,9 +26,12 @@ const char *llvmVersion() { return LLVM_VERSION_STRING; }
 
 StatusOr<TuningDb> TuningDb::load(const std::string &path) {
   TuningDb db;
-  std::string text;
-  if (!readFile(path, text))
+  if (!pathExists(path))
     return db; // no database yet
+  StatusOr<std::string> read = readRegularFile(path, kMaxTextFileBytes);
+  if (!read.ok())
+    return read.status();
+  const std::string &text = *read;
   auto bad = [&](const std::string &why) {
     return Status::error(fmt::format("{}: not a tuning database: {}", path, why));
   };
@@ -100,7 +103,7 @@ Status TuningDb::save(const std::string &path) const {
         {"date", r.date}});
   json::Value root = json::Object{{"schema", 2}, {"records", std::move(records)}};
   std::string text = llvm::formatv("{0:2}", root).str() + "\n";
-  return writeFileAtomically(path, text);
+  return writeOutputFile(path, text);
 }
 
 void TuningDb::add(TuningRecord record) {

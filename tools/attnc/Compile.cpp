@@ -14,26 +14,28 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
+#include "runtime/Files.h"
 
 #include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace attnc::cli {
 namespace {
 
-/// Writes `text` to -o FILE or stdout.
+/// Writes `text` to -o FILE (runtime/Files.h's rules) or stdout.
 int emit(const Options &o, const std::string &text) {
-  std::error_code ec;
-  llvm::ToolOutputFile out(o.outputFile.empty() ? "-" : o.outputFile, ec,
-                           llvm::sys::fs::OF_None);
-  if (ec) {
-    fmt::print(stderr, "attnc: error: cannot write '{}': {}\n", o.outputFile,
-               ec.message());
-    return 2;
+  if (!o.outputFile.empty()) {
+    Status st = writeOutputFile(o.outputFile, text);
+    return st.ok() ? kExitOk : exitWith(st);
   }
-  out.os() << text;
-  out.keep();
-  return 0;
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+      std::fflush(stdout) != 0)
+    return exitWith(Status::ioError(
+        fmt::format("cannot write to standard output: {}", std::strerror(errno))));
+  return kExitOk;
 }
 
 /// CUDA C++ for each kernel, or its PTX / CUBIN from NVRTC.
@@ -111,23 +113,19 @@ int compileCommand(const Options &o) {
   if (mlir::failed(pm.run(*module)))
     return 2;
 
-  std::error_code ec;
-  llvm::ToolOutputFile out(o.outputFile.empty() ? "-" : o.outputFile, ec,
-                           llvm::sys::fs::OF_Text);
-  if (ec)
-    return error(fmt::format("cannot write '{}': {}", o.outputFile,
-                             ec.message()));
+  std::string text;
+  llvm::raw_string_ostream out(text);
   if (o.emit == "llvm") {
     llvm::LLVMContext llvmContext;
     auto llvmModule = mlir::translateModuleToLLVMIR(*module, llvmContext);
     if (!llvmModule)
       return error("translation to LLVM IR failed");
-    llvmModule->print(out.os(), nullptr);
+    llvmModule->print(out, nullptr);
   } else {
-    module->print(out.os());
+    module->print(out);
   }
-  out.keep();
-  return 0;
+  out.flush();
+  return emit(o, text);
 }
 
 } // namespace attnc::cli

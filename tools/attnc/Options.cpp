@@ -1,10 +1,13 @@
-#include "Options.h"
+#include "Commands.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/Files.h"
 
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,15 +18,9 @@
 
 namespace attnc::cli {
 
-const char *const kUsage = R"(attnc: the attention kernel compiler
-
-usage:
-  attnc run     (SPEC.mlir | spec flags) [run flags]
-  attnc tune    (SPEC.mlir | spec flags) --shapes BxSQxSKV[,...] [tune flags]
-  attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]
-  attnc cache   stat|list|clear [--cache-dir DIR]
-
-spec flags (instead of SPEC.mlir):
+namespace {
+const char *const kHeader = "attnc: the attention kernel compiler\n";
+const char *const kSpecFlags = R"(spec flags (instead of SPEC.mlir):
   --name NAME            kernel name (default attention)
   --q-heads N            query heads (required)
   --kv-heads N           key/value heads (default q-heads; GQA/MQA when fewer)
@@ -40,8 +37,8 @@ spec flags (instead of SPEC.mlir):
   --layout bshd|bhsd     tensor layout (default bshd)
   --mode prefill|decode  decode: few query rows (default prefill)
   --block-m, --block-n, --micro-m, --micro-n, --vector-width N   schedule
-
-run flags:
+)";
+const char *const kRunFlags = R"(run flags:
   --batch B, --seq-q N, --seq-kv M   shape (default batch 1, seq-kv = seq-q)
   --threads T            worker threads (default: the schedule's)
   --seed S               seed for random inputs (default 42)
@@ -66,15 +63,15 @@ run flags:
                          race, bounds and stale-read checks; runs once; not a
                          GPU time)
   --device N             the GPU to use with --target cuda (default 0)
-
-tune flags (and --threads, --reps):
+)";
+const char *const kTuneFlags = R"(tune flags (and --threads, --reps):
   --shapes 1x512x512,1x2048x2048   shapes to tune for (batch x seq_q x seq_kv)
   --target cpu|cuda      target to tune (default cpu)
   --tuning-db FILE       database to update (default attnc-tuning.json); attnc
                          run --tuning-db FILE uses it to pick the schedule
   --plot FILE.png        plot the time of every schedule for each shape
-
-compile flags:
+)";
+const char *const kCompileFlags = R"(compile flags:
   --emit=spec            the resolved, scheduled attn.kernel
   --emit=loops           the fused loop nest (scf/vector/memref)
   --emit=mlir            the LLVM dialect module handed to the JIT (default)
@@ -84,27 +81,90 @@ compile flags:
                          ptx or cubin, for --arch sm_80|sm_90|... (default
                          sm_90); needs no GPU
 )";
+const char *const kCacheHelp = R"(cache actions:
+  stat                   the directory, the number of entries (and how many
+                         are invalid) and their size
+  list                   each entry: kernel name, target, size, file
+  clear                  remove every entry (and temporaries a killed writer
+                         left behind)
+  --cache-dir DIR        the cache to act on (default: $ATTNC_CACHE_DIR,
+                         else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc)
+)";
+} // namespace
+
+std::string usage(const std::string &command) {
+  struct Line {
+    const char *command, *text;
+  };
+  static const Line lines[] = {{"run", "  attnc run     (SPEC.mlir | spec flags) [run flags]"}, {"tune", "  attnc tune    (SPEC.mlir | spec flags) --shapes BxSQxSKV[,...] [tune flags]"}, {"compile", "  attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]"}, {"cache", "  attnc cache   stat|list|clear [--cache-dir DIR]"}};
+  std::string out = kHeader;
+  out += "\nusage:\n";
+  for (const Line &l : lines)
+    if (command.empty() || command == l.command)
+      out += std::string(l.text) + "\n";
+  auto add = [&](const char *name, const char *text) {
+    if (command.empty() || command == name)
+      out += std::string("\n") + text;
+  };
+  if (command != "cache")
+    out += std::string("\n") + kSpecFlags;
+  add("run", kRunFlags);
+  add("tune", kTuneFlags);
+  add("compile", kCompileFlags);
+  if (command == "cache")
+    out += std::string("\n") + kCacheHelp;
+  return out;
+}
 
 namespace {
 
+/// Integers are decimal digits with an optional '-', all of the text, in
+/// int64 range: no spaces, '+', hex or trailing junk.
 StatusOr<int64_t> parseInt(const std::string &flag, const std::string &text) {
-  char *end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end || errno)
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    return Status::error(fmt::format(
+        "{} {} is out of range (at most 2^63 - 1)", flag, text));
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
     return Status::error(
         fmt::format("{} expects an integer, got '{}'", flag, text));
-  return static_cast<int64_t>(v);
-}
-
-StatusOr<double> parseDouble(const std::string &flag, const std::string &text) {
-  char *end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end)
-    return Status::error(
-        fmt::format("{} expects a number, got '{}'", flag, text));
   return v;
 }
+
+/// Numbers in decimal or exponent form, all of the text; nan and inf are
+/// numbers here and the spec's rules reject them by name.
+StatusOr<double> parseDouble(const std::string &flag, const std::string &text) {
+  char *end = nullptr;
+  errno = 0;
+  double v = text.empty() || std::isspace(static_cast<unsigned char>(text[0]))
+                 ? 0
+                 : std::strtod(text.c_str(), &end);
+  if (text.empty() || !end || *end)
+    return Status::error(
+        fmt::format("{} expects a number, got '{}'", flag, text));
+  if (errno == ERANGE && std::isfinite(v) && v != 0)
+    errno = 0; // a denormal: representable
+  if (errno == ERANGE)
+    return Status::error(fmt::format(
+        "{} {} is out of the range of a double", flag, text));
+  return v;
+}
+
+/// Flags whose value must be at least `least` when given: where the spec
+/// reads 0 as "the default", an explicit 0 is an error, not the default.
+auto atLeast = [](int64_t least, auto &slot) {
+  return [least, &slot](const std::string &f, const std::string &v) -> Status {
+    StatusOr<int64_t> parsed = parseInt(f, v);
+    if (!parsed.ok())
+      return parsed.status();
+    if (*parsed < least)
+      return Status::error(
+          fmt::format("{} must be >= {}, got {}", f, least, *parsed));
+    slot = *parsed;
+    return Status::success();
+  };
+};
 
 /// Sets `out` to the value `text` names among `choices`; empty text keeps
 /// `out` (the spec's default). Else: "FLAG must be a, b or c, got 'x'".
@@ -129,6 +189,11 @@ Status choose(const char *flag, const std::string &text,
 }
 
 } // namespace
+
+/// Bounds on counts that would otherwise run for days or spawn a thread
+/// per unit of a typo.
+constexpr int64_t kMaxReps = 1000000;
+constexpr int64_t kMaxThreads = 1024;
 
 StatusOr<Options> parseOptions(int argc, char **argv) {
   Options o;
@@ -197,15 +262,25 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   std::string mask, align, layout, mode;
   std::map<std::string, Flag> flags = {
       {"--name", {true, true, kAll, text(s.name)}},
-      {"--q-heads", {true, true, kAll, number(s.qHeads)}},
-      {"--kv-heads", {true, true, kAll, number(s.kvHeads)}},
-      {"--head-dim", {true, true, kAll, number(headDim)}},
-      {"--d-qk", {true, true, kAll, number(s.dQk)}},
-      {"--d-v", {true, true, kAll, number(s.dV)}},
+      {"--q-heads", {true, true, kAll, atLeast(1, s.qHeads)}},
+      {"--kv-heads", {true, true, kAll, atLeast(1, s.kvHeads)}},
+      {"--head-dim", {true, true, kAll, atLeast(1, headDim)}},
+      {"--d-qk", {true, true, kAll, atLeast(1, s.dQk)}},
+      {"--d-v", {true, true, kAll, atLeast(1, s.dV)}},
       // With a spec file, --dtype changes its element type (one example
       // serves the cpu and cuda targets); with spec flags it is one of them.
       {"--dtype", {true, false, kAll, text(o.dtype)}},
-      {"--scale", {true, true, kAll, number(s.scale)}},
+      {"--scale",
+       {true, true, kAll,
+        [&](const std::string &f, const std::string &v) -> Status {
+          if (Status st = number(s.scale)(f, v); !st.ok())
+            return st;
+          if (s.scale == 0) // the request's "unset": never a silent default
+            return Status::error(fmt::format(
+                "{} must be finite and positive (omit it for 1/sqrt(d_qk)), "
+                "got {}", f, v));
+          return Status::success();
+        }}},
       {"--softcap", {true, true, kAll, number(s.softcap)}},
       {"--alibi",
        {false, true, kAll,
@@ -219,17 +294,17 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--window-right", {true, true, kAll, number(s.windowRight)}},
       {"--layout", {true, true, kAll, text(layout)}},
       {"--mode", {true, true, kAll, text(mode)}},
-      {"--block-m", {true, true, kAll, number(s.schedule.blockM)}},
-      {"--block-n", {true, true, kAll, number(s.schedule.blockN)}},
-      {"--micro-m", {true, true, kAll, number(s.schedule.microM)}},
-      {"--micro-n", {true, true, kAll, number(s.schedule.microN)}},
-      {"--vector-width", {true, false, kAll, number(o.vectorWidth)}},
-      {"--batch", {true, false, kRun, number(o.batch)}},
-      {"--seq-q", {true, false, kRun, number(o.seqQ)}},
-      {"--seq-kv", {true, false, kRun, number(o.seqKv)}},
-      {"--threads", {true, false, kRun | kTune, number(o.threads)}},
-      {"--seed", {true, false, kRun, number(seed)}},
-      {"--reps", {true, false, kRun | kTune, number(reps)}},
+      {"--block-m", {true, true, kAll, atLeast(1, s.schedule.blockM)}},
+      {"--block-n", {true, true, kAll, atLeast(1, s.schedule.blockN)}},
+      {"--micro-m", {true, true, kAll, atLeast(1, s.schedule.microM)}},
+      {"--micro-n", {true, true, kAll, atLeast(1, s.schedule.microN)}},
+      {"--vector-width", {true, false, kAll, atLeast(1, o.vectorWidth)}},
+      {"--batch", {true, false, kRun, atLeast(1, o.batch)}},
+      {"--seq-q", {true, false, kRun, atLeast(1, o.seqQ)}},
+      {"--seq-kv", {true, false, kRun, atLeast(1, o.seqKv)}},
+      {"--threads", {true, false, kRun | kTune, atLeast(1, o.threads)}},
+      {"--seed", {true, false, kRun, atLeast(0, seed)}},
+      {"--reps", {true, false, kRun | kTune, atLeast(1, reps)}},
       {"--q", {true, false, kRun, text(o.qFile)}},
       {"--k", {true, false, kRun, text(o.kFile)}},
       {"--v", {true, false, kRun, text(o.vFile)}},
@@ -268,7 +343,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--tuning-db", {true, false, kRun | kTune, text(o.tuningDb)}},
       {"--shapes", {true, false, kTune, text(o.shapes)}},
       {"--target", {true, false, kAll, text(o.target)}},
-      {"--device", {true, false, kRun, number(o.device)}},
+      {"--device", {true, false, kRun, atLeast(0, o.device)}},
       {"--arch", {true, false, kCompile, text(o.arch)}},
       {"--plot", {true, false, kTune, text(o.plotFile)}},
   };
@@ -317,11 +392,13 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   }
 
   o.seed = static_cast<uint64_t>(seed);
-  if (reps < 1)
-    return Status::error(fmt::format("--reps must be >= 1, got {}", reps));
+  if (reps > kMaxReps)
+    return Status::error(
+        fmt::format("--reps must be at most {}, got {}", kMaxReps, reps));
   o.reps = static_cast<int>(reps);
-  if (o.threads < 0)
-    return Status::error(fmt::format("--threads must be >= 0, got {}", o.threads));
+  if (o.threads > kMaxThreads)
+    return Status::error(fmt::format("--threads must be at most {}, got {}",
+                                     kMaxThreads, o.threads));
   if (!o.specFile.empty() && o.specFlagsGiven)
     return Status::error("give the spec either as a file or as flags, not "
                          "both");
@@ -423,14 +500,19 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   return o;
 }
 
+int exitWith(const Status &status) {
+  fmt::print(stderr, "attnc: error: {}\n", status.message());
+  bool internal = status.message().rfind("internal error", 0) == 0;
+  return status.isIo() || internal ? kExitIo : kExitInput;
+}
+
 StatusOr<KernelIr> loadKernel(const Options &o) {
   if (o.specFile.empty())
     return KernelIr::build(o.flagSpec, "<flags>");
-  std::string text;
-  if (!readFile(o.specFile, text))
-    return Status::error(fmt::format("cannot read '{}': {}", o.specFile,
-                                     std::strerror(errno)));
-  StatusOr<KernelIr> ir = KernelIr::parse(text, o.specFile);
+  StatusOr<std::string> text = readRegularFile(o.specFile, kMaxTextFileBytes);
+  if (!text.ok())
+    return text.status();
+  StatusOr<KernelIr> ir = KernelIr::parse(*text, o.specFile);
   if (!ir.ok() || o.dtype.empty())
     return ir;
   return ir->withElementType(o.dtype);

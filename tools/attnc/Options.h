@@ -50,7 +50,9 @@ StatusOr<Options> parseOptions(int argc, char **argv);
 /// The kernel: the spec file parsed, or the op built from the flags.
 StatusOr<KernelIr> loadKernel(const Options &options);
 
-extern const char *const kUsage;
+/// The help text: every command's (empty `command`), or one command's
+/// usage line and flags (run, tune, compile or cache).
+std::string usage(const std::string &command = "");
 
 } // namespace attnc::cli
 

@@ -1,6 +1,6 @@
 #include "Png.h"
 
-#include "runtime/AtomicFile.h"
+#include "runtime/Files.h"
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -129,7 +129,7 @@ Status Image::writePng(const std::string &path) const {
   chunk(png, "IHDR", ihdr);
   chunk(png, "IDAT", idat);
   chunk(png, "IEND", "");
-  return writeFileAtomically(path, png);
+  return writeOutputFile(path, png);
 }
 
 } // namespace attnc::cli

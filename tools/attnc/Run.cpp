@@ -49,6 +49,10 @@ StatusOr<LayoutDims> dimsOf(const std::string &file, const NpyArray &a,
         "= {} and {} = {}",
         file, fmt::join(a.shape, ", "), expected, d.heads, d.dim, headsName,
         heads, dimName, dim));
+  if (d.batch < 1 || d.seq < 1)
+    return Status::error(fmt::format(
+        "{}: shape ({}) has batch {} and seq {}; both must be >= 1", file,
+        fmt::join(a.shape, ", "), d.batch, d.seq));
   return d;
 }
 
@@ -106,11 +110,8 @@ StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
     in.seqQ = *o.seqQ;
     in.seqKv = o.seqKv.value_or(in.seqQ);
   }
-  for (auto [flag, value] : {std::pair{"--batch", in.batch},
-                             std::pair{"--seq-q", in.seqQ},
-                             std::pair{"--seq-kv", in.seqKv}})
-    if (value < 1)
-      return fail(fmt::format("{} must be >= 1, got {}", flag, value));
+  // Sizes are >= 1 here: the flags are checked when parsed, the .npy
+  // shapes by dimsOf (each error names where the size came from).
   // Every buffer this run allocates (q, k, v, o, and the reference's copy)
   // is sized from these: refuse a shape whose tensors would not fit in
   // memory before anything is allocated, naming the limit.
@@ -203,19 +204,15 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
             ? std::vector<int64_t>{in.batch, in.seqQ, s.qHeads, s.dV}
             : std::vector<int64_t>{in.batch, s.qHeads, in.seqQ, s.dV};
     if (Status st = writeNpy(o.outFile, shape, static_cast<float *>(args.o.data));
-        !st.ok()) {
-      fmt::print(stderr, "attnc: error: {}\n", st.message());
-      return 2;
-    }
+        !st.ok())
+      return exitWith(st);
     fmt::print("wrote     {} {}\n", o.outFile, fmt::join(shape, "x"));
   }
   if (!o.lseFile.empty()) {
     if (Status st = writeNpy(o.lseFile, {in.batch, s.qHeads, in.seqQ},
                              static_cast<float *>(args.lse.data));
-        !st.ok()) {
-      fmt::print(stderr, "attnc: error: {}\n", st.message());
-      return 2;
-    }
+        !st.ok())
+      return exitWith(st);
     fmt::print("wrote     {} {}x{}x{}\n", o.lseFile, in.batch, s.qHeads,
                in.seqQ);
   }
@@ -260,10 +257,7 @@ struct HostCall {
   BlockMask blocks;
 };
 
-int report(const Status &st) {
-  fmt::print(stderr, "attnc: error: {}\n", st.message());
-  return 2;
-}
+int report(const Status &st) { return exitWith(st); }
 
 double millisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(

@@ -315,11 +315,11 @@ int tuneCommand(const Options &o) {
     db->add(r);
   }
   if (Status st = db->save(dbPath); !st.ok())
-    return error(st.message());
+    return exitWith(st);
   fmt::print("wrote {} ({} record(s))\n", dbPath, db->records().size());
   if (!o.plotFile.empty()) {
     if (Status st = plot(o.plotFile, candidates, *shapes); !st.ok())
-      return error(st.message());
+      return exitWith(st);
     fmt::print("wrote {} (green: best, orange: heuristic)\n", o.plotFile);
   }
   return 0;

@@ -8,9 +8,18 @@
 int main(int argc, char **argv) {
   using namespace attnc::cli;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    fmt::print("{}", kUsage);
+    fmt::print("{}", usage());
     return argc < 2 ? 2 : 0;
   }
+  // `attnc COMMAND --help`: that command's usage and flags.
+  const std::string command = argv[1];
+  if (command == "run" || command == "tune" || command == "compile" ||
+      command == "cache")
+    for (int i = 2; i < argc; ++i)
+      if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+        fmt::print("{}", usage(command));
+        return 0;
+      }
   attnc::StatusOr<Options> options = parseOptions(argc - 1, argv + 1);
   if (!options.ok()) {
     fmt::print(stderr, "attnc: error: {}\n", options.status().message());
