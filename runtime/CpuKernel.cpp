@@ -311,7 +311,14 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
       weights[sp] = w;
       total += w * l[sp * rows + row];
     }
-    float inv = total > 0 ? 1.f / total : 0.f;
+    // A split that saw a NaN score poisons the row (its l is NaN), as in
+    // one pass; a fully masked split (l = 0) counts for nothing.
+    for (int64_t sp = 0; sp < splits; ++sp)
+      if (std::isnan(l[sp * rows + row]))
+        total = std::numeric_limits<float>::quiet_NaN();
+    float inv = total > 0 ? 1.f / total
+                : std::isnan(total) ? total
+                                    : 0.f;
     for (int64_t d = 0; d < s.dV; ++d) {
       float sum = 0;
       for (int64_t sp = 0; sp < splits; ++sp)
@@ -321,8 +328,9 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     }
     if (s.lse)
       a.lse.at(b, h, pos, 0) =
-          total > 0 ? best + std::log(total)
-                    : -std::numeric_limits<float>::infinity();
+          total > 0 || std::isnan(total)
+              ? best + std::log(total)
+              : -std::numeric_limits<float>::infinity();
   });
   return Status::success();
 }

@@ -92,9 +92,10 @@ struct Comparison {
   double lseError = 0;      // f16/bf16 kernels only: LSE vs float64
   double lseTolerance = 0;  // 2 * naive f32 LSE error + 1e-5
   bool nonFinite = false;   // a NaN or inf where the reference is finite
+  bool nanMissing = false;  // a number where the reference is NaN
   bool lseMismatch = false; // a -inf LSE where the reference has none, or back
   bool passed() const {
-    return !nonFinite && !lseMismatch && maxError <= tolerance &&
+    return !nonFinite && !nanMissing && !lseMismatch && maxError <= tolerance &&
            lseError <= lseTolerance;
   }
 };

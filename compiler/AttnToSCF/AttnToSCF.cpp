@@ -721,13 +721,27 @@ private:
     });
   }
 
-  /// max(x, y) for values that are never NaN (scores; a NaN input poisons
-  /// the output anyway) as compare-and-select, which x86 turns into a single
-  /// vmaxps. (arith.maxnumf, even with nnan, lowers to a NaN-aware blend of
-  /// four instructions.)
+  /// x > y ? x : y as compare-and-select, which x86 turns into a single
+  /// vmaxps. A NaN in y is kept, a NaN in x dropped: the running max need not
+  /// see a NaN score, since that score's own exp is NaN and poisons the row's
+  /// sum and accumulator (updateSoftmax). (arith.maxnumf, even with nnan,
+  /// lowers to a NaN-aware blend of four instructions; with nnan a NaN
+  /// argument would be poison.)
   Value fastMax(Value x, Value y) {
     Value greater = b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, x, y);
     return b.create<arith::SelectOp>(greater, x, y);
+  }
+
+  /// The max of a vector's lanes by halving it with shuffles and fastMax.
+  Value maxAcrossLanes(Value v) {
+    for (int64_t w = s.width / 2; w >= 1; w /= 2) {
+      SmallVector<int64_t> low, high;
+      for (int64_t l = 0; l < w; ++l)
+        low.push_back(l), high.push_back(l + w);
+      v = fastMax(b.create<vector::ShuffleOp>(v, v, low),
+                  b.create<vector::ShuffleOp>(v, v, high));
+    }
+    return b.create<vector::ExtractOp>(v, ArrayRef<int64_t>{0});
   }
 
   /// exp(x) for lanes x <= 0 (a score minus its row's running max), with
@@ -735,14 +749,19 @@ private:
   /// exp(r) by a degree-7 Taylor polynomial, 2^n from exponent bits. Inputs
   /// are clamped at -88, where n = -127 gives zero exponent bits, so x = -inf
   /// (a masked score) yields exactly 0 and a fully masked row sums to 0.
+  /// A NaN lane stays NaN.
   /// About 15 operations a vector, half of math.exp's general approximation.
   Value expNonPositive(Value x) {
     auto fma = [&](Value a, Value m, Value c) {
       return b.create<math::FmaOp>(a, m, c).getResult();
     };
-    Value clamped = fastMax(x, splat(-88.0));
+    // Two clamps, one vmaxps each: n comes from the one that drops a NaN
+    // (so fptosi never sees one: that would be poison), r from the one
+    // that keeps it (so the polynomial, and the result, are NaN).
+    Value clamped = fastMax(splat(-88.0), x);    // NaN stays NaN
+    Value clampedNum = fastMax(x, splat(-88.0)); // NaN becomes -88
     Value n = b.create<math::RoundEvenOp>(
-        b.create<arith::MulFOp>(clamped, splat(1.4426950408889634)));
+        b.create<arith::MulFOp>(clampedNum, splat(1.4426950408889634)));
     // ln2 split so that n * ln2Hi is exact for |n| <= 127.
     Value r = fma(n, splat(-0.693145751953125), clamped);
     r = fma(n, splat(-1.428606765330187e-06), r);
@@ -794,12 +813,12 @@ private:
         prefetchNextTile(i);
       Value oldMax = load(rowMax, {i});
       Value vmax = loadVec(sTile, {i, idx(0)});
-      // Scores are never NaN here (a NaN input poisons the output anyway):
-      // plain vmaxps, and an nnan reduction.
+      // Plain vmaxps, then a tree of them across the lanes: a NaN score
+      // may or may not reach the max, and either way its row ends NaN (its
+      // own exp is NaN), as in PyTorch; no op here turns a NaN into poison.
       for (int64_t c = s.width; c < s.blockN; c += s.width)
         vmax = fastMax(vmax, loadVec(sTile, {i, idx(c)}));
-      Value tileMax = b.create<vector::ReductionOp>(
-          vector::CombiningKind::MAXNUMF, vmax, arith::FastMathFlags::nnan);
+      Value tileMax = maxAcrossLanes(vmax);
       Value newMax = fastMax(oldMax, tileMax);
       // A row with no visible key so far keeps max = -inf; subtracting 0
       // instead keeps exp(-inf) = 0 and avoids inf - inf = NaN.
@@ -908,8 +927,10 @@ private:
   void finalizeOutputs() {
     forEachRow(idx(0), rows, 1, [&](Value i) {
       Value sum = load(rowSum, {i});
+      // sum != 0 or NaN: a row that saw a NaN score ends NaN in O and LSE,
+      // a fully masked one (sum 0) gives 0 and -inf.
       Value seen =
-          b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, sum, f32Const(0));
+          b.create<arith::CmpFOp>(arith::CmpFPredicate::UNE, sum, f32Const(0));
       Value inv = b.create<arith::SelectOp>(
           seen, b.create<arith::DivFOp>(f32Const(1.0), sum), f32Const(0.0));
       Value invVec = splatOf(inv);

@@ -5,6 +5,8 @@
 #include "SimtTestUtil.h"
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <thread>
 
 using namespace attnc;
@@ -96,6 +98,65 @@ TEST(SimtAttention, GeneratedKernelsMatchTheFloat64Reference) {
     }
   }
   std::printf("emulated CUDA numerics: %d cases\n", cases);
+}
+
+// The CUDA kernel's NaN and inf semantics, the CPU kernel's and PyTorch's
+// (NonFiniteTest.cpp): a NaN reaching a visible score makes the row's O and
+// LSE NaN, a +inf score too (exp(inf - inf)); a fully masked row stays 0
+// and -inf. Checked against the float64 reference and by counting rows.
+TEST(SimtAttention, NaNAndInfFollowPyTorch) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  const EmulatedKernel &k =
+      compiledKernel(specText("nan_bf16_causal", 2, 1, 64, 64, "bf16",
+                              "#attn.mask<causal, bottom_right>", true));
+  ASSERT_TRUE(k.module);
+  // seq_q 40 > seq_kv 33: rows 0..6 see no key.
+  const Shape shape{1, 40, 33, Layout::BSHD};
+  struct Case {
+    const char *what;
+    char tensor;
+    int64_t head, pos;
+    float value;
+    int64_t nanRows; // rows of O (over both heads) that must be NaN
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const Case cases[] = {
+      // q row 39 of head 1 sees every key: that row only.
+      {"NaN in q", 'q', 1, 39, nan, 1},
+      // Key 32 is seen by row 39 of each head (the one kv head serves both).
+      {"NaN in k", 'k', 0, 32, nan, 2},
+      // Key 0 is seen by rows 7..39 of both heads.
+      {"NaN in k, early key", 'k', 0, 0, nan, 66},
+      // +inf in q: some of its 33 scores are +inf (those whose k element
+      // is positive; all 33 negative has odds 2^-33), so exp(inf - inf).
+      {"+inf in q", 'q', 1, 39, inf, 1},
+      // A fully masked row (3) with a NaN in its own q: still 0 and -inf.
+      {"NaN in a fully masked row's q", 'q', 0, 3, nan, 0},
+  };
+  for (const Case &c : cases) {
+    RunResult r = runAttention(
+        k.translation, *k.module, shape, rng, true, 0,
+        [&](HalfTensor &q, HalfTensor &kk, HalfTensor &, HalfKind kind) {
+          (c.tensor == 'q' ? q : kk).set(0, c.head, c.pos, 5, c.value, kind);
+        });
+    EXPECT_TRUE(r.launch.ok()) << c.what << ": " << r.launch.message();
+    EXPECT_TRUE(r.comparison.passed())
+        << c.what << ": " << describe(r.comparison);
+    int64_t nanRows = 0, nanLse = 0;
+    for (int64_t row = 0; row < 2 * shape.seqQ; ++row) {
+      nanRows += std::isnan(r.o[row * 64]);
+      nanLse += std::isnan(r.lse[row]);
+    }
+    EXPECT_EQ(nanRows, c.nanRows) << c.what;
+    EXPECT_EQ(nanLse, c.nanRows) << c.what;
+    for (int64_t row = 0; row < 7; ++row) // fully masked: 0 and -inf
+      for (int64_t h = 0; h < 2; ++h) {
+        EXPECT_EQ(r.o[(h * shape.seqQ + row) * 64], 0.f) << c.what;
+        EXPECT_EQ(r.lse[h * shape.seqQ + row], -inf) << c.what;
+      }
+  }
 }
 
 TEST(SimtAttention, ResultsDoNotDependOnTheNumberOfOsThreads) {

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -90,6 +91,11 @@ struct HalfTensor {
       bits()[offset(b, h, s, d)] = toHalfBits(x, kind);
     });
   }
+  /// Sets one element in both copies (a value of the type: NaN, inf...).
+  void set(int64_t b, int64_t h, int64_t s, int64_t d, float x, HalfKind kind) {
+    view.at(b, h, s, d) = roundToHalf(x, kind);
+    bits()[offset(b, h, s, d)] = toHalfBits(x, kind);
+  }
   /// The kernel's output into the f32 view.
   void readBack(HalfKind kind) {
     forEach([&](int64_t b, int64_t h, int64_t s, int64_t d) {
@@ -142,15 +148,22 @@ struct RunResult {
   Status guards = Status::success();
   Comparison comparison;
   std::vector<uint16_t> out; // O as the kernel wrote it
+  std::vector<float> o;       // O as floats, dense [batch, heads, seq, d_v]
+  std::vector<float> lse;     // [batch, heads, seq] (with lse = true)
 };
 
+/// Edits the random inputs before the launch (q, k, v).
+using InputEdit =
+    std::function<void(HalfTensor &q, HalfTensor &k, HalfTensor &v, HalfKind)>;
+
 /// Runs `kernelText` (the translation's source, or a mutated copy compiled
-/// into `module`) on random inputs of `shape`, then checks the guard zones
-/// and compares with the float64 reference.
+/// into `module`) on random inputs of `shape` (changed by `edit`, if any),
+/// then checks the guard zones and compares with the float64 reference.
 inline RunResult runAttention(const detail::CudaCodegen &t,
                               const Module &module, const Shape &shape,
                               std::mt19937_64 &rng, bool globalBounds = true,
-                              unsigned threads = 0) {
+                              unsigned threads = 0,
+                              const InputEdit &edit = nullptr) {
   const KernelSpec &s = t.spec;
   HalfKind kind = HalfKind::F16;
   EXPECT_TRUE(halfKindOf(s.elementType, kind)) << s.elementType;
@@ -165,6 +178,8 @@ inline RunResult runAttention(const detail::CudaCodegen &t,
   q.fillRandom(kind, rng);
   k.fillRandom(kind, rng);
   v.fillRandom(kind, rng);
+  if (edit)
+    edit(q, k, v, kind);
   std::vector<float> lseValues(
       static_cast<size_t>(shape.batch * s.qHeads * shape.seqQ));
   auto lseBuffer = GuardedBuffer::allocate("lse", lseValues.size() * 4);
@@ -205,15 +220,21 @@ inline RunResult runAttention(const detail::CudaCodegen &t,
     std::memcpy(lseValues.data(), lseBuffer->data(), lseValues.size() * 4);
   AttentionArgs args{q.view, k.view, v.view, o.view, lse};
   r.comparison = compareWithReference(s, args);
+  o.forEach([&](int64_t b, int64_t h, int64_t i, int64_t d) {
+    r.o.push_back(o.view.at(b, h, i, d));
+  });
+  if (s.lse)
+    r.lse = lseValues;
   return r;
 }
 
 inline std::string describe(const Comparison &c) {
   return fmt::format(
       "O error {:.3g} (tolerance {:.3g}), LSE error {:.3g} (tolerance "
-      "{:.3g}){}{}",
+      "{:.3g}){}{}{}",
       c.maxError, c.tolerance, c.lseError, c.lseTolerance,
       c.nonFinite ? ", NaN/inf found" : "",
+      c.nanMissing ? ", a number where the reference is NaN" : "",
       c.lseMismatch ? ", a fully masked row's LSE is not -inf (or back)" : "");
 }
 

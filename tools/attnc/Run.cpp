@@ -194,7 +194,10 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
                s.lse && half ? fmt::format("; LSE {:.3g} vs {:.3g}", c.lseError,
                                            c.lseTolerance)
                              : "",
-               c.nonFinite ? ", NaN/inf found" : c.lseMismatch ? ", LSE -inf mismatch" : "",
+               c.nonFinite    ? ", NaN/inf found"
+               : c.nanMissing ? ", a number where the reference is NaN"
+               : c.lseMismatch ? ", LSE -inf mismatch"
+                               : "",
                c.passed() ? "PASS" : "FAIL");
     rc = c.passed() ? 0 : 1;
   }

@@ -49,15 +49,20 @@
 // CHECK: scf.if
 // CHECK: arith.cmpi sle, %{{.*}} : vector<16xindex>
 // CHECK: arith.select %{{.*}} : vector<16xi1>, vector<16xf32>
-// Online softmax: running max (NaN-free), exp of s - max by Cody-Waite
-// reduction and 2^n from exponent bits, rescale.
+// Online softmax: running max, exp of s - max by Cody-Waite reduction and
+// 2^n from exponent bits, rescale. A NaN score stays NaN through the exp
+// (it poisons the row, as in PyTorch): no nnan flag anywhere.
 // Each softmax row prefetches its share of the next key tile: V rows and
 // the next K^T cache slot.
 // CHECK: memref.prefetch %[[V]]
 // CHECK: memref.prefetch %[[KT]]
 // The running max is compare-and-select (one vmaxps on x86).
 // CHECK: arith.cmpf ogt, %{{.*}} : vector<16xf32>
-// CHECK: vector.reduction <maxnumf>, %{{.*}} fastmath<nnan>
+// CHECK-NOT: nnan
+// Then across the lanes by halves: 8, 4, 2, 1.
+// CHECK: vector.shuffle %{{.*}} [8, 9, 10, 11, 12, 13, 14, 15] : vector<16xf32>, vector<16xf32>
+// CHECK: arith.cmpf ogt, %{{.*}} : vector<8xf32>
+// CHECK: arith.cmpf ogt, %{{.*}} : vector<1xf32>
 // CHECK: math.roundeven %{{.*}} : vector<16xf32>
 // CHECK: math.fma
 // CHECK: arith.shli %{{.*}} : vector<16xi32>
@@ -70,7 +75,8 @@
 // unnormalised acc, m and l go to the partials buffer for the merge.
 // CHECK: %[[ONE_SPLIT:.*]] = arith.cmpi eq, %[[SPLITS]], %c1
 // CHECK: scf.if %[[ONE_SPLIT]]
-// CHECK: arith.cmpf ogt
+// l != 0, true for NaN: a fully masked row gives 0, a NaN row stays NaN.
+// CHECK: arith.cmpf une
 // CHECK: vector.store %{{.*}}, %[[O]]
 // CHECK: math.log
 // CHECK: memref.store %{{.*}}, %[[LSE]]
