@@ -263,7 +263,12 @@ int tuneCommand(const Options &o) {
       if (!c.dropped.empty())
         continue;
       AttentionArgs warm = inputs.args(base, shape, 0);
-      (void)c.kernel->run(warm, threads);
+      if (Status st = c.kernel->run(warm, threads); !st.ok()) {
+        c.dropped = fmt::format("run at {}: {}", shape.str(), st.message());
+        progress(done += shapes->size() - si, total, "dropped " + c.label());
+        continue;
+      }
+      // The same kernel on the same shapes as the warm-up: it runs.
       std::vector<double> t;
       for (int r = 0; r < o.reps; ++r) {
         AttentionArgs args = inputs.args(base, shape, r % sets);
