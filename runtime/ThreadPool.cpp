@@ -1,12 +1,37 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace attnc {
 
+namespace {
+struct WorkerStart {
+  ThreadPool *pool;
+  unsigned index;
+  void (ThreadPool::*loop)(unsigned);
+};
+void *runWorker(void *arg) {
+  std::unique_ptr<WorkerStart> start(static_cast<WorkerStart *>(arg));
+  (start->pool->*start->loop)(start->index);
+  return nullptr;
+}
+} // namespace
+
 ThreadPool::ThreadPool(unsigned workers) {
-  for (unsigned i = 0; i < workers; ++i)
-    threads_.emplace_back([this, i] { workerLoop(i); });
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kWorkerStackBytes);
+  for (unsigned i = 0; i < workers; ++i) {
+    auto *start = new WorkerStart{this, i, &ThreadPool::workerLoop};
+    pthread_t thread;
+    if (pthread_create(&thread, &attr, runWorker, start) != 0) {
+      delete start; // fewer workers: parallelFor uses the ones there are
+      break;
+    }
+    threads_.push_back(thread);
+  }
+  pthread_attr_destroy(&attr);
 }
 
 ThreadPool::~ThreadPool() {
@@ -15,8 +40,8 @@ ThreadPool::~ThreadPool() {
     stop_ = true;
   }
   wake_.notify_all();
-  for (std::thread &t : threads_)
-    t.join();
+  for (pthread_t t : threads_)
+    pthread_join(t, nullptr);
 }
 
 ThreadPool &ThreadPool::shared() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,11 @@ namespace attnc {
 /// balance themselves. One loop runs at a time; concurrent callers queue.
 class ThreadPool {
 public:
+  /// Each worker's stack: fixed rather than the process's default (which
+  /// is 2 MiB under `ulimit -s unlimited`), since a CPU kernel's tiles take
+  /// up to 2 MiB of it (compiler/AttnToSCF/AttnToSCF.h).
+  static constexpr size_t kWorkerStackBytes = size_t(16) << 20;
+
   explicit ThreadPool(unsigned workers);
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
@@ -36,7 +42,7 @@ private:
   void workerLoop(unsigned index);
   void drain();
 
-  std::vector<std::thread> threads_;
+  std::vector<pthread_t> threads_;
   std::mutex callerMutex_; // serialises parallelFor calls
   std::mutex mutex_;
   std::condition_variable wake_, done_;

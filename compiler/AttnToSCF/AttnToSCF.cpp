@@ -86,6 +86,9 @@ public:
         vecTy(VectorType::get({shape.width}, b.getF32Type())),
         idxVecTy(VectorType::get({shape.width}, b.getI64Type())) {}
 
+  /// The bytes of stack the tiles emitBody allocated take.
+  int64_t stackBytes() const { return stackBytes_; }
+
   /// The function type, in the order of compiler/KernelAbi.h:
   ///   (q, k, v, o, [lse], inputs..., partials, splits, begin, end, kt,
   ///    tags) -> ().
@@ -272,6 +275,10 @@ private:
   }
 
   Value tile(ArrayRef<int64_t> shape) {
+    int64_t bytes = 4;
+    for (int64_t d : shape)
+      bytes *= d;
+    stackBytes_ += (bytes + 63) / 64 * 64;
     return b.create<memref::AllocaOp>(MemRefType::get(shape, f32),
                                       b.getI64IntegerAttr(64));
   }
@@ -968,6 +975,7 @@ private:
   Value blockCount[2], blockIndex[2];
   // The current key tile: its first key, and its K^T cache slot (prefill).
   Value n0Cur, ktIndex;
+  int64_t stackBytes_ = 0; // of the tiles, counted as tile() makes them
 };
 
 struct ConvertAttnToSCF
@@ -993,6 +1001,18 @@ LogicalResult mlir::attn::lowerKernelToLoops(KernelOp op) {
   auto func = b.create<func::FuncOp>(op.getSymName(), emitter.functionType());
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   emitter.emitBody(func);
+  if (emitter.stackBytes() > kMaxCpuStackTileBytes) {
+    func.erase();
+    ScheduleAttr sched = op.getScheduleAttr();
+    return op.emitOpError()
+           << "schedule block_m " << sched.getBlockM() << ", block_n "
+           << sched.getBlockN() << " with d_qk " << op.getDQk() << " and d_v "
+           << op.getDvOrDefault() << " needs "
+           << emitter.stackBytes() / 1024 << " KiB of stack for its tiles; "
+           << "the cpu backend allows at most "
+           << kMaxCpuStackTileBytes / 1024 << " KiB (choose a smaller block_m "
+           << "or block_n)";
+  }
   op.erase();
   return success();
 }

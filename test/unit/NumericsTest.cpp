@@ -181,3 +181,74 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
 }
 
 } // namespace
+
+namespace {
+
+// Whatever the verifier accepts either runs correctly or is rejected by
+// name: the extreme corners of the schedule space (tiles from 1 row to 1024,
+// head dims 1 to 512), each run at a length with a tail, on the pool's
+// threads. A schedule whose tiles would overflow a thread's stack is
+// refused with the stack rule's message, never a crash.
+TEST(Numerics, ExtremeSchedulesRunOrAreRejectedByName) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  struct Corner {
+    int64_t blockM, blockN, microM, microN, width, d, seq;
+    bool runs; // the stack rule's verdict, which the run must agree with
+  };
+  const Corner corners[] = {
+      {1, 4, 1, 4, 4, 1, 37, true},            // the smallest tile, d 1
+      {1024, 16, 16, 16, 16, 64, 1100, true},  // tallest tile
+      {16, 1024, 1, 128, 16, 64, 1100, true},  // widest tile
+      {128, 128, 8, 32, 16, 512, 300, true},   // largest head dim
+      {512, 512, 8, 32, 16, 128, 600, true},   // 1.5 MiB of tiles
+      {1024, 512, 16, 32, 16, 256, 1100, false}, // 3 MiB
+      {1024, 1024, 16, 128, 16, 512, 1100, false},
+  };
+  int ran = 0, rejected = 0;
+  for (const Corner &c : corners) {
+    KernelRequest r;
+    r.name = "corner";
+    r.qHeads = 2;
+    r.kvHeads = 1;
+    r.dQk = r.dV = c.d;
+    r.mask = MaskKind::Causal;
+    r.alignment = Alignment::BottomRight;
+    r.schedule.blockM = c.blockM;
+    r.schedule.blockN = c.blockN;
+    r.schedule.microM = c.microM;
+    r.schedule.microN = c.microN;
+    r.schedule.vectorWidth = c.width;
+    r.schedule.threads = 2;
+    const std::string what = fmt::format(
+        "block_m {} block_n {} micro {}x{} width {} d {} (seed {})", c.blockM,
+        c.blockN, c.microM, c.microN, c.width, c.d, seed);
+    auto kernel = attnc::test::compileRequest(r);
+    if (!c.runs) {
+      ASSERT_FALSE(kernel.ok()) << what;
+      EXPECT_NE(kernel.status().message().find(
+                    "KiB of stack for its tiles; the cpu backend allows at "
+                    "most 2048 KiB"),
+                std::string::npos)
+          << what << ": " << kernel.status().message();
+      ++rejected;
+      continue;
+    }
+    ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    Buffer q(s.layout, 1, c.seq, 2, c.d, false, rng),
+        k(s.layout, 1, c.seq, 1, c.d, false, rng),
+        v(s.layout, 1, c.seq, 1, c.d, false, rng),
+        o(s.layout, 1, c.seq, 2, c.d, false, rng);
+    AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+    ASSERT_TRUE((*kernel)->run(args, 2).ok()) << what;
+    Comparison cmp = compareWithReference(s, args);
+    EXPECT_TRUE(cmp.passed()) << what << ": error " << cmp.maxError
+                              << " vs " << cmp.tolerance;
+    ++ran;
+  }
+  EXPECT_EQ(ran, 5);
+  EXPECT_EQ(rejected, 2);
+}
+
+} // namespace
