@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include <cctype>
 #include <exception>
 #include <mutex>
@@ -211,8 +213,11 @@ attnc_status convertBlockMask(const attnc_block_mask_view *m,
     t.data = const_cast<int32_t *>(data);
     t.dtype = attnc::DType::I32;
     t.strides.assign(sizes.size(), 1);
+    // Saturating: a hostile size must not overflow here, before
+    // validateBlockMask names it.
     for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i)
-      t.strides[i] = t.strides[i + 1] * sizes[i + 1];
+      if (__builtin_mul_overflow(t.strides[i + 1], sizes[i + 1], &t.strides[i]))
+        t.strides[i] = std::numeric_limits<int64_t>::max();
     t.sizes = std::move(sizes);
     return t;
   };

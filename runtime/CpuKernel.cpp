@@ -21,6 +21,7 @@
 #include <limits>
 #include <vector>
 #include <mutex>
+#include <new>
 
 namespace attnc {
 namespace {
@@ -239,9 +240,20 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
   // reused.
   const int64_t rows = batch * s.qHeads * seqQ;
   thread_local std::vector<float> workspace;
-  if (splits > 1 &&
-      workspace.size() < static_cast<size_t>(splits * rows * (s.dV + 2)))
-    workspace.resize(splits * rows * (s.dV + 2));
+  int64_t partialFloats = 0;
+  bool tooMany = __builtin_mul_overflow(splits * (s.dV + 2), rows, &partialFloats);
+  if (splits > 1 && (tooMany || workspace.size() < static_cast<size_t>(partialFloats))) {
+    try {
+      if (tooMany)
+        throw std::bad_alloc();
+      workspace.resize(partialFloats);
+    } catch (const std::bad_alloc &) {
+      return Status::ioError(fmt::format(
+          "the split-KV workspace ({} splits x {} rows x (d_v + 2) floats) "
+          "cannot be allocated; pass kvSplits = 1",
+          splits, rows));
+    }
+  }
   const int64_t workspaceSize = static_cast<int64_t>(workspace.size()),
                 unitStride = 1;
   descriptors.emplace_back(workspace.data(), &workspaceSize, &unitStride, 1);

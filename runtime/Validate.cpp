@@ -10,6 +10,42 @@ namespace attnc {
 
 namespace {
 
+/// Elements a view may span: its last element's offset, in elements of up
+/// to 8 bytes, must fit a signed 64-bit byte offset with room to spare, and
+/// so must its element count (which sizes the work and any workspace).
+constexpr int64_t kMaxAddressable = int64_t(1) << 56;
+
+/// Sizes >= 0 and strides >= 0 whose last offset and element count stay
+/// under kMaxAddressable, computed without overflow.
+Status checkAddressable(const std::string &name, const int64_t *sizes,
+                        const int64_t *strides, size_t rank) {
+  auto list = [&](const int64_t *xs) {
+    return fmt::format("[{}]", fmt::join(xs, xs + rank, ", "));
+  };
+  int64_t last = 0, count = 1;
+  bool empty = false;
+  for (size_t i = 0; i < rank; ++i) {
+    if (sizes[i] < 0)
+      return Status::error(
+          fmt::format("{}: sizes must be >= 0, got {}", name, list(sizes)));
+    if (strides[i] < 0)
+      return Status::error(fmt::format("{}: strides must be >= 0, got {}",
+                                       name, list(strides)));
+    empty |= sizes[i] == 0;
+  }
+  for (size_t i = 0; i < rank && !empty; ++i) {
+    int64_t span = 0;
+    if (__builtin_mul_overflow(sizes[i] - 1, strides[i], &span) ||
+        __builtin_add_overflow(last, span, &last) ||
+        __builtin_mul_overflow(count, sizes[i], &count) ||
+        last >= kMaxAddressable || count > kMaxAddressable)
+      return Status::error(fmt::format(
+          "{}: sizes {} with strides {} span more than 2^56 elements", name,
+          list(sizes), list(strides)));
+  }
+  return Status::success();
+}
+
 Status checkView(const char *name, const TensorView &t, DType element,
                  int64_t heads, const char *headsName, int64_t dim,
                  const char *dimName) {
@@ -19,10 +55,9 @@ Status checkView(const char *name, const TensorView &t, DType element,
     return Status::error(fmt::format(
         "{}: element type is {}, but the kernel reads and writes {}", name,
         toString(t.dtype), toString(element)));
-  for (int64_t size : t.sizes)
-    if (size < 0)
-      return Status::error(fmt::format("{}: sizes must be >= 0, got [{}]",
-                                       name, fmt::join(t.sizes, ", ")));
+  if (Status st = checkAddressable(name, t.sizes.data(), t.strides.data(), 4);
+      !st.ok())
+    return st;
   if (t.heads() != heads)
     return Status::error(fmt::format("{}: has {} heads, but the kernel has "
                                      "{} = {}",
@@ -158,6 +193,11 @@ Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
             "input '{}': stride {} is {}; strides must be >= 0", d.name, i,
             t->strides[i]));
     }
+    if (Status st = checkAddressable(fmt::format("input '{}'", d.name),
+                                     t->sizes.data(), t->strides.data(),
+                                     t->sizes.size());
+        !st.ok())
+      return st;
   }
   return Status::success();
 }
@@ -210,6 +250,10 @@ Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a,
             names[i], fmt::join(t.sizes, ", "), b0, h0, qBlocks,
             rank == 4 ? fmt::format(", {}", kvBlocks) : "", batch, s.qHeads,
             qBlocks, s.blockQ, seqQ, kvBlocks, s.blockKv, seqKv));
+    if (Status st = checkAddressable(fmt::format("block mask: {}", names[i]),
+                                     t.sizes.data(), t.strides.data(), rank);
+        !st.ok())
+      return st;
   }
   if ((b0 != 1 && b0 != batch) || (h0 != 1 && h0 != s.qHeads))
     return Status::error(fmt::format(

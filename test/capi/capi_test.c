@@ -312,6 +312,43 @@ int main(void) {
                                              &wrong, 1, 1, NULL),
                 ATTNC_ERROR_INVALID_ARGUMENT,
                 "inputs[0] ('doc'): rank (5) must be in [0, 4]");
+    /* Hostile input tables: each is refused by name, nothing is read. */
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &in, 65, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "num_inputs (65) must be in [0, 64], with inputs non-NULL when "
+                "it is not 0");
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             NULL, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT, "num_inputs (1) must be in [0, 64]");
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &in, -1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT, "num_inputs (-1) must be in [0, 64]");
+    wrong = in;
+    wrong.name = NULL;
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT, "inputs[0].name is NULL");
+    wrong = in;
+    wrong.dtype = (attnc_dtype)99;
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "inputs[0] ('doc'): dtype (99) is not an attnc_dtype");
+    wrong = in;
+    wrong.strides[0] = -1;
+    CHECK_ERROR(attnc_kernel_run_with_inputs(packed, &tq, &tk, &tv, &to, NULL,
+                                             &wrong, 1, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "input 'doc': stride 0 is -1; strides must be >= 0");
+    {
+      /* Sizes and strides that would wrap the kernel's offsets. */
+      attnc_tensor huge = tk;
+      huge.strides[0] = (int64_t)1 << 62;
+      huge.sizes[0] = 4;
+      CHECK_ERROR(attnc_kernel_run(packed, &tq, &huge, &tv, &to, NULL, 1, NULL),
+                  ATTNC_ERROR_INVALID_ARGUMENT, "span more than 2^56 elements");
+    }
     attnc_kernel_destroy(packed);
   }
   /* A block-sparse kernel: its block mask built from its own (causal)

@@ -47,6 +47,8 @@ TEST(Npy, RoundTripsShapesAndValues) {
   }
 }
 
+constexpr char kMagicForTest[] = "\x93NUMPY";
+
 TEST(Npy, RejectsBadFilesWithReasons) {
   std::string good = tempPath("good.npy");
   std::vector<float> data(12, 1.f);
@@ -86,6 +88,36 @@ TEST(Npy, RejectsBadFilesWithReasons) {
   expectError(withShape("(99999999999999999999)"),
               "each size must be an integer in [0, 2^63)");
   expectError(withShape("(3; 4)"), "is not a tuple of sizes");
+  // The header is parsed by a bounded hand-written parser: a long or
+  // deeply nested header is an error, not a regex's stack overflow.
+  auto withHeader = [&](const std::string &header) {
+    std::string b(kMagicForTest, 6);
+    b += std::string("\x02\x00", 2);
+    uint32_t len = static_cast<uint32_t>(header.size());
+    b.append(reinterpret_cast<const char *>(&len), 4);
+    return b + header;
+  };
+  expectError(withHeader(std::string(70000, ' ')),
+              "a header of 70000 bytes; at most 65536 are read");
+  expectError(withHeader("{'shape': " + std::string(60000, '(') + "}"),
+              "shape: each size must be an integer in [0, 2^63)");
+  expectError(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                         "(1,), 'extra': 1}"),
+              "unknown key 'extra'; expected descr, fortran_order and shape");
+  expectError(withHeader("{'descr': '<f4', 'shape': (1,)}"),
+              "the header has no fortran_order");
+  expectError(withHeader("{'descr': '<f4"), "a string is not closed");
+  expectError(withHeader("{'descr': '<f4', 'fortran_order': Maybe}"),
+              "fortran_order must be True or False");
+  std::string ones;
+  for (int i = 0; i < 33; ++i)
+    ones += "1,";
+  expectError(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                         ones + ")}"),
+              "shape has more than 32 dimensions");
+  expectError(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                         "(1,)} trailing"),
+              "text after the closing '}'");
   std::string v9 = bytes;
   v9[6] = 9;
   expectError(v9, "unknown format version 9");

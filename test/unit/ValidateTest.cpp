@@ -139,4 +139,42 @@ TEST(Validate, EveryBlockMaskRuleHasItsMessage) {
                  "1] (the kv blocks of seq_kv 7)");
 }
 
+// Sizes and strides from a hostile caller: negative, or spanning more than
+// any offset can address (they would wrap in the kernel's index math).
+TEST(Validate, ViewsThatCannotBeAddressedAreRejected) {
+  KernelSpec s = viewOf("attn.kernel @k attributes {q_heads = 4, kv_heads = "
+                        "2, d_qk = 8, element_type = f32, inputs = "
+                        "[#attn.input<\"t\", f32, [any, any]>]}");
+  Call call(s);
+  std::vector<float> table(6, 0.f);
+  call.args.inputs = {{"t", table.data(), DType::F32, {2, 3}, {3, 1}}};
+  ASSERT_TRUE(validateCall(s, call.args, DType::F32).ok())
+      << validateCall(s, call.args, DType::F32).message();
+  expectRejected(s, call, [](AttentionArgs &a) { a.q.strides[2] = -32; },
+                 "q: strides must be >= 0, got [160, 8, -32, 1]");
+  expectRejected(s, call, [](AttentionArgs &a) { a.k.sizes[2] = -1; },
+                 "k: sizes must be >= 0, got [2, 2, -1, 8]");
+  expectRejected(s, call,
+                 [](AttentionArgs &a) {
+                   a.v.sizes[2] = int64_t(1) << 40;
+                   a.v.strides[2] = int64_t(1) << 40; // wraps: 2^80
+                 },
+                 "v: sizes [2, 2, 1099511627776, 8] with strides [112, 8, "
+                 "1099511627776, 1] span more than 2^56 elements");
+  expectRejected(s, call,
+                 [](AttentionArgs &a) {
+                   a.o.sizes[0] = int64_t(1) << 62; // stride 0: a count limit
+                   a.o.strides[0] = 0;
+                 },
+                 "o: sizes [4611686018427387904, 4, 5, 8] with strides [0, 8, "
+                 "32, 1] span more than 2^56 elements");
+  expectRejected(s, call,
+                 [](AttentionArgs &a) {
+                   a.inputs[0].sizes = {int64_t(1) << 50, 3};
+                   a.inputs[0].strides = {int64_t(1) << 20, 1};
+                 },
+                 "input 't': sizes [1125899906842624, 3] with strides "
+                 "[1048576, 1] span more than 2^56 elements");
+}
+
 } // namespace
