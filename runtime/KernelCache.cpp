@@ -123,6 +123,11 @@ StatusOr<DecodedEntry> decodeEntry(const std::string &bytes) {
 
 } // namespace
 
+Status KernelCache::verifyEntry(const std::string &bytes) {
+  StatusOr<DecodedEntry> entry = decodeEntry(bytes);
+  return entry.ok() ? Status::success() : entry.status();
+}
+
 const char *toString(CacheSource source) {
   switch (source) {
   case CacheSource::Memory:

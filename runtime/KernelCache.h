@@ -91,6 +91,10 @@ public:
   };
   /// The entries in the directory, each checked.
   StatusOr<std::vector<Entry>> list() const;
+  /// Every check a read applies to an entry's bytes (magic, schema,
+  /// lengths, checksum); the error says which failed. The entry's key is
+  /// then compared with the request's by get().
+  static Status verifyEntry(const std::string &bytes);
   /// Removes every entry (and stray temporary files) from the directory.
   Status clear();
 

@@ -150,7 +150,11 @@ StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32) {
   StatusOr<std::string> read = readRegularFile(path, kMaxNpyFileBytes);
   if (!read.ok())
     return read.status();
-  const std::string &bytes = *read;
+  return parseNpy(*read, path, allowInt32);
+}
+
+StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
+                            bool allowInt32) {
   auto bad = [&](const std::string &why) {
     return Status::error(fmt::format("{}: not a valid .npy file: {}", path, why));
   };

@@ -24,6 +24,9 @@ struct NpyArray {
 /// other dtype, Fortran order or a truncated file is an error that names
 /// the file and the problem.
 StatusOr<NpyArray> readNpy(const std::string &path, bool allowInt32 = false);
+/// The same from a file's bytes; errors name `name`.
+StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &name,
+                            bool allowInt32 = false);
 
 /// Writes a float32 .npy file through a temporary file and a rename, so that
 /// a failed write never leaves a partial file at `path`.

@@ -31,7 +31,12 @@ StatusOr<TuningDb> TuningDb::load(const std::string &path) {
   StatusOr<std::string> read = readRegularFile(path, kMaxTextFileBytes);
   if (!read.ok())
     return read.status();
-  const std::string &text = *read;
+  return parse(*read, path);
+}
+
+StatusOr<TuningDb> TuningDb::parse(const std::string &text,
+                                   const std::string &path) {
+  TuningDb db;
   auto bad = [&](const std::string &why) {
     return Status::error(fmt::format("{}: not a tuning database: {}", path, why));
   };
@@ -73,6 +78,18 @@ StatusOr<TuningDb> TuningDb::load(const std::string &path) {
     if (!ok)
       return bad("a record lacks one of problem, target, batch, seq_q, "
                  "seq_kv or a schedule field");
+    // The schedule's own rules are the verifier's, when the record is
+    // used; here only what no record can mean.
+    const TunedSchedule &t = rec.schedule;
+    if (rec.batch < 1 || rec.seqQ < 1 || rec.seqKv < 1 || t.blockM < 1 ||
+        t.blockN < 1 || t.microM < 1 || t.microN < 1 || t.blockM > 1024 ||
+        t.blockN > 1024 || t.microM > 1024 || t.microN > 1024)
+      return bad(fmt::format(
+          "record {} has batch {}, seq_q {}, seq_kv {} (each must be >= 1) "
+          "and block_m {}, block_n {}, micro_m {}, micro_n {} (each must be "
+          "in [1, 1024])",
+          db.records_.size(), rec.batch, rec.seqQ, rec.seqKv, t.blockM,
+          t.blockN, t.microM, t.microN));
     rec.millis = r->getNumber("time_ms").value_or(0);
     str(r, "device", rec.device);
     str(r, "llvm", rec.llvmVersion);

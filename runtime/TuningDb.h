@@ -32,6 +32,9 @@ class TuningDb {
 public:
   /// Reads `path`; a missing file is an empty database.
   static StatusOr<TuningDb> load(const std::string &path);
+  /// A database from its JSON text; errors name `name` (a path).
+  static StatusOr<TuningDb> parse(const std::string &text,
+                                  const std::string &name);
   /// Writes through a temporary file and a rename.
   Status save(const std::string &path) const;
 

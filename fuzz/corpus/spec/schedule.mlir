@@ -1,0 +1,1 @@
+attn.kernel @k attributes {q_heads = 8, kv_heads = 2, d_qk = 64, d_v = 32, element_type = f32, lse = true, layout = #attn.layout<bhsd>, schedule = #attn.schedule<block_m = 32, block_n = 64, micro_m = 4, micro_n = 32, vector_width = 16>}
