@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <limits>
 
 #include <cctype>
@@ -69,17 +70,27 @@ attnc_status failCompile(const attnc::Status &st) {
   return fail(ATTNC_ERROR_INTERNAL, m);
 }
 
-attnc_status checkTarget(attnc_target target) {
-  if (target == ATTNC_TARGET_CPU || target == ATTNC_TARGET_CUDA ||
-      target == ATTNC_TARGET_CUDA_SIM)
+/// The int a C caller stored in an enum field. Reading the field as the
+/// C++ enum is undefined for a value outside its enumerators, which a
+/// hostile or buggy caller can store: every check reads this instead.
+template <typename E> int raw(const E &e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are ints");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
+attnc_status checkTarget(const attnc_target &target) {
+  int t = raw(target);
+  if (t == ATTNC_TARGET_CPU || t == ATTNC_TARGET_CUDA ||
+      t == ATTNC_TARGET_CUDA_SIM)
     return ATTNC_OK;
   return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-              fmt::format("target ({}) is not an attnc_target",
-                          static_cast<int>(target)));
+              fmt::format("target ({}) is not an attnc_target", t));
 }
 
 attnc::DType dtypeOf(attnc_dtype d) {
-  switch (d) {
+  switch (raw(d)) {
   case ATTNC_DTYPE_F16:
     return attnc::DType::F16;
   case ATTNC_DTYPE_BF16:
@@ -99,10 +110,10 @@ attnc_status view(const char *name, const attnc_tensor *t,
   v = attnc::TensorView();
   if (!t)
     return ATTNC_OK;
-  if (!isDtype(t->dtype))
+  if (!isDtype(raw(t->dtype)))
     return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                 fmt::format("{}->dtype ({}) is not an attnc_dtype", name,
-                            static_cast<int>(t->dtype)));
+                            raw(t->dtype)));
   v.data = t->data;
   v.dtype = dtypeOf(t->dtype);
   for (int i = 0; i < 4; ++i) {
@@ -174,11 +185,11 @@ attnc_status convertInputs(const attnc_input *inputs, int64_t count,
     if (!in.name)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("inputs[{}].name is NULL", i));
-    if (!isDtype(in.dtype))
+    if (!isDtype(raw(in.dtype)))
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("inputs[{}] ('{}'): dtype ({}) is not an "
                               "attnc_dtype",
-                              i, in.name, static_cast<int>(in.dtype)));
+                              i, in.name, raw(in.dtype)));
     if (in.rank < 0 || in.rank > 4)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("inputs[{}] ('{}'): rank ({}) must be in [0, 4]",
@@ -279,38 +290,38 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                   fmt::format("spec->name '{}' must be an identifier "
                               "([A-Za-z_][A-Za-z0-9_]*)",
                               r.name));
-    if (spec->mask < ATTNC_MASK_NONE || spec->mask > ATTNC_MASK_SLIDING_WINDOW)
+    const int mask = raw(spec->mask), alignment = raw(spec->alignment),
+              layout = raw(spec->layout), dtype = raw(spec->dtype);
+    if (mask < ATTNC_MASK_NONE || mask > ATTNC_MASK_SLIDING_WINDOW)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  fmt::format("spec->mask ({}) is not an attnc_mask",
-                              static_cast<int>(spec->mask)));
-    if (spec->alignment < ATTNC_ALIGN_UNSET ||
-        spec->alignment > ATTNC_ALIGN_BOTTOM_RIGHT)
+                  fmt::format("spec->mask ({}) is not an attnc_mask", mask));
+    if (alignment < ATTNC_ALIGN_UNSET || alignment > ATTNC_ALIGN_BOTTOM_RIGHT)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->alignment ({}) is not an attnc_alignment",
-                              static_cast<int>(spec->alignment)));
-    if (spec->layout != ATTNC_LAYOUT_BSHD && spec->layout != ATTNC_LAYOUT_BHSD)
+                              alignment));
+    if (layout != ATTNC_LAYOUT_BSHD && layout != ATTNC_LAYOUT_BHSD)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->layout ({}) is not an attnc_layout",
-                              static_cast<int>(spec->layout)));
-    if (spec->dtype < ATTNC_DTYPE_F32 || spec->dtype > ATTNC_DTYPE_BF16)
+                              layout));
+    if (dtype < ATTNC_DTYPE_F32 || dtype > ATTNC_DTYPE_BF16)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->dtype ({}) must be ATTNC_DTYPE_F32, _F16 "
                               "or _BF16",
-                              static_cast<int>(spec->dtype)));
-    r.elementType = spec->dtype == ATTNC_DTYPE_F16    ? "f16"
-                    : spec->dtype == ATTNC_DTYPE_BF16 ? "bf16"
-                                                      : "f32";
+                              dtype));
+    r.elementType = dtype == ATTNC_DTYPE_F16    ? "f16"
+                    : dtype == ATTNC_DTYPE_BF16 ? "bf16"
+                                                : "f32";
     r.qHeads = spec->q_heads;
     r.kvHeads = spec->kv_heads;
     r.dQk = spec->d_qk;
     r.dV = spec->d_v;
     r.scale = spec->scale;
     r.softcap = spec->softcap;
-    r.mask = static_cast<attnc::MaskKind>(spec->mask);
-    r.alignment = static_cast<attnc::Alignment>(spec->alignment);
+    r.mask = static_cast<attnc::MaskKind>(mask);
+    r.alignment = static_cast<attnc::Alignment>(alignment);
     r.windowLeft = spec->window_left;
     r.windowRight = spec->window_right;
-    r.layout = static_cast<attnc::Layout>(spec->layout);
+    r.layout = static_cast<attnc::Layout>(layout);
     r.mode = spec->decode ? attnc::Mode::Decode : attnc::Mode::Prefill;
     r.lse = spec->lse != 0;
     r.scoreMod = spec->alibi ? attnc::ScoreMod::Alibi : attnc::ScoreMod::None;

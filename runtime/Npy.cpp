@@ -216,7 +216,9 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
     return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
                            shapeText, count * 4, dataBytes));
   array.isInt32 = isInt32;
-  if (isInt32) {
+  if (count == 0) {
+    // Nothing to copy (memcpy from or to no buffer is undefined).
+  } else if (isInt32) {
     array.ints.resize(count);
     std::memcpy(array.ints.data(), bytes.data() + headerStart + headerLen,
                 dataBytes);
@@ -252,7 +254,8 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
   bytes.push_back(static_cast<char>(len & 0xff));
   bytes.push_back(static_cast<char>(len >> 8));
   bytes += header;
-  bytes.append(reinterpret_cast<const char *>(data), count * sizeof(float));
+  if (count > 0)
+    bytes.append(reinterpret_cast<const char *>(data), count * sizeof(float));
   return writeOutputFile(path, bytes);
 }
 

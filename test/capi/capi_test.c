@@ -180,6 +180,19 @@ int main(void) {
   s.mask = (attnc_mask)9;
   CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
               ATTNC_ERROR_INVALID_ARGUMENT, "spec->mask (9) is not an attnc_mask");
+  /* Any int a C caller stores in an enum field is checked (fuzzing found
+   * the C++ side reading layout 2 as its enum: undefined behaviour). */
+  s = spec;
+  s.layout = (attnc_layout)2;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT, "spec->layout (2) is not an attnc_layout");
+  s = spec;
+  s.alignment = (attnc_alignment)-1;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT,
+              "spec->alignment (-1) is not an attnc_alignment");
+  CHECK_ERROR(attnc_kernel_create(&spec, (attnc_target)3, &none),
+              ATTNC_ERROR_INVALID_ARGUMENT, "target (3) is not an attnc_target");
   CHECK_ERROR(attnc_kernel_create(NULL, ATTNC_TARGET_CPU, &none),
               ATTNC_ERROR_INVALID_ARGUMENT, "spec is NULL");
   CHECK_ERROR(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, NULL),

@@ -127,6 +127,18 @@ TEST(Npy, RejectsBadFilesWithReasons) {
   std::remove(good.c_str());
 }
 
+// An array with no elements is valid (fuzzing found its copy of nothing
+// passing a null pointer to memcpy).
+TEST(Npy, EmptyArraysReadBack) {
+  std::string path = tempPath("empty.npy");
+  ASSERT_TRUE(writeNpy(path, {0, 3}, nullptr).ok());
+  auto back = readNpy(path);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->shape, (std::vector<int64_t>{0, 3}));
+  EXPECT_TRUE(back->data.empty());
+  std::remove(path.c_str());
+}
+
 TEST(Npy, FailedWriteLeavesNoFile) {
   std::vector<float> data(4);
   Status st = writeNpy("/nonexistent-dir/out.npy", {4}, data.data());
