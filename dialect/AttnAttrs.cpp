@@ -122,6 +122,9 @@ LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if ((left != kAbsent && left < 0) || (right != kAbsent && right < 0))
     return emitError() << "sliding_window extents must be >= 0 (left = "
                        << left << ", right = " << right << ")";
+  if (left > kMaxWindow || right > kMaxWindow)
+    return emitError() << "sliding_window extents must be at most 2^40 (left = "
+                       << left << ", right = " << right << ")";
   return success();
 }
 

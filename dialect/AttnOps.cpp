@@ -131,6 +131,9 @@ LogicalResult KernelOp::verify() {
     return emitOpError() << "q_heads (" << qHeads << ") must be positive";
   if (kvHeads < 1)
     return emitOpError() << "kv_heads (" << kvHeads << ") must be positive";
+  if (qHeads > kMaxHeads)
+    return emitOpError() << "q_heads (" << qHeads << ") must be at most "
+                         << kMaxHeads;
   if (qHeads % kvHeads)
     return emitOpError() << "kv_heads (" << kvHeads << ") must divide q_heads ("
                          << qHeads << ")";

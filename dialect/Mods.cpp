@@ -128,7 +128,7 @@ ModDefinitions mlir::attn::buildModDefinitions(KernelOp op) {
       // diagonal as FlashAttention measures it.
       int64_t heads = op.getQHeads();
       int64_t n = 1;
-      while (n * 2 <= heads)
+      while (n <= heads / 2) // n * 2 <= heads, without overflow
         n *= 2;
       Value hf = b.create<arith::SIToFPOp>(
           f32, b.create<arith::IndexCastOp>(b.getI64Type(), h));

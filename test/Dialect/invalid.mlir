@@ -26,6 +26,12 @@ attn.kernel @k attributes {q_heads = 8, kv_heads = 0, d_qk = 64, element_type = 
 
 // -----
 
+// Fuzzing found 2^62 heads overflowing ALiBi's slope arithmetic.
+// expected-error@+1 {{q_heads (65537) must be at most 65536}}
+attn.kernel @k attributes {q_heads = 65537, kv_heads = 1, d_qk = 64, element_type = f32}
+
+// -----
+
 // expected-error@+1 {{kv_heads (3) must divide q_heads (32)}}
 attn.kernel @k attributes {q_heads = 32, kv_heads = 3, d_qk = 64, element_type = f32}
 
@@ -185,6 +191,11 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #a
 
 // expected-error@+1 {{alignment applies only to causal and sliding_window masks, not none}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<none, top_left>}
+
+// -----
+
+// expected-error@+1 {{sliding_window extents must be at most 2^40 (left = 1099511627777, right = 0)}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #attn.mask<sliding_window, left = 1099511627777, right = 0, bottom_right>}
 
 // -----
 

@@ -16,6 +16,12 @@ enum ExitCode : int {
 /// Status::isIo and internal errors, else kExitInput.
 int exitWith(const Status &status);
 
+/// Every tensor a run or tune of `spec` at this shape allocates (q, k, v,
+/// o) holds at most 2^32 elements, computed without overflow; the error
+/// names the tensor and its sizes.
+Status checkTensorSizes(const KernelSpec &spec, int64_t batch, int64_t seqQ,
+                        int64_t seqKv);
+
 /// Each returns the process exit code.
 int runCommand(const Options &options);
 int compileCommand(const Options &options);

@@ -112,24 +112,8 @@ StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
   }
   // Sizes are >= 1 here: the flags are checked when parsed, the .npy
   // shapes by dimsOf (each error names where the size came from).
-  // Every buffer this run allocates (q, k, v, o, and the reference's copy)
-  // is sized from these: refuse a shape whose tensors would not fit in
-  // memory before anything is allocated, naming the limit.
-  constexpr int64_t kMaxElements = int64_t(1) << 32; // 16 GiB of f32
-  for (auto [name, seq, heads, dim] :
-       {std::tuple{"q", in.seqQ, s.qHeads, s.dQk},
-        std::tuple{"k", in.seqKv, s.kvHeads, s.dQk},
-        std::tuple{"v", in.seqKv, s.kvHeads, s.dV},
-        std::tuple{"o", in.seqQ, s.qHeads, s.dV}}) {
-    int64_t n = 0;
-    if (__builtin_mul_overflow(in.batch, seq, &n) ||
-        __builtin_mul_overflow(n, heads, &n) ||
-        __builtin_mul_overflow(n, dim, &n) || n > kMaxElements)
-      return fail(fmt::format(
-          "{} would have batch {} x seq {} x heads {} x dim {} elements; at "
-          "most 2^32 are allowed",
-          name, in.batch, seq, heads, dim));
-  }
+  if (Status st = checkTensorSizes(s, in.batch, in.seqQ, in.seqKv); !st.ok())
+    return st;
   std::mt19937_64 rng(o.seed);
   if (o.qFile.empty()) {
     auto random = [&](int64_t n) { return uniformInputs(n, rng); };
@@ -357,6 +341,26 @@ int runSimulated(const Options &o, const KernelIr &ir) {
 }
 
 } // namespace
+
+Status checkTensorSizes(const KernelSpec &s, int64_t batch, int64_t seqQ,
+                        int64_t seqKv) {
+  constexpr int64_t kMaxElements = int64_t(1) << 32; // 16 GiB of f32
+  for (auto [name, seq, heads, dim] :
+       {std::tuple{"q", seqQ, s.qHeads, s.dQk},
+        std::tuple{"k", seqKv, s.kvHeads, s.dQk},
+        std::tuple{"v", seqKv, s.kvHeads, s.dV},
+        std::tuple{"o", seqQ, s.qHeads, s.dV}}) {
+    int64_t n = 0;
+    if (__builtin_mul_overflow(batch, seq, &n) ||
+        __builtin_mul_overflow(n, heads, &n) ||
+        __builtin_mul_overflow(n, dim, &n) || n > kMaxElements)
+      return Status::error(fmt::format(
+          "{} would have batch {} x seq {} x heads {} x dim {} elements; at "
+          "most 2^32 are allowed",
+          name, batch, seq, heads, dim));
+  }
+  return Status::success();
+}
 
 int runCommand(const Options &o) {
   StatusOr<KernelIr> ir = loadKernel(o);

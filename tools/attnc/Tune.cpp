@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -35,13 +37,21 @@ StatusOr<std::vector<Shape>> parseShapes(const std::string &text) {
   while (pos <= text.size()) {
     size_t end = text.find(',', pos);
     std::string item = text.substr(pos, end == std::string::npos ? end : end - pos);
-    long long b, q, kv;
-    char tail;
-    if (std::sscanf(item.c_str(), "%lldx%lldx%lld%c", &b, &q, &kv, &tail) != 3 ||
-        b < 1 || q < 1 || kv < 1)
+    // Three decimal integers joined by 'x', nothing else (sscanf would
+    // take spaces and signs, and overflow is undefined there).
+    int64_t sizes[3] = {0, 0, 0};
+    const char *p = item.data(), *last = item.data() + item.size();
+    bool ok = true;
+    for (int i = 0; i < 3 && ok; ++i) {
+      auto [end, ec] = std::from_chars(p, last, sizes[i]);
+      ok = ec == std::errc() && sizes[i] >= 1 && p != end &&
+           (i == 2 ? end == last : end != last && *end == 'x');
+      p = end + 1;
+    }
+    if (!ok)
       return Status::error(fmt::format(
           "--shapes: '{}' is not BATCHxSEQ_QxSEQ_KV with positive sizes", item));
-    shapes.push_back({b, q, kv});
+    shapes.push_back({sizes[0], sizes[1], sizes[2]});
     if (end == std::string::npos)
       break;
     pos = end + 1;
@@ -205,6 +215,11 @@ int tuneCommand(const Options &o) {
   if (!heuristic.ok())
     return error(heuristic.status().message());
   const KernelSpec &base = (*heuristic)->spec();
+  for (const Shape &shape : *shapes)
+    if (Status st = checkTensorSizes(base, shape.batch, shape.seqQ, shape.seqKv);
+        !st.ok())
+      return exitWith(Status::error("--shapes " + shape.str() + ": " +
+                                    st.message()));
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : base.threads);
 
   std::vector<Candidate> candidates;

@@ -3,9 +3,30 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 
+namespace {
+int run(int argc, char **argv);
+} // namespace
+
+// Every failure is a Status; what escapes anyway (memory running out while
+// a tensor the size checks allowed is allocated) is an error, not an abort.
 int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "attnc: error: out of memory\n");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "attnc: error: internal error: %s\n", e.what());
+  }
+  return attnc::cli::kExitIo;
+}
+
+namespace {
+int run(int argc, char **argv) {
   using namespace attnc::cli;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     fmt::print("{}", usage());
@@ -32,3 +53,4 @@ int main(int argc, char **argv) {
   return options->command == "run" ? runCommand(*options)
                                    : compileCommand(*options);
 }
+} // namespace
