@@ -46,6 +46,18 @@ bool writeAll(int fd, const std::string &bytes) {
   return true;
 }
 
+/// Writes all of `bytes` to `fd` and closes it; false with `error` set
+/// (a failed close counts: NFS reports write errors there).
+bool writeAndClose(int fd, const std::string &bytes, int &error) {
+  bool ok = writeAll(fd, bytes);
+  error = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  return ok;
+}
+
 /// `bytes` into a new temporary file beside `target`, renamed over it.
 /// `mode`: the permissions of the new file (those of the file it replaces).
 Status atomicReplace(const std::string &shown, const std::string &target,
@@ -63,13 +75,8 @@ Status atomicReplace(const std::string &shown, const std::string &target,
     return errnoStatus(
         fmt::format("{}: cannot write (no temporary file beside it)", shown),
         errno);
-  bool ok = writeAll(fd, bytes);
-  int e = errno;
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    e = errno;
-  }
-  if (!ok) {
+  int e = 0;
+  if (!writeAndClose(fd, bytes, e)) {
     ::unlink(tmp.c_str());
     return errnoStatus(fmt::format("{}: cannot write", shown), e);
   }
@@ -179,13 +186,8 @@ Status writeOutputFile(const std::string &path, const std::string &bytes) {
       return errnoStatus(fmt::format("{}: cannot open {} for writing", path,
                                      fileKind(st.st_mode)),
                          errno);
-    bool ok = writeAll(fd, bytes);
-    int e = errno;
-    if (::close(fd) != 0 && ok) {
-      ok = false;
-      e = errno;
-    }
-    if (!ok)
+    int e = 0;
+    if (!writeAndClose(fd, bytes, e))
       return errnoStatus(fmt::format("{}: cannot write", path), e);
     return Status::success();
   }
