@@ -11,6 +11,13 @@
 #include <random>
 #include <vector>
 
+/// A dense BSHD f32 view of `data` (batch 1).
+attnc_tensor bshd(std::vector<float> &data, int64_t seq, int64_t heads,
+                  int64_t dim) {
+  return attnc_tensor_dense(data.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1,
+                            seq, heads, dim);
+}
+
 /// Local attention as a mask region (each query sees itself and the 47
 /// keys before it), block-sparse over 32 x 32 blocks.
 bool blockSparse() {
@@ -29,9 +36,13 @@ attn.kernel @local_window attributes {
 })";
   const int64_t heads = 2, dim = 32, seq = 113;
   attnc::Kernel kernel = attnc::Kernel::fromMlir(text);
-  attnc::BlockMask blocks = kernel.blockMask(1, seq, seq);
-  if (!kernel.ok() || !blocks.ok()) {
+  if (!kernel.ok()) {
     std::fprintf(stderr, "attnc: %s\n", kernel.error().c_str());
+    return false;
+  }
+  attnc::BlockMask blocks = kernel.blockMask(1, seq, seq);
+  if (!blocks.ok()) { // its own error, not the kernel's
+    std::fprintf(stderr, "attnc: %s\n", blocks.error().c_str());
     return false;
   }
   std::mt19937 rng(2);
@@ -40,10 +51,8 @@ attn.kernel @local_window attributes {
   for (auto *buffer : {&q, &k, &v})
     for (float &x : *buffer)
       x = dist(rng);
-  attnc_tensor tq = attnc_tensor_dense(q.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seq, heads, dim);
-  attnc_tensor tk = attnc_tensor_dense(k.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seq, heads, dim);
-  attnc_tensor tv = attnc_tensor_dense(v.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seq, heads, dim);
-  attnc_tensor to = attnc_tensor_dense(o.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seq, heads, dim);
+  attnc_tensor tq = bshd(q, seq, heads, dim), tk = bshd(k, seq, heads, dim),
+               tv = bshd(v, seq, heads, dim), to = bshd(o, seq, heads, dim);
   attnc_block_mask_view view = blocks.view();
   attnc_run_args args = {};
   args.q = &tq, args.k = &tk, args.v = &tv, args.o = &to;
@@ -104,10 +113,8 @@ int main() {
     for (auto *buffer : {&q, &k, &v})
       for (float &x : *buffer)
         x = dist(rng);
-    attnc_tensor tq = attnc_tensor_dense(q.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqQ, qHeads, dim);
-    attnc_tensor tk = attnc_tensor_dense(k.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqKv, kvHeads, dim);
-    attnc_tensor tv = attnc_tensor_dense(v.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqKv, kvHeads, dim);
-    attnc_tensor to = attnc_tensor_dense(o.data(), ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, 1, seqQ, qHeads, dim);
+    attnc_tensor tq = bshd(q, seqQ, qHeads, dim), tk = bshd(k, seqKv, kvHeads, dim),
+                 tv = bshd(v, seqKv, kvHeads, dim), to = bshd(o, seqQ, qHeads, dim);
     if (kernel.run(tq, tk, tv, to) != ATTNC_OK) {
       std::fprintf(stderr, "attnc: %s\n", kernel.error().c_str());
       return 1;
