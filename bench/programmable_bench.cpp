@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -149,6 +151,16 @@ int main(int argc, char **argv) {
   fmt::print("{:>7} | {:>9} {:>9} {:>8} {:>14} | {:>9} {:>9} {:>10}\n",
              "threads", "dense ms", "sparse ms", "density", "sparse/(D x dense)",
              "causal ms", "custom ms", "custom/builtin");
+  // Each call once, checked: the timed calls below would time an error.
+  for (auto [what, kernel, callArgs] :
+       {std::tuple{"dense", dense.get(), &args},
+        std::tuple{"sparse", sparse.get(), &sparseArgs},
+        std::tuple{"causal", causal.get(), &args},
+        std::tuple{"custom", custom.get(), &customArgs}})
+    if (Status st = kernel->run(*callArgs, threadCounts.front()); !st.ok()) {
+      fmt::print(stderr, "{} kernel: {}\n", what, st.message());
+      return 1;
+    }
   for (unsigned threads : threadCounts) {
     std::vector<double> t = interleavedMedians(
         reps, {[&] { (void)dense->run(args, threads); },
