@@ -2,7 +2,7 @@
 # Builds attnc and its tests with AddressSanitizer and
 # UndefinedBehaviorSanitizer in build-asan/ and runs every test labelled
 # `sanitize` (all but the external embed build). Any report fails the run.
-# Takes about 25 minutes on 2 cores. Kernels JIT-compiled at run time and
+# Takes about 40 minutes on 2 cores (30 to build, 11 for the tests). Kernels JIT-compiled at run time and
 # Debian's LLVM/MLIR libraries are not instrumented; attnc's own code is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
