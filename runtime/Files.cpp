@@ -59,22 +59,30 @@ bool writeAndClose(int fd, const std::string &bytes, int &error) {
 }
 
 /// `bytes` into a new temporary file beside `target`, renamed over it.
-/// `mode`: the permissions of the new file (those of the file it replaces).
+/// `mode`: the new file's permissions, under the umask; with `exactMode`
+/// exactly those (the permissions of the file it replaces).
 Status atomicReplace(const std::string &shown, const std::string &target,
-                     const std::string &bytes, mode_t mode) {
+                     const std::string &bytes, mode_t mode,
+                     bool exactMode = false) {
   static std::atomic<uint64_t> counter{0};
   size_t slash = target.rfind('/');
-  std::string dir = slash == std::string::npos ? "" : target.substr(0, slash + 1);
-  std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+  std::string dir =
+      slash == std::string::npos ? "" : target.substr(0, slash + 1);
+  std::string base =
+      slash == std::string::npos ? target : target.substr(slash + 1);
   std::string tmp =
       fmt::format("{}{}.tmp-{}-{}", dir, base, getpid(), counter++);
   // O_EXCL | O_NOFOLLOW: never write through something planted at the name.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  mode);
-  if (fd < 0)
+  int fd = ::open(tmp.c_str(),
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) {
+    int e = errno; // before the message is formatted
     return errnoStatus(
         fmt::format("{}: cannot write (no temporary file beside it)", shown),
-        errno);
+        e);
+  }
+  if (exactMode)
+    (void)::fchmod(fd, mode); // best effort: the data matters more
   int e = 0;
   if (!writeAndClose(fd, bytes, e)) {
     ::unlink(tmp.c_str());
@@ -119,15 +127,19 @@ StatusOr<std::string> readRegularFile(const std::string &path, uint64_t limit) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
   // below like every other file that is not regular.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
-    return errnoStatus(fmt::format("{}: cannot open", path), errno);
+  if (fd < 0) {
+    int e = errno; // before the message is formatted
+    return errnoStatus(fmt::format("{}: cannot open", path), e);
+  }
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st;
-  if (::fstat(fd, &st) != 0)
-    return errnoStatus(fmt::format("{}: cannot stat", path), errno);
+  if (::fstat(fd, &st) != 0) {
+    int e = errno; // before the message is formatted
+    return errnoStatus(fmt::format("{}: cannot stat", path), e);
+  }
   if (!S_ISREG(st.st_mode))
     return Status::error(fmt::format("{}: is {}, not a regular file", path,
                                      fileKind(st.st_mode)));
@@ -148,8 +160,10 @@ StatusOr<std::string> readRegularFile(const std::string &path, uint64_t limit) {
     ssize_t n = ::read(fd, out.data() + got, size - got);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0)
-      return errnoStatus(fmt::format("{}: cannot read", path), errno);
+    if (n < 0) {
+      int e = errno; // before the message is formatted
+      return errnoStatus(fmt::format("{}: cannot read", path), e);
+    }
     if (n == 0)
       break; // it shrank meanwhile: what is there is what is read
     got += static_cast<size_t>(n);
@@ -165,27 +179,34 @@ Status writeOutputFile(const std::string &path, const std::string &bytes) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
     char *real = ::realpath(path.c_str(), nullptr);
-    if (!real)
+    if (!real) {
+      int e = errno; // before the message is formatted
       return errnoStatus(fmt::format("{}: is a symbolic link that cannot be "
                                      "followed",
                                      path),
-                         errno);
+                         e);
+    }
     target = real;
     std::free(real);
   }
   if (::stat(target.c_str(), &st) != 0) {
-    if (errno != ENOENT)
-      return errnoStatus(fmt::format("{}: cannot stat", path), errno);
+    if (errno != ENOENT) {
+      int e = errno; // before the message is formatted
+      return errnoStatus(fmt::format("{}: cannot stat", path), e);
+    }
     return atomicReplace(path, target, bytes, 0666); // new: the umask applies
   }
   if (S_ISREG(st.st_mode))
-    return atomicReplace(path, target, bytes, st.st_mode & 07777);
+    return atomicReplace(path, target, bytes, st.st_mode & 07777,
+                         /*exactMode=*/true);
   if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
     int fd = ::open(target.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+      int e = errno; // before the message is formatted
       return errnoStatus(fmt::format("{}: cannot open {} for writing", path,
                                      fileKind(st.st_mode)),
-                         errno);
+                         e);
+    }
     int e = 0;
     if (!writeAndClose(fd, bytes, e))
       return errnoStatus(fmt::format("{}: cannot write", path), e);
@@ -197,7 +218,8 @@ Status writeOutputFile(const std::string &path, const std::string &bytes) {
       path, fileKind(st.st_mode)));
 }
 
-Status replaceFileAtomically(const std::string &path, const std::string &bytes) {
+Status replaceFileAtomically(const std::string &path,
+                             const std::string &bytes) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) &&
       !S_ISLNK(st.st_mode))

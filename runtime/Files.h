@@ -1,7 +1,9 @@
 #ifndef ATTNC_RUNTIME_FILES_H
 #define ATTNC_RUNTIME_FILES_H
 
-// Every file attnc reads or writes goes through these: inputs are read only
+// Every file the runtime and the attnc tool read or write for a user goes
+// through these (the SIMT emulator's own temporary sources do not): inputs
+// are read only
 // from regular files and only up to a limit (no directory, FIFO or /dev/zero
 // is read until memory runs out), and outputs never turn a device node,
 // FIFO or directory into a regular file.
@@ -14,7 +16,8 @@
 namespace attnc {
 
 /// Limits on what is read: spec files and tuning databases are text;
-/// .npy inputs hold at most 2^32 elements of 4 bytes (runtime/Tensor.h),
+/// .npy inputs hold at most 2^32 elements of 4 bytes (attnc run's limit,
+/// checkTensorSizes),
 /// plus a header; kernel cache entries hold one object file or CUBIN.
 constexpr uint64_t kMaxTextFileBytes = uint64_t(64) << 20;
 constexpr uint64_t kMaxNpyFileBytes = (uint64_t(4) << 32) + (uint64_t(1) << 20);
@@ -31,7 +34,8 @@ StatusOr<std::string> readRegularFile(const std::string &path, uint64_t limit);
 /// - none there, or a regular file: replaced atomically, through a
 ///   temporary file in the same directory and a rename (readers see the
 ///   old file or the whole new one; a failed write leaves the old one);
-/// - a symbolic link: followed, and its target treated by these rules;
+/// - a symbolic link: followed, and its target treated by these rules (a
+///   link whose target does not exist is refused);
 /// - a FIFO or character device (/dev/null, a terminal): written through,
 ///   never replaced;
 /// - a directory, block device or socket: refused, saying which.
