@@ -112,9 +112,12 @@ private:
   }
   Status tuple(std::vector<int64_t> &out, bool &has) {
     has = true;
+    out.clear(); // a repeated 'shape' key: the last one counts
     const std::string_view start = t_;
     auto notATuple = [&] {
-      std::string_view raw = start.substr(0, start.find(')') + 1);
+      size_t close = start.find(')');
+      std::string_view raw =
+          start.substr(0, close == std::string_view::npos ? 32 : close + 1);
       return fail(fmt::format("shape {} is not a tuple of sizes",
                               printable(std::string(raw))));
     };
