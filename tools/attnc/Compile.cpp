@@ -81,7 +81,7 @@ int compileCommand(const Options &o) {
   };
   StatusOr<KernelIr> ir = loadKernel(o);
   if (!ir.ok())
-    return error(ir.status().message());
+    return exitWith(ir.status());
 
   mlir::DialectRegistry registry;
   mlir::attn::registerAttnDialects(registry);

@@ -199,21 +199,21 @@ int tuneCommand(const Options &o) {
                  "with --target cpu");
   StatusOr<std::vector<Shape>> shapes = parseShapes(o.shapes);
   if (!shapes.ok())
-    return error(shapes.status().message());
+    return exitWith(shapes.status());
   StatusOr<KernelIr> ir = loadKernel(o);
   if (!ir.ok())
-    return error(ir.status().message());
+    return exitWith(ir.status());
   std::string dbPath = o.tuningDb.empty() ? "attnc-tuning.json" : o.tuningDb;
   StatusOr<TuningDb> db = TuningDb::load(dbPath);
   if (!db.ok())
-    return error(db.status().message());
+    return exitWith(db.status());
   KernelCache &cache = KernelCache::shared();
   CpuCompileOptions options;
   options.vectorWidth = o.vectorWidth;
   CpuBackend backend(options);
   auto heuristic = cache.get(*ir, backend);
   if (!heuristic.ok())
-    return error(heuristic.status().message());
+    return exitWith(heuristic.status());
   const KernelSpec &base = (*heuristic)->spec();
   for (const Shape &shape : *shapes)
     if (Status st = checkTensorSizes(base, shape.batch, shape.seqQ, shape.seqKv);
