@@ -4,24 +4,33 @@
 
 namespace mlir::attn::abi {
 
+ElementType elementTypeOf(Type type) {
+  if (type.isF32())
+    return ElementType::F32;
+  if (type.isF16())
+    return ElementType::F16;
+  if (type.isBF16())
+    return ElementType::BF16;
+  return ElementType::I32;
+}
+
 std::vector<InputArg> inputArgs(ArrayAttr decls) {
   std::vector<InputArg> inputs;
   if (decls)
     for (Attribute a : decls) {
       auto in = cast<InputAttr>(a);
-      inputs.push_back({in.getName().str(),
-                        in.getElementType().isF32() ? ElementType::F32
-                                                    : ElementType::I32,
+      inputs.push_back({in.getName().str(), elementTypeOf(in.getElementType()),
                         static_cast<int64_t>(in.getDims().size())});
     }
   return inputs;
 }
 
-std::vector<Arg> kernelArgs(ElementType element, bool lse, bool blockSparse,
+std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
+                            bool lse, bool blockSparse,
                             const std::vector<InputArg> &inputs) {
   std::vector<Arg> args = {{"q", Role::Q, element, 4, false},
-                           {"k", Role::K, element, 4, false},
-                           {"v", Role::V, element, 4, false},
+                           {"k", Role::K, kvElement, 4, false},
+                           {"v", Role::V, kvElement, 4, false},
                            {"o", Role::O, element, 4, true}};
   if (lse)
     args.push_back({"lse", Role::Lse, ElementType::F32, 3, true});

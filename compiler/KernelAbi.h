@@ -13,11 +13,14 @@
 
 namespace mlir {
 class ArrayAttr;
+class Type;
 } // namespace mlir
 
 namespace mlir::attn::abi {
 
 enum class ElementType { F32, F16, BF16, I32 };
+/// The ABI element type of an MLIR type (f32, f16, bf16; anything else I32).
+ElementType elementTypeOf(mlir::Type type);
 
 /// What an argument is.
 enum class Role {
@@ -52,8 +55,10 @@ std::vector<InputArg> inputArgs(mlir::ArrayAttr decls);
 
 /// The user-visible arguments in calling order: q, k, v, o, lse (when the
 /// kernel writes it), the block mask (block-sparse kernels), then the
-/// declared inputs in declaration order.
-std::vector<Arg> kernelArgs(ElementType element, bool lse, bool blockSparse,
+/// declared inputs in declaration order. q and o hold `element`, k and v
+/// `kvElement` values.
+std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
+                            bool lse, bool blockSparse,
                             const std::vector<InputArg> &inputs);
 
 /// One field of the CUDA kernel's `Params` struct (passed by value).

@@ -147,6 +147,9 @@ LogicalResult KernelOp::verify() {
   if (!isSupportedElementType(getElementType()))
     return emitOpError() << "element_type must be f32, f16 or bf16, got "
                          << getElementType();
+  if (!isSupportedElementType(getKvElementTypeOrDefault()))
+    return emitOpError() << "kv_element_type must be f32, f16 or bf16, got "
+                         << getKvElementTypeOrDefault();
   if (!getAccumTypeOrDefault().isF32())
     return emitOpError() << "accum_type must be f32, got "
                          << getAccumTypeOrDefault();

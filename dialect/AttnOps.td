@@ -53,6 +53,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     I64Attr:$d_qk,
     OptionalAttr<I64Attr>:$d_v,
     TypeAttr:$element_type,
+    OptionalAttr<TypeAttr>:$kv_element_type,
     OptionalAttr<TypeAttr>:$accum_type,
     OptionalAttr<F64Attr>:$scale,
     OptionalAttr<F64Attr>:$softcap,
@@ -81,6 +82,11 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     int64_t getKvHeadsOrDefault() { return static_cast<int64_t>(getKvHeads().value_or(getQHeads())); }
     int64_t getDvOrDefault() { return static_cast<int64_t>(getDV().value_or(getDQk())); }
     ::mlir::Type getAccumTypeOrDefault();
+    /// K and V's element type: element_type unless given (a half-precision
+    /// KV cache read by an f32 kernel, as ggml runs it).
+    ::mlir::Type getKvElementTypeOrDefault() {
+      return getKvElementType().value_or(getElementType());
+    }
     double getScaleOrDefault();
     double getSoftcapOrDefault() { return getSoftcap() ? getSoftcap()->convertToDouble() : 0.0; }
     MaskAttr getMaskOrDefault();

@@ -291,7 +291,8 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                               "([A-Za-z_][A-Za-z0-9_]*)",
                               r.name));
     const int mask = raw(spec->mask), alignment = raw(spec->alignment),
-              layout = raw(spec->layout), dtype = raw(spec->dtype);
+              layout = raw(spec->layout), dtype = raw(spec->dtype),
+              kvDtype = raw(spec->kv_dtype);
     if (mask < ATTNC_MASK_NONE || mask > ATTNC_MASK_SLIDING_WINDOW)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->mask ({}) is not an attnc_mask", mask));
@@ -303,14 +304,26 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->layout ({}) is not an attnc_layout",
                               layout));
+    auto typeName = [](int type) {
+      return type == ATTNC_DTYPE_F16    ? "f16"
+             : type == ATTNC_DTYPE_BF16 ? "bf16"
+                                        : "f32";
+    };
     if (dtype < ATTNC_DTYPE_F32 || dtype > ATTNC_DTYPE_BF16)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->dtype ({}) must be ATTNC_DTYPE_F32, _F16 "
                               "or _BF16",
                               dtype));
-    r.elementType = dtype == ATTNC_DTYPE_F16    ? "f16"
-                    : dtype == ATTNC_DTYPE_BF16 ? "bf16"
-                                                : "f32";
+    if (kvDtype < ATTNC_DTYPE_F32 || kvDtype > ATTNC_DTYPE_BF16)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("spec->kv_dtype ({}) must be ATTNC_DTYPE_F32 "
+                              "(the same as dtype), _F16 or _BF16",
+                              kvDtype));
+    r.elementType = typeName(dtype);
+    // kv_dtype 0 (F32) means "as dtype": a 16-bit kernel with an f32 KV
+    // cache is not a combination attnc offers.
+    if (kvDtype != ATTNC_DTYPE_F32 && kvDtype != dtype)
+      r.kvElementType = typeName(kvDtype);
     r.qHeads = spec->q_heads;
     r.kvHeads = spec->kv_heads;
     r.dQk = spec->d_qk;

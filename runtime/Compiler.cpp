@@ -153,7 +153,18 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
                       in.type == DType::F32 ? abi::ElementType::F32
                                             : abi::ElementType::I32,
                       static_cast<int64_t>(in.dims.size())});
-  return abi::kernelArgs(abi::ElementType::F32, s.lse, s.blockQ > 0, inputs);
+  auto named = [](const std::string &type) {
+    switch (dtypeNamed(type)) {
+    case DType::F16:
+      return abi::ElementType::F16;
+    case DType::BF16:
+      return abi::ElementType::BF16;
+    default:
+      return abi::ElementType::F32;
+    }
+  };
+  return abi::kernelArgs(named(s.elementType), named(s.kvElementType), s.lse,
+                         s.blockQ > 0, inputs);
 }
 
 std::string cacheKeyHeader(const char *prefix) {

@@ -164,7 +164,7 @@ StatusOr<std::unique_ptr<CpuKernel>> CpuKernel::load(const std::string &object,
 }
 
 Status CpuKernel::validate(const AttentionArgs &a) const {
-  return validateCall(impl_->spec, a, DType::F32);
+  return validateCall(impl_->spec, a);
 }
 
 size_t CpuKernel::setKtCacheLimit(size_t bytes) {
@@ -336,7 +336,7 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
       for (int64_t sp = 0; sp < splits; ++sp)
         if (weights[sp] != 0)
           sum += weights[sp] * acc[(sp * rows + row) * s.dV + d];
-      a.o.at(b, h, pos, d) = sum * inv;
+      a.o.set(b, h, pos, d, sum * inv);
     }
     if (s.lse)
       a.lse.at(b, h, pos, 0) =

@@ -137,6 +137,13 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
     if (set)
       attrs.push_back(b.getNamedAttr(name, value));
   };
+  if (!r.kvElementType.empty()) {
+    mlir::Type kv = elementTypeNamed(ctx, r.kvElementType);
+    if (!kv)
+      return Status::error(fmt::format(
+          "kv element type '{}' must be f32, f16 or bf16", r.kvElementType));
+    attrs.push_back(b.getNamedAttr("kv_element_type", mlir::TypeAttr::get(kv)));
+  }
   optional("kv_heads", r.kvHeads != 0, b.getI64IntegerAttr(r.kvHeads));
   optional("d_v", r.dV != 0, b.getI64IntegerAttr(r.dV));
   optional("scale", r.scale != 0, b.getF64FloatAttr(r.scale));
@@ -198,16 +205,23 @@ StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
   return fromOp(p.kernel, nullptr, sourceName());
 }
 
-StatusOr<KernelIr> KernelIr::withElementType(const std::string &type) const {
+StatusOr<KernelIr> KernelIr::withElementType(const std::string &type,
+                                             const std::string &kvType) const {
   auto parsed = detail::ParsedKernel::parse(source(), sourceName());
   if (!parsed.ok())
     return parsed.status();
   detail::ParsedKernel &p = **parsed;
-  mlir::Type element = elementTypeNamed(p.context.get(), type);
-  if (!element)
-    return Status::error(
-        fmt::format("element type '{}' must be f32, f16 or bf16", type));
-  p.kernel.setElementType(element);
+  for (const auto &[name, what] : {std::pair{&type, "element type"},
+                                   std::pair{&kvType, "kv element type"}})
+    if (!name->empty() && !elementTypeNamed(p.context.get(), *name))
+      return Status::error(
+          fmt::format("{} '{}' must be f32, f16 or bf16", what, *name));
+  if (!type.empty()) {
+    p.kernel.setElementType(elementTypeNamed(p.context.get(), type));
+    p.kernel.removeKvElementTypeAttr();
+  }
+  if (!kvType.empty())
+    p.kernel.setKvElementType(elementTypeNamed(p.context.get(), kvType));
   if (mlir::failed(mlir::verify(p.kernel)))
     return p.fail("invalid kernel spec");
   return fromOp(p.kernel, nullptr, sourceName());

@@ -35,7 +35,8 @@ struct KernelRequest {
   std::string name = "attention";
   int64_t qHeads = 0, kvHeads = 0; // kvHeads 0: = qHeads
   int64_t dQk = 0, dV = 0;         // dV 0: = dQk
-  std::string elementType = "f32"; // f32, f16 or bf16
+  std::string elementType = "f32"; // f32, f16 or bf16: q and o
+  std::string kvElementType;       // k and v; empty: = elementType
   double scale = 0;                // 0: 1/sqrt(dQk)
   double softcap = 0;              // 0: off
   MaskKind mask = MaskKind::None;  // none, causal or sliding_window
@@ -79,8 +80,11 @@ public:
   /// The same op with the non-zero fields of `schedule` set in its
   /// #attn.schedule (other fields kept).
   StatusOr<KernelIr> withSchedule(const Schedule &schedule) const;
-  /// The same op with element_type `type` (f32, f16 or bf16).
-  StatusOr<KernelIr> withElementType(const std::string &type) const;
+  /// The same op with element_type `type` and kv_element_type `kvType`
+  /// (f32, f16 or bf16; an empty name keeps the op's). A new element_type
+  /// with no `kvType` makes k and v that type too.
+  StatusOr<KernelIr> withElementType(const std::string &type,
+                                     const std::string &kvType = "") const;
 
 private:
   struct Impl;

@@ -1,6 +1,7 @@
 #include "runtime/Npy.h"
 
 #include "runtime/Files.h"
+#include "runtime/Half.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,10 +9,7 @@
 #include <cctype>
 
 #include <charconv>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string_view>
 
@@ -191,11 +189,18 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
       !st.ok())
     return bad("header: " + st.message());
   bool isInt32 = allowInt32 && h.descr == "<i4";
-  if (h.descr != "<f4" && !isInt32)
+  // 16-bit files widen to float exactly: float16, or uint16 holding bf16
+  // bit patterns (NumPy has no bf16 dtype; see docs/precision.md).
+  bool isF16 = !allowInt32 && h.descr == "<f2";
+  bool isBf16Bits = !allowInt32 && h.descr == "<u2";
+  if (h.descr != "<f4" && !isInt32 && !isF16 && !isBf16Bits)
     return Status::error(fmt::format(
-        "{}: dtype {} is not supported; expected float32 ('<f4'){}", path,
+        "{}: dtype {} is not supported; expected {}", path,
         h.descr.empty() ? "(missing)" : "'" + h.descr + "'",
-        allowInt32 ? " or int32 ('<i4')" : ""));
+        allowInt32 ? "float32 ('<f4') or int32 ('<i4')"
+                   : "float32 ('<f4'), float16 ('<f2') or uint16 holding bf16 "
+                     "bits ('<u2')"));
+  const int64_t elementBytes = isF16 || isBf16Bits ? 2 : 4;
   if (h.fortranOrder != 0)
     return Status::error(fmt::format(
         "{}: {}; save a C-order array", path,
@@ -215,16 +220,26 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
                              "hold",
                              shapeText));
   size_t dataBytes = bytes.size() - headerStart - headerLen;
-  if (dataBytes != static_cast<size_t>(count) * sizeof(float))
+  if (dataBytes != static_cast<size_t>(count * elementBytes))
     return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
-                           shapeText, count * 4, dataBytes));
+                           shapeText, count * elementBytes, dataBytes));
   array.isInt32 = isInt32;
+  array.stored = isF16 ? DType::F16 : isBf16Bits ? DType::BF16 : DType::F32;
   if (count == 0) {
     // Nothing to copy (memcpy from or to no buffer is undefined).
   } else if (isInt32) {
     array.ints.resize(count);
     std::memcpy(array.ints.data(), bytes.data() + headerStart + headerLen,
                 dataBytes);
+  } else if (elementBytes == 2) {
+    array.data.resize(count);
+    const char *at = bytes.data() + headerStart + headerLen;
+    HalfKind kind = isF16 ? HalfKind::F16 : HalfKind::BF16;
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, at + 2 * i, 2);
+      array.data[i] = fromHalfBits(bits, kind);
+    }
   } else {
     array.data.resize(count);
     std::memcpy(array.data.data(), bytes.data() + headerStart + headerLen,
@@ -234,7 +249,7 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
 }
 
 Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
-                const float *data) {
+                const float *data, DType type) {
   std::string dims;
   int64_t count = 1;
   for (int64_t d : shape) {
@@ -245,8 +260,10 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
     dims.resize(dims.size() - 2); // "(a, b)"; one dim keeps "(a,)"
   else if (!shape.empty())
     dims.pop_back();
-  std::string header = fmt::format(
-      "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
+  const bool f16 = type == DType::F16;
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}",
+                  f16 ? "<f2" : "<f4", dims);
   // Pad so that the data starts on a 64-byte boundary, ending in '\n'.
   size_t total = kMagicLen + 4 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -257,8 +274,14 @@ Status writeNpy(const std::string &path, const std::vector<int64_t> &shape,
   bytes.push_back(static_cast<char>(len & 0xff));
   bytes.push_back(static_cast<char>(len >> 8));
   bytes += header;
-  if (count > 0)
+  if (f16) {
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t bits = toHalfBits(data[i], HalfKind::F16);
+      bytes.append(reinterpret_cast<const char *>(&bits), 2);
+    }
+  } else if (count > 0) {
     bytes.append(reinterpret_cast<const char *>(data), count * sizeof(float));
+  }
   return writeOutputFile(path, bytes);
 }
 

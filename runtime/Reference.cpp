@@ -147,7 +147,7 @@ ReferenceResult<T> referenceAttention(const KernelSpec &s,
             continue;
           T dot = 0;
           for (int64_t d = 0; d < s.dQk; ++d)
-            dot += T(a.q.at(b, h, i, d)) * T(a.k.at(b, kvh, j, d));
+            dot += T(a.q.get(b, h, i, d)) * T(a.k.get(b, kvh, j, d));
           T x = mods.score<T>(dot * T(s.scale), b, h, i, j);
           score[j] = x;
           // A NaN score (from the inputs or a score region) poisons the
@@ -167,7 +167,7 @@ ReferenceResult<T> referenceAttention(const KernelSpec &s,
             continue;
           T p = score[j] / sum;
           for (int64_t d = 0; d < s.dV; ++d)
-            r.at(a.q, s.dV, b, h, i, d) += p * T(a.v.at(b, kvh, j, d));
+            r.at(a.q, s.dV, b, h, i, d) += p * T(a.v.get(b, kvh, j, d));
         }
         r.lse[(b * s.qHeads + h) * seqQ + i] = maxScore + std::log(sum);
       }
@@ -203,7 +203,7 @@ std::vector<float> naiveHalf(const KernelSpec &s, const AttentionArgs &a,
             continue;
           float dot = 0;
           for (int64_t d = 0; d < s.dQk; ++d)
-            dot += a.q.at(b, h, i, d) * a.k.at(b, kvh, j, d);
+            dot += a.q.get(b, h, i, d) * a.k.get(b, kvh, j, d);
           p[j] = round(mods.score<float>(dot * float(s.scale), b, h, i, j));
           maxScore = std::max(maxScore, p[j]);
         }
@@ -217,7 +217,7 @@ std::vector<float> naiveHalf(const KernelSpec &s, const AttentionArgs &a,
         for (int64_t d = 0; d < s.dV; ++d) {
           float acc = 0;
           for (int64_t j = 0; j < seqKv; ++j)
-            acc += p[j] * a.v.at(b, kvh, j, d);
+            acc += p[j] * a.v.get(b, kvh, j, d);
           out[((b * s.qHeads + h) * seqQ + i) * s.dV + d] = round(acc);
         }
       }
@@ -251,7 +251,7 @@ Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
     for (int64_t h = 0; h < s.kvHeads; ++h)
       for (int64_t j = 0; j < a.v.seq(); ++j)
         for (int64_t d = 0; d < s.dV; ++d)
-          if (!std::isfinite(a.v.at(b, h, j, d))) {
+          if (!std::isfinite(a.v.get(b, h, j, d))) {
             if (vNonFinite.empty())
               vNonFinite.assign(a.v.batch() * s.kvHeads * s.dV, 0);
             vNonFinite[(b * s.kvHeads + h) * s.dV + d] = 1;
@@ -279,7 +279,7 @@ Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
       for (int64_t i = 0; i < seqQ; ++i) {
         const int64_t row = (b * s.qHeads + h) * seqQ + i;
         for (int64_t d = 0; d < s.dV; ++d) {
-          double got = a.o.at(b, h, i, d);
+          double got = a.o.get(b, h, i, d);
           if (std::isnan(got) && !vNonFinite.empty() &&
               vNonFinite[(b * s.kvHeads + h / group) * s.dV + d])
             continue;

@@ -88,4 +88,12 @@ int64_t sizeOf(DType type) {
   return type == DType::F16 || type == DType::BF16 ? 2 : 4;
 }
 
+DType dtypeNamed(const std::string &name) {
+  if (name == "f16")
+    return DType::F16;
+  if (name == "bf16")
+    return DType::BF16;
+  return DType::F32;
+}
+
 } // namespace attnc

@@ -27,6 +27,9 @@ enum class DType { F32, F16, BF16, I32 };
 const char *toString(DType type);
 /// Bytes per element.
 int64_t sizeOf(DType type);
+/// The DType an element type's name ("f32", "f16", "bf16") stands for
+/// (F32 for any other name: names come from verified IR).
+DType dtypeNamed(const std::string &name);
 
 /// What a dimension of a declared input is indexed by (#attn.input).
 enum class InputDim { Batch, QHeads, KvHeads, SeqQ, SeqKv, Any };
@@ -48,7 +51,8 @@ struct KernelSpec {
   std::string name;
   int64_t qHeads = 0, kvHeads = 0;
   int64_t dQk = 0, dV = 0;
-  std::string elementType = "f32";
+  std::string elementType = "f32";   // q and o
+  std::string kvElementType = "f32"; // k and v (resolved: elementType unless given)
   double scale = 0;   // resolved: 1/sqrt(d_qk) unless given
   double softcap = 0; // 0: off
   MaskKind mask = MaskKind::None;

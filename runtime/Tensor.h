@@ -1,6 +1,7 @@
 #ifndef ATTNC_RUNTIME_TENSOR_H
 #define ATTNC_RUNTIME_TENSOR_H
 
+#include "runtime/Half.h"
 #include "runtime/Spec.h"
 
 #include <array>
@@ -30,6 +31,23 @@ struct TensorView {
   T &at(int64_t b, int64_t h, int64_t s, int64_t d) const {
     return static_cast<T *>(data)[b * strides[0] + h * strides[1] +
                                   s * strides[2] + d * strides[3]];
+  }
+  /// The element at [b, h, s, d] of a host f32, f16 or bf16 tensor, as a
+  /// float (exact).
+  float get(int64_t b, int64_t h, int64_t s, int64_t d) const {
+    if (dtype == DType::F32)
+      return at<float>(b, h, s, d);
+    return fromHalfBits(at<uint16_t>(b, h, s, d),
+                        dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
+  }
+  /// Stores `x` at [b, h, s, d], rounded to the nearest value of the
+  /// tensor's f32, f16 or bf16 element type.
+  void set(int64_t b, int64_t h, int64_t s, int64_t d, float x) const {
+    if (dtype == DType::F32)
+      at<float>(b, h, s, d) = x;
+    else
+      at<uint16_t>(b, h, s, d) = toHalfBits(
+          x, dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
   }
 };
 
@@ -88,7 +106,8 @@ struct AttentionArgs {
 };
 
 /// Checks a whole call against the kernel, the same for every backend: q,
-/// k, v and o (data, `element` type, sizes >= 0, heads, head dims, unit
+/// k, v and o (data, element type as the spec says: elementType for q and
+/// o, kvElementType for k and v, sizes >= 0, heads, head dims, unit
 /// head-dim stride), the lengths they share, LSE (given exactly when the
 /// kernel writes it, f32, [batch, q_heads, seq_q]), the declared inputs and
 /// the block mask. Backends add their own limits after it.
@@ -98,7 +117,7 @@ struct AttentionArgs {
 enum class Memory { Host, Device };
 
 Status validateCall(const KernelSpec &spec, const AttentionArgs &args,
-                    DType element, Memory memory = Memory::Host);
+                    Memory memory = Memory::Host);
 
 /// Checks the call's inputs against the kernel's declarations: each
 /// declared input bound exactly once, nothing undeclared, and each with its

@@ -47,14 +47,14 @@ Status checkAddressable(const std::string &name, const int64_t *sizes,
 }
 
 Status checkView(const char *name, const TensorView &t, DType element,
-                 int64_t heads, const char *headsName, int64_t dim,
+                 const char *elementName, int64_t heads, const char *headsName, int64_t dim,
                  const char *dimName) {
   if (!t.data)
     return Status::error(fmt::format("{}: data pointer is null", name));
   if (t.dtype != element)
     return Status::error(fmt::format(
-        "{}: element type is {}, but the kernel reads and writes {}", name,
-        toString(t.dtype), toString(element)));
+        "{}: element type is {}, but the kernel's {} is {}", name,
+        toString(t.dtype), elementName, toString(element)));
   if (Status st = checkAddressable(name, t.sizes.data(), t.strides.data(), 4);
       !st.ok())
     return st;
@@ -74,13 +74,19 @@ Status checkView(const char *name, const TensorView &t, DType element,
 
 } // namespace
 
-Status validateCall(const KernelSpec &s, const AttentionArgs &a, DType element,
+Status validateCall(const KernelSpec &s, const AttentionArgs &a,
                     Memory memory) {
+  const DType element = dtypeNamed(s.elementType);
+  const DType kvElement = dtypeNamed(s.kvElementType);
   for (Status st :
-       {checkView("q", a.q, element, s.qHeads, "q_heads", s.dQk, "d_qk"),
-        checkView("k", a.k, element, s.kvHeads, "kv_heads", s.dQk, "d_qk"),
-        checkView("v", a.v, element, s.kvHeads, "kv_heads", s.dV, "d_v"),
-        checkView("o", a.o, element, s.qHeads, "q_heads", s.dV, "d_v")})
+       {checkView("q", a.q, element, "element_type", s.qHeads, "q_heads",
+                  s.dQk, "d_qk"),
+        checkView("k", a.k, kvElement, "kv_element_type", s.kvHeads,
+                  "kv_heads", s.dQk, "d_qk"),
+        checkView("v", a.v, kvElement, "kv_element_type", s.kvHeads,
+                  "kv_heads", s.dV, "d_v"),
+        checkView("o", a.o, element, "element_type", s.qHeads, "q_heads",
+                  s.dV, "d_v")})
     if (!st.ok())
       return st;
   auto agree = [](const char *what, const char *x, int64_t xv, const char *y,

@@ -44,6 +44,7 @@ namespace {
 /// The static facts of one kernel that the loop nest is specialised on.
 struct KernelShape {
   int64_t qHeads, kvHeads, dQk, dV;
+  Type qType, kvType; // q and o; k and v (f32, f16 or bf16)
   double scale;
   bool lse;
   int64_t blockM, blockN, microM, microN, width;
@@ -58,6 +59,8 @@ struct KernelShape {
             op.getKvHeadsOrDefault(),
             static_cast<int64_t>(op.getDQk()),
             op.getDvOrDefault(),
+            op.getElementType(),
+            op.getKvElementTypeOrDefault(),
             op.getScaleOrDefault(),
             op.getLseOrDefault(),
             s.getBlockM(),
@@ -98,10 +101,10 @@ public:
   /// clears a thread's tags before its first item of each call, so nothing
   /// from an earlier call is ever reused.
   FunctionType functionType() {
-    auto strided4 = [&](int64_t heads, int64_t dim) {
+    auto strided4 = [&](int64_t heads, int64_t dim, Type element) {
       int64_t dyn = ShapedType::kDynamic;
       return MemRefType::get(
-          {dyn, heads, dyn, dim}, f32,
+          {dyn, heads, dyn, dim}, element,
           StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn, 1}));
     };
     int64_t dyn = ShapedType::kDynamic;
@@ -116,16 +119,16 @@ public:
     for (const abi::Arg &arg : abiArgs()) {
       switch (arg.role) {
       case abi::Role::Q:
-        args.push_back(strided4(s.qHeads, s.dQk));
+        args.push_back(strided4(s.qHeads, s.dQk, s.qType));
         break;
       case abi::Role::K:
-        args.push_back(strided4(s.kvHeads, s.dQk));
+        args.push_back(strided4(s.kvHeads, s.dQk, s.kvType));
         break;
       case abi::Role::V:
-        args.push_back(strided4(s.kvHeads, s.dV));
+        args.push_back(strided4(s.kvHeads, s.dV, s.kvType));
         break;
       case abi::Role::O:
-        args.push_back(strided4(s.qHeads, s.dV));
+        args.push_back(strided4(s.qHeads, s.dV, s.qType));
         break;
       case abi::Role::Lse:
         args.push_back(lseTy);
@@ -159,7 +162,8 @@ public:
 
   /// The kernel's user-visible arguments (compiler/KernelAbi.h).
   std::vector<abi::Arg> abiArgs() const {
-    return abi::kernelArgs(abi::ElementType::F32, s.lse, s.blockSparse(),
+    return abi::kernelArgs(abi::elementTypeOf(s.qType),
+                           abi::elementTypeOf(s.kvType), s.lse, s.blockSparse(),
                            abi::inputArgs(s.inputs));
   }
 
@@ -267,7 +271,11 @@ private:
   }
   Value negInf() { return f32Const(-std::numeric_limits<double>::infinity()); }
 
-  static constexpr int64_t kLineFloats = 16; // f32 per 64-byte cache line
+  /// Elements of `mem` in a 64-byte cache line.
+  static int64_t lineElements(Value mem) {
+    Type element = cast<MemRefType>(mem.getType()).getElementType();
+    return 512 / element.getIntOrFloatBitWidth();
+  }
   /// A read prefetch into all cache levels (it never faults).
   void prefetch(Value mem, ValueRange indices) {
     b.create<memref::PrefetchOp>(mem, indices, /*isWrite=*/false,
@@ -295,25 +303,41 @@ private:
     b.create<vector::StoreOp>(value, mem, indices);
   }
 
-  /// Loads W lanes of row `prefix` of a global tensor from column `col`; lanes
-  /// at or past `limit` (the head dim) read as 0 and touch no memory.
+  /// Loads W lanes of row `prefix` of a global tensor from column `col`, as
+  /// f32 (f16 and bf16 elements are widened, exactly); lanes at or past
+  /// `limit` (the head dim) read as 0 and touch no memory.
   Value loadRow(Value mem, ValueRange prefix, int64_t col, int64_t limit) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());
     indices.push_back(idx(col));
-    if (col + s.width <= limit)
-      return loadVec(mem, indices);
-    Value mask = b.create<vector::CreateMaskOp>(
-        VectorType::get({s.width}, b.getI1Type()), ValueRange{idx(limit - col)});
-    return b.create<vector::MaskedLoadOp>(vecTy, mem, indices, mask,
-                                          splat(0.0));
+    Type element = cast<MemRefType>(mem.getType()).getElementType();
+    auto rowTy = VectorType::get({s.width}, element);
+    Value x;
+    if (col + s.width <= limit) {
+      x = b.create<vector::LoadOp>(rowTy, mem, indices);
+    } else {
+      Value mask = b.create<vector::CreateMaskOp>(
+          VectorType::get({s.width}, b.getI1Type()),
+          ValueRange{idx(limit - col)});
+      Value zero = b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(rowTy, b.getFloatAttr(element, 0.0)));
+      x = b.create<vector::MaskedLoadOp>(rowTy, mem, indices, mask, zero);
+    }
+    return element.isF32() ? x : b.create<arith::ExtFOp>(vecTy, x).getResult();
   }
-  /// Stores the lanes of `value` below `limit - col` to a global row.
+  /// Stores the lanes of `value` below `limit - col` to a global row, rounded
+  /// to nearest even where the tensor holds f16 or bf16.
   void storeRow(Value value, Value mem, ValueRange prefix, int64_t col,
                 int64_t limit) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());
     indices.push_back(idx(col));
-    if (col + s.width <= limit)
-      return storeVec(value, mem, indices);
+    Type element = cast<MemRefType>(mem.getType()).getElementType();
+    if (!element.isF32())
+      value = b.create<arith::TruncFOp>(VectorType::get({s.width}, element),
+                                        value);
+    if (col + s.width <= limit) {
+      b.create<vector::StoreOp>(value, mem, indices);
+      return;
+    }
     Value mask = b.create<vector::CreateMaskOp>(
         VectorType::get({s.width}, b.getI1Type()), ValueRange{idx(limit - col)});
     b.create<vector::MaskedStoreOp>(mem, indices, mask, value);
@@ -562,9 +586,9 @@ private:
   void packV(Value n0, Value cols) {
     forEachRow(idx(0), cols, 1, [&](Value j) {
       Value next = minS(add(add(n0, idx(s.blockN)), j), sub(seqKv, idx(1)));
-      for (int64_t c = 0; c < s.dV; c += kLineFloats)
+      for (int64_t c = 0; c < s.dV; c += lineElements(v))
         prefetch(v, {batch, kvHead, next, idx(c)});
-      for (int64_t c = 0; c < s.dQk; c += kLineFloats)
+      for (int64_t c = 0; c < s.dQk; c += lineElements(k))
         prefetch(k, {batch, kvHead, next, idx(c)});
       for (int64_t c = 0; c < s.dV; c += s.width)
         storeVec(loadRow(v, {batch, kvHead, add(n0, j)}, c, s.dV), vTile,
@@ -793,12 +817,11 @@ private:
   /// steadier; level at 2048). Prefetches never fault, but indices are
   /// clamped in range anyway.
   void prefetchNextTile(Value i) {
-    const int64_t line = kLineFloats;
     int64_t keysPerRow = (s.blockN + s.blockM - 1) / s.blockM;
     Value firstKey = add(add(n0Cur, idx(s.blockN)), mul(i, idx(keysPerRow)));
     for (int64_t kk = 0; kk < keysPerRow; ++kk) {
       Value key = minS(add(firstKey, idx(kk)), sub(seqKv, idx(1)));
-      for (int64_t c = 0; c < s.dV; c += line)
+      for (int64_t c = 0; c < s.dV; c += lineElements(v))
         prefetch(v, {batch, kvHead, key, idx(c)});
     }
     Value nextSlot = b.create<arith::RemUIOp>(
@@ -806,7 +829,7 @@ private:
     int64_t dimsPerRow = (s.dQk + s.blockM - 1) / s.blockM;
     for (int64_t dd = 0; dd < dimsPerRow; ++dd) {
       Value d = minS(add(mul(i, idx(dimsPerRow)), idx(dd)), idx(s.dQk - 1));
-      for (int64_t c = 0; c < s.blockN; c += line)
+      for (int64_t c = 0; c < s.blockN; c += lineElements(ktCache))
         prefetch(ktCache, {nextSlot, d, idx(c)});
     }
   }

@@ -12,8 +12,6 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
     d << " yet";
     return failure();
   };
-  if (!op.getElementType().isF32())
-    return unsupported("element_type ", op.getElementType());
   Layout layout = op.getLayoutOrDefault();
   if (layout != Layout::BSHD && layout != Layout::BHSD)
     return unsupported("layout ", stringifyLayout(layout));

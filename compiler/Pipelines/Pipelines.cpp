@@ -29,7 +29,11 @@ void mlir::attn::buildAttnCpuCodegenPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createAttnApproximateMath());
-  pm.addPass(arith::createArithExpandOpsPass()); // ceildiv, maxnumf, ...
+  // ceildiv, maxnumf, ..., and bf16 extf/truncf as integer ops (exact
+  // widening; round-to-nearest-even narrowing, NaN kept quiet).
+  arith::ArithExpandOpsPassOptions expandOptions;
+  expandOptions.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expandOptions));
   pm.addPass(createConvertSCFToCFPass());
   ConvertVectorToLLVMPassOptions vectorOptions;
   vectorOptions.reassociateFPReductions = true;

@@ -21,6 +21,7 @@ struct ResolveDefaults
       // The *OrDefault accessors are the single source of the defaults.
       op.setKvHeads(op.getKvHeadsOrDefault());
       op.setDV(op.getDvOrDefault());
+      op.setKvElementType(op.getKvElementTypeOrDefault());
       op.setAccumType(op.getAccumTypeOrDefault());
       op.setScaleAttr(b.getF64FloatAttr(op.getScaleOrDefault()));
       op.setSoftcapAttr(b.getF64FloatAttr(op.getSoftcapOrDefault()));

@@ -23,8 +23,7 @@ Status checkAlignment(const char *name, const TensorView &t) {
 
 Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a,
                      Memory memory) {
-  const DType element = s.elementType == "bf16" ? DType::BF16 : DType::F16;
-  if (Status st = validateCall(s, a, element, memory); !st.ok())
+  if (Status st = validateCall(s, a, memory); !st.ok())
     return st;
   for (auto [name, view] : {std::pair{"q", &a.q}, std::pair{"k", &a.k},
                             std::pair{"v", &a.v}, std::pair{"o", &a.o}})

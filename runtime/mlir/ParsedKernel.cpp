@@ -59,9 +59,13 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
   s.kvHeads = op.getKvHeadsOrDefault();
   s.dQk = static_cast<int64_t>(op.getDQk());
   s.dV = op.getDvOrDefault();
-  std::string type;
-  llvm::raw_string_ostream(type) << op.getElementType();
-  s.elementType = type;
+  auto name = [](mlir::Type t) {
+    std::string text;
+    llvm::raw_string_ostream(text) << t;
+    return text;
+  };
+  s.elementType = name(op.getElementType());
+  s.kvElementType = name(op.getKvElementTypeOrDefault());
   s.scale = op.getScaleOrDefault();
   s.softcap = op.getSoftcapOrDefault();
   a::MaskAttr mask = op.getMaskOrDefault();

@@ -57,6 +57,11 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = i32}
 
 // -----
 
+// expected-error@+1 {{kv_element_type must be f32, f16 or bf16, got 'f64'}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, kv_element_type = f64}
+
+// -----
+
 // expected-error@+1 {{accum_type must be f32, got 'f16'}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f16, accum_type = f16}
 

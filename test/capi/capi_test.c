@@ -59,6 +59,20 @@ static double reference(const float *q, const float *k, const float *v,
   return sum > 0 ? out / sum : 0;
 }
 
+/* float -> bf16 bits, round to nearest even (finite inputs), and back. */
+static uint16_t to_bf16(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (uint16_t)(u >> 16);
+}
+static float from_bf16(uint16_t bits) {
+  uint32_t u = (uint32_t)bits << 16;
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
 int main(void) {
   enum { B = 2, SQ = 17, SKV = 33, HQ = 4, HKV = 2, D = 24 };
   static float q[B * SQ * HQ * D], k[B * SKV * HKV * D], v[B * SKV * HKV * D];
@@ -118,7 +132,7 @@ int main(void) {
               ATTNC_ERROR_INVALID_ARGUMENT, "threads must be >= 0, got -1");
   CHECK_ERROR(attnc_kernel_run(kernel, NULL, &tk, &tv, &to, &tl, 0, NULL),
               ATTNC_ERROR_INVALID_ARGUMENT, "must not be NULL");
-  /* Tensors carry their element type; the CPU kernel takes f32. */
+  /* Tensors carry their element type; this CPU kernel takes f32. */
   bad = tk;
   bad.dtype = (attnc_dtype)9;
   CHECK_ERROR(attnc_kernel_run(kernel, &tq, &bad, &tv, &to, &tl, 0, NULL),
@@ -126,7 +140,7 @@ int main(void) {
   bad.dtype = ATTNC_DTYPE_F16;
   CHECK_ERROR(attnc_kernel_run(kernel, &tq, &bad, &tv, &to, &tl, 0, NULL),
               ATTNC_ERROR_INVALID_ARGUMENT,
-              "k: element type is f16, but the kernel reads and writes f32");
+              "k: element type is f16, but the kernel's kv_element_type is f32");
   attnc_kernel_destroy(kernel);
 
   /* ALiBi from the spec struct is the same kernel as from attn text: the
@@ -207,10 +221,51 @@ int main(void) {
               ATTNC_ERROR_INVALID_ARGUMENT,
               "spec->dtype (7) must be ATTNC_DTYPE_F32, _F16 or _BF16");
   s = spec;
-  s.dtype = ATTNC_DTYPE_BF16;
+  s.kv_dtype = (attnc_dtype)5;
   CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
-              ATTNC_ERROR_UNSUPPORTED,
-              "the cpu backend does not support element_type 'bf16' yet");
+              ATTNC_ERROR_INVALID_ARGUMENT,
+              "spec->kv_dtype (5) must be ATTNC_DTYPE_F32 (the same as dtype), "
+              "_F16 or _BF16");
+  /* An f32 kernel reading a bf16 KV cache: k and v are bf16 bit patterns
+   * (rounded to nearest even here), q and o f32; checked against the
+   * reference on the rounded values. */
+  {
+    static uint16_t k16[B * SKV * HKV * D], v16[B * SKV * HKV * D];
+    static float kr[B * SKV * HKV * D], vr[B * SKV * HKV * D];
+    for (size_t i = 0; i < sizeof k16 / sizeof *k16; ++i) {
+      k16[i] = to_bf16(k[i]);
+      v16[i] = to_bf16(v[i]);
+      kr[i] = from_bf16(k16[i]);
+      vr[i] = from_bf16(v16[i]);
+    }
+    s = spec;
+    s.name = "c_api_bf16_kv";
+    s.kv_dtype = ATTNC_DTYPE_BF16;
+    attnc_kernel *mixed = NULL;
+    CHECK(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &mixed) == ATTNC_OK, "%s",
+          attnc_last_error());
+    attnc_tensor hk = attnc_tensor_dense(k16, ATTNC_DTYPE_BF16, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
+    attnc_tensor hv = attnc_tensor_dense(v16, ATTNC_DTYPE_BF16, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
+    CHECK(attnc_kernel_run(mixed, &tq, &hk, &hv, &to, &tl, 1, NULL) == ATTNC_OK,
+          "%s", attnc_last_error());
+    double worst = 0;
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < HQ; ++h)
+        for (int i = 0; i < SQ; ++i)
+          for (int c = 0; c < D; ++c) {
+            double want = reference(q, kr, vr, SQ, SKV, HQ, HKV, D, b, h, i, c);
+            double diff = fabs(o[((b * SQ + i) * HQ + h) * D + c] - want);
+            if (diff > worst)
+              worst = diff;
+          }
+    CHECK(worst < 1e-5, "bf16 KV cache: max error %g", worst);
+    CHECK_ERROR(attnc_kernel_run(mixed, &tq, &tk, &hv, &to, &tl, 1, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "k: element type is f32, but the kernel's kv_element_type is bf16");
+    attnc_kernel_destroy(mixed);
+  }
+  s = spec;
+  s.dtype = ATTNC_DTYPE_BF16;
   {
     attnc_kernel *gpu = NULL;
     CHECK(attnc_kernel_create(&s, ATTNC_TARGET_CUDA, &gpu) == ATTNC_OK, "%s",
@@ -230,10 +285,10 @@ int main(void) {
   }
   CHECK_ERROR(attnc_kernel_create_from_mlir(
                   "attn.kernel @h attributes {q_heads = 4, d_qk = 64, "
-                  "element_type = f16}",
+                  "element_type = f32, variant = #attn.variant<linear>}",
                   ATTNC_TARGET_CPU, &none),
               ATTNC_ERROR_UNSUPPORTED,
-              "the cpu backend does not support element_type 'f16' yet");
+              "the cpu backend does not support variant linear yet");
   CHECK_ERROR(attnc_kernel_create_from_mlir("attn.kernel @", ATTNC_TARGET_CPU,
                                             &none),
               ATTNC_ERROR_INVALID_SPEC, "invalid kernel spec");

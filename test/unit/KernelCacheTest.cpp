@@ -259,12 +259,13 @@ TEST_F(KernelCacheTest, InvalidSpecsAreErrorsNotEntries) {
   KernelCache cache = makeCache();
   // A rule the CPU backend adds (the op alone is valid).
   auto ir = KernelIr::parse("attn.kernel @k attributes {q_heads = 6, "
-                            "d_qk = 64, element_type = f16}");
+                            "d_qk = 64, element_type = f32, "
+                            "variant = #attn.variant<linear>}");
   ASSERT_TRUE(ir.ok()) << ir.status().message();
   auto bad = cache.get(*ir, kCpu);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find(
-                "the cpu backend does not support element_type 'f16' yet"),
+                "the cpu backend does not support variant linear yet"),
             std::string::npos)
       << bad.status().message();
   EXPECT_FALSE(fs::exists(dir) && !fs::is_empty(dir));

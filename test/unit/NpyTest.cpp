@@ -1,3 +1,4 @@
+#include "runtime/Half.h"
 #include "runtime/Npy.h"
 
 #include <gtest/gtest.h>
@@ -71,7 +72,12 @@ TEST(Npy, RejectsBadFilesWithReasons) {
   expectError(bytes.substr(0, 30), "truncated header");
   std::string f8 = bytes;
   f8.replace(f8.find("<f4"), 3, "<f8");
-  expectError(f8, "dtype '<f8' is not supported; expected float32 ('<f4')");
+  expectError(f8, "dtype '<f8' is not supported; expected float32 ('<f4'), "
+                  "float16 ('<f2') or uint16 holding bf16 bits ('<u2')");
+  // A 16-bit file needs 2 bytes an element: the float32 data is too long.
+  std::string f2 = bytes;
+  f2.replace(f2.find("<f4"), 3, "<f2");
+  expectError(f2, "shape (3, 4) needs 24 bytes of data, the file holds 48");
   std::string fortran = bytes;
   fortran.replace(fortran.find("False"), 5, "True ");
   expectError(fortran, "Fortran-order arrays are not supported");
@@ -129,6 +135,41 @@ TEST(Npy, RejectsBadFilesWithReasons) {
 
 // An array with no elements is valid (fuzzing found its copy of nothing
 // passing a null pointer to memcpy).
+// float16 files round-trip (written rounded to nearest even, read exactly);
+// uint16 files are bf16 bit patterns, read exactly.
+TEST(Npy, HalfPrecisionFiles) {
+  std::vector<float> data = {1.f, -2.5f, 1.f / 3, 65504.f, 1e-7f, 0.f};
+  std::string path = tempPath("f16.npy");
+  ASSERT_TRUE(writeNpy(path, {2, 3}, data.data(), DType::F16).ok());
+  std::string bytes = readAll(path);
+  EXPECT_NE(bytes.find("'descr': '<f2'"), std::string::npos);
+  auto back = readNpy(path);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->stored, DType::F16);
+  ASSERT_EQ(back->data.size(), data.size());
+  for (size_t i = 0; i < data.size(); ++i)
+    EXPECT_EQ(back->data[i], roundToHalf(data[i], HalfKind::F16)) << i;
+  EXPECT_NE(back->data[2], data[2]); // 1/3 is not an f16: it was rounded
+
+  // The same bytes as uint16: bf16 patterns (0x3c00 is f16 1, bf16 0.0078125).
+  std::string u2 = bytes;
+  u2.replace(u2.find("<f2"), 3, "<u2");
+  writeAll(path, u2);
+  auto bits = readNpy(path);
+  ASSERT_TRUE(bits.ok()) << bits.status().message();
+  EXPECT_EQ(bits->stored, DType::BF16);
+  EXPECT_EQ(bits->data[0], 0.0078125f);
+  // Declared inputs read float32 or int32 only.
+  auto asInput = readNpy(path, /*allowInt32=*/true);
+  ASSERT_FALSE(asInput.ok());
+  EXPECT_NE(asInput.status().message().find(
+                "dtype '<u2' is not supported; expected float32 ('<f4') or "
+                "int32 ('<i4')"),
+            std::string::npos)
+      << asInput.status().message();
+  std::remove(path.c_str());
+}
+
 TEST(Npy, EmptyArraysReadBack) {
   std::string path = tempPath("empty.npy");
   ASSERT_TRUE(writeNpy(path, {0, 3}, nullptr).ok());

@@ -97,17 +97,35 @@ std::string reproCommand(const KernelSpec &s, int64_t batch, int64_t seqQ,
   return cmd;
 }
 
-TEST(Numerics, RandomSweepMatchesFloat64Reference) {
+/// Runs `specs` random kernels on kShapesPerSpec random shapes each against
+/// the float64 reference; `types` gives spec i its q/o and k/v element types
+/// (empty: f32). Returns the cases run; counts fully masked rows.
+int sweep(const char *what, int specs,
+          const std::vector<std::pair<std::string, std::string>> &types,
+          int &fullyMaskedRows) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed);
-  int cases = 0, failures = 0, fullyMaskedRows = 0;
-  for (int specIndex = 0; specIndex < kSpecs; ++specIndex) {
-    auto ir = KernelIr::build(randomSpec(rng, specIndex));
-    ASSERT_TRUE(ir.ok()) << "seed " << seed << ": " << ir.status().message();
+  int cases = 0, failures = 0;
+  for (int specIndex = 0; specIndex < specs; ++specIndex) {
+    KernelRequest request = randomSpec(rng, specIndex);
+    if (!types.empty()) {
+      const auto &[type, kvType] = types[specIndex % types.size()];
+      request.elementType = type;
+      if (kvType != type)
+        request.kvElementType = kvType;
+    }
+    auto ir = KernelIr::build(request);
+    EXPECT_TRUE(ir.ok()) << "seed " << seed << ": " << ir.status().message();
+    if (!ir.ok())
+      return cases;
     auto kernel = CpuKernel::compile(*ir);
-    ASSERT_TRUE(kernel.ok()) << "seed " << seed << ": " << ir->text() << "\n"
+    EXPECT_TRUE(kernel.ok()) << "seed " << seed << ": " << ir->text() << "\n"
                              << kernel.status().message();
+    if (!kernel.ok())
+      return cases;
     const KernelSpec &resolved = (*kernel)->spec();
+    const DType type = dtypeNamed(resolved.elementType);
+    const DType kvType = dtypeNamed(resolved.kvElementType);
     for (int shapeIndex = 0; shapeIndex < kShapesPerSpec; ++shapeIndex) {
       int64_t batch = uniform(rng, 1, 3);
       int64_t seqQ = chance(rng, 0.7) ? pick(rng, kSeqs) : uniform(rng, 1, 300);
@@ -130,7 +148,10 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
       Buffer k(layout, batch, seqKv, resolved.kvHeads, resolved.dQk, padded, rng);
       Buffer v(layout, batch, seqKv, resolved.kvHeads, resolved.dV, padded, rng);
       Buffer o(layout, batch, seqQ, resolved.qHeads, resolved.dV, padded, rng);
-      o.fill(std::numeric_limits<float>::quiet_NaN()); // unwritten shows up
+      q.convertTo(type);
+      k.convertTo(kvType);
+      v.convertTo(kvType);
+      o.convertTo(type).fill(std::numeric_limits<float>::quiet_NaN());
       std::vector<float> lseStorage(batch * resolved.qHeads * seqQ + 1,
                                     std::numeric_limits<float>::quiet_NaN());
       AttentionArgs args{q.view, k.view, v.view, o.view, {}};
@@ -140,7 +161,9 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
       // split path and its merge are checked on every kind of kernel.
       int64_t kvSplits = pick(rng, {0, 0, 1, 2, 3, 7});
       Status st = (*kernel)->run(args, 0, kvSplits);
-      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_TRUE(st.ok()) << st.message();
+      if (!st.ok())
+        return cases;
       Comparison c = compareWithReference(resolved, args);
       ++cases;
       ModEvaluator mods(resolved, args);
@@ -155,29 +178,49 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
       if (!ok) {
         ++failures;
         ADD_FAILURE() << fmt::format(
-            "case {} (seed {}): {}\n  batch {} seq_q {} seq_kv {} padded {} "
+            "{} case {} (seed {}): {}\n  batch {} seq_q {} seq_kv {} padded {} "
             "kv splits {}\n"
-            "  max error {:.3g}, tolerance {:.3g}, non-finite {}, lse "
-            "mismatch {}, writes outside o {}\n"
+            "  max error {:.3g}, tolerance {:.3g}, LSE error {:.3g} vs {:.3g}, "
+            "non-finite {}, lse mismatch {}, writes outside o {}\n"
             "  repro: ATTNC_TEST_SEED={} attnc-unit-tests "
             "--gtest_filter=Numerics.*\n  similar: {}",
-            cases, seed, ir->text(), batch, seqQ, seqKv, padded,
-            kvSplits,
-            c.maxError, c.tolerance, c.nonFinite, c.lseMismatch,
-            o.touchedOutsideView(), seed,
+            what, cases, seed, ir->text(), batch, seqQ, seqKv, padded,
+            kvSplits, c.maxError, c.tolerance, c.lseError, c.lseTolerance,
+            c.nonFinite, c.lseMismatch, o.touchedOutsideView(), seed,
             reproCommand(resolved, batch, seqQ, seqKv));
-        if (failures >= 10)
-          FAIL() << "stopping after 10 failures";
+        if (failures >= 10) {
+          ADD_FAILURE() << "stopping after 10 failures";
+          return cases;
+        }
       }
     }
   }
+  std::printf("%s: %d cases, %d failures, seed %llu\n", what, cases, failures,
+              static_cast<unsigned long long>(seed));
+  return cases;
+}
+
+TEST(Numerics, RandomSweepMatchesFloat64Reference) {
+  int fullyMaskedRows = 0;
+  int cases = sweep("numerics sweep (f32)", kSpecs, {}, fullyMaskedRows);
   EXPECT_EQ(cases, kSpecs * kShapesPerSpec);
   // The sweep must have exercised the fully-masked-row rule.
-  EXPECT_GT(fullyMaskedRows, 0) << "seed " << seed;
-  std::printf("numerics sweep: %d cases, %d failures, %d fully masked rows, "
-              "seed %llu\n",
-              cases, failures, fullyMaskedRows,
-              static_cast<unsigned long long>(seed));
+  EXPECT_GT(fullyMaskedRows, 0) << "seed " << attnc::test::testSeed();
+}
+
+// Half precision on the CPU: bf16 and f16 kernels (f32 accumulation), and
+// f32 and bf16 kernels reading a 16-bit KV cache of the other kind, under
+// the same rule: 2x the error of naive attention in the kernel's dtype
+// (scores, probabilities and output rounded to it), against float64.
+TEST(Numerics, HalfPrecisionSweepMatchesFloat64Reference) {
+  const std::vector<std::pair<std::string, std::string>> types = {
+      {"bf16", "bf16"}, {"f16", "f16"}, {"f32", "f16"},
+      {"f32", "bf16"},  {"bf16", "f16"}};
+  constexpr int kHalfSpecs = 30;
+  int fullyMaskedRows = 0;
+  int cases = sweep("numerics sweep (f16/bf16)", kHalfSpecs, types,
+                    fullyMaskedRows);
+  EXPECT_EQ(cases, kHalfSpecs * kShapesPerSpec);
 }
 
 } // namespace

@@ -163,7 +163,8 @@ TEST(Regions, RuntimeAbiViewMatchesTheOps) {
     auto op = *module->getOps<mlir::attn::KernelOp>().begin();
     namespace abi = mlir::attn::abi;
     std::vector<abi::Arg> fromOp = abi::kernelArgs(
-        abi::ElementType::F32, op.getLseOrDefault(),
+        abi::elementTypeOf(op.getElementType()),
+        abi::elementTypeOf(op.getKvElementTypeOrDefault()), op.getLseOrDefault(),
         static_cast<bool>(op.getBlockSparseAttr()),
         abi::inputArgs(op.getInputsAttr()));
     auto ir = KernelIr::parse(text, "<test>");

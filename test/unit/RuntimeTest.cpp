@@ -90,12 +90,12 @@ TEST(Runtime, CompileErrorsCarryLocatedMessages) {
   EXPECT_EQ(none.status().message(),
             "<spec>: expected exactly one attn.kernel, found 0");
 
-  KernelRequest f16 = smallSpec();
-  f16.elementType = "f16";
-  auto unsupported = attnc::test::compileRequest(f16);
+  auto unsupported = attnc::test::compileText(
+      "attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, "
+      "variant = #attn.variant<linear>}");
   ASSERT_FALSE(unsupported.ok());
   EXPECT_NE(unsupported.status().message().find(
-                "the cpu backend does not support element_type 'f16' yet"),
+                "the cpu backend does not support variant linear yet"),
             std::string::npos)
       << unsupported.status().message();
 }

@@ -192,7 +192,7 @@ TEST(SimtProgrammable, BadArgumentsAreErrorsNotReports) {
             "not give it");
   args.q.dtype = DType::BF16;
   EXPECT_EQ((*kernel)->launch(args, {}).message(),
-            "q: element type is bf16, but the kernel reads and writes f16");
+            "q: element type is bf16, but the kernel's element_type is f16");
   args.q.dtype = DType::F16;
   std::vector<int32_t> doc(64, 0);
   args.inputs.push_back({"doc", doc.data(), DType::I32, {8}, {1}});

@@ -67,8 +67,10 @@ inline KernelIr irOf(const KernelRequest &request) {
 
 /// Storage for one tensor plus the view the kernel sees. With `padded`, each
 /// row and head is followed by unused elements that must stay untouched.
+/// `half` replaces `storage` once the buffer is converted to f16 or bf16.
 struct Buffer {
   std::vector<float> storage;
+  std::vector<uint16_t> half;
   TensorView view;
   float poison = 0;
 
@@ -96,26 +98,53 @@ struct Buffer {
     view.strides = strides;
   }
 
+  /// Re-stores every element (view and padding) as f16 or bf16, rounded to
+  /// nearest even; the view then reads the 16-bit copy. F32 changes nothing.
+  Buffer &convertTo(DType type) {
+    if (type == DType::F32)
+      return *this;
+    const int64_t offset = static_cast<float *>(view.data) - storage.data();
+    half.resize(storage.size());
+    for (size_t i = 0; i < storage.size(); ++i)
+      half[i] = toHalfBits(storage[i], kind(type));
+    view.data = half.data() + offset;
+    view.dtype = type;
+    return *this;
+  }
+
   /// Fills every element (view and padding) with `value`.
   void fill(float value) {
     poison = value;
     std::fill(storage.begin(), storage.end(), value);
+    if (!half.empty())
+      std::fill(half.begin(), half.end(), toHalfBits(value, kind(view.dtype)));
   }
   /// Counts elements outside the view that no longer hold the poison value.
   int64_t touchedOutsideView() const {
-    std::vector<char> inside(storage.size(), 0);
+    const size_t size = half.empty() ? storage.size() : half.size();
+    const int64_t offset =
+        half.empty() ? static_cast<const float *>(view.data) - storage.data()
+                     : static_cast<const uint16_t *>(view.data) - half.data();
+    std::vector<char> inside(size, 0);
     const TensorView &t = view;
     for (int64_t b = 0; b < t.sizes[0]; ++b)
       for (int64_t h = 0; h < t.sizes[1]; ++h)
         for (int64_t s = 0; s < t.sizes[2]; ++s)
           for (int64_t d = 0; d < t.sizes[3]; ++d)
-            inside[&t.at(b, h, s, d) - storage.data()] = 1;
+            inside[offset + b * t.strides[0] + h * t.strides[1] +
+                   s * t.strides[2] + d * t.strides[3]] = 1;
     int64_t touched = 0;
-    for (size_t i = 0; i < storage.size(); ++i)
-      if (!inside[i] && !(storage[i] == poison ||
-                          (storage[i] != storage[i] && poison != poison)))
+    for (size_t i = 0; i < size; ++i) {
+      float x = half.empty() ? storage[i] : fromHalfBits(half[i], kind(view.dtype));
+      if (!inside[i] && !(x == poison || (x != x && poison != poison)))
         ++touched;
+    }
     return touched;
+  }
+
+private:
+  static HalfKind kind(DType type) {
+    return type == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
   }
 };
 

@@ -43,7 +43,7 @@ void expectRejected(const KernelSpec &s, const Call &base,
                     const std::string &message) {
   AttentionArgs a = base.args;
   change(a);
-  EXPECT_EQ(validateCall(s, a, DType::F32).message(), message);
+  EXPECT_EQ(validateCall(s, a).message(), message);
 }
 
 TEST(Validate, EveryInputRuleHasItsMessage) {
@@ -59,8 +59,8 @@ TEST(Validate, EveryInputRuleHasItsMessage) {
   InputTensor ids{"ids", call.ids.data(), DType::I32, {7}, {1}};
   InputTensor bias{"bias", call.bias.data(), DType::F32, {4, 3}, {3, 1}};
   call.args.inputs = {ids, bias};
-  ASSERT_TRUE(validateCall(s, call.args, DType::F32).ok())
-      << validateCall(s, call.args, DType::F32).message();
+  ASSERT_TRUE(validateCall(s, call.args).ok())
+      << validateCall(s, call.args).message();
 
   expectRejected(s, call, [&](AttentionArgs &a) { a.inputs.push_back(ids); },
                  "input 'ids' is given 2 times");
@@ -95,7 +95,7 @@ TEST(Validate, EveryInputRuleHasItsMessage) {
   expectRejected(s, call, [&](AttentionArgs &a) { a.v.sizes[2] = 6; },
                  "k and v disagree on seq_kv (7 vs 6)");
   expectRejected(s, call, [&](AttentionArgs &a) { a.o.dtype = DType::BF16; },
-                 "o: element type is bf16, but the kernel reads and writes f32");
+                 "o: element type is bf16, but the kernel's element_type is f32");
 }
 
 TEST(Validate, EveryBlockMaskRuleHasItsMessage) {
@@ -118,8 +118,8 @@ TEST(Validate, EveryBlockMaskRuleHasItsMessage) {
   m.fullNumBlocks = array(one, {1, 1, 1}, "full_kv_num_blocks");
   m.fullIndices = array(zero, {1, 1, 1, 1}, "full_kv_indices");
   call.args.blockMask = m;
-  ASSERT_TRUE(validateCall(s, call.args, DType::F32).ok())
-      << validateCall(s, call.args, DType::F32).message();
+  ASSERT_TRUE(validateCall(s, call.args).ok())
+      << validateCall(s, call.args).message();
   expectRejected(s, call,
                  [&](AttentionArgs &a) { a.blockMask.indices.dtype = DType::F32; },
                  "block mask: kv_indices must be i32, got f32");
@@ -148,8 +148,8 @@ TEST(Validate, ViewsThatCannotBeAddressedAreRejected) {
   Call call(s);
   std::vector<float> table(6, 0.f);
   call.args.inputs = {{"t", table.data(), DType::F32, {2, 3}, {3, 1}}};
-  ASSERT_TRUE(validateCall(s, call.args, DType::F32).ok())
-      << validateCall(s, call.args, DType::F32).message();
+  ASSERT_TRUE(validateCall(s, call.args).ok())
+      << validateCall(s, call.args).message();
   expectRejected(s, call, [](AttentionArgs &a) { a.q.strides[2] = -32; },
                  "q: strides must be >= 0, got [160, 8, -32, 1]");
   expectRejected(s, call, [](AttentionArgs &a) { a.k.sizes[2] = -1; },

@@ -26,8 +26,10 @@ const char *const kSpecFlags = R"(spec flags (instead of SPEC.mlir):
   --kv-heads N           key/value heads (default q-heads; GQA/MQA when fewer)
   --head-dim D           d_qk and d_v
   --d-qk D, --d-v D      head dims when they differ
-  --dtype f32|f16|bf16   element type (f32 on the cpu target, f16/bf16 on
-                         cuda); with SPEC.mlir, replaces the file's
+  --dtype f32|f16|bf16   element type of q and o (cpu: any; cuda: f16 or
+                         bf16); with SPEC.mlir, replaces the file's
+  --kv-dtype f32|f16|bf16   element type of k and v (default --dtype; cpu:
+                         an f32 kernel may read an f16/bf16 KV cache)
   --scale X              softmax scale (default 1/sqrt(d_qk))
   --softcap C            logit softcap C*tanh(s/C) (default off)
   --alibi                ALiBi with BLOOM/MPT slopes (score_mod alibi)
@@ -270,6 +272,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       // With a spec file, --dtype changes its element type (one example
       // serves the cpu and cuda targets); with spec flags it is one of them.
       {"--dtype", {true, false, kAll, text(o.dtype)}},
+      {"--kv-dtype", {true, false, kAll, text(o.kvDtype)}},
       {"--scale",
        {true, true, kAll,
         [&](const std::string &f, const std::string &v) -> Status {
@@ -494,6 +497,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     s.lse = !o.lseFile.empty();
     if (!o.dtype.empty())
       s.elementType = o.dtype;
+    s.kvElementType = o.kvDtype;
     s.schedule.vectorWidth = o.vectorWidth;
     s.schedule.threads = o.threads;
   }
@@ -513,9 +517,9 @@ StatusOr<KernelIr> loadKernel(const Options &o) {
   if (!text.ok())
     return text.status();
   StatusOr<KernelIr> ir = KernelIr::parse(*text, o.specFile);
-  if (!ir.ok() || o.dtype.empty())
+  if (!ir.ok() || (o.dtype.empty() && o.kvDtype.empty()))
     return ir;
-  return ir->withElementType(o.dtype);
+  return ir->withElementType(o.dtype, o.kvDtype);
 }
 
 } // namespace attnc::cli

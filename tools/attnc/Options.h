@@ -18,6 +18,7 @@ struct Options {
   KernelRequest flagSpec; // the kernel asked for by flags when specFile is empty
   bool specFlagsGiven = false;
   std::string dtype; // --dtype: the element type of the flags' or file's kernel
+  std::string kvDtype; // --kv-dtype: that of its k and v (empty: as --dtype)
   // run
   std::optional<int64_t> batch, seqQ, seqKv;
   int64_t threads = 0;

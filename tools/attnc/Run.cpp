@@ -138,7 +138,11 @@ void printKernel(const KernelSpec &s) {
     mask += fmt::format(" ({})", toString(s.alignment));
   fmt::print("kernel    @{}: q_heads {}, kv_heads {}, d_qk {}, d_v {}, {}, "
              "mask {}, layout {}{}{}{}\n",
-             s.name, s.qHeads, s.kvHeads, s.dQk, s.dV, s.elementType, mask,
+             s.name, s.qHeads, s.kvHeads, s.dQk, s.dV,
+             s.kvElementType == s.elementType
+                 ? s.elementType
+                 : fmt::format("{} (k, v {})", s.elementType, s.kvElementType),
+             mask,
              toString(s.layout), s.softcap ? fmt::format(", softcap {}", s.softcap) : "",
              s.scoreMod != ScoreMod::None
                  ? fmt::format(", score_mod {}", toString(s.scoreMod))
@@ -164,9 +168,77 @@ void printTime(std::vector<double> millis, const KernelSpec &s,
              median, millis.size(), millis.front(), flops / (median * 1e6));
 }
 
+/// Host buffers for O and LSE, and the views of one call. With `typed`
+/// (the CPU target), q and o are held in the kernel's element type and k
+/// and v in its kv element type, rounded to nearest even from the inputs;
+/// otherwise every view is f32 (the CUDA paths convert for the device).
+struct HostCall {
+  std::vector<float> out, lse;
+  std::vector<uint16_t> q16, k16, v16, out16;
+  AttentionArgs args;
+  HostCall(const KernelSpec &s, Inputs &in, bool typed = false) {
+    out.assign(in.batch * in.seqQ * s.qHeads * s.dV, 0.f);
+    lse.assign(s.lse ? in.batch * s.qHeads * in.seqQ : 0, 0.f);
+    auto view = [&](std::vector<float> &data, std::vector<uint16_t> &half,
+                    DType type, int64_t seq, int64_t heads, int64_t dim) {
+      TensorView t = denseView(data.data(), s.layout, in.batch, seq, heads, dim);
+      HalfKind kind;
+      if (!typed || !halfKindOf(toString(type), kind))
+        return t;
+      half.resize(data.size());
+      for (size_t i = 0; i < data.size(); ++i)
+        half[i] = toHalfBits(data[i], kind);
+      t.data = half.data();
+      t.dtype = type;
+      return t;
+    };
+    const DType qType = dtypeNamed(s.elementType);
+    const DType kvType = dtypeNamed(s.kvElementType);
+    args = {view(in.q, q16, qType, in.seqQ, s.qHeads, s.dQk),
+            view(in.k, k16, kvType, in.seqKv, s.kvHeads, s.dQk),
+            view(in.v, v16, kvType, in.seqKv, s.kvHeads, s.dV),
+            view(out, out16, qType, in.seqQ, s.qHeads, s.dV),
+            {}};
+    if (s.lse)
+      args.lse = lseView(lse.data(), in.batch, s.qHeads, in.seqQ);
+    args.inputs = in.declared.tensors;
+  }
+  /// O as floats (exact, whatever its element type).
+  std::vector<float> outputFloats() const {
+    if (out16.empty())
+      return out;
+    std::vector<float> x(out16.size());
+    HalfKind kind = args.o.dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = fromHalfBits(out16[i], kind);
+    return x;
+  }
+  /// Block-sparse kernels: the block mask of the kernel's own mask for this
+  /// shape, printed with its density.
+  Status attachBlockMask(const KernelSpec &s) {
+    if (s.blockQ == 0)
+      return Status::success();
+    auto start = std::chrono::steady_clock::now();
+    auto built = buildBlockMask(s, args);
+    if (!built.ok())
+      return built.status();
+    blocks = std::move(*built);
+    args.blockMask = blocks.args();
+    fmt::print("blocks    {}x{} blocks from the kernel's mask: {:.1f}% visited "
+               "(built in {:.1f} ms)\n",
+               s.blockQ, s.blockKv, 100 * blocks.density(),
+               std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now() - start)
+                   .count());
+    return Status::success();
+  }
+  BlockMask blocks;
+};
+
 /// The float64 check and the .npy outputs, the same for both targets.
 int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
-                  const AttentionArgs &args) {
+                  const HostCall &call) {
+  const AttentionArgs &args = call.args;
   int rc = 0;
   if (o.check) {
     Comparison c = compareWithReference(s, args);
@@ -190,7 +262,11 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
         s.layout == Layout::BSHD
             ? std::vector<int64_t>{in.batch, in.seqQ, s.qHeads, s.dV}
             : std::vector<int64_t>{in.batch, s.qHeads, in.seqQ, s.dV};
-    if (Status st = writeNpy(o.outFile, shape, static_cast<float *>(args.o.data));
+    // f16 outputs are written as float16, bf16 ones as float32 (exact:
+    // NumPy has no bf16).
+    if (Status st = writeNpy(o.outFile, shape, call.outputFloats().data(),
+                             args.o.dtype == DType::F16 ? DType::F16
+                                                        : DType::F32);
         !st.ok())
       return exitWith(st);
     fmt::print("wrote     {} {}\n", o.outFile, fmt::join(shape, "x"));
@@ -205,44 +281,6 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
   }
   return rc;
 }
-
-/// Host buffers for O and LSE, and the views of one call.
-struct HostCall {
-  std::vector<float> out, lse;
-  AttentionArgs args;
-  HostCall(const KernelSpec &s, Inputs &in) {
-    out.assign(in.batch * in.seqQ * s.qHeads * s.dV, 0.f);
-    lse.assign(s.lse ? in.batch * s.qHeads * in.seqQ : 0, 0.f);
-    args = {denseView(in.q.data(), s.layout, in.batch, in.seqQ, s.qHeads, s.dQk),
-            denseView(in.k.data(), s.layout, in.batch, in.seqKv, s.kvHeads, s.dQk),
-            denseView(in.v.data(), s.layout, in.batch, in.seqKv, s.kvHeads, s.dV),
-            denseView(out.data(), s.layout, in.batch, in.seqQ, s.qHeads, s.dV),
-            {}};
-    if (s.lse)
-      args.lse = lseView(lse.data(), in.batch, s.qHeads, in.seqQ);
-    args.inputs = in.declared.tensors;
-  }
-  /// Block-sparse kernels: the block mask of the kernel's own mask for this
-  /// shape, printed with its density.
-  Status attachBlockMask(const KernelSpec &s) {
-    if (s.blockQ == 0)
-      return Status::success();
-    auto start = std::chrono::steady_clock::now();
-    auto built = buildBlockMask(s, args);
-    if (!built.ok())
-      return built.status();
-    blocks = std::move(*built);
-    args.blockMask = blocks.args();
-    fmt::print("blocks    {}x{} blocks from the kernel's mask: {:.1f}% visited "
-               "(built in {:.1f} ms)\n",
-               s.blockQ, s.blockKv, 100 * blocks.density(),
-               std::chrono::duration<double, std::milli>(
-                   std::chrono::steady_clock::now() - start)
-                   .count());
-    return Status::success();
-  }
-  BlockMask blocks;
-};
 
 int report(const Status &st) { return exitWith(st); }
 
@@ -294,7 +332,7 @@ int runCuda(const Options &o, const KernelIr &ir) {
   fmt::print("inputs    rounded to {} on the host; the check uses the rounded "
              "values\n",
              s.elementType);
-  return checkAndWrite(o, s, *in, call.args);
+  return checkAndWrite(o, s, *in, call);
 }
 
 /// attnc run --target cuda-sim: the CUDA kernel text, emulated on the CPU.
@@ -337,7 +375,7 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   fmt::print("inputs    rounded to {} on the host; the check uses the rounded "
              "values\n",
              s.elementType);
-  return checkAndWrite(o, s, *in, call.args);
+  return checkAndWrite(o, s, *in, call);
 }
 
 } // namespace
@@ -415,7 +453,7 @@ int runCommand(const Options &o) {
   double compileMillis = millisSince(start);
   const KernelSpec &t = kernel->spec();
 
-  HostCall call(s, *in);
+  HostCall call(s, *in, /*typed=*/true);
   if (Status st = call.attachBlockMask(s); !st.ok())
     return report(st);
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
@@ -436,7 +474,11 @@ int runCommand(const Options &o) {
     millis.push_back(millisSince(start));
   }
   printTime(millis, s, call.args);
-  return checkAndWrite(o, s, *in, call.args);
+  if (s.elementType != "f32" || s.kvElementType != "f32")
+    fmt::print("inputs    rounded to {} (q) and {} (k, v) on the host; the "
+               "check uses the rounded values\n",
+               s.elementType, s.kvElementType);
+  return checkAndWrite(o, s, *in, call);
 }
 
 } // namespace attnc::cli

@@ -132,7 +132,7 @@ std::string mlir::attn::cudaEntryName(KernelOp op) {
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
   abi::ElementType element = op.getElementType().isBF16() ? abi::ElementType::BF16
                                                           : abi::ElementType::F16;
-  return abi::kernelArgs(element, op.getLseOrDefault(),
+  return abi::kernelArgs(element, element, op.getLseOrDefault(),
                          static_cast<bool>(op.getBlockSparseAttr()),
                          abi::inputArgs(op.getInputsAttr()));
 }

@@ -32,6 +32,8 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
   if (!type.isF16() && !type.isBF16())
     return op.emitOpError("the cuda backend needs element_type f16 or bf16, got ")
            << type;
+  if (op.getKvElementTypeOrDefault() != type)
+    return unsupported(Twine("kv_element_type different from element_type"));
   int64_t dQk = op.getDQk(), dV = op.getDvOrDefault();
   if (dQk % 8 || dV % 8 || dQk > 256 || dV > 256)
     return op.emitOpError("the cuda backend needs head dims that are multiples "

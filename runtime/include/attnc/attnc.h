@@ -9,11 +9,15 @@
  * Tensors are views in the logical order [batch, heads, seq, dim] with
  * strides in elements (dim stride 1) and an element type; BSHD and BHSD
  * buffers differ only in their strides (see attnc_tensor_dense). On the CPU
- * target they are float32 host memory. On the CUDA target (f16/bf16
+ * target they are host memory of the kernel's element types: q and o of
+ * `dtype`, k and v of `kv_dtype` (f32, or 16-bit f16/bf16 bit patterns),
+ * with f32 accumulation. On the CUDA target (f16/bf16
  * kernels) `data` is a device address (a CUdeviceptr cast to void *) of
  * 16-bit elements, 16-byte aligned, with batch, head and seq strides
  * multiples of 8; LSE stays float32 on the device.
  *
+ * ABI 2 (libattnc.so.2): attnc_spec gained `kv_dtype` (its size changed);
+ * the CPU target takes f16 and bf16 tensors.
  * ABI 1 (libattnc.so.1): attnc_tensor gained `dtype` and its `data` became
  * void *; attnc_tensor_dense takes the element type.
  */
@@ -62,8 +66,8 @@ typedef enum attnc_alignment {
   ATTNC_ALIGN_BOTTOM_RIGHT = 2
 } attnc_alignment;
 typedef enum attnc_layout { ATTNC_LAYOUT_BSHD = 0, ATTNC_LAYOUT_BHSD = 1 } attnc_layout;
-/* Element type of q, k, v and o (f32 on the CPU, f16 or bf16 on CUDA),
- * and of declared inputs (f32 or i32). */
+/* Element type of q, k, v and o (f32, f16 or bf16 on the CPU, f16 or bf16
+ * on CUDA), and of declared inputs (f32 or i32). */
 typedef enum attnc_dtype {
   ATTNC_DTYPE_F32 = 0,
   ATTNC_DTYPE_F16 = 1,
@@ -84,8 +88,10 @@ typedef struct attnc_spec {
   attnc_layout layout;
   int decode; /* nonzero: few query rows per call */
   int lse;    /* nonzero: also write the log-sum-exp per row */
-  attnc_dtype dtype; /* 0: f32 */
+  attnc_dtype dtype; /* q and o; 0: f32 */
   int alibi;         /* nonzero: ALiBi with BLOOM/MPT slopes */
+  attnc_dtype kv_dtype; /* k and v; 0 (F32): the same as dtype. An f32
+                           kernel may read an f16 or bf16 KV cache. */
 } attnc_spec;
 
 /* A view: data, element type, sizes and strides in [batch, heads, seq,

@@ -1,10 +1,5 @@
 // RUN: attn-opt %s --split-input-file --verify-diagnostics --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1" --convert-attn-to-scf
 
-// expected-error@+1 {{the cpu backend does not support element_type 'f16' yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16}
-
-// -----
-
 // Block-sparse tiles must tile the sparse blocks.
 // expected-error@+1 {{block_kv (40) must be a multiple of block_n (32) for the cpu backend}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 40>, schedule = #attn.schedule<block_n = 32, micro_n = 16, vector_width = 8>}

@@ -5,6 +5,11 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32}
 
 // -----
 
+// expected-error@+1 {{the cuda backend does not support kv_element_type different from element_type yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, kv_element_type = bf16}
+
+// -----
+
 // expected-error@+1 {{the cuda backend needs head dims that are multiples of 8 up to 256, got d_qk = 20, d_v = 20}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 20, element_type = f16}
 
