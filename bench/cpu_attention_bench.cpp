@@ -3,12 +3,15 @@
 //
 //   prefill: fused attnc vs (a) OpenBLAS sgemm alone on the Q K^T shape and
 //            (b) an unfused baseline: sgemm Q K^T, mask + softmax, sgemm P V
-//   decode:  fused attnc (seq_q = 1) as GB/s of K/V read vs memcpy bandwidth
+//   decode:  fused attnc (seq_q = 1) as GB/s of K/V read vs a read-only
+//            streaming kernel over the same K/V bytes, on the same threads
+//            (memcpy also writes, and would flatter the ratio)
 //
 // OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it loads; these
 // machines set them to work around old bugs and they slow sgemm down, so the
 // benchmark re-executes itself without them (design.md, "Measuring").
 #include "runtime/CpuKernel.h"
+#include "runtime/Half.h"
 #include "runtime/Reference.h"
 #include "runtime/Spec.h"
 #include "runtime/ThreadPool.h"
@@ -185,45 +188,113 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
              flops / unfused / 1e9, fusedRate / sgemmRate, unfused / fused);
 }
 
-void runDecode(int64_t seqKv, unsigned threads, int reps, std::mt19937 &rng) {
-  const int64_t qHeads = 32, kvHeads = 8, d = 128;
+/// Reads [begin, end) of `bytes` with 64-byte vector loads into four
+/// accumulators and returns a value that depends on every byte (so the reads
+/// cannot be dropped): a read-only stream, the decode baseline.
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+#endif
+float streamRead512(const char *bytes, size_t begin, size_t end) {
+  typedef float V __attribute__((vector_size(64), aligned(4)));
+  V a{}, b{}, c{}, d{};
+  size_t i = begin;
+  for (; i + 256 <= end; i += 256) {
+    a += *reinterpret_cast<const V *>(bytes + i);
+    b += *reinterpret_cast<const V *>(bytes + i + 64);
+    c += *reinterpret_cast<const V *>(bytes + i + 128);
+    d += *reinterpret_cast<const V *>(bytes + i + 192);
+  }
+  V s = (a + b) + (c + d);
+  float sum = 0;
+  for (int l = 0; l < 16; ++l)
+    sum += s[l];
+  for (; i < end; ++i)
+    sum += bytes[i];
+  return sum;
+}
+
+struct DecodeShape {
+  int64_t batch, qHeads, kvHeads, seqKv;
+  DType kvType;
+};
+
+/// Decode, f32 queries over a K/V cache of `kvType`: attnc's GB/s (K and V
+/// bytes at their element size over the kernel's time) against the
+/// read-only stream over the same K and V buffers, on the same pool
+/// threads, interleaved run by run.
+void runDecode(const DecodeShape &s, unsigned threads, int reps,
+               std::mt19937 &rng) {
+  const int64_t d = 128;
   KernelRequest spec;
   spec.name = "decode";
-  spec.qHeads = qHeads;
-  spec.kvHeads = kvHeads;
+  spec.qHeads = s.qHeads;
+  spec.kvHeads = s.kvHeads;
   spec.dQk = d;
   spec.layout = Layout::BHSD;
   spec.mask = MaskKind::Causal;
   spec.alignment = Alignment::BottomRight;
   spec.mode = Mode::Decode;
+  if (s.kvType != DType::F32)
+    spec.kvElementType = toString(s.kvType);
   auto kernel = compileOrExit(spec);
-  std::vector<float> q = uniformInputs(qHeads * d, rng);
-  std::vector<float> k = uniformInputs(kvHeads * seqKv * d, rng);
-  std::vector<float> v = uniformInputs(kvHeads * seqKv * d, rng);
+  const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;
+  const int64_t elementBytes = sizeOf(s.kvType);
+  std::vector<float> q = uniformInputs(s.batch * s.qHeads * d, rng);
   std::vector<float> o(q.size());
-  AttentionArgs args{denseView(q.data(), Layout::BHSD, 1, 1, qHeads, d),
-                     denseView(k.data(), Layout::BHSD, 1, seqKv, kvHeads, d),
-                     denseView(v.data(), Layout::BHSD, 1, seqKv, kvHeads, d),
-                     denseView(o.data(), Layout::BHSD, 1, 1, qHeads, d),
-                     {}};
-  // Copy bandwidth: the same number of bytes, memcpy split over the threads.
-  size_t bytes = (k.size() + v.size()) * sizeof(float);
-  std::vector<char> src(bytes, 1), dst(bytes, 0);
+  // K and V: random bytes of the cache's type (16-bit values from floats).
+  std::vector<char> k(kvElements * elementBytes), v(k.size());
+  for (std::vector<char> *x : {&k, &v}) {
+    std::vector<float> values = uniformInputs(kvElements, rng);
+    for (int64_t i = 0; i < kvElements; ++i) {
+      if (s.kvType == DType::F32) {
+        std::memcpy(x->data() + 4 * i, &values[i], 4);
+      } else {
+        uint16_t bits = toHalfBits(
+            values[i], s.kvType == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
+        std::memcpy(x->data() + 2 * i, &bits, 2);
+      }
+    }
+  }
+  auto kvView = [&](std::vector<char> &x) {
+    TensorView t = denseView(reinterpret_cast<float *>(x.data()), Layout::BHSD,
+                             s.batch, s.seqKv, s.kvHeads, d);
+    t.dtype = s.kvType;
+    return t;
+  };
+  AttentionArgs args{
+      denseView(q.data(), Layout::BHSD, s.batch, 1, s.qHeads, d), kvView(k),
+      kvView(v), denseView(o.data(), Layout::BHSD, s.batch, 1, s.qHeads, d), {}};
+  if (Status st = kernel->run(args, threads); !st.ok()) {
+    fmt::print(stderr, "decode run failed: {}\n", st.message());
+    std::exit(1);
+  }
+  const size_t bytes = k.size() + v.size();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  volatile float sink = 0;
+  auto stream = [&] {
+    ThreadPool::shared().parallelFor(threads, threads, [&](int64_t t) {
+      float sum = 0;
+      for (const std::vector<char> *x : {&k, &v}) {
+        size_t per = (x->size() / threads + 255) / 256 * 256;
+        size_t begin = std::min(x->size(), t * per);
+        size_t end = std::min(x->size(), begin + per);
+        if (avx512) {
+          sum += streamRead512(x->data(), begin, end);
+        } else {
+          for (size_t i = begin; i < end; i += 64) // one load a cache line
+            sum += x->data()[i];
+        }
+      }
+      sink = sink + sum;
+    });
+  };
   std::vector<double> t = interleavedMedians(
-      reps, {[&] { (void)kernel->run(args, threads); },
-             [&] {
-               onThreads(threads, [&](unsigned t) {
-                 size_t per = (bytes + threads - 1) / threads;
-                 size_t begin = std::min(bytes, t * per),
-                        end = std::min(bytes, begin + per);
-                 std::memcpy(dst.data() + begin, src.data() + begin,
-                             end - begin);
-               });
-             }});
-  double fused = t[0], copy = t[1];
-  double fusedGBs = bytes / fused / 1e9, copyGBs = bytes / copy / 1e9;
-  fmt::print("{:>7} {:>7} {:>9.1f} | {:>8.1f} {:>8.1f} | {:>8.2f}\n", threads,
-             seqKv, bytes / 1e6, fusedGBs, copyGBs, fusedGBs / copyGBs);
+      reps, {[&] { (void)kernel->run(args, threads); }, stream});
+  double fusedGBs = bytes / t[0] / 1e9, streamGBs = bytes / t[1] / 1e9;
+  fmt::print("{:>7} {:>5} {:>5}/{:<2} {:>4} {:>7} {:>9.1f} | {:>8.1f} {:>8.1f} | "
+             "{:>8.2f}\n",
+             threads, s.batch, s.qHeads, s.kvHeads, toString(s.kvType), s.seqKv,
+             bytes / 1e6, fusedGBs, streamGBs, fusedGBs / streamGBs);
 }
 
 } // namespace
@@ -289,16 +360,26 @@ int main(int argc, char **argv) {
         }
   if (prefillOnly)
     return 0;
-  fmt::print("\ndecode (seq_q 1, GQA 32/8, d 128, causal bottom_right)\n"
-             "{:>7} {:>7} {:>9} | {:>8} {:>8} | {:>8}\n",
-             "threads", "seq_kv", "KV MB", "GB/s", "memcpy", "ratio");
-  std::vector<int64_t> kvs = quick ? std::vector<int64_t>{4096, 32768}
-                                   : std::vector<int64_t>{1024, 4096, 16384, 32768};
+  fmt::print("\ndecode (seq_q 1, f32 q and o over an f32/f16/bf16 K/V cache, "
+             "d 128, causal bottom_right)\n"
+             "{:>7} {:>5} {:>8} {:>4} {:>7} {:>9} | {:>8} {:>8} | {:>8}\n",
+             "threads", "batch", "heads", "kv", "seq_kv", "KV MB", "GB/s",
+             "stream", "ratio");
+  std::vector<DecodeShape> decodes;
+  for (DType kvType : {DType::F32, DType::F16, DType::BF16})
+    for (int64_t kvHeads : {8, 1}) {
+      for (int64_t seqKv : quick ? std::vector<int64_t>{4096, 32768}
+                                 : std::vector<int64_t>{4096, 16384, 32768})
+        decodes.push_back({1, 32, kvHeads, seqKv, kvType});
+      decodes.push_back({8, 32, kvHeads, 4096, kvType});
+    }
   for (unsigned threads : threadCounts)
-    for (int64_t seqKv : kvs)
-      if (!onlySeq || seqKv == onlySeq)
-        runDecode(seqKv, threads, reps, rng);
+    for (const DecodeShape &s : decodes)
+      if (!onlySeq || s.seqKv == onlySeq)
+        runDecode(s, threads, reps, rng);
   fmt::print("\nfused/sgemm: fused GFLOP/s over OpenBLAS sgemm GFLOP/s on the "
-             "Q K^T shape; speedup: unfused time over fused time.\n");
+             "Q K^T shape; speedup: unfused time over fused time. decode "
+             "ratio: attnc's GB/s over the read-only stream's on the same "
+             "bytes.\n");
   return 0;
 }

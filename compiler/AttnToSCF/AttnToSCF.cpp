@@ -307,17 +307,20 @@ private:
   /// f32 (f16 and bf16 elements are widened, exactly); lanes at or past
   /// `limit` (the head dim) read as 0 and touch no memory.
   Value loadRow(Value mem, ValueRange prefix, int64_t col, int64_t limit) {
+    return loadRowAt(mem, prefix, idx(col), std::min(s.width, limit - col));
+  }
+  /// The same from a run-time column: the first `lanes` lanes are read.
+  Value loadRowAt(Value mem, ValueRange prefix, Value col, int64_t lanes) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());
-    indices.push_back(idx(col));
+    indices.push_back(col);
     Type element = cast<MemRefType>(mem.getType()).getElementType();
     auto rowTy = VectorType::get({s.width}, element);
     Value x;
-    if (col + s.width <= limit) {
+    if (lanes == s.width) {
       x = b.create<vector::LoadOp>(rowTy, mem, indices);
     } else {
       Value mask = b.create<vector::CreateMaskOp>(
-          VectorType::get({s.width}, b.getI1Type()),
-          ValueRange{idx(limit - col)});
+          VectorType::get({s.width}, b.getI1Type()), ValueRange{idx(lanes)});
       Value zero = b.create<arith::ConstantOp>(
           DenseElementsAttr::get(rowTy, b.getFloatAttr(element, 0.0)));
       x = b.create<vector::MaskedLoadOp>(rowTy, mem, indices, mask, zero);
@@ -602,24 +605,40 @@ private:
   void packK(Value n0, Value cols) {
     Value fullRows = mul(b.create<arith::DivUIOp>(cols, idx(s.width)),
                          idx(s.width));
+    // A width x width block of keys j0.. and dims c..: `lanes` dims valid.
+    auto transposeChunk = [&](Value j0, Value c, int64_t lanes) {
+      SmallVector<Value> rows;
+      for (int64_t r = 0; r < s.width; ++r)
+        rows.push_back(loadRowAt(k, {batch, kvHead, add(n0, add(j0, idx(r)))},
+                                 c, lanes));
+      SmallVector<Value> columns = transposeBlock(std::move(rows));
+      for (int64_t e = 0; e < lanes; ++e)
+        storeVec(columns[e], ktMem(), ktAt(add(c, idx(e)), j0));
+    };
+    // Whole chunks of dims in a loop, not unrolled: unrolled, an innermost
+    // loop held d_qk/width chunks of loads and stores (d_qk scalar stores
+    // in the loop below), whose pairwise dependence checks took LLVM's
+    // loop-load elimination about 140 ms a compile (docs/perf.md, "Cold
+    // compile").
+    const int64_t whole = s.dQk / s.width * s.width;
     forEachRow(idx(0), fullRows, s.width, [&](Value j0) {
-      for (int64_t c = 0; c < s.dQk; c += s.width) {
-        SmallVector<Value> rows;
-        for (int64_t r = 0; r < s.width; ++r)
-          rows.push_back(
-              loadRow(k, {batch, kvHead, add(n0, add(j0, idx(r)))}, c, s.dQk));
-        SmallVector<Value> columns = transposeBlock(std::move(rows));
-        for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
-          storeVec(columns[e], ktMem(), ktAt(idx(c + e), j0));
-      }
+      forEachRow(idx(0), idx(whole), s.width,
+                 [&](Value c) { transposeChunk(j0, c, s.width); });
+      if (whole < s.dQk)
+        transposeChunk(j0, idx(whole), s.dQk - whole);
     });
+    // The keys of a short last tile that fill no block: a column at a time.
+    auto scatterChunk = [&](Value j, Value c, int64_t lanes) {
+      Value x = loadRowAt(k, {batch, kvHead, add(n0, j)}, c, lanes);
+      for (int64_t e = 0; e < lanes; ++e)
+        store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), ktMem(),
+              ktAt(add(c, idx(e)), j));
+    };
     forEachRow(fullRows, cols, 1, [&](Value j) {
-      for (int64_t c = 0; c < s.dQk; c += s.width) {
-        Value x = loadRow(k, {batch, kvHead, add(n0, j)}, c, s.dQk);
-        for (int64_t e = 0; e < std::min(s.width, s.dQk - c); ++e)
-          store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), ktMem(),
-                ktAt(idx(c + e), j));
-      }
+      forEachRow(idx(0), idx(whole), s.width,
+                 [&](Value c) { scatterChunk(j, c, s.width); });
+      if (whole < s.dQk)
+        scatterChunk(j, idx(whole), s.dQk - whole);
     });
   }
 
