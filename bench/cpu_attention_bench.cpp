@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -188,6 +189,77 @@ void runPrefill(const PrefillShape &s, unsigned threads, int reps,
              flops / unfused / 1e9, fusedRate / sgemmRate, unfused / fused);
 }
 
+/// `count` random values stored as `type` (f32, or 16-bit f16/bf16 bits).
+std::vector<char> randomTensor(int64_t count, DType type, std::mt19937 &rng) {
+  std::vector<float> values = uniformInputs(count, rng);
+  std::vector<char> bytes(count * sizeOf(type));
+  for (int64_t i = 0; i < count; ++i) {
+    if (type == DType::F32) {
+      std::memcpy(bytes.data() + 4 * i, &values[i], 4);
+    } else {
+      uint16_t bits = toHalfBits(
+          values[i], type == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
+      std::memcpy(bytes.data() + 2 * i, &bits, 2);
+    }
+  }
+  return bytes;
+}
+
+/// A dense BHSD view of `bytes` holding `type` elements.
+TensorView typedView(std::vector<char> &bytes, DType type, int64_t batch,
+                     int64_t seq, int64_t heads, int64_t dim) {
+  TensorView t = denseView(reinterpret_cast<float *>(bytes.data()),
+                           Layout::BHSD, batch, seq, heads, dim);
+  t.dtype = type;
+  return t;
+}
+
+/// Prefill with bf16 and f16 tensors (q, k, v and o) against the f32 kernel
+/// on the same shape, interleaved run by run: GFLOP/s and the ratio to f32.
+void runHalfPrefill(const PrefillShape &s, unsigned threads, int reps,
+                    std::mt19937 &rng) {
+  const DType types[] = {DType::F32, DType::BF16, DType::F16};
+  std::vector<std::unique_ptr<CpuKernel>> kernels;
+  std::vector<std::vector<char>> buffers;
+  std::vector<AttentionArgs> args;
+  buffers.reserve(12);
+  for (DType type : types) {
+    KernelRequest spec;
+    spec.name = "half";
+    spec.qHeads = s.qHeads;
+    spec.kvHeads = s.kvHeads;
+    spec.dQk = s.d;
+    spec.layout = Layout::BHSD;
+    spec.elementType = toString(type);
+    if (s.causal) {
+      spec.mask = MaskKind::Causal;
+      spec.alignment = Alignment::TopLeft;
+    }
+    kernels.push_back(compileOrExit(spec));
+    auto tensor = [&](int64_t heads) -> std::vector<char> & {
+      buffers.push_back(randomTensor(heads * s.seq * s.d, type, rng));
+      return buffers.back();
+    };
+    std::vector<char> &q = tensor(s.qHeads), &k = tensor(s.kvHeads),
+                      &v = tensor(s.kvHeads), &o = tensor(s.qHeads);
+    args.push_back({typedView(q, type, 1, s.seq, s.qHeads, s.d),
+                    typedView(k, type, 1, s.seq, s.kvHeads, s.d),
+                    typedView(v, type, 1, s.seq, s.kvHeads, s.d),
+                    typedView(o, type, 1, s.seq, s.qHeads, s.d),
+                    {}});
+  }
+  std::vector<std::function<void()>> runs;
+  for (size_t i = 0; i < kernels.size(); ++i)
+    runs.push_back([&, i] { (void)kernels[i]->run(args[i], threads); });
+  std::vector<double> t = interleavedMedians(reps, runs);
+  double flops = attentionFlops(kernels[0]->spec(), args[0]);
+  fmt::print("{:>7} {:>3} {:>5}/{:<3} {:>6} {:>7} | {:>8.1f} {:>8.1f} {:>8.1f} | "
+             "{:>8.2f} {:>8.2f}\n",
+             threads, s.d, s.qHeads, s.kvHeads, s.seq,
+             s.causal ? "causal" : "none", flops / t[0] / 1e9,
+             flops / t[1] / 1e9, flops / t[2] / 1e9, t[0] / t[1], t[0] / t[2]);
+}
+
 /// Reads [begin, end) of `bytes` with 64-byte vector loads into four
 /// accumulators and returns a value that depends on every byte (so the reads
 /// cannot be dropped): a read-only stream, the decode baseline.
@@ -238,32 +310,15 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
     spec.kvElementType = toString(s.kvType);
   auto kernel = compileOrExit(spec);
   const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;
-  const int64_t elementBytes = sizeOf(s.kvType);
   std::vector<float> q = uniformInputs(s.batch * s.qHeads * d, rng);
   std::vector<float> o(q.size());
-  // K and V: random bytes of the cache's type (16-bit values from floats).
-  std::vector<char> k(kvElements * elementBytes), v(k.size());
-  for (std::vector<char> *x : {&k, &v}) {
-    std::vector<float> values = uniformInputs(kvElements, rng);
-    for (int64_t i = 0; i < kvElements; ++i) {
-      if (s.kvType == DType::F32) {
-        std::memcpy(x->data() + 4 * i, &values[i], 4);
-      } else {
-        uint16_t bits = toHalfBits(
-            values[i], s.kvType == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
-        std::memcpy(x->data() + 2 * i, &bits, 2);
-      }
-    }
-  }
-  auto kvView = [&](std::vector<char> &x) {
-    TensorView t = denseView(reinterpret_cast<float *>(x.data()), Layout::BHSD,
-                             s.batch, s.seqKv, s.kvHeads, d);
-    t.dtype = s.kvType;
-    return t;
-  };
+  std::vector<char> k = randomTensor(kvElements, s.kvType, rng),
+                    v = randomTensor(kvElements, s.kvType, rng);
   AttentionArgs args{
-      denseView(q.data(), Layout::BHSD, s.batch, 1, s.qHeads, d), kvView(k),
-      kvView(v), denseView(o.data(), Layout::BHSD, s.batch, 1, s.qHeads, d), {}};
+      denseView(q.data(), Layout::BHSD, s.batch, 1, s.qHeads, d),
+      typedView(k, s.kvType, s.batch, s.seqKv, s.kvHeads, d),
+      typedView(v, s.kvType, s.batch, s.seqKv, s.kvHeads, d),
+      denseView(o.data(), Layout::BHSD, s.batch, 1, s.qHeads, d), {}};
   if (Status st = kernel->run(args, threads); !st.ok()) {
     fmt::print(stderr, "decode run failed: {}\n", st.message());
     std::exit(1);
@@ -358,6 +413,17 @@ int main(int argc, char **argv) {
           int64_t qHeads = seq <= 2048 ? 32 : seq <= 4096 ? 8 : 4;
           runPrefill({qHeads, qHeads / 4, d, seq, causal}, threads, reps, rng);
         }
+  fmt::print("\nprefill in half precision (q, k, v, o of one type, f32 "
+             "accumulation) against the f32 kernel, same shapes, interleaved\n"
+             "{:>7} {:>3} {:>9} {:>6} {:>7} | {:>8} {:>8} {:>8} | {:>8} {:>8}\n",
+             "threads", "d", "heads", "seq", "mask", "f32", "bf16", "f16",
+             "bf16/f32", "f16/f32");
+  for (unsigned threads : threadCounts)
+    for (int64_t seq : quick ? std::vector<int64_t>{2048}
+                             : std::vector<int64_t>{2048, 4096})
+      if (!decodeOnly && (!onlySeq || seq == onlySeq) && (!onlyD || onlyD == 128))
+        runHalfPrefill({seq <= 2048 ? 32 : 8, seq <= 2048 ? 8 : 2, 128, seq, true},
+                       threads, reps, rng);
   if (prefillOnly)
     return 0;
   fmt::print("\ndecode (seq_q 1, f32 q and o over an f32/f16/bf16 K/V cache, "

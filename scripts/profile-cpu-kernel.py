@@ -9,8 +9,11 @@ innermost loop, with each loop's instruction mix (vfmadd231ps: micro-kernels,
 vpermt2ps: K transposes, vrndscaleps/vfmadd213ps: exp, ...).
 
   scripts/profile-cpu-kernel.py --q-heads 32 --kv-heads 8 --head-dim 128 --seq 2048
+  scripts/profile-cpu-kernel.py --decode --seq 16384 -- --kv-dtype f16
 
-Needs perf and g++; prefill only, BHSD, batch 1, one thread.
+Needs perf and g++ (perf samples cpu-clock, so it works on VMs without
+hardware counters); BHSD, batch 1, one thread; --decode profiles one query
+row against --seq keys.
 """
 import argparse
 import collections
@@ -35,30 +38,39 @@ using Fn = void (*)(D<4> *, D<4> *, D<4> *, D<4> *, D<3> *, D<1> *, int64_t, int
                     D<3> *, D<1, int64_t> *);
 int main(int argc, char **argv) {
   const int64_t H = atol(argv[2]), KH = atol(argv[3]), S = atol(argv[4]), Dm = atol(argv[5]),
-                BN = atol(argv[6]), items = atol(argv[7]);
+                BN = atol(argv[6]), items = atol(argv[7]), SQ = atol(argv[9]),
+                KB = atol(argv[10]); // bytes per K/V element: 4, or 2 (f16/bf16)
   Fn fn = (Fn)dlsym(dlopen(argv[1], RTLD_NOW), argv[8]);
   if (!fn) return 1;
-  const int64_t tiles = (S + BN - 1) / BN;
-  std::vector<float> q(H * S * Dm), k(KH * S * Dm), v(KH * S * Dm), o(H * S * Dm), kt(tiles * Dm * BN);
+  const int64_t tiles = (S + BN - 1) / BN, slots = SQ > 1 ? tiles : 0;
+  std::vector<float> q(H * SQ * Dm), o(H * SQ * Dm), lse(H * SQ), kt(tiles * Dm * BN);
+  std::vector<float> k(KH * S * Dm), v(KH * S * Dm); // 16-bit K/V use half of it
   std::vector<int64_t> tags(tiles);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   for (auto *x : {&q, &k, &v}) for (float &e : *x) e = u(rng);
+  if (KB == 2) // 16-bit patterns of values in [-1, 1] (f16 and bf16 alike)
+    for (auto *x : {&k, &v}) {
+      uint16_t *h = reinterpret_cast<uint16_t *>(x->data());
+      for (int64_t i = 0; i < KH * S * Dm; ++i) h[i] = 0x3800 | (rng() & 0x83ff);
+    }
   auto mk = [](float *p, int64_t h, int64_t d, int64_t s) {
     return D<4>{p, p, 0, {1, h, s, d}, {h * s * d, s * d, d, 1}};
   };
-  D<4> dq = mk(q.data(), H, Dm, S), dk = mk(k.data(), KH, Dm, S), dv = mk(v.data(), KH, Dm, S),
-       dO = mk(o.data(), H, Dm, S);
-  D<3> dl{nullptr, nullptr, 0, {1, H, S}, {H * S, S, 1}};
+  D<4> dq = mk(q.data(), H, Dm, SQ), dk = mk(k.data(), KH, Dm, S), dv = mk(v.data(), KH, Dm, S),
+       dO = mk(o.data(), H, Dm, SQ);
+  D<3> dl{lse.data(), lse.data(), 0, {1, H, SQ}, {H * SQ, SQ, 1}};
   D<1> dp{nullptr, nullptr, 0, {0}, {1}};
-  D<3> dkt{kt.data(), kt.data(), 0, {tiles, Dm, BN}, {Dm * BN, BN, 1}};
+  D<3> dkt{kt.data(), kt.data(), 0, {slots, Dm, BN}, {Dm * BN, BN, 1}};
   D<1, int64_t> dt{tags.data(), tags.data(), 0, {tiles}, {1}};
   for (int rep = 0; rep < 3; ++rep) {
     std::fill(tags.begin(), tags.end(), 0);
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < items; ++i) fn(&dq, &dk, &dv, &dO, &dl, &dp, 1, i, i + 1, &dkt, &dt);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    printf("%.1f ms, %.1f GFLOP/s\n", ms, 4.0 * H * S * S * Dm / ms / 1e6);
+    printf("%.1f ms, %.1f GFLOP/s", ms, 4.0 * H * SQ * S * Dm / ms / 1e6);
+    if (SQ == 1) printf(", %.1f GB/s of K/V", 2.0 * KH * S * Dm * KB / ms / 1e6);
+    printf("\n");
   }
 }
 """
@@ -72,12 +84,16 @@ def main():
     ap.add_argument("--head-dim", type=int, default=128)
     ap.add_argument("--seq", type=int, default=2048)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--decode", action="store_true", help="a decode kernel: one query row, --seq keys")
     ap.add_argument("extra", nargs="*", help="more attnc spec flags, after --")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="attnc-profile-")
+    # --lse: the harness passes an LSE buffer, so the kernel must take one.
+    mode = ["--mode", "decode"] if a.decode else []
     run = subprocess.run([a.attnc, "run", "--q-heads", str(a.q_heads), "--kv-heads", str(a.kv_heads),
                           "--head-dim", str(a.head_dim), "--layout", "bhsd", "--seq-q", "16",
-                          "--reps", "1", "--no-check", "--cache-dir", work] + a.extra,
+                          "--threads", "1", "--reps", "1", "--no-check", "--cache-dir", work,
+                          "--lse", os.path.join(work, "lse.npy")] + mode + a.extra,
                          capture_output=True, text=True)
     if run.returncode:
         sys.exit(run.stderr)
@@ -101,10 +117,12 @@ def main():
     group = a.q_heads // a.kv_heads
     heads_per_item = next(h for h in range(min(group, block_m), 0, -1) if group % h == 0 and block_m % h == 0)
     positions = block_m // heads_per_item
-    items = (a.q_heads // heads_per_item) * ((a.seq + positions - 1) // positions)
+    seq_q = 1 if a.decode else a.seq
+    items = (a.q_heads // heads_per_item) * ((seq_q + positions - 1) // positions)
+    kv_bytes = 2 if re.search(r"\(k, v b?f16\)|d_v \d+, b?f16,", run.stdout) else 4
     args = [exe, lib, str(a.q_heads), str(a.kv_heads), str(a.seq), str(a.head_dim), str(block_n),
-            str(items), "_mlir_ciface_attention"]
-    subprocess.run(["perf", "record", "-q", "-o", data] + args, check=True)
+            str(items), "_mlir_ciface_attention", str(seq_q), str(kv_bytes)]
+    subprocess.run(["perf", "record", "-e", "cpu-clock", "-q", "-o", data] + args, check=True)
     ann = subprocess.run(["perf", "annotate", "-i", data, "--stdio", "attention"],
                          capture_output=True, text=True).stdout
     rows = []
