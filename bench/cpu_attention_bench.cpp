@@ -137,18 +137,25 @@ void unfusedHeads(const PrefillShape &s, PrefillData &data, int64_t first,
   }
 }
 
-void runPrefill(const PrefillShape &s, unsigned threads, int reps,
-                std::mt19937 &rng) {
+/// The prefill kernel of shape `s` (BHSD; causal masks are top-left).
+KernelRequest prefillSpec(const PrefillShape &s, DType type = DType::F32) {
   KernelRequest spec;
   spec.name = "bench";
   spec.qHeads = s.qHeads;
   spec.kvHeads = s.kvHeads;
   spec.dQk = s.d;
   spec.layout = Layout::BHSD;
+  spec.elementType = toString(type);
   if (s.causal) {
     spec.mask = MaskKind::Causal;
     spec.alignment = Alignment::TopLeft;
   }
+  return spec;
+}
+
+void runPrefill(const PrefillShape &s, unsigned threads, int reps,
+                std::mt19937 &rng) {
+  KernelRequest spec = prefillSpec(s);
   auto kernel = compileOrExit(spec);
   PrefillData data;
   data.q = uniformInputs(s.qHeads * s.seq * s.d, rng);
@@ -224,17 +231,7 @@ void runHalfPrefill(const PrefillShape &s, unsigned threads, int reps,
   std::vector<AttentionArgs> args;
   buffers.reserve(12);
   for (DType type : types) {
-    KernelRequest spec;
-    spec.name = "half";
-    spec.qHeads = s.qHeads;
-    spec.kvHeads = s.kvHeads;
-    spec.dQk = s.d;
-    spec.layout = Layout::BHSD;
-    spec.elementType = toString(type);
-    if (s.causal) {
-      spec.mask = MaskKind::Causal;
-      spec.alignment = Alignment::TopLeft;
-    }
+    KernelRequest spec = prefillSpec(s, type);
     kernels.push_back(compileOrExit(spec));
     auto tensor = [&](int64_t heads) -> std::vector<char> & {
       buffers.push_back(randomTensor(heads * s.seq * s.d, type, rng));

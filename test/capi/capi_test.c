@@ -59,6 +59,23 @@ static double reference(const float *q, const float *k, const float *v,
   return sum > 0 ? out / sum : 0;
 }
 
+/* max |o - reference| over a whole dense BSHD output. */
+static double max_error(const float *o, const float *q, const float *k,
+                        const float *v, int b_, int sq, int skv, int hq,
+                        int hkv, int d) {
+  double worst = 0;
+  for (int b = 0; b < b_; ++b)
+    for (int h = 0; h < hq; ++h)
+      for (int i = 0; i < sq; ++i)
+        for (int c = 0; c < d; ++c) {
+          double want = reference(q, k, v, sq, skv, hq, hkv, d, b, h, i, c);
+          double diff = fabs(o[((b * sq + i) * hq + h) * d + c] - want);
+          if (diff > worst)
+            worst = diff;
+        }
+  return worst;
+}
+
 /* float -> bf16 bits, round to nearest even (finite inputs), and back. */
 static uint16_t to_bf16(float x) {
   uint32_t u;
@@ -106,16 +123,7 @@ int main(void) {
   attnc_tensor tl = attnc_tensor_lse(lse, B, HQ, SQ);
   CHECK(attnc_kernel_run(kernel, &tq, &tk, &tv, &to, &tl, 2, NULL) == ATTNC_OK,
         "%s", attnc_last_error());
-  double err = 0;
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < HQ; ++h)
-      for (int i = 0; i < SQ; ++i)
-        for (int c = 0; c < D; ++c) {
-          double want = reference(q, k, v, SQ, SKV, HQ, HKV, D, b, h, i, c);
-          double diff = fabs(o[((b * SQ + i) * HQ + h) * D + c] - want);
-          if (diff > err)
-            err = diff;
-        }
+  double err = max_error(o, q, k, v, B, SQ, SKV, HQ, HKV, D);
   CHECK(err < 1e-5, "max error %g", err);
 
   /* Run-time errors: wrong shapes, missing LSE, a stream on the CPU. */
@@ -248,16 +256,7 @@ int main(void) {
     attnc_tensor hv = attnc_tensor_dense(v16, ATTNC_DTYPE_BF16, ATTNC_LAYOUT_BSHD, B, SKV, HKV, D);
     CHECK(attnc_kernel_run(mixed, &tq, &hk, &hv, &to, &tl, 1, NULL) == ATTNC_OK,
           "%s", attnc_last_error());
-    double worst = 0;
-    for (int b = 0; b < B; ++b)
-      for (int h = 0; h < HQ; ++h)
-        for (int i = 0; i < SQ; ++i)
-          for (int c = 0; c < D; ++c) {
-            double want = reference(q, kr, vr, SQ, SKV, HQ, HKV, D, b, h, i, c);
-            double diff = fabs(o[((b * SQ + i) * HQ + h) * D + c] - want);
-            if (diff > worst)
-              worst = diff;
-          }
+    double worst = max_error(o, q, kr, vr, B, SQ, SKV, HQ, HKV, D);
     CHECK(worst < 1e-5, "bf16 KV cache: max error %g", worst);
     CHECK_ERROR(attnc_kernel_run(mixed, &tq, &tk, &hv, &to, &tl, 1, NULL),
                 ATTNC_ERROR_INVALID_ARGUMENT,
