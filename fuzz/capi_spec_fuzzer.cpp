@@ -35,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   s.lse = static_cast<int>(in.small(0, 1));
   setEnum(s.dtype, in.small(-1, 5));
   s.alibi = static_cast<int>(in.small(0, 1));
+  setEnum(s.kv_dtype, in.small(-1, 5));
   // A valid target only: passing an enum by value loads it, which is
   // undefined in C++ for values outside it (capi_test.c, in C, passes bad
   // ones).
