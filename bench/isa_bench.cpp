@@ -14,7 +14,7 @@
 
 namespace {
 
-double seconds(void (*loop)(long), long n) {
+[[maybe_unused]] double seconds(void (*loop)(long), long n) {
   auto start = std::chrono::steady_clock::now();
   loop(n);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -29,35 +29,33 @@ double seconds(void (*loop)(long), long n) {
 #define ATTNC_FMA(i) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" #i "\n\t"
 #define ATTNC_DP(i) "vdpbf16ps %%zmm30, %%zmm31, %%zmm" #i "\n\t"
 #define ATTNC_CVT(i) "vcvtph2ps %%ymm30, %%zmm" #i "\n\t"
+// Zeroes (AVX512F's EVEX vpxord, not vxorps: that needs AVX512DQ for
+// zmm16-31) the accumulators and the operands.
+#define ATTNC_ZERO(i) "vpxord %%zmm" #i ", %%zmm" #i ", %%zmm" #i "\n\t"
+#define ATTNC_PROLOGUE                                                         \
+  ATTNC_R24(ATTNC_ZERO) ATTNC_ZERO(30) ATTNC_ZERO(31) "mov %0, %%rcx\n1:\n\t"
+#define ATTNC_EPILOGUE "dec %%rcx\n\tjnz 1b\n\tvzeroupper"
 #define ATTNC_CLOBBERS                                                         \
-  "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",       \
+  "cc", "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",       \
       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",    \
       "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",  \
       "xmm30", "xmm31"
 constexpr int kPerIteration = 24;
 
 __attribute__((target("avx512f"))) void fmaLoop(long n) {
-  asm volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
-               "vxorps %%xmm31, %%xmm31, %%xmm31\n\t"
-               "mov %0, %%rcx\n1:\n\t" ATTNC_R24(ATTNC_FMA) "dec %%rcx\n\t"
-               "jnz 1b"
+  asm volatile(ATTNC_PROLOGUE ATTNC_R24(ATTNC_FMA) ATTNC_EPILOGUE
                :
                : "r"(n)
                : ATTNC_CLOBBERS);
 }
 __attribute__((target("avx512f,avx512bf16"))) void dpLoop(long n) {
-  asm volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
-               "vxorps %%xmm31, %%xmm31, %%xmm31\n\t"
-               "mov %0, %%rcx\n1:\n\t" ATTNC_R24(ATTNC_DP) "dec %%rcx\n\t"
-               "jnz 1b"
+  asm volatile(ATTNC_PROLOGUE ATTNC_R24(ATTNC_DP) ATTNC_EPILOGUE
                :
                : "r"(n)
                : ATTNC_CLOBBERS);
 }
 __attribute__((target("avx512f"))) void cvtLoop(long n) {
-  asm volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
-               "mov %0, %%rcx\n1:\n\t" ATTNC_R24(ATTNC_CVT) "dec %%rcx\n\t"
-               "jnz 1b"
+  asm volatile(ATTNC_PROLOGUE ATTNC_R24(ATTNC_CVT) ATTNC_EPILOGUE
                :
                : "r"(n)
                : ATTNC_CLOBBERS);

@@ -105,11 +105,13 @@ public:
     initializeLlvmOnce();
     ParsedKernel &p = *parsed;
     mlir::PassManager codegen(p.context.get());
-    // The module is verified once, after the pipeline, instead of after each
-    // of its passes: that took about 100 of 155 ms on the Llama-3 example
-    // (docs/perf.md, "Cold compile"). attn-opt and the lit tests still
-    // verify after every pass.
+    // Release builds verify the module once, after the pipeline, instead of
+    // after each of its passes: that took about 100 of 155 ms on the Llama-3
+    // example (docs/perf.md, "Cold compile"). Debug builds, attn-opt and the
+    // lit tests still verify after every pass.
+#ifdef NDEBUG
     codegen.enableVerifier(false);
+#endif
     mlir::attn::buildAttnCpuCodegenPipeline(codegen);
     if (mlir::failed(codegen.run(*p.module)))
       return p.fail("lowering failed");
@@ -171,7 +173,7 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
       return abi::ElementType::F32;
     }
   };
-  return abi::kernelArgs(named(s.elementType), named(s.kvElementType), s.lse,
+  return abi::kernelArgs(named(s.elementType), named(s.kvType()), s.lse,
                          s.blockQ > 0, inputs);
 }
 

@@ -51,8 +51,12 @@ struct KernelSpec {
   std::string name;
   int64_t qHeads = 0, kvHeads = 0;
   int64_t dQk = 0, dV = 0;
-  std::string elementType = "f32";   // q and o
-  std::string kvElementType = "f32"; // k and v (resolved: elementType unless given)
+  std::string elementType = "f32"; // q and o
+  std::string kvElementType;       // k and v; empty: elementType
+  /// The element type of k and v.
+  const std::string &kvType() const {
+    return kvElementType.empty() ? elementType : kvElementType;
+  }
   double scale = 0;   // resolved: 1/sqrt(d_qk) unless given
   double softcap = 0; // 0: off
   MaskKind mask = MaskKind::None;

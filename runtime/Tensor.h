@@ -107,7 +107,7 @@ struct AttentionArgs {
 
 /// Checks a whole call against the kernel, the same for every backend: q,
 /// k, v and o (data, element type as the spec says: elementType for q and
-/// o, kvElementType for k and v, sizes >= 0, heads, head dims, unit
+/// o, kvType() for k and v, sizes >= 0, heads, head dims, unit
 /// head-dim stride), the lengths they share, LSE (given exactly when the
 /// kernel writes it, f32, [batch, q_heads, seq_q]), the declared inputs and
 /// the block mask. Backends add their own limits after it.

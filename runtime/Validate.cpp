@@ -77,7 +77,7 @@ Status checkView(const char *name, const TensorView &t, DType element,
 Status validateCall(const KernelSpec &s, const AttentionArgs &a,
                     Memory memory) {
   const DType element = dtypeNamed(s.elementType);
-  const DType kvElement = dtypeNamed(s.kvElementType);
+  const DType kvElement = dtypeNamed(s.kvType());
   for (Status st :
        {checkView("q", a.q, element, "element_type", s.qHeads, "q_heads",
                   s.dQk, "d_qk"),

@@ -39,7 +39,8 @@ using Fn = void (*)(D<4> *, D<4> *, D<4> *, D<4> *, D<3> *, D<1> *, int64_t, int
 int main(int argc, char **argv) {
   const int64_t H = atol(argv[2]), KH = atol(argv[3]), S = atol(argv[4]), Dm = atol(argv[5]),
                 BN = atol(argv[6]), items = atol(argv[7]), SQ = atol(argv[9]),
-                KB = atol(argv[10]); // bytes per K/V element: 4, or 2 (f16/bf16)
+                KT = atol(argv[10]), QT = atol(argv[11]); // 0 f32, 1 f16, 2 bf16
+  const int64_t KB = KT ? 2 : 4;
   Fn fn = (Fn)dlsym(dlopen(argv[1], RTLD_NOW), argv[8]);
   if (!fn) return 1;
   const int64_t tiles = (S + BN - 1) / BN, slots = SQ > 1 ? tiles : 0;
@@ -49,11 +50,14 @@ int main(int argc, char **argv) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   for (auto *x : {&q, &k, &v}) for (float &e : *x) e = u(rng);
-  if (KB == 2) // 16-bit patterns of values in [-1, 1] (f16 and bf16 alike)
-    for (auto *x : {&k, &v}) {
-      uint16_t *h = reinterpret_cast<uint16_t *>(x->data());
-      for (int64_t i = 0; i < KH * S * Dm; ++i) h[i] = 0x3800 | (rng() & 0x83ff);
-    }
+  // 16-bit tensors: random bit patterns of values in +-[0.5, 1).
+  auto halves = [&](std::vector<float> &x, int64_t n, int64_t type) {
+    uint16_t *h = reinterpret_cast<uint16_t *>(x.data());
+    for (int64_t i = 0; i < n; ++i)
+      h[i] = type == 1 ? 0x3800 | (rng() & 0x83ff) : 0x3f00 | (rng() & 0x807f);
+  };
+  if (KT) { halves(k, KH * S * Dm, KT); halves(v, KH * S * Dm, KT); }
+  if (QT) halves(q, H * SQ * Dm, QT);
   auto mk = [](float *p, int64_t h, int64_t d, int64_t s) {
     return D<4>{p, p, 0, {1, h, s, d}, {h * s * d, s * d, d, 1}};
   };
@@ -119,9 +123,12 @@ def main():
     positions = block_m // heads_per_item
     seq_q = 1 if a.decode else a.seq
     items = (a.q_heads // heads_per_item) * ((seq_q + positions - 1) // positions)
-    kv_bytes = 2 if re.search(r"\(k, v b?f16\)|d_v \d+, b?f16,", run.stdout) else 4
+    # The kernel line: "d_v 128, bf16, ..." or "d_v 128, f32 (k, v f16), ...".
+    m = re.search(r"d_v \d+, (\w+)(?: \(k, v (\w+)\))?,", run.stdout)
+    code = {"f32": 0, "f16": 1, "bf16": 2}
+    q_type, kv_type = code[m.group(1)], code[m.group(2) or m.group(1)]
     args = [exe, lib, str(a.q_heads), str(a.kv_heads), str(a.seq), str(a.head_dim), str(block_n),
-            str(items), "_mlir_ciface_attention", str(seq_q), str(kv_bytes)]
+            str(items), "_mlir_ciface_attention", str(seq_q), str(kv_type), str(q_type)]
     subprocess.run(["perf", "record", "-e", "cpu-clock", "-q", "-o", data] + args, check=True)
     ann = subprocess.run(["perf", "annotate", "-i", data, "--stdio", "attention"],
                          capture_output=True, text=True).stdout

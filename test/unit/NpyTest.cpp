@@ -133,8 +133,6 @@ TEST(Npy, RejectsBadFilesWithReasons) {
   std::remove(good.c_str());
 }
 
-// An array with no elements is valid (fuzzing found its copy of nothing
-// passing a null pointer to memcpy).
 // float16 files round-trip (written rounded to nearest even, read exactly);
 // uint16 files are bf16 bit patterns, read exactly.
 TEST(Npy, HalfPrecisionFiles) {
@@ -170,6 +168,8 @@ TEST(Npy, HalfPrecisionFiles) {
   std::remove(path.c_str());
 }
 
+// An array with no elements is valid (fuzzing found its copy of nothing
+// passing a null pointer to memcpy).
 TEST(Npy, EmptyArraysReadBack) {
   std::string path = tempPath("empty.npy");
   ASSERT_TRUE(writeNpy(path, {0, 3}, nullptr).ok());

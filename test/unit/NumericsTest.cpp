@@ -125,7 +125,7 @@ int sweep(const char *what, int specs,
       return cases;
     const KernelSpec &resolved = (*kernel)->spec();
     const DType type = dtypeNamed(resolved.elementType);
-    const DType kvType = dtypeNamed(resolved.kvElementType);
+    const DType kvType = dtypeNamed(resolved.kvType());
     for (int shapeIndex = 0; shapeIndex < kShapesPerSpec; ++shapeIndex) {
       int64_t batch = uniform(rng, 1, 3);
       int64_t seqQ = chance(rng, 0.7) ? pick(rng, kSeqs) : uniform(rng, 1, 300);

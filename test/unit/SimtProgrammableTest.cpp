@@ -194,6 +194,13 @@ TEST(SimtProgrammable, BadArgumentsAreErrorsNotReports) {
   EXPECT_EQ((*kernel)->launch(args, {}).message(),
             "q: element type is bf16, but the kernel's element_type is f16");
   args.q.dtype = DType::F16;
+  // Running from the host converts f32 host tensors itself: 16-bit ones
+  // would be misread, so they are refused by name.
+  auto *simt = dynamic_cast<const cuda::SimtKernel *>(kernel->get());
+  ASSERT_NE(simt, nullptr);
+  EXPECT_EQ(cuda::simtRunFromHost(*simt, args, 1, nullptr).message(),
+            "simtRunFromHost runs from f32 host tensors (it rounds and "
+            "converts them); got a f16 tensor");
   std::vector<int32_t> doc(64, 0);
   args.inputs.push_back({"doc", doc.data(), DType::I32, {8}, {1}});
   // Sizes the grid could not hold, or that would wrap, are refused before

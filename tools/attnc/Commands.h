@@ -3,6 +3,10 @@
 
 #include "Options.h"
 
+#include "runtime/Tensor.h"
+
+#include <vector>
+
 namespace attnc::cli {
 /// The exit codes of attnc (docs/attnc.md).
 enum ExitCode : int {
@@ -21,6 +25,18 @@ int exitWith(const Status &status);
 /// names the tensor and its sizes.
 Status checkTensorSizes(const KernelSpec &spec, int64_t batch, int64_t seqQ,
                         int64_t seqKv);
+
+/// A host tensor in the element type a kernel reads or writes: f32 values
+/// are used in place; for f16 and bf16 a 16-bit copy, rounded to nearest
+/// even, backs the view.
+struct TypedTensor {
+  std::vector<uint16_t> half;
+  TensorView view;
+  TypedTensor(std::vector<float> &values, DType type, Layout layout,
+              int64_t batch, int64_t seq, int64_t heads, int64_t dim);
+  /// The tensor's values as floats (exact).
+  std::vector<float> floats() const;
+};
 
 /// Each returns the process exit code.
 int runCommand(const Options &options);

@@ -28,8 +28,9 @@ const char *const kSpecFlags = R"(spec flags (instead of SPEC.mlir):
   --d-qk D, --d-v D      head dims when they differ
   --dtype f32|f16|bf16   element type of q and o (cpu: any; cuda: f16 or
                          bf16); with SPEC.mlir, replaces the file's
-  --kv-dtype f32|f16|bf16   element type of k and v (default --dtype; cpu:
-                         an f32 kernel may read an f16/bf16 KV cache)
+  --kv-dtype T           element type of k and v: f32, f16 or bf16
+                         (default --dtype; cpu: an f32 kernel may read an
+                         f16/bf16 KV cache)
   --scale X              softmax scale (default 1/sqrt(d_qk))
   --softcap C            logit softcap C*tanh(s/C) (default off)
   --alibi                ALiBi with BLOOM/MPT slopes (score_mod alibi)

@@ -78,6 +78,17 @@ StatusOr<Inputs> loadInputs(const Options &o, const KernelSpec &s) {
     for (auto *a : {&q, &k, &v})
       if (!a->ok())
         return a->status();
+    // uint16 files are read as bf16 bit patterns; f16 bits saved as uint16
+    // would be misread, so an f16 tensor must come from a float16 file.
+    for (auto [file, a, name, type] :
+         {std::tuple{&o.qFile, &q, "q", &s.elementType},
+          std::tuple{&o.kFile, &k, "k", &s.kvType()},
+          std::tuple{&o.vFile, &v, "v", &s.kvType()}})
+      if ((*a)->stored == DType::BF16 && dtypeNamed(*type) == DType::F16)
+        return fail(fmt::format(
+            "{}: holds uint16, which attnc reads as bf16 bit patterns, but "
+            "this kernel's {} is f16; save it as float16",
+            *file, name));
     auto qd = dimsOf(o.qFile, *q, s.layout, "q_heads", s.qHeads, "d_qk", s.dQk);
     auto kd = dimsOf(o.kFile, *k, s.layout, "kv_heads", s.kvHeads, "d_qk", s.dQk);
     auto vd = dimsOf(o.vFile, *v, s.layout, "kv_heads", s.kvHeads, "d_v", s.dV);
@@ -139,9 +150,9 @@ void printKernel(const KernelSpec &s) {
   fmt::print("kernel    @{}: q_heads {}, kv_heads {}, d_qk {}, d_v {}, {}, "
              "mask {}, layout {}{}{}{}\n",
              s.name, s.qHeads, s.kvHeads, s.dQk, s.dV,
-             s.kvElementType == s.elementType
+             s.kvType() == s.elementType
                  ? s.elementType
-                 : fmt::format("{} (k, v {})", s.elementType, s.kvElementType),
+                 : fmt::format("{} (k, v {})", s.elementType, s.kvType()),
              mask,
              toString(s.layout), s.softcap ? fmt::format(", softcap {}", s.softcap) : "",
              s.scoreMod != ScoreMod::None
@@ -174,45 +185,25 @@ void printTime(std::vector<double> millis, const KernelSpec &s,
 /// otherwise every view is f32 (the CUDA paths convert for the device).
 struct HostCall {
   std::vector<float> out, lse;
-  std::vector<uint16_t> q16, k16, v16, out16;
+  std::vector<TypedTensor> tensors; // q, k, v, o
   AttentionArgs args;
   HostCall(const KernelSpec &s, Inputs &in, bool typed = false) {
     out.assign(in.batch * in.seqQ * s.qHeads * s.dV, 0.f);
     lse.assign(s.lse ? in.batch * s.qHeads * in.seqQ : 0, 0.f);
-    auto view = [&](std::vector<float> &data, std::vector<uint16_t> &half,
-                    DType type, int64_t seq, int64_t heads, int64_t dim) {
-      TensorView t = denseView(data.data(), s.layout, in.batch, seq, heads, dim);
-      HalfKind kind;
-      if (!typed || !halfKindOf(toString(type), kind))
-        return t;
-      half.resize(data.size());
-      for (size_t i = 0; i < data.size(); ++i)
-        half[i] = toHalfBits(data[i], kind);
-      t.data = half.data();
-      t.dtype = type;
-      return t;
-    };
-    const DType qType = dtypeNamed(s.elementType);
-    const DType kvType = dtypeNamed(s.kvElementType);
-    args = {view(in.q, q16, qType, in.seqQ, s.qHeads, s.dQk),
-            view(in.k, k16, kvType, in.seqKv, s.kvHeads, s.dQk),
-            view(in.v, v16, kvType, in.seqKv, s.kvHeads, s.dV),
-            view(out, out16, qType, in.seqQ, s.qHeads, s.dV),
-            {}};
+    const DType qType = typed ? dtypeNamed(s.elementType) : DType::F32;
+    const DType kvType = typed ? dtypeNamed(s.kvType()) : DType::F32;
+    tensors.reserve(4);
+    tensors.emplace_back(in.q, qType, s.layout, in.batch, in.seqQ, s.qHeads, s.dQk);
+    tensors.emplace_back(in.k, kvType, s.layout, in.batch, in.seqKv, s.kvHeads, s.dQk);
+    tensors.emplace_back(in.v, kvType, s.layout, in.batch, in.seqKv, s.kvHeads, s.dV);
+    tensors.emplace_back(out, qType, s.layout, in.batch, in.seqQ, s.qHeads, s.dV);
+    args = {tensors[0].view, tensors[1].view, tensors[2].view, tensors[3].view, {}};
     if (s.lse)
       args.lse = lseView(lse.data(), in.batch, s.qHeads, in.seqQ);
     args.inputs = in.declared.tensors;
   }
   /// O as floats (exact, whatever its element type).
-  std::vector<float> outputFloats() const {
-    if (out16.empty())
-      return out;
-    std::vector<float> x(out16.size());
-    HalfKind kind = args.o.dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
-    for (size_t i = 0; i < x.size(); ++i)
-      x[i] = fromHalfBits(out16[i], kind);
-    return x;
-  }
+  std::vector<float> outputFloats() const { return tensors[3].floats(); }
   /// Block-sparse kernels: the block mask of the kernel's own mask for this
   /// shape, printed with its density.
   Status attachBlockMask(const KernelSpec &s) {
@@ -262,11 +253,12 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
         s.layout == Layout::BSHD
             ? std::vector<int64_t>{in.batch, in.seqQ, s.qHeads, s.dV}
             : std::vector<int64_t>{in.batch, s.qHeads, in.seqQ, s.dV};
-    // f16 outputs are written as float16, bf16 ones as float32 (exact:
-    // NumPy has no bf16).
+    // f16 kernels' outputs are written as float16 (on every target), bf16
+    // ones as float32 (exact: NumPy has no bf16).
     if (Status st = writeNpy(o.outFile, shape, call.outputFloats().data(),
-                             args.o.dtype == DType::F16 ? DType::F16
-                                                        : DType::F32);
+                             dtypeNamed(s.elementType) == DType::F16
+                                 ? DType::F16
+                                 : DType::F32);
         !st.ok())
       return exitWith(st);
     fmt::print("wrote     {} {}\n", o.outFile, fmt::join(shape, "x"));
@@ -380,6 +372,34 @@ int runSimulated(const Options &o, const KernelIr &ir) {
 
 } // namespace
 
+TypedTensor::TypedTensor(std::vector<float> &values, DType type, Layout layout,
+                         int64_t batch, int64_t seq, int64_t heads,
+                         int64_t dim)
+    : view(denseView(values.data(), layout, batch, seq, heads, dim)) {
+  HalfKind kind;
+  if (!halfKindOf(toString(type), kind))
+    return;
+  half.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    half[i] = toHalfBits(values[i], kind);
+  view.data = half.data();
+  view.dtype = type;
+}
+
+std::vector<float> TypedTensor::floats() const {
+  const int64_t count =
+      view.sizes[0] * view.sizes[1] * view.sizes[2] * view.sizes[3];
+  if (half.empty()) {
+    const float *data = static_cast<const float *>(view.data);
+    return std::vector<float>(data, data + count);
+  }
+  std::vector<float> x(half.size());
+  HalfKind kind = view.dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = fromHalfBits(half[i], kind);
+  return x;
+}
+
 Status checkTensorSizes(const KernelSpec &s, int64_t batch, int64_t seqQ,
                         int64_t seqKv) {
   constexpr int64_t kMaxElements = int64_t(1) << 32; // 16 GiB of f32
@@ -474,10 +494,10 @@ int runCommand(const Options &o) {
     millis.push_back(millisSince(start));
   }
   printTime(millis, s, call.args);
-  if (s.elementType != "f32" || s.kvElementType != "f32")
+  if (s.elementType != "f32" || s.kvType() != "f32")
     fmt::print("inputs    rounded to {} (q) and {} (k, v) on the host; the "
                "check uses the rounded values\n",
-               s.elementType, s.kvElementType);
+               s.elementType, s.kvType());
   return checkAndWrite(o, s, *in, call);
 }
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <unistd.h>
@@ -74,6 +75,7 @@ struct Candidate {
 /// through so that no run finds the previous run's data in cache.
 struct Inputs {
   std::vector<std::vector<float>> q, k, v, o, lse;
+  std::deque<std::vector<TypedTensor>> typed; // per set, made on first use
   DeclaredInputs declared; // the kernel's #attn.input tensors (random)
   BlockMask blocks;         // block-sparse kernels: their own mask's
   Status status = Status::success();
@@ -94,13 +96,21 @@ struct Inputs {
     else
       status = extra.status();
   }
+  /// The views of set `i`, in the kernel's element types (16-bit sets are
+  /// rounded copies, made once per set).
   AttentionArgs args(const KernelSpec &s, const Shape &shape, int i) {
-    AttentionArgs a{
-        denseView(q[i].data(), s.layout, shape.batch, shape.seqQ, s.qHeads, s.dQk),
-        denseView(k[i].data(), s.layout, shape.batch, shape.seqKv, s.kvHeads, s.dQk),
-        denseView(v[i].data(), s.layout, shape.batch, shape.seqKv, s.kvHeads, s.dV),
-        denseView(o[i].data(), s.layout, shape.batch, shape.seqQ, s.qHeads, s.dV),
-        {}};
+    while (typed.size() <= static_cast<size_t>(i)) {
+      const size_t n = typed.size();
+      const DType type = dtypeNamed(s.elementType), kv = dtypeNamed(s.kvType());
+      std::vector<TypedTensor> &t = typed.emplace_back();
+      t.reserve(4);
+      t.emplace_back(q[n], type, s.layout, shape.batch, shape.seqQ, s.qHeads, s.dQk);
+      t.emplace_back(k[n], kv, s.layout, shape.batch, shape.seqKv, s.kvHeads, s.dQk);
+      t.emplace_back(v[n], kv, s.layout, shape.batch, shape.seqKv, s.kvHeads, s.dV);
+      t.emplace_back(o[n], type, s.layout, shape.batch, shape.seqQ, s.qHeads, s.dV);
+    }
+    const std::vector<TypedTensor> &t = typed[i];
+    AttentionArgs a{t[0].view, t[1].view, t[2].view, t[3].view, {}};
     if (s.lse)
       a.lse = lseView(lse[i].data(), shape.batch, s.qHeads, shape.seqQ);
     a.inputs = declared.tensors;

@@ -9,6 +9,7 @@
 // CHECK-SAME: d_qk = 64 : i64
 // CHECK-SAME: d_v = 64 : i64
 // CHECK-SAME: element_type = f32
+// CHECK-SAME: kv_element_type = f32
 // CHECK-SAME: kv_heads = 8 : i64
 // CHECK-SAME: layout = #attn.layout<bshd>
 // CHECK-SAME: lse = false
@@ -35,3 +36,13 @@ attn.kernel @minimal attributes {q_heads = 8, d_qk = 64, element_type = f32}
 // CHECK-SAME: schedule = #attn.schedule<block_m = 32>
 // CHECK-SAME: softcap = 3.000000e+01 : f64
 attn.kernel @explicit attributes {q_heads = 8, kv_heads = 2, d_qk = 128, d_v = 64, element_type = f32, scale = 0.5, softcap = 30.0, mask = #attn.mask<causal, bottom_right>, layout = #attn.layout<bhsd>, lse = true, schedule = #attn.schedule<block_m = 32>}
+
+// K and V follow element_type unless kv_element_type is given.
+// CHECK-LABEL: attn.kernel @half
+// CHECK-SAME: element_type = bf16
+// CHECK-SAME: kv_element_type = bf16
+attn.kernel @half attributes {q_heads = 4, d_qk = 32, element_type = bf16}
+// CHECK-LABEL: attn.kernel @mixed
+// CHECK-SAME: element_type = f32
+// CHECK-SAME: kv_element_type = f16
+attn.kernel @mixed attributes {q_heads = 4, d_qk = 32, element_type = f32, kv_element_type = f16}

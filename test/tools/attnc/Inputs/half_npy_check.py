@@ -11,7 +11,13 @@ import sys
 import numpy as np
 
 attnc, work = sys.argv[1], sys.argv[2]
-rng = np.random.default_rng()
+
+
+def check(ok, *what):
+    """An assertion that `python -O` keeps."""
+    if not ok:
+        sys.exit(f"FAIL: {what}")
+rng = np.random.default_rng()  # fresh inputs each run (design.md)
 
 
 def to_bf16_bits(x):
@@ -55,13 +61,13 @@ def run(name, dtype, kv_dtype, files, want_dtype, values):
     cmd = base + ["--dtype", dtype, "--kv-dtype", kv_dtype, "--q", paths[0],
                   "--k", paths[1], "--v", paths[2], "--out", out]
     printed = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    assert "PASS" in printed, printed
+    check("PASS" in printed, printed)
     o = np.load(out)
-    assert o.dtype == want_dtype, (name, o.dtype)
+    check(o.dtype == want_dtype, (name, o.dtype))
     err = np.abs(o.astype(np.float64) - attention(*values)).max()
     # The output's own rounding: half an ulp of 1 is 2^-11 (f16), 2^-8 (bf16).
     bound = {"f16": 2e-3, "bf16": 8e-3, "f32": 1e-5}[dtype]
-    assert err < bound, (name, err, bound)
+    check(err < bound, (name, err, bound))
     print(f"{name}: {o.dtype} output, max |o - ref| {err:.2e} < {bound}")
     return o
 
@@ -70,10 +76,16 @@ h = [x.astype(np.float16) for x in (q, k, v)]
 run("f16", "f16", "f16", h, np.float16, h)
 bits = [to_bf16_bits(x) for x in (q, k, v)]
 o = run("bf16", "bf16", "bf16", bits, np.float32, [from_bf16_bits(x) for x in bits])
-assert not (o.view(np.uint32) & 0xFFFF).any(), "bf16 output holds only bf16 values"
+check(not (o.view(np.uint32) & 0xFFFF).any(), "bf16 output holds only bf16 values")
 run("f32_f16kv", "f32", "f16", [q, h[1], h[2]], np.float32, [q, h[1], h[2]])
 # A float32 file for a bf16 kernel is rounded on load: the check uses the
 # rounded values, which the float64 reference sees through the bits.
 run("bf16_from_f32", "bf16", "bf16", [q, k, v], np.float32,
     [from_bf16_bits(x) for x in bits])
+# uint16 files are bf16 bits: an f16 tensor refuses them by name.
+np.save(f"{work}/u16.npy", bits[0])
+bad = subprocess.run(base + ["--dtype", "f16", "--q", f"{work}/u16.npy", "--k",
+                             f"{work}/f16_k.npy", "--v", f"{work}/f16_v.npy"],
+                     capture_output=True, text=True)
+print(f"exit {bad.returncode}: {bad.stderr.strip()}")
 print("half npy: all cases pass")
