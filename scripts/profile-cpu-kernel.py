@@ -10,6 +10,7 @@ vpermt2ps: K transposes, vrndscaleps/vfmadd213ps: exp, ...).
 
   scripts/profile-cpu-kernel.py --q-heads 32 --kv-heads 8 --head-dim 128 --seq 2048
   scripts/profile-cpu-kernel.py --decode --seq 16384 -- --kv-dtype f16
+  scripts/profile-cpu-kernel.py --decode --seq 128 --reps 8000   # in L2
 
 Needs perf and g++ (perf samples cpu-clock, so it works on VMs without
 hardware counters); BHSD, batch 1, one thread; --decode profiles one query
@@ -67,12 +68,14 @@ int main(int argc, char **argv) {
   D<1> dp{nullptr, nullptr, 0, {0}, {1}};
   D<3> dkt{kt.data(), kt.data(), 0, {slots, Dm, BN}, {Dm * BN, BN, 1}};
   D<1, int64_t> dt{tags.data(), tags.data(), 0, {tiles}, {1}};
-  for (int rep = 0; rep < 3; ++rep) {
+  const int reps = atoi(argv[12]);
+  for (int rep = 0; rep < reps; ++rep) {
     std::fill(tags.begin(), tags.end(), 0);
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < items; ++i) fn(&dq, &dk, &dv, &dO, &dl, &dp, 1, i, i + 1, &dkt, &dt);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    printf("%.1f ms, %.1f GFLOP/s", ms, 4.0 * H * SQ * S * Dm / ms / 1e6);
+    if (rep + 3 < reps) continue; // print the last three
+    printf("%.3f ms, %.1f GFLOP/s", ms, 4.0 * H * SQ * S * Dm / ms / 1e6);
     if (SQ == 1) printf(", %.1f GB/s of K/V", 2.0 * KH * S * Dm * KB / ms / 1e6);
     printf("\n");
   }
@@ -89,6 +92,7 @@ def main():
     ap.add_argument("--seq", type=int, default=2048)
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--decode", action="store_true", help="a decode kernel: one query row, --seq keys")
+    ap.add_argument("--reps", type=int, default=3, help="calls to sample (more for short kernels)")
     ap.add_argument("extra", nargs="*", help="more attnc spec flags, after --")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="attnc-profile-")
@@ -128,7 +132,7 @@ def main():
     code = {"f32": 0, "f16": 1, "bf16": 2}
     q_type, kv_type = code[m.group(1)], code[m.group(2) or m.group(1)]
     args = [exe, lib, str(a.q_heads), str(a.kv_heads), str(a.seq), str(a.head_dim), str(block_n),
-            str(items), "_mlir_ciface_attention", str(seq_q), str(kv_type), str(q_type)]
+            str(items), "_mlir_ciface_attention", str(seq_q), str(kv_type), str(q_type), str(a.reps)]
     subprocess.run(["perf", "record", "-e", "cpu-clock", "-q", "-o", data] + args, check=True)
     ann = subprocess.run(["perf", "annotate", "-i", data, "--stdio", "attention"],
                          capture_output=True, text=True).stdout
