@@ -124,12 +124,14 @@ inline std::vector<Case> randomBlockMaskCases(std::mt19937_64 &rng, int count) {
 
 /// Runs one case: compiles it through `cache` for `backend`, binds random
 /// tensors, declared inputs (ids in [-2, 6), f32 in [-1, 1)) and block mask,
-/// runs it with `run` on the host views, and compares.
+/// runs it with `run` on the host views, and compares. With `typed` (the
+/// CPU backend) q, k, v and o are held in the kernel's element types; else
+/// they are f32 host views that the CUDA host runs convert themselves.
 template <typename Backend>
 void runCase(KernelCache &cache, const Backend &backend,
              const std::function<Status(const typename Backend::Kernel &,
                                         const AttentionArgs &)> &run,
-             const Case &c, std::mt19937_64 &rng) {
+             const Case &c, std::mt19937_64 &rng, bool typed = false) {
   auto ir = KernelIr::parse(c.text, "<test>");
   ASSERT_TRUE(ir.ok()) << c.text << "\n" << ir.status().message();
   auto kernel = cache.get(*ir, backend);
@@ -139,6 +141,12 @@ void runCase(KernelCache &cache, const Backend &backend,
   Buffer k(s.layout, c.batch, c.seqKv, s.kvHeads, s.dQk, false, rng);
   Buffer v(s.layout, c.batch, c.seqKv, s.kvHeads, s.dV, false, rng);
   Buffer o(s.layout, c.batch, c.seqQ, s.qHeads, s.dV, false, rng);
+  if (typed) {
+    q.convertTo(dtypeNamed(s.elementType));
+    k.convertTo(dtypeNamed(s.kvType()));
+    v.convertTo(dtypeNamed(s.kvType()));
+    o.convertTo(dtypeNamed(s.elementType));
+  }
   std::vector<float> lse(c.batch * s.qHeads * c.seqQ);
   AttentionArgs args{q.view, k.view, v.view, o.view, {}};
   if (s.lse)

@@ -238,4 +238,34 @@ TEST(Regions, InputsOfEveryRankMatchFloat64Reference) {
         rng);
 }
 
+/// The CUDA backend's programmable cases (the examples, random regions over
+/// declared inputs, random block masks, all f16 or bf16) run on the CPU too,
+/// on 16-bit host tensors; and an f32 kernel over a 16-bit KV cache runs
+/// the same examples. Each against float64 under the same-dtype rule.
+TEST(Regions, HalfPrecisionProgrammableCasesRunOnTheCpu) {
+  namespace pc = test::programmable;
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x16b);
+  KernelCache cache({"", /*disk=*/false});
+  std::vector<pc::Case> cases = pc::exampleCases();
+  for (pc::Case &c : pc::randomRegionCases(rng, 8))
+    cases.push_back(std::move(c));
+  for (pc::Case &c : pc::randomBlockMaskCases(rng, 6))
+    cases.push_back(std::move(c));
+  // An f32 kernel over an f16 KV cache, from the same example texts.
+  for (const char *name : {"document-mask.mlir", "t5-relative-bias.mlir"}) {
+    auto ir = KernelIr::parse(pc::example(name, "f32"), name);
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    auto mixed = ir->withElementType("", "f16");
+    ASSERT_TRUE(mixed.ok()) << mixed.status().message();
+    cases.push_back({mixed->text(), 2, 37, 129});
+  }
+  for (const pc::Case &c : cases)
+    pc::runCase<CpuBackend>(
+        cache, CpuBackend(),
+        [](const CpuKernel &kernel, const AttentionArgs &args) {
+          return kernel.run(args);
+        },
+        c, rng, /*typed=*/true);
+}
+
 } // namespace
