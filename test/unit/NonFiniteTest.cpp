@@ -73,7 +73,7 @@ std::vector<Kernel> kernels() {
 TEST(NonFinite, NaNAndInfFollowPyTorchOnTheCpu) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed);
-  int nanRowsSeen = 0, cases = 0;
+  int nanRowsSeen = 0;
   for (const Kernel &kc : kernels()) {
     auto kernel = attnc::test::compileRequest(kc.request);
     ASSERT_TRUE(kernel.ok()) << kernel.status().message();
@@ -154,10 +154,8 @@ TEST(NonFinite, NaNAndInfFollowPyTorchOnTheCpu) {
       else
         EXPECT_EQ(gotRows, expectRows) << what;
       nanRowsSeen += gotRows;
-      ++cases;
     }
   }
-  EXPECT_EQ(cases, 24);
   EXPECT_GT(nanRowsSeen, 24) << "the poisons must reach some rows";
 }
 

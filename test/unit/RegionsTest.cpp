@@ -89,7 +89,6 @@ TEST(Regions, RandomMaskAndScoreRegionsMatchFloat64Reference) {
       }
     }
   }
-  EXPECT_EQ(cases, kernels * shapes);
   // The sweep must exercise both sides of the masks.
   EXPECT_GT(maskedPairs, 0) << "seed " << seed;
   EXPECT_GT(visiblePairsSeen, 0) << "seed " << seed;
