@@ -125,12 +125,8 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   HalfKind kind;
   if (!halfKindOf(s.elementType, kind))
     return Status::error("the CUDA backend runs f16 and bf16 kernels only");
-  for (const TensorView *t : {&args.q, &args.k, &args.v, &args.o})
-    if (t->dtype != DType::F32)
-      return Status::error(fmt::format(
-          "{} runs from f32 host tensors (it rounds and converts them); got "
-          "a {} tensor",
-          "runFromHost", toString(t->dtype)));
+  if (Status st = checkF32HostViews("runFromHost", args); !st.ok())
+    return st;
   // The block mask is read here, in host memory; once uploaded, the launch
   // can check only its shape.
   if (Status st = validateBlockMask(s, args); !st.ok())

@@ -21,6 +21,16 @@ Status checkAlignment(const char *name, const TensorView &t) {
 
 } // namespace
 
+Status checkF32HostViews(const char *entry, const AttentionArgs &args) {
+  for (const TensorView *t : {&args.q, &args.k, &args.v, &args.o})
+    if (t->dtype != DType::F32)
+      return Status::error(fmt::format(
+          "{} runs from f32 host tensors (it rounds and converts them); got "
+          "a {} tensor",
+          entry, toString(t->dtype)));
+  return Status::success();
+}
+
 Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a,
                      Memory memory) {
   if (Status st = validateCall(s, a, memory); !st.ok())

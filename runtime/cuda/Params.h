@@ -17,6 +17,11 @@ namespace attnc::cuda {
 /// The most CTAs in grid.y and grid.z.
 constexpr int64_t kMaxGridYZ = 65535;
 
+/// The host-run entry points (runFromHost, simtRunFromHost) take q, k, v
+/// and o as f32 host tensors and round and convert them themselves: a
+/// 16-bit view would be misread, so it is refused, naming `entry`.
+Status checkF32HostViews(const char *entry, const AttentionArgs &args);
+
 /// validateCall (runtime/Tensor.h) for the kernel's f16/bf16, then what
 /// the CUDA kernel adds: 16-byte alignment for cp.async, lengths that fit
 /// Params' int, and batch and q_heads within the grid's limits. `memory`:

@@ -130,12 +130,8 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
   HalfKind kind;
   if (!halfKindOf(s.elementType, kind))
     return Status::error("the cuda-sim target runs f16 and bf16 kernels only");
-  for (const TensorView *t : {&args.q, &args.k, &args.v, &args.o})
-    if (t->dtype != DType::F32)
-      return Status::error(fmt::format(
-          "{} runs from f32 host tensors (it rounds and converts them); got "
-          "a {} tensor",
-          "simtRunFromHost", toString(t->dtype)));
+  if (Status st = checkF32HostViews("simtRunFromHost", args); !st.ok())
+    return st;
   const DType element = kind == HalfKind::BF16 ? DType::BF16 : DType::F16;
   std::vector<simt::GuardedBuffer> buffers;
   buffers.reserve(5 + args.inputs.size());
