@@ -267,6 +267,12 @@ int main(void) {
   }
   s = spec;
   s.dtype = ATTNC_DTYPE_BF16;
+  s.kv_dtype = ATTNC_DTYPE_F16;
+  CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CUDA, &none),
+              ATTNC_ERROR_UNSUPPORTED,
+              "the cuda backend does not support kv_element_type different "
+              "from element_type yet");
+  s.kv_dtype = ATTNC_DTYPE_F32; /* the same as dtype */
   {
     attnc_kernel *gpu = NULL;
     CHECK(attnc_kernel_create(&s, ATTNC_TARGET_CUDA, &gpu) == ATTNC_OK, "%s",

@@ -99,10 +99,10 @@ std::string reproCommand(const KernelSpec &s, int64_t batch, int64_t seqQ,
 
 /// Runs `specs` random kernels on kShapesPerSpec random shapes each against
 /// the float64 reference; `types` gives spec i its q/o and k/v element types
-/// (empty: f32). Returns the cases run; counts fully masked rows.
-int sweep(const char *what, int specs,
-          const std::vector<std::pair<std::string, std::string>> &types,
-          int &fullyMaskedRows) {
+/// (empty: f32); counts fully masked rows and prints the cases run.
+void sweep(const char *what, int specs,
+           const std::vector<std::pair<std::string, std::string>> &types,
+           int &fullyMaskedRows) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed);
   int cases = 0, failures = 0;
@@ -117,12 +117,12 @@ int sweep(const char *what, int specs,
     auto ir = KernelIr::build(request);
     EXPECT_TRUE(ir.ok()) << "seed " << seed << ": " << ir.status().message();
     if (!ir.ok())
-      return cases;
+      return;
     auto kernel = CpuKernel::compile(*ir);
     EXPECT_TRUE(kernel.ok()) << "seed " << seed << ": " << ir->text() << "\n"
                              << kernel.status().message();
     if (!kernel.ok())
-      return cases;
+      return;
     const KernelSpec &resolved = (*kernel)->spec();
     const DType type = dtypeNamed(resolved.elementType);
     const DType kvType = dtypeNamed(resolved.kvType());
@@ -163,7 +163,7 @@ int sweep(const char *what, int specs,
       Status st = (*kernel)->run(args, 0, kvSplits);
       EXPECT_TRUE(st.ok()) << st.message();
       if (!st.ok())
-        return cases;
+        return;
       Comparison c = compareWithReference(resolved, args);
       ++cases;
       ModEvaluator mods(resolved, args);
@@ -190,14 +190,13 @@ int sweep(const char *what, int specs,
             reproCommand(resolved, batch, seqQ, seqKv));
         if (failures >= 10) {
           ADD_FAILURE() << "stopping after 10 failures";
-          return cases;
+          return;
         }
       }
     }
   }
   std::printf("%s: %d cases, %d failures, seed %llu\n", what, cases, failures,
               static_cast<unsigned long long>(seed));
-  return cases;
 }
 
 TEST(Numerics, RandomSweepMatchesFloat64Reference) {
