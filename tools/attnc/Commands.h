@@ -36,6 +36,8 @@ struct TypedTensor {
               int64_t batch, int64_t seq, int64_t heads, int64_t dim);
   /// The tensor's values as floats (exact).
   std::vector<float> floats() const;
+  /// Sets every element to `x` (rounded to the element type).
+  void fill(float x);
 };
 
 /// Each returns the process exit code.

@@ -386,6 +386,19 @@ TypedTensor::TypedTensor(std::vector<float> &values, DType type, Layout layout,
   view.dtype = type;
 }
 
+void TypedTensor::fill(float x) {
+  if (half.empty()) {
+    float *data = static_cast<float *>(view.data);
+    std::fill(data, data + view.sizes[0] * view.sizes[1] * view.sizes[2] *
+                               view.sizes[3],
+              x);
+    return;
+  }
+  std::fill(half.begin(), half.end(),
+            toHalfBits(x, view.dtype == DType::F16 ? HalfKind::F16
+                                                   : HalfKind::BF16));
+}
+
 std::vector<float> TypedTensor::floats() const {
   const int64_t count =
       view.sizes[0] * view.sizes[1] * view.sizes[2] * view.sizes[3];

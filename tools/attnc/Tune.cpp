@@ -20,6 +20,7 @@
 #include <chrono>
 #include <ctime>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <unistd.h>
@@ -266,6 +267,9 @@ int tuneCommand(const Options &o) {
     if (!c.dropped.empty())
       continue;
     AttentionArgs args = probeInputs.args(base, probe, 0);
+    // O starts as NaN for each candidate: one that left part of it unwritten
+    // would otherwise pass on the previous candidate's output.
+    probeInputs.typed[0][3].fill(std::numeric_limits<float>::quiet_NaN());
     Status st = c.kernel->run(args, threads);
     Comparison cmp = compareWithReference(c.kernel->spec(), args);
     if (!st.ok() || !cmp.passed())
