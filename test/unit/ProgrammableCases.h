@@ -3,7 +3,8 @@
 
 // The programmable-attention cases the CUDA backend is checked on, wherever
 // its kernels execute: under the SIMT emulator (SimtProgrammableTest, every
-// CI run) and on a GPU (CudaNumericsTest). The examples' kernels in f16 and
+// CI run) and on a GPU (CudaNumericsTest); the CPU runs cases from the same
+// generators on 16-bit host tensors (RegionsTest). The examples' kernels in f16 and
 // bf16, random mask and score regions over declared inputs, and random
 // block masks; each through the kernel cache and the backend's own host
 // run (so Params packing and the boundary checks are the runtime's),
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <type_traits>
 
 namespace attnc::test::programmable {
 
@@ -124,14 +126,15 @@ inline std::vector<Case> randomBlockMaskCases(std::mt19937_64 &rng, int count) {
 
 /// Runs one case: compiles it through `cache` for `backend`, binds random
 /// tensors, declared inputs (ids in [-2, 6), f32 in [-1, 1)) and block mask,
-/// runs it with `run` on the host views, and compares. With `typed` (the
-/// CPU backend) q, k, v and o are held in the kernel's element types; else
-/// they are f32 host views that the CUDA host runs convert themselves.
+/// runs it with `run` on the host views, and compares. On the CPU backend
+/// q, k, v and o are held in the kernel's element types; for CUDA they are
+/// f32 host views that the host runs convert themselves.
 template <typename Backend>
 void runCase(KernelCache &cache, const Backend &backend,
              const std::function<Status(const typename Backend::Kernel &,
                                         const AttentionArgs &)> &run,
-             const Case &c, std::mt19937_64 &rng, bool typed = false) {
+             const Case &c, std::mt19937_64 &rng) {
+  constexpr bool typed = std::is_same_v<Backend, CpuBackend>;
   auto ir = KernelIr::parse(c.text, "<test>");
   ASSERT_TRUE(ir.ok()) << c.text << "\n" << ir.status().message();
   auto kernel = cache.get(*ir, backend);
@@ -141,7 +144,7 @@ void runCase(KernelCache &cache, const Backend &backend,
   Buffer k(s.layout, c.batch, c.seqKv, s.kvHeads, s.dQk, false, rng);
   Buffer v(s.layout, c.batch, c.seqKv, s.kvHeads, s.dV, false, rng);
   Buffer o(s.layout, c.batch, c.seqQ, s.qHeads, s.dV, false, rng);
-  if (typed) {
+  if constexpr (typed) {
     q.convertTo(dtypeNamed(s.elementType));
     k.convertTo(dtypeNamed(s.kvType()));
     v.convertTo(dtypeNamed(s.kvType()));

@@ -237,10 +237,11 @@ TEST(Regions, InputsOfEveryRankMatchFloat64Reference) {
         rng);
 }
 
-/// The CUDA backend's programmable cases (the examples, random regions over
-/// declared inputs, random block masks, all f16 or bf16) run on the CPU too,
-/// on 16-bit host tensors; and an f32 kernel over a 16-bit KV cache runs
-/// the same examples. Each against float64 under the same-dtype rule.
+/// Cases from the CUDA backend's programmable generators (the examples,
+/// random regions over declared inputs, random block masks, all f16 or
+/// bf16) run on the CPU too, on 16-bit host tensors, under the same-dtype
+/// rule; and f32 kernels over an f16 KV cache run two examples, under the
+/// f32 rule. Each against float64.
 TEST(Regions, HalfPrecisionProgrammableCasesRunOnTheCpu) {
   namespace pc = test::programmable;
   std::mt19937_64 rng(attnc::test::testSeed() ^ 0x16b);
@@ -264,7 +265,7 @@ TEST(Regions, HalfPrecisionProgrammableCasesRunOnTheCpu) {
         [](const CpuKernel &kernel, const AttentionArgs &args) {
           return kernel.run(args);
         },
-        c, rng, /*typed=*/true);
+        c, rng);
 }
 
 } // namespace
