@@ -205,7 +205,7 @@ std::vector<char> randomTensor(int64_t count, DType type, std::mt19937 &rng) {
       std::memcpy(bytes.data() + 4 * i, &values[i], 4);
     } else {
       uint16_t bits = toHalfBits(
-          values[i], type == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
+          values[i], halfKindOf(type));
       std::memcpy(bytes.data() + 2 * i, &bits, 2);
     }
   }

@@ -304,11 +304,6 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->layout ({}) is not an attnc_layout",
                               layout));
-    auto typeName = [](int type) {
-      return type == ATTNC_DTYPE_F16    ? "f16"
-             : type == ATTNC_DTYPE_BF16 ? "bf16"
-                                        : "f32";
-    };
     if (dtype < ATTNC_DTYPE_F32 || dtype > ATTNC_DTYPE_BF16)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->dtype ({}) must be ATTNC_DTYPE_F32, _F16 "
@@ -319,11 +314,11 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                   fmt::format("spec->kv_dtype ({}) must be ATTNC_DTYPE_F32 "
                               "(the same as dtype), _F16 or _BF16",
                               kvDtype));
-    r.elementType = typeName(dtype);
+    r.elementType = attnc::toString(dtypeOf(spec->dtype));
     // kv_dtype 0 (F32) means "as dtype": a 16-bit kernel with an f32 KV
     // cache is not a combination attnc offers.
     if (kvDtype != ATTNC_DTYPE_F32 && kvDtype != dtype)
-      r.kvElementType = typeName(kvDtype);
+      r.kvElementType = attnc::toString(dtypeOf(spec->kv_dtype));
     r.qHeads = spec->q_heads;
     r.kvHeads = spec->kv_heads;
     r.dQk = spec->d_qk;

@@ -4,6 +4,8 @@
 // f16 and bf16 as 16-bit patterns, converted from and to float with
 // round-to-nearest-even: how host data reaches a half-precision kernel.
 
+#include "runtime/Spec.h"
+
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -42,6 +44,12 @@ inline float fromHalfBits(uint16_t bits, HalfKind kind) {
 /// `x` rounded to the nearest value of the half type.
 inline float roundToHalf(float x, HalfKind kind) {
   return fromHalfBits(toHalfBits(x, kind), kind);
+}
+
+/// The half type of a 16-bit DType's bit patterns: F16 for DType::F16,
+/// else BF16 (callers pass F16 or BF16).
+inline HalfKind halfKindOf(DType type) {
+  return type == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
 }
 
 /// The half type an element type names ("f16", "bf16"); false otherwise.

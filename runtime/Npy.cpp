@@ -200,7 +200,8 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
         allowInt32 ? "float32 ('<f4') or int32 ('<i4')"
                    : "float32 ('<f4'), float16 ('<f2') or uint16 holding bf16 "
                      "bits ('<u2')"));
-  const int64_t elementBytes = isF16 || isBf16Bits ? 2 : 4;
+  const DType stored = isF16 ? DType::F16 : isBf16Bits ? DType::BF16 : DType::F32;
+  const int64_t elementBytes = sizeOf(stored); // int32 files: 4 bytes too
   if (h.fortranOrder != 0)
     return Status::error(fmt::format(
         "{}: {}; save a C-order array", path,
@@ -224,7 +225,7 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
     return bad(fmt::format("shape {} needs {} bytes of data, the file holds {}",
                            shapeText, count * elementBytes, dataBytes));
   array.isInt32 = isInt32;
-  array.stored = isF16 ? DType::F16 : isBf16Bits ? DType::BF16 : DType::F32;
+  array.stored = stored;
   if (count == 0) {
     // Nothing to copy (memcpy from or to no buffer is undefined).
   } else if (isInt32) {
@@ -234,7 +235,7 @@ StatusOr<NpyArray> parseNpy(const std::string &bytes, const std::string &path,
   } else if (elementBytes == 2) {
     array.data.resize(count);
     const char *at = bytes.data() + headerStart + headerLen;
-    HalfKind kind = isF16 ? HalfKind::F16 : HalfKind::BF16;
+    const HalfKind kind = halfKindOf(stored);
     for (int64_t i = 0; i < count; ++i) {
       uint16_t bits;
       std::memcpy(&bits, at + 2 * i, 2);

@@ -38,7 +38,7 @@ struct TensorView {
     if (dtype == DType::F32)
       return at<float>(b, h, s, d);
     return fromHalfBits(at<uint16_t>(b, h, s, d),
-                        dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
+                        halfKindOf(dtype));
   }
   /// Stores `x` at [b, h, s, d], rounded to the nearest value of the
   /// tensor's f32, f16 or bf16 element type.
@@ -47,7 +47,7 @@ struct TensorView {
       at<float>(b, h, s, d) = x;
     else
       at<uint16_t>(b, h, s, d) = toHalfBits(
-          x, dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16);
+          x, halfKindOf(dtype));
   }
 };
 

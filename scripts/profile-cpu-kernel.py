@@ -95,6 +95,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="calls to sample (more for short kernels)")
     ap.add_argument("extra", nargs="*", help="more attnc spec flags, after --")
     a = ap.parse_args()
+    if a.reps < 1:
+        ap.error(f"--reps must be >= 1, got {a.reps}")
     work = tempfile.mkdtemp(prefix="attnc-profile-")
     # --lse: the harness passes an LSE buffer, so the kernel must take one.
     mode = ["--mode", "decode"] if a.decode else []

@@ -106,7 +106,7 @@ struct Buffer {
     const int64_t offset = static_cast<float *>(view.data) - storage.data();
     half.resize(storage.size());
     for (size_t i = 0; i < storage.size(); ++i)
-      half[i] = toHalfBits(storage[i], kind(type));
+      half[i] = toHalfBits(storage[i], halfKindOf(type));
     view.data = half.data() + offset;
     view.dtype = type;
     return *this;
@@ -117,7 +117,7 @@ struct Buffer {
     poison = value;
     std::fill(storage.begin(), storage.end(), value);
     if (!half.empty())
-      std::fill(half.begin(), half.end(), toHalfBits(value, kind(view.dtype)));
+      std::fill(half.begin(), half.end(), toHalfBits(value, halfKindOf(view.dtype)));
   }
   /// Counts elements outside the view that no longer hold the poison value.
   int64_t touchedOutsideView() const {
@@ -135,16 +135,11 @@ struct Buffer {
                    s * t.strides[2] + d * t.strides[3]] = 1;
     int64_t touched = 0;
     for (size_t i = 0; i < size; ++i) {
-      float x = half.empty() ? storage[i] : fromHalfBits(half[i], kind(view.dtype));
+      float x = half.empty() ? storage[i] : fromHalfBits(half[i], halfKindOf(view.dtype));
       if (!inside[i] && !(x == poison || (x != x && poison != poison)))
         ++touched;
     }
     return touched;
-  }
-
-private:
-  static HalfKind kind(DType type) {
-    return type == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
   }
 };
 

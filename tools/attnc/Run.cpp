@@ -376,9 +376,9 @@ TypedTensor::TypedTensor(std::vector<float> &values, DType type, Layout layout,
                          int64_t batch, int64_t seq, int64_t heads,
                          int64_t dim)
     : view(denseView(values.data(), layout, batch, seq, heads, dim)) {
-  HalfKind kind;
-  if (!halfKindOf(toString(type), kind))
+  if (type != DType::F16 && type != DType::BF16)
     return;
+  const HalfKind kind = halfKindOf(type);
   half.resize(values.size());
   for (size_t i = 0; i < values.size(); ++i)
     half[i] = toHalfBits(values[i], kind);
@@ -395,8 +395,7 @@ void TypedTensor::fill(float x) {
     return;
   }
   std::fill(half.begin(), half.end(),
-            toHalfBits(x, view.dtype == DType::F16 ? HalfKind::F16
-                                                   : HalfKind::BF16));
+            toHalfBits(x, halfKindOf(view.dtype)));
 }
 
 std::vector<float> TypedTensor::floats() const {
@@ -407,7 +406,7 @@ std::vector<float> TypedTensor::floats() const {
     return std::vector<float>(data, data + count);
   }
   std::vector<float> x(half.size());
-  HalfKind kind = view.dtype == DType::F16 ? HalfKind::F16 : HalfKind::BF16;
+  HalfKind kind = halfKindOf(view.dtype);
   for (size_t i = 0; i < x.size(); ++i)
     x[i] = fromHalfBits(half[i], kind);
   return x;
