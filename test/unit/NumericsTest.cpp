@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <limits>
-#include <map>
 
 using namespace attnc;
 using attnc::test::Buffer;
@@ -206,14 +205,15 @@ TEST(Numerics, RandomSweepMatchesFloat64Reference) {
   EXPECT_GT(fullyMaskedRows, 0) << "seed " << attnc::test::testSeed();
 }
 
-// Half precision on the CPU: bf16 and f16 kernels (f32 accumulation), and
-// f32 and bf16 kernels reading a 16-bit KV cache of the other kind, under
+// Half precision on the CPU: bf16 and f16 kernels (f32 accumulation), f32
+// and bf16 kernels reading a 16-bit KV cache of the other kind, and a bf16
+// kernel over an f32 KV cache (the dialect allows it), under
 // the same rule: 2x the error of naive attention in the kernel's dtype
 // (scores, probabilities and output rounded to it), against float64.
 TEST(Numerics, HalfPrecisionSweepMatchesFloat64Reference) {
   const std::vector<std::pair<std::string, std::string>> types = {
       {"bf16", "bf16"}, {"f16", "f16"}, {"f32", "f16"},
-      {"f32", "bf16"},  {"bf16", "f16"}};
+      {"f32", "bf16"},  {"bf16", "f16"}, {"bf16", "f32"}};
   constexpr int kHalfSpecs = 30;
   int fullyMaskedRows = 0;
   sweep("numerics sweep (f16/bf16)", kHalfSpecs, types, fullyMaskedRows);
