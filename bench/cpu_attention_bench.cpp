@@ -18,6 +18,7 @@
 
 #include <cblas.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <thread>
@@ -358,6 +360,138 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
              bytes / 1e6, fusedGBs, streamGBs, fusedGBs / streamGBs);
 }
 
+/// Paged decode against dense decode over the same tokens: batch
+/// sequences of seqKv keys each, held in shuffled pages of `pageSize` for
+/// the paged kernel and in one dense BHSD cache for the dense one
+/// (interleaved run by run). Prints both times and paged / dense.
+void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
+                    DType kvType, unsigned threads, int reps, std::mt19937 &rng) {
+  const int64_t qHeads = 32, kvHeads = 8, d = 128;
+  KernelRequest spec;
+  spec.name = "decode";
+  spec.qHeads = qHeads;
+  spec.kvHeads = kvHeads;
+  spec.dQk = d;
+  spec.layout = Layout::BHSD;
+  spec.mask = MaskKind::Causal;
+  spec.alignment = Alignment::BottomRight;
+  spec.mode = Mode::Decode;
+  if (kvType != DType::F32)
+    spec.kvElementType = toString(kvType);
+  auto dense = compileOrExit(spec);
+  spec.name = "paged_decode";
+  spec.layout = Layout::Paged;
+  auto paged = compileOrExit(spec);
+  const int64_t kvElements = batch * kvHeads * seqKv * d;
+  std::vector<float> q = uniformInputs(batch * qHeads * d, rng);
+  std::vector<float> o(q.size());
+  std::vector<char> k = randomTensor(kvElements, kvType, rng),
+                    v = randomTensor(kvElements, kvType, rng);
+  AttentionArgs denseArgs{
+      denseView(q.data(), Layout::BHSD, batch, 1, qHeads, d),
+      typedView(k, kvType, batch, seqKv, kvHeads, d),
+      typedView(v, kvType, batch, seqKv, kvHeads, d),
+      denseView(o.data(), Layout::BHSD, batch, 1, qHeads, d), {}};
+  // Pools [pages, page_size, kv_heads, d], pages in a random order.
+  const int64_t perSequence = (seqKv + pageSize - 1) / pageSize,
+                pages = batch * perSequence;
+  std::vector<int32_t> table(pages), lens(batch, static_cast<int32_t>(seqKv));
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), rng);
+  const int64_t element = sizeOf(kvType);
+  std::vector<char> kp(pages * pageSize * kvHeads * d * element),
+      vp(kp.size());
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < seqKv; ++j)
+      for (int64_t h = 0; h < kvHeads; ++h) {
+        int64_t page = table[b * perSequence + j / pageSize];
+        int64_t to = ((page * pageSize + j % pageSize) * kvHeads + h) * d;
+        int64_t from = ((b * kvHeads + h) * seqKv + j) * d;
+        std::memcpy(kp.data() + to * element, k.data() + from * element, d * element);
+        std::memcpy(vp.data() + to * element, v.data() + from * element, d * element);
+      }
+  AttentionArgs pagedArgs = denseArgs;
+  pagedArgs.k = pagedView(kp.data(), kvType, pages, pageSize, kvHeads, d);
+  pagedArgs.v = pagedView(vp.data(), kvType, pages, pageSize, kvHeads, d);
+  auto ints = [](std::vector<int32_t> &x, std::vector<int64_t> sizes,
+                 std::vector<int64_t> strides) {
+    InputTensor t;
+    t.data = x.data();
+    t.dtype = DType::I32;
+    t.sizes = std::move(sizes);
+    t.strides = std::move(strides);
+    return t;
+  };
+  pagedArgs.sequences.blockTable = ints(table, {batch, perSequence}, {perSequence, 1});
+  pagedArgs.sequences.cacheSeqlens = ints(lens, {batch}, {1});
+  for (auto [kernel, args] : {std::pair{dense.get(), &denseArgs}, {paged.get(), &pagedArgs}})
+    if (Status st = kernel->run(*args, threads); !st.ok()) {
+      fmt::print(stderr, "paged decode run failed: {}\n", st.message());
+      std::exit(1);
+    }
+  std::vector<double> t = interleavedMedians(
+      reps, {[&] { (void)dense->run(denseArgs, threads); },
+             [&] { (void)paged->run(pagedArgs, threads); }});
+  fmt::print("{:>7} {:>5} {:>7} {:>4} {:>9} | {:>9.3f} {:>9.3f} | {:>8.2f}\n",
+             threads, batch, seqKv, toString(kvType), pageSize, t[0] * 1e3,
+             t[1] * 1e3, t[1] / t[0]);
+}
+
+/// Varlen prefill of a mixed batch against one dense call per sequence
+/// (causal bottom-right, GQA 32/8, d 128): the varlen call's time, the sum
+/// of the dense calls' times, and varlen / sum.
+void runVarlenPrefill(const std::vector<int64_t> &lengths, unsigned threads,
+                      int reps, std::mt19937 &rng) {
+  const int64_t qHeads = 32, kvHeads = 8, d = 128;
+  KernelRequest spec = prefillSpec({qHeads, kvHeads, d, 0, true});
+  spec.layout = Layout::BSHD;
+  spec.alignment = Alignment::BottomRight;
+  auto dense = compileOrExit(spec);
+  spec.name = "varlen_prefill";
+  spec.layout = Layout::Varlen;
+  auto varlen = compileOrExit(spec);
+  std::vector<int32_t> cu = {0};
+  for (int64_t n : lengths)
+    cu.push_back(static_cast<int32_t>(cu.back() + n));
+  const int64_t total = cu.back();
+  std::vector<float> q = uniformInputs(total * qHeads * d, rng),
+                     k = uniformInputs(total * kvHeads * d, rng),
+                     v = uniformInputs(total * kvHeads * d, rng), o(q.size());
+  AttentionArgs packed{denseView(q.data(), Layout::BSHD, 1, total, qHeads, d),
+                       denseView(k.data(), Layout::BSHD, 1, total, kvHeads, d),
+                       denseView(v.data(), Layout::BSHD, 1, total, kvHeads, d),
+                       denseView(o.data(), Layout::BSHD, 1, total, qHeads, d),
+                       {}};
+  InputTensor offsets;
+  offsets.data = cu.data();
+  offsets.dtype = DType::I32;
+  offsets.sizes = {static_cast<int64_t>(cu.size())};
+  offsets.strides = {1};
+  packed.sequences.cuSeqlensQ = packed.sequences.cuSeqlensK = offsets;
+  std::vector<AttentionArgs> each;
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    int64_t n = lengths[i], first = cu[i];
+    each.push_back({denseView(q.data() + first * qHeads * d, Layout::BSHD, 1, n, qHeads, d),
+                    denseView(k.data() + first * kvHeads * d, Layout::BSHD, 1, n, kvHeads, d),
+                    denseView(v.data() + first * kvHeads * d, Layout::BSHD, 1, n, kvHeads, d),
+                    denseView(o.data() + first * qHeads * d, Layout::BSHD, 1, n, qHeads, d),
+                    {}});
+  }
+  if (Status st = varlen->run(packed, threads); !st.ok()) {
+    fmt::print(stderr, "varlen prefill run failed: {}\n", st.message());
+    std::exit(1);
+  }
+  std::vector<double> t = interleavedMedians(
+      reps, {[&] { (void)varlen->run(packed, threads); },
+             [&] {
+               for (const AttentionArgs &a : each)
+                 (void)dense->run(a, threads);
+             }});
+  fmt::print("{:>7} {:>24} | {:>9.2f} {:>9.2f} | {:>8.2f}\n", threads,
+             fmt::format("{}", fmt::join(lengths, ",")), t[0] * 1e3, t[1] * 1e3,
+             t[0] / t[1]);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -368,7 +502,7 @@ int main(int argc, char **argv) {
     std::perror("re-exec without OPENBLAS_CORETYPE failed");
   }
   bool quick = false;
-  bool prefillOnly = false, decodeOnly = false;
+  bool prefillOnly = false, decodeOnly = false, servingOnly = false;
   int64_t onlyD = 0, onlySeq = 0; // 0: every head dim / length
   int reps = 3;
   std::vector<unsigned> threadCounts = {1, 2};
@@ -388,10 +522,12 @@ int main(int argc, char **argv) {
       prefillOnly = true;
     else if (a == "--decode-only")
       decodeOnly = true;
+    else if (a == "--serving-only")
+      servingOnly = true;
     else {
       fmt::print(stderr, "usage: attnc-cpu-bench [--quick] [--reps N] "
                          "[--threads T] [--d D] [--seq N] [--prefill-only] "
-                         "[--decode-only]\n");
+                         "[--decode-only] [--serving-only]\n");
       return 2;
     }
   }
@@ -414,7 +550,7 @@ int main(int argc, char **argv) {
     for (int64_t d : {64, 128})
       for (bool causal : {false, true})
         for (int64_t seq : seqs) {
-          if (decodeOnly || (onlyD && d != onlyD) || (onlySeq && seq != onlySeq))
+          if (decodeOnly || servingOnly || (onlyD && d != onlyD) || (onlySeq && seq != onlySeq))
             continue;
           int64_t qHeads = seq <= 2048 ? 32 : seq <= 4096 ? 8 : 4;
           runPrefill({qHeads, qHeads / 4, d, seq, causal}, threads, reps, rng);
@@ -427,10 +563,28 @@ int main(int argc, char **argv) {
   for (unsigned threads : threadCounts)
     for (int64_t seq : quick ? std::vector<int64_t>{2048}
                              : std::vector<int64_t>{2048, 4096})
-      if (!decodeOnly && (!onlySeq || seq == onlySeq) && (!onlyD || onlyD == 128))
+      if (!decodeOnly && !servingOnly && (!onlySeq || seq == onlySeq) && (!onlyD || onlyD == 128))
         runHalfPrefill({seq <= 2048 ? 32 : 8, seq <= 2048 ? 8 : 2, 128, seq, true},
                        threads, reps, rng);
-  if (prefillOnly)
+  if (!prefillOnly && !decodeOnly) {
+    fmt::print("\nserving layouts: paged decode (batch sequences in shuffled "
+               "pages, block_table) against dense decode over the same tokens; "
+               "GQA 32/8, d 128, f32 q\n"
+               "{:>7} {:>5} {:>7} {:>4} {:>9} | {:>9} {:>9} | {:>8}\n",
+               "threads", "batch", "seq_kv", "kv", "page size", "dense ms",
+               "paged ms", "ratio");
+    for (unsigned threads : threadCounts)
+      for (DType kvType : {DType::F32, DType::F16})
+        for (int64_t pageSize : {16, 1, 256})
+          runPagedDecode(8, 4096, pageSize, kvType, threads, reps, rng);
+    fmt::print("\nserving layouts: varlen prefill of a mixed batch (one call) "
+               "against one dense call per sequence; GQA 32/8, d 128, causal "
+               "bottom_right\n{:>7} {:>24} | {:>9} {:>9} | {:>8}\n",
+               "threads", "lengths", "varlen ms", "dense ms", "ratio");
+    for (unsigned threads : threadCounts)
+      runVarlenPrefill({31, 517, 2048, 7}, threads, reps, rng);
+  }
+  if (prefillOnly || servingOnly)
     return 0;
   fmt::print("\ndecode (seq_q 1, f32 q and o over an f32/f16/bf16 K/V cache, "
              "d 128, causal bottom_right)\n"

@@ -26,7 +26,7 @@ std::vector<InputArg> inputArgs(ArrayAttr decls) {
 }
 
 std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
-                            bool lse, bool blockSparse,
+                            bool lse, bool paged, bool blockSparse,
                             const std::vector<InputArg> &inputs) {
   std::vector<Arg> args = {{"q", Role::Q, element, 4, false},
                            {"k", Role::K, kvElement, 4, false},
@@ -34,6 +34,10 @@ std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
                            {"o", Role::O, element, 4, true}};
   if (lse)
     args.push_back({"lse", Role::Lse, ElementType::F32, 3, true});
+  if (paged) {
+    args.push_back({"page_table", Role::PageTable, ElementType::I32, 2, false});
+    args.push_back({"kv_seqlens", Role::KvSeqlens, ElementType::I32, 1, false});
+  }
   if (blockSparse) {
     args.push_back({"kv_num_blocks", Role::KvNumBlocks, ElementType::I32, 3, false});
     args.push_back({"kv_indices", Role::KvIndices, ElementType::I32, 4, false});

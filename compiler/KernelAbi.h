@@ -29,6 +29,11 @@ enum class Role {
   // block) the number of partial and of full kv blocks ([b, h, q blocks])
   // and their indices ([b, h, q blocks, kv blocks]); b and h may be 1.
   KvNumBlocks, KvIndices, FullKvNumBlocks, FullKvIndices,
+  // Paged kernels (layout = paged) read K and V from page pools viewed as
+  // [pages, kv_heads, page_size, d]: key s of batch b lives in page
+  // page_table[b, s / page_size] at slot s % page_size, and batch b has
+  // kv_seqlens[b] keys (both i32; [b, max pages] and [b]).
+  PageTable, KvSeqlens,
   Input, // a declared input (#attn.input)
 };
 
@@ -54,11 +59,11 @@ struct InputArg {
 std::vector<InputArg> inputArgs(mlir::ArrayAttr decls);
 
 /// The user-visible arguments in calling order: q, k, v, o, lse (when the
-/// kernel writes it), the block mask (block-sparse kernels), then the
-/// declared inputs in declaration order. q and o hold `element`, k and v
-/// `kvElement` values.
+/// kernel writes it), the page table and kv lengths (paged kernels), the
+/// block mask (block-sparse kernels), then the declared inputs in
+/// declaration order. q and o hold `element`, k and v `kvElement` values.
 std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
-                            bool lse, bool blockSparse,
+                            bool lse, bool paged, bool blockSparse,
                             const std::vector<InputArg> &inputs);
 
 /// One field of the CUDA kernel's `Params` struct (passed by value).
@@ -85,9 +90,11 @@ ParamsLayout cudaParamsLayout(const std::vector<Arg> &args);
 
 /// Arguments the CPU function takes after kernelArgs(): the split-KV
 /// partials workspace (f32, rank 1), the split count, the work items
-/// [begin, end), the K^T cache tiles (f32, rank 3) and their tags (i64,
-/// rank 1). See convert-attn-to-scf.
-constexpr int kCpuTrailingArgs = 6;
+/// [begin, end), the K^T cache tiles (f32, rank 3), their tags (i64,
+/// rank 1), and the batch index of the call's first batch (what mask and
+/// score regions see as b: the runtime runs each sequence of a varlen or
+/// paged call as a batch of 1). See convert-attn-to-scf.
+constexpr int kCpuTrailingArgs = 7;
 
 /// The packed entry point of CPU kernel `name`: `void (void **args)`, one
 /// pointer per argument of the C interface (memref descriptors, then

@@ -174,7 +174,7 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
     }
   };
   return abi::kernelArgs(named(s.elementType), named(s.kvType()), s.lse,
-                         s.blockQ > 0, inputs);
+                         s.layout == Layout::Paged, s.blockQ > 0, inputs);
 }
 
 std::string cacheKeyHeader(const char *prefix) {

@@ -32,7 +32,8 @@ namespace {
 /// words live inline: building one per work item allocates nothing.
 struct Descriptor {
   static constexpr int64_t kMaxRank = 4;
-  std::array<int64_t, 3 + 2 * kMaxRank> words;
+  std::array<int64_t, 3 + 2 * kMaxRank> words{};
+  Descriptor() = default;
   Descriptor(const void *data, const int64_t *sizes, const int64_t *strides,
              int64_t rank) {
     auto address = static_cast<int64_t>(reinterpret_cast<uintptr_t>(data));
@@ -45,10 +46,11 @@ struct Descriptor {
 };
 
 /// The packed call holds the ABI's arguments, the split-KV workspace, then
-/// splits, begin, end, kt and tags (abi::kCpuTrailingArgs in all) in a
-/// fixed array. The ABI has at most 5 tensors, 4 block-mask arrays and 16
-/// inputs, so 25 + 6 = 31; load() checks it.
-constexpr size_t kPackedArgs = 32;
+/// splits, begin, end, kt, tags and the batch base (abi::kCpuTrailingArgs
+/// in all) in a fixed array. The ABI has at most 5 tensors, 2 page-table
+/// arrays, 4 block-mask arrays and 16 inputs, so 27 + 7 = 34; load()
+/// checks it.
+constexpr size_t kPackedArgs = 34;
 
 /// The kernel's packed entry point (compiler/KernelAbi.h): one pointer per
 /// argument of its C interface.
@@ -185,9 +187,42 @@ int64_t CpuKernel::kvSplitsFor(int64_t batch, int64_t seqQ, int64_t seqKv,
   return std::clamp<int64_t>(wanted, 1, std::min(most, kMaxKvSplits));
 }
 
+namespace {
+
+/// One kernel invocation's share of a call: the whole of a dense call, or
+/// one sequence (with queries) of a varlen or paged call, run as a batch of
+/// 1 (runtime/Tensor.h, Sequence).
+struct Segment {
+  const Sequence *sequence = nullptr; // null: the dense call itself
+  int64_t batch = 0, seqQ = 0, seqKv = 0;
+  int64_t splits = 1;
+  int64_t firstItem = 0, items = 0; // items of all segments before, its own
+  int64_t rows = 0;                 // batch x q_heads x seq_q
+  int64_t workspace = 0;            // its partials' first float
+};
+
+/// Split-KV for the segments of a varlen or paged call: a sequence's keys
+/// are cut so that no item holds much more than `perItem` keys (its share
+/// of the call's work), so that one long sequence among short ones still
+/// spreads over every thread; at least four key tiles a split.
+int64_t sequenceSplits(int64_t seqKv, int64_t blockN, double perItem) {
+  int64_t most = std::min(std::max<int64_t>(1, seqKv / (4 * blockN)), kMaxKvSplits);
+  double wanted = std::ceil(static_cast<double>(seqKv) / perItem);
+  return wanted >= static_cast<double>(most) ? most
+                                             : std::max<int64_t>(1, static_cast<int64_t>(wanted));
+}
+
+} // namespace
+
 Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
                       int64_t kvSplits) const {
-  if (Status st = validate(a); !st.ok())
+  // Per-thread buffers reused between calls. Named through references:
+  // inside the parallel loop's body a thread_local would name the worker's
+  // own (empty) copy.
+  thread_local std::vector<Sequence> sequenceBuffer;
+  std::vector<Sequence> &sequences = sequenceBuffer;
+  if (Status st = validateCall(impl_->spec, a, Memory::Host, &sequences);
+      !st.ok())
     return st;
   if (kvSplits < 0 || kvSplits > kMaxKvSplits)
     return Status::error(fmt::format(
@@ -199,73 +234,147 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
         "kvSplits: block-sparse kernels do not split their keys (got {})",
         kvSplits));
   unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
-  const int64_t batch = a.q.batch(), seqQ = a.q.seq();
-  int64_t splits =
-      kvSplits ? kvSplits : kvSplitsFor(batch, seqQ, a.k.seq(), n);
-  // One descriptor per argument, in the ABI's order (compiler/KernelAbi.h).
-  // The kernel only reads them, so every thread passes the same ones.
-  std::vector<Descriptor> descriptors;
-  for (const mlir::attn::abi::Arg &arg : impl_->args) {
-    using mlir::attn::abi::Role;
-    const TensorView *view = arg.role == Role::Q   ? &a.q
-                             : arg.role == Role::K ? &a.k
-                             : arg.role == Role::V ? &a.v
-                             : arg.role == Role::O ? &a.o
-                             : arg.role == Role::Lse ? &a.lse
-                                                     : nullptr;
-    if (view) {
-      descriptors.emplace_back(view->data, view->sizes.data(),
-                               view->strides.data(), arg.rank);
-      continue;
+  const bool bySequence = s.layout == Layout::Varlen || s.layout == Layout::Paged;
+  const auto split =
+      mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM,
+                                /*oneHeadPerItem=*/s.blockQ > 0);
+
+  // The segments: the whole call, or each sequence with queries.
+  thread_local std::vector<Segment> segmentBuffer;
+  std::vector<Segment> &segments = segmentBuffer;
+  segments.clear();
+  int64_t longestKv = 0;
+  if (!bySequence) {
+    Segment g;
+    g.batch = a.q.batch();
+    g.seqQ = a.q.seq();
+    g.seqKv = a.k.seq();
+    g.splits = kvSplits ? kvSplits : kvSplitsFor(g.batch, g.seqQ, g.seqKv, n);
+    segments.push_back(g);
+    longestKv = g.seqKv;
+  } else {
+    // Work a tile costs is about its keys: aim at four items a thread.
+    double work = 0;
+    for (const Sequence &q : sequences)
+      work += static_cast<double>(split.items(s.qHeads, 1, q.seqQ)) *
+              std::max<int64_t>(q.seqKv, 1);
+    const double perItem = std::max(work / (4.0 * n), 1.0);
+    for (const Sequence &q : sequences) {
+      longestKv = std::max(longestKv, q.seqKv);
+      if (q.seqQ == 0)
+        continue;
+      Segment g;
+      g.sequence = &q;
+      g.batch = 1;
+      g.seqQ = q.seqQ;
+      g.seqKv = q.seqKv;
+      g.splits = kvSplits ? kvSplits
+                 : s.blockQ > 0
+                     ? 1
+                     : sequenceSplits(q.seqKv, s.blockN, perItem);
+      segments.push_back(g);
     }
-    const BlockMaskArgs &m = a.blockMask;
-    const InputTensor *part = arg.role == Role::KvNumBlocks ? &m.numBlocks
-                              : arg.role == Role::KvIndices ? &m.indices
-                              : arg.role == Role::FullKvNumBlocks
-                                  ? &m.fullNumBlocks
-                              : arg.role == Role::FullKvIndices ? &m.fullIndices
-                                                                : nullptr;
-    if (part) {
-      descriptors.emplace_back(part->data, part->sizes.data(),
-                               part->strides.data(), arg.rank);
-      continue;
-    }
-    for (const InputTensor &t : a.inputs) // validated: exactly one
-      if (t.name == arg.name)
-        descriptors.emplace_back(t.data, t.sizes.data(), t.strides.data(),
-                                 arg.rank);
+  }
+  // The K^T cache's tags hold (batch x kv_heads) and the tile in 32 bits
+  // each (convert-attn-to-scf).
+  const int64_t batches = bySequence ? static_cast<int64_t>(sequences.size())
+                                     : a.q.batch();
+  if (batches * s.kvHeads >= (int64_t(1) << 31) ||
+      longestKv >= (int64_t(1) << 31))
+    return Status::error(fmt::format(
+        "the cpu backend runs at most 2^31 - 1 batch x kv heads and keys a "
+        "sequence; got {} x {} and {} keys",
+        batches, s.kvHeads, longestKv));
+  int64_t items = 0, partialFloats = 0;
+  bool tooMany = false;
+  for (Segment &g : segments) {
+    g.firstItem = items;
+    g.items = split.items(s.qHeads, g.batch, g.seqQ) * g.splits;
+    items += g.items;
+    g.rows = g.batch * s.qHeads * g.seqQ;
+    g.workspace = partialFloats;
+    int64_t floats = 0;
+    if (g.splits > 1)
+      tooMany |= __builtin_mul_overflow(g.splits * (s.dV + 2), g.rows, &floats) ||
+                 __builtin_add_overflow(partialFloats, floats, &partialFloats);
   }
 
   // Split-KV partials live in a per-thread workspace that grows once and is
   // reused.
-  const int64_t rows = batch * s.qHeads * seqQ;
-  thread_local std::vector<float> workspace;
-  int64_t partialFloats = 0;
-  bool tooMany = __builtin_mul_overflow(splits * (s.dV + 2), rows, &partialFloats);
-  if (splits > 1 && (tooMany || workspace.size() < static_cast<size_t>(partialFloats))) {
+  thread_local std::vector<float> workspaceBuffer;
+  std::vector<float> &workspace = workspaceBuffer;
+  if (tooMany || workspace.size() < static_cast<size_t>(partialFloats)) {
     try {
       if (tooMany)
         throw std::bad_alloc();
       workspace.resize(partialFloats);
     } catch (const std::bad_alloc &) {
       return Status::ioError(fmt::format(
-          "the split-KV workspace ({} splits x {} rows x (d_v + 2) floats) "
-          "cannot be allocated; pass kvSplits = 1",
-          splits, rows));
+          "the split-KV workspace ({} segments' splits x rows x (d_v + 2) "
+          "floats) cannot be allocated; pass kvSplits = 1",
+          segments.size()));
+    }
+  }
+
+  // One descriptor per argument, in the ABI's order (compiler/KernelAbi.h),
+  // then the workspace. The kernel only reads them, so every thread passes
+  // the same ones; a sequence's item patches its own views into a copy.
+  using mlir::attn::abi::Role;
+  auto viewOf = [&](Role role, const Sequence *q) -> const TensorView * {
+    switch (role) {
+    case Role::Q:
+      return q ? &q->q : &a.q;
+    case Role::K:
+      return q ? &q->k : &a.k;
+    case Role::V:
+      return q ? &q->v : &a.v;
+    case Role::O:
+      return q ? &q->o : &a.o;
+    case Role::Lse:
+      return q ? &q->lse : &a.lse;
+    default:
+      return nullptr;
+    }
+  };
+  const BlockMaskArgs &m = a.blockMask;
+  auto blockPart = [&](Role role) -> const InputTensor * {
+    switch (role) {
+    case Role::KvNumBlocks:
+      return &m.numBlocks;
+    case Role::KvIndices:
+      return &m.indices;
+    case Role::FullKvNumBlocks:
+      return &m.fullNumBlocks;
+    case Role::FullKvIndices:
+      return &m.fullIndices;
+    default:
+      return nullptr;
+    }
+  };
+  thread_local std::vector<Descriptor> sharedBuffer;
+  std::vector<Descriptor> &shared = sharedBuffer;
+  shared.clear();
+  const int64_t zeros[Descriptor::kMaxRank] = {};
+  for (const mlir::attn::abi::Arg &arg : impl_->args) {
+    if (const TensorView *view = viewOf(arg.role, nullptr)) {
+      shared.emplace_back(view->data, view->sizes.data(), view->strides.data(),
+                          arg.rank);
+    } else if (const InputTensor *part = blockPart(arg.role)) {
+      shared.emplace_back(part->data, part->sizes.data(), part->strides.data(),
+                          arg.rank);
+    } else if (arg.role == Role::Input) {
+      for (const InputTensor &t : a.inputs) // validated: exactly one
+        if (t.name == arg.name)
+          shared.emplace_back(t.data, t.sizes.data(), t.strides.data(),
+                              arg.rank);
+    } else { // the page table and kv lengths: set per sequence
+      shared.emplace_back(nullptr, zeros, zeros, arg.rank);
     }
   }
   const int64_t workspaceSize = static_cast<int64_t>(workspace.size()),
                 unitStride = 1;
-  descriptors.emplace_back(workspace.data(), &workspaceSize, &unitStride, 1);
-  std::vector<void *> shared;
-  for (Descriptor &d : descriptors)
-    shared.push_back(d.get());
+  shared.emplace_back(workspace.data(), &workspaceSize, &unitStride, 1);
 
-  int64_t items = mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM,
-                                            /*oneHeadPerItem=*/s.blockQ > 0)
-                      .items(s.qHeads, batch, seqQ) *
-                  splits;
-  PackedFn fn = impl_->fn;
   // Prefill kernels keep K^T tiles per thread (decode kernels visit each
   // tile once and pack it on the stack: they get an empty cache).
   const int64_t tileFloats = s.dQk * s.blockN;
@@ -274,10 +383,10 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
           ? 0
           : std::clamp<int64_t>(
                 static_cast<int64_t>(ktCacheLimit.load() / (4 * tileFloats)), 1,
-                (a.k.seq() + s.blockN - 1) / s.blockN);
+                std::max<int64_t>((longestKv + s.blockN - 1) / s.blockN, 1));
   const uint64_t call = nextCall();
-  // Each item is one (tile, kv split). The kernel only reads the
-  // descriptors, so every thread passes the same ones.
+  PackedFn fn = impl_->fn;
+  const std::vector<mlir::attn::abi::Arg> &abiArgs = impl_->args;
   ThreadPool::shared().parallelFor(items, n, [&](int64_t item) {
     thread_local KtCache cache;
     if (cache.call != call) { // this thread's first item of the call
@@ -288,62 +397,109 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
       std::fill_n(cache.tags.begin(), slots, 0);
       cache.call = call;
     }
+    // The item's segment: the last one starting at or before it.
+    auto it = std::upper_bound(
+        segments.begin(), segments.end(), item,
+        [](int64_t i, const Segment &g) { return i < g.firstItem; });
+    const Segment &g = *std::prev(it);
+    const Sequence *q = g.sequence;
     const int64_t ktSizes[] = {slots, s.dQk, s.blockN},
                   ktStrides[] = {tileFloats, s.blockN, 1};
     Descriptor kt(cache.tiles.data(), ktSizes, ktStrides, 3);
     Descriptor tags(cache.tags.data(), &slots, &unitStride, 1);
-    int64_t begin = item, end = item + 1;
-    // The ABI's arguments and the workspace, then splits, begin, end, kt
-    // and tags (checked to fit in load()).
+    int64_t begin = item - g.firstItem, end = begin + 1, splits = g.splits,
+            batchBase = q ? q->index : 0;
     void *args[kPackedArgs];
-    size_t n = shared.size();
-    std::copy(shared.begin(), shared.end(), args);
-    args[n] = const_cast<int64_t *>(&splits);
-    args[n + 1] = &begin;
-    args[n + 2] = &end;
-    args[n + 3] = kt.get();
-    args[n + 4] = tags.get();
+    size_t count = shared.size();
+    // A sequence's own views, page list, kv length, block-mask rows and
+    // partials, in copies of the shared descriptors.
+    Descriptor own[kPackedArgs] = {};
+    const int32_t kvLen = static_cast<int32_t>(g.seqKv);
+    const int64_t one = 1, pageSizes[] = {1, q ? q->pageCount : 0},
+                  pageStrides[] = {0, q ? q->pageStride : 0};
+    for (size_t i = 0; i < count; ++i)
+      args[i] = shared[i].get();
+    if (q) {
+      for (size_t i = 0; i < abiArgs.size(); ++i) {
+        const mlir::attn::abi::Arg &arg = abiArgs[i];
+        if (const TensorView *view = viewOf(arg.role, q)) {
+          own[i] = Descriptor(view->data, view->sizes.data(),
+                              view->strides.data(), arg.rank);
+        } else if (arg.role == Role::PageTable) {
+          own[i] = Descriptor(q->pages, pageSizes, pageStrides, 2);
+        } else if (arg.role == Role::KvSeqlens) {
+          own[i] = Descriptor(&kvLen, &one, &one, 1);
+        } else if (const InputTensor *part = blockPart(arg.role);
+                   part && part->sizes[0] != 1) {
+          // This sequence's row of a per-batch block mask.
+          own[i] = shared[i];
+          own[i].words[0] = own[i].words[1] +=
+              q->index * part->strides[0] * 4;
+          own[i].words[3] = 1;
+        } else {
+          continue;
+        }
+        args[i] = own[i].get();
+      }
+      own[count - 1] = shared[count - 1];
+      own[count - 1].words[0] = own[count - 1].words[1] += g.workspace * 4;
+      own[count - 1].words[3] = workspaceSize - g.workspace;
+      args[count - 1] = own[count - 1].get();
+    }
+    // Then splits, begin, end, kt, tags and the batch base (checked to fit
+    // in load()).
+    args[count] = &splits;
+    args[count + 1] = &begin;
+    args[count + 2] = &end;
+    args[count + 3] = kt.get();
+    args[count + 4] = tags.get();
+    args[count + 5] = &batchBase;
     fn(args);
   });
-  if (splits == 1)
-    return Status::success();
 
-  // Merge: O = sum_s w_s acc_s / sum_s w_s l_s with w_s = exp(m_s - max m).
-  const float *acc = workspace.data();
-  const float *m = acc + splits * rows * s.dV, *l = m + splits * rows;
-  ThreadPool::shared().parallelFor(rows, n, [&](int64_t row) {
-    int64_t pos = row % seqQ, h = row / seqQ % s.qHeads, b = row / seqQ / s.qHeads;
-    float best = -std::numeric_limits<float>::infinity();
-    for (int64_t sp = 0; sp < splits; ++sp)
-      best = std::max(best, m[sp * rows + row]);
-    float total = 0;
-    float weights[kMaxKvSplits];
-    for (int64_t sp = 0; sp < splits; ++sp) {
-      float w = l[sp * rows + row] > 0 ? std::exp(m[sp * rows + row] - best) : 0.f;
-      weights[sp] = w;
-      total += w * l[sp * rows + row];
-    }
-    // A split that saw a NaN score poisons the row (its l is NaN), as in
-    // one pass; a fully masked split (l = 0) counts for nothing.
-    for (int64_t sp = 0; sp < splits; ++sp)
-      if (std::isnan(l[sp * rows + row]))
-        total = std::numeric_limits<float>::quiet_NaN();
-    float inv = total > 0 ? 1.f / total
-                : std::isnan(total) ? total
-                                    : 0.f;
-    for (int64_t d = 0; d < s.dV; ++d) {
-      float sum = 0;
+  // Merge each split segment: O = sum_s w_s acc_s / sum_s w_s l_s with
+  // w_s = exp(m_s - max m).
+  for (const Segment &g : segments) {
+    if (g.splits == 1)
+      continue;
+    const int64_t splits = g.splits, rows = g.rows, seqQ = g.seqQ;
+    const TensorView &o = g.sequence ? g.sequence->o : a.o;
+    const TensorView &lse = g.sequence ? g.sequence->lse : a.lse;
+    const float *acc = workspace.data() + g.workspace;
+    const float *mx = acc + splits * rows * s.dV, *l = mx + splits * rows;
+    ThreadPool::shared().parallelFor(rows, n, [&](int64_t row) {
+      int64_t pos = row % seqQ, h = row / seqQ % s.qHeads,
+              b = row / seqQ / s.qHeads;
+      float best = -std::numeric_limits<float>::infinity();
       for (int64_t sp = 0; sp < splits; ++sp)
-        if (weights[sp] != 0)
-          sum += weights[sp] * acc[(sp * rows + row) * s.dV + d];
-      a.o.set(b, h, pos, d, sum * inv);
-    }
-    if (s.lse)
-      a.lse.at(b, h, pos, 0) =
-          total > 0 || std::isnan(total)
-              ? best + std::log(total)
-              : -std::numeric_limits<float>::infinity();
-  });
+        best = std::max(best, mx[sp * rows + row]);
+      float total = 0;
+      float weights[kMaxKvSplits];
+      for (int64_t sp = 0; sp < splits; ++sp) {
+        float w = l[sp * rows + row] > 0 ? std::exp(mx[sp * rows + row] - best)
+                                         : 0.f;
+        weights[sp] = w;
+        total += w * l[sp * rows + row];
+      }
+      // A split that saw a NaN score poisons the row (its l is NaN), as in
+      // one pass; a fully masked split (l = 0) counts for nothing.
+      for (int64_t sp = 0; sp < splits; ++sp)
+        if (std::isnan(l[sp * rows + row]))
+          total = std::numeric_limits<float>::quiet_NaN();
+      float inv = total > 0 ? 1.f / total : std::isnan(total) ? total : 0.f;
+      for (int64_t d = 0; d < s.dV; ++d) {
+        float sum = 0;
+        for (int64_t sp = 0; sp < splits; ++sp)
+          if (weights[sp] != 0)
+            sum += weights[sp] * acc[(sp * rows + row) * s.dV + d];
+        o.set(b, h, pos, d, sum * inv);
+      }
+      if (s.lse)
+        lse.at(b, h, pos, 0) = total > 0 || std::isnan(total)
+                                   ? best + std::log(total)
+                                   : -std::numeric_limits<float>::infinity();
+    });
+  }
   return Status::success();
 }
 

@@ -166,9 +166,11 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
   optional("score_mod", r.scoreMod == ScoreMod::Alibi,
            a::ScoreModKindAttr::get(ctx, a::ScoreModKind::Alibi));
   attrs.push_back(b.getNamedAttr(
-      "layout", a::LayoutAttr::get(ctx, r.layout == Layout::BHSD
-                                            ? a::Layout::BHSD
-                                            : a::Layout::BSHD)));
+      "layout",
+      a::LayoutAttr::get(ctx, r.layout == Layout::BHSD     ? a::Layout::BHSD
+                              : r.layout == Layout::Varlen ? a::Layout::Varlen
+                              : r.layout == Layout::Paged  ? a::Layout::Paged
+                                                           : a::Layout::BSHD)));
   optional("mode", r.mode == Mode::Decode,
            a::ModeAttr::get(ctx, a::Mode::Decode));
   optional("lse", r.lse, b.getBoolAttr(true));

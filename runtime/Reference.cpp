@@ -8,8 +8,10 @@
 
 namespace attnc {
 
-ModEvaluator::ModEvaluator(const KernelSpec &spec, const AttentionArgs &args)
-    : mods_(spec.mods ? spec.mods : std::make_shared<ModPrograms>()) {
+ModEvaluator::ModEvaluator(const KernelSpec &spec, const AttentionArgs &args,
+                           int64_t batchBase)
+    : mods_(spec.mods ? spec.mods : std::make_shared<ModPrograms>()),
+      batchBase_(batchBase) {
   env_.seqQ = args.q.seq();
   env_.seqKv = args.k.seq();
   if (spec.blockQ > 0 && args.blockMask.given()) {
@@ -58,7 +60,7 @@ bool ModEvaluator::visible(int64_t b, int64_t h, int64_t q, int64_t k) {
   if (!mods_->mask)
     return true;
   ModValue args[4], out[1];
-  args[0].i = b, args[1].i = h, args[2].i = q, args[3].i = k;
+  args[0].i = b + batchBase_, args[1].i = h, args[2].i = q, args[3].i = k;
   evaluate<double>(*mods_->mask, args, out, env_, registers_);
   return out[0].i != 0;
 }
@@ -69,7 +71,7 @@ T ModEvaluator::score(T s, int64_t b, int64_t h, int64_t q, int64_t k) {
     return s;
   ModValue args[5], out[1];
   args[0].f = static_cast<double>(s);
-  args[1].i = b, args[2].i = h, args[3].i = q, args[4].i = k;
+  args[1].i = b + batchBase_, args[2].i = h, args[3].i = q, args[4].i = k;
   evaluate<T>(*mods_->score, args, out, env_, registers_);
   return static_cast<T>(out[0].f);
 }
@@ -88,8 +90,78 @@ bool ModEvaluator::range(int64_t qFirst, int64_t qLast, int64_t out[4]) {
   return true;
 }
 
+namespace {
+
+bool bySequence(const KernelSpec &s) {
+  return s.layout == Layout::Varlen || s.layout == Layout::Paged;
+}
+
+/// Calls fn(dense, args, sequence) for each sequence of a checked varlen or
+/// paged call: `dense` is the spec with a dense layout, `args` the sequence
+/// as a dense call of batch 1 (paged K/V gathered into f32 copies, exact
+/// for every element type; the block mask cut to its row).
+template <typename Fn>
+void forEachSequence(const KernelSpec &s, const AttentionArgs &a, Fn fn) {
+  std::vector<Sequence> sequences;
+  if (!splitSequences(s, a, sequences).ok())
+    return; // unchecked calls have no reference (validateCall says why)
+  KernelSpec dense = s;
+  dense.layout = Layout::BSHD;
+  std::vector<float> k, v;
+  for (const Sequence &q : sequences) {
+    AttentionArgs sub;
+    sub.q = q.q, sub.o = q.o, sub.lse = q.lse, sub.k = q.k, sub.v = q.v;
+    sub.inputs = a.inputs;
+    sub.blockMask = a.blockMask;
+    if (s.blockQ > 0 && a.blockMask.numBlocks.sizes[0] != 1)
+      for (InputTensor *t : {&sub.blockMask.numBlocks, &sub.blockMask.indices,
+                             &sub.blockMask.fullNumBlocks,
+                             &sub.blockMask.fullIndices}) {
+        t->data = static_cast<int32_t *>(t->data) + q.index * t->strides[0];
+        t->sizes[0] = 1;
+      }
+    if (s.layout == Layout::Paged) {
+      const int64_t pageSize = q.k.seq();
+      auto gather = [&](const TensorView &pool, std::vector<float> &buffer,
+                        int64_t dim) {
+        buffer.resize(s.kvHeads * q.seqKv * dim);
+        TensorView t = denseView(buffer.data(), Layout::BHSD, 1, q.seqKv,
+                                 s.kvHeads, dim);
+        for (int64_t j = 0; j < q.seqKv; ++j) {
+          int64_t page = q.pages[j / pageSize * q.pageStride];
+          for (int64_t h = 0; h < s.kvHeads; ++h)
+            for (int64_t d = 0; d < dim; ++d)
+              t.at(0, h, j, d) = pool.get(page, h, j % pageSize, d);
+        }
+        return t;
+      };
+      sub.k = gather(q.k, k, s.dQk);
+      sub.v = gather(q.v, v, s.dV);
+    }
+    fn(dense, sub, q);
+  }
+}
+
+int64_t visiblePairsDense(const KernelSpec &s, const AttentionArgs &a,
+                          int64_t batchBase);
+
+} // namespace
+
 int64_t visiblePairs(const KernelSpec &s, const AttentionArgs &a) {
-  ModEvaluator mods(s, a);
+  if (!bySequence(s))
+    return visiblePairsDense(s, a, 0);
+  int64_t pairs = 0;
+  forEachSequence(s, a, [&](const KernelSpec &dense, const AttentionArgs &sub,
+                            const Sequence &q) {
+    pairs += visiblePairsDense(dense, sub, q.index);
+  });
+  return pairs;
+}
+
+namespace {
+int64_t visiblePairsDense(const KernelSpec &s, const AttentionArgs &a,
+                          int64_t batchBase) {
+  ModEvaluator mods(s, a, batchBase);
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   int64_t perHead = 0, bounds[4];
   if (!mods.hasMask())
@@ -120,17 +192,19 @@ int64_t visiblePairs(const KernelSpec &s, const AttentionArgs &a) {
           pairs += mods.visible(b, h, q, k);
   return pairs * (batch / batches) * (s.qHeads / heads);
 }
+} // namespace
 
 double attentionFlops(const KernelSpec &s, const AttentionArgs &a) {
   return 2.0 * static_cast<double>(visiblePairs(s, a)) * (s.dQk + s.dV);
 }
 
+namespace {
 template <typename T>
-ReferenceResult<T> referenceAttention(const KernelSpec &s,
-                                      const AttentionArgs &a) {
+ReferenceResult<T> referenceDense(const KernelSpec &s, const AttentionArgs &a,
+                                  int64_t batchBase) {
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t group = s.qHeads / s.kvHeads;
-  ModEvaluator mods(s, a);
+  ModEvaluator mods(s, a, batchBase);
   ReferenceResult<T> r;
   r.out.assign(batch * s.qHeads * seqQ * s.dV, T(0));
   r.lse.assign(batch * s.qHeads * seqQ, -std::numeric_limits<T>::infinity());
@@ -174,6 +248,31 @@ ReferenceResult<T> referenceAttention(const KernelSpec &s,
     }
   return r;
 }
+} // namespace
+
+template <typename T>
+ReferenceResult<T> referenceAttention(const KernelSpec &s,
+                                      const AttentionArgs &a) {
+  if (!bySequence(s))
+    return referenceDense<T>(s, a, 0);
+  ReferenceResult<T> r;
+  r.out.assign(a.q.batch() * s.qHeads * a.q.seq() * s.dV, T(0));
+  r.lse.assign(a.q.batch() * s.qHeads * a.q.seq(),
+               -std::numeric_limits<T>::infinity());
+  forEachSequence(s, a, [&](const KernelSpec &dense, const AttentionArgs &sub,
+                            const Sequence &q) {
+    ReferenceResult<T> one = referenceDense<T>(dense, sub, q.index);
+    for (int64_t h = 0; h < s.qHeads; ++h)
+      for (int64_t i = 0; i < q.seqQ; ++i) {
+        r.lse[(q.qBatch * s.qHeads + h) * a.q.seq() + q.qFirst + i] =
+            one.lse[h * q.seqQ + i];
+        for (int64_t d = 0; d < s.dV; ++d)
+          r.at(a.q, s.dV, q.qBatch, h, q.qFirst + i, d) =
+              one.out[(h * q.seqQ + i) * s.dV + d];
+      }
+  });
+  return r;
+}
 
 template ReferenceResult<double> referenceAttention(const KernelSpec &,
                                                     const AttentionArgs &);
@@ -186,10 +285,10 @@ namespace {
 /// probabilities and the output are each rounded to the element type (with
 /// f32 accumulation inside each product), dense [batch, q_heads, seq_q, d_v].
 std::vector<float> naiveHalf(const KernelSpec &s, const AttentionArgs &a,
-                             HalfKind kind) {
+                             HalfKind kind, int64_t batchBase) {
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t group = s.qHeads / s.kvHeads;
-  ModEvaluator mods(s, a);
+  ModEvaluator mods(s, a, batchBase);
   auto round = [kind](float x) { return roundToHalf(x, kind); };
   std::vector<float> out(batch * s.qHeads * seqQ * s.dV, 0.f), p(seqKv);
   for (int64_t b = 0; b < batch; ++b)
@@ -224,20 +323,19 @@ std::vector<float> naiveHalf(const KernelSpec &s, const AttentionArgs &a,
   return out;
 }
 
-} // namespace
-
-Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
-  ReferenceResult<double> ref = referenceAttention<double>(s, a);
+Comparison compareDense(const KernelSpec &s, const AttentionArgs &a,
+                        int64_t batchBase) {
+  ReferenceResult<double> ref = referenceDense<double>(s, a, batchBase);
   HalfKind kind;
   const bool half = halfKindOf(s.elementType, kind);
   // Naive f32 is the yardstick for O of f32 kernels and for LSE; a half
   // kernel without LSE needs only the naive half-precision output.
   ReferenceResult<float> naive;
   if (!half || s.lse)
-    naive = referenceAttention<float>(s, a);
+    naive = referenceDense<float>(s, a, batchBase);
   std::vector<float> naiveHalfOut;
   if (half)
-    naiveHalfOut = naiveHalf(s, a, kind);
+    naiveHalfOut = naiveHalf(s, a, kind, batchBase);
   const std::vector<float> &naiveOut = half ? naiveHalfOut : naive.out;
   Comparison c;
   double lseNaiveError = 0;
@@ -295,6 +393,36 @@ Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
   if (half)
     c.lseTolerance = 2 * lseNaiveError + 1e-5;
   return c;
+}
+
+} // namespace
+
+Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
+  if (!bySequence(s))
+    return compareDense(s, a, 0);
+  // The worst of the sequences, each under the rule; the tolerance from
+  // the largest naive error of any.
+  Comparison all;
+  double lseNaive = 0;
+  bool half = false;
+  forEachSequence(s, a, [&](const KernelSpec &dense, const AttentionArgs &sub,
+                            const Sequence &q) {
+    Comparison c = compareDense(dense, sub, q.index);
+    all.maxError = std::max(all.maxError, c.maxError);
+    all.naiveError = std::max(all.naiveError, c.naiveError);
+    all.lseError = std::max(all.lseError, c.lseError);
+    if (c.lseTolerance > 0) {
+      half = true;
+      lseNaive = std::max(lseNaive, (c.lseTolerance - 1e-5) / 2);
+    }
+    all.nonFinite |= c.nonFinite;
+    all.nanMissing |= c.nanMissing;
+    all.lseMismatch |= c.lseMismatch;
+  });
+  all.tolerance = 2 * all.naiveError + 1e-5;
+  if (half)
+    all.lseTolerance = 2 * lseNaive + 1e-5;
+  return all;
 }
 
 } // namespace attnc

@@ -27,8 +27,12 @@ template <typename Rng> std::vector<float> uniformInputs(size_t n, Rng &rng) {
 /// call's sequence lengths and declared inputs.
 class ModEvaluator {
 public:
-  /// `args` gives the lengths (q, k) and the inputs, bound by name.
-  ModEvaluator(const KernelSpec &spec, const AttentionArgs &args);
+  /// `args` gives the lengths (q, k) and the inputs, bound by name; it is a
+  /// dense call. The regions see b + `batchBase` as b (one sequence of a
+  /// varlen or paged call, run as a batch of 1; the block mask is that
+  /// sequence's already).
+  ModEvaluator(const KernelSpec &spec, const AttentionArgs &args,
+               int64_t batchBase = 0);
   bool hasMask() const { return mods_->mask.has_value() || blockQ_ > 0; }
   bool hasScore() const { return mods_->score.has_value(); }
   /// Whether query `q` of (b, h) sees key `k`.
@@ -45,6 +49,7 @@ private:
   int blockState(int64_t b, int64_t h, int64_t qb, int64_t kb);
 
   std::shared_ptr<const ModPrograms> mods_;
+  int64_t batchBase_ = 0;
   ModEnv env_;
   std::vector<ModValue> registers_;
   // Block-sparse kernels: the block mask and the states of one row.
@@ -62,7 +67,8 @@ int64_t visiblePairs(const KernelSpec &spec, const AttentionArgs &args);
 double attentionFlops(const KernelSpec &spec, const AttentionArgs &args);
 
 /// Output of the naive computation, dense [batch, q_heads, seq_q, d_v] and
-/// [batch, q_heads, seq_q].
+/// [batch, q_heads, seq_q] in q's coordinates (for varlen calls batch 1 and
+/// seq total_q).
 template <typename T> struct ReferenceResult {
   std::vector<T> out;
   std::vector<T> lse;
@@ -73,7 +79,8 @@ template <typename T> struct ReferenceResult {
 };
 
 /// Naive attention over the inputs of `args` (q, k, v), computed in T.
-/// A fully masked row gives out 0 and lse -inf.
+/// A fully masked row gives out 0 and lse -inf. Varlen and paged calls
+/// (checked before) are computed a sequence at a time.
 template <typename T>
 ReferenceResult<T> referenceAttention(const KernelSpec &spec,
                                       const AttentionArgs &args);

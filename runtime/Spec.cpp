@@ -45,7 +45,17 @@ const char *toString(ScoreMod mod) {
 }
 
 const char *toString(Layout layout) {
-  return layout == Layout::BSHD ? "bshd" : "bhsd";
+  switch (layout) {
+  case Layout::BSHD:
+    return "bshd";
+  case Layout::BHSD:
+    return "bhsd";
+  case Layout::Varlen:
+    return "varlen";
+  case Layout::Paged:
+    return "paged";
+  }
+  return "?";
 }
 
 const char *toString(Mode mode) {

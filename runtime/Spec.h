@@ -19,7 +19,11 @@ namespace attnc {
 enum class MaskKind { None, Causal, SlidingWindow, Custom };
 enum class Alignment { Unset, TopLeft, BottomRight };
 enum class ScoreMod { None, Alibi, Custom };
-enum class Layout { BSHD, BHSD };
+/// How q, k, v and o are stored. BSHD and BHSD are dense (they differ only in
+/// strides). Varlen packs the sequences of a batch one after another
+/// (cumulative offsets); paged keeps K and V in page pools addressed through
+/// a page table (runtime/Tensor.h, SequenceArgs).
+enum class Layout { BSHD, BHSD, Varlen, Paged };
 enum class Mode { Prefill, Decode };
 
 /// Element types of tensors a kernel reads or writes.

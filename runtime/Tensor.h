@@ -96,14 +96,95 @@ struct BlockMaskArgs {
   bool given() const { return numBlocks.data != nullptr; }
 };
 
+/// The sequences of a varlen or paged call (layout = varlen / paged), in
+/// FlashAttention's and FlashInfer's conventions. Every array is int32,
+/// rank 1 or 2 as said, any strides; batch is the number of sequences.
+///
+/// Varlen (flash_attn_varlen_func): q and o are [1, q_heads, total_q, d]
+/// and k and v [1, kv_heads, total_k, d] (the sequences packed one after
+/// another along seq; lse is [1, q_heads, total_q]). Sequence i has rows
+/// [cuSeqlensQ[i], cuSeqlensQ[i + 1]) of q and [cuSeqlensK[i],
+/// cuSeqlensK[i + 1]) of k; both arrays have batch + 1 entries, start at 0
+/// and never decrease. Zero-length sequences are allowed.
+///
+/// Paged: k and v are page pools, [num_pages, page_size, kv_heads, d] in
+/// memory, seen as the views [num_pages, kv_heads, page_size, d] (batch =
+/// page, seq = slot in the page; see pagedView). Key j of sequence i lives
+/// in slot j % page_size of the sequence's page number j / page_size. The
+/// pages are given in one of two forms:
+///   (a) FlashAttention (flash_attn_with_kvcache): blockTable [batch,
+///       max_pages] and cacheSeqlens [batch], the kv length of each
+///       sequence (at most max_pages x page_size);
+///   (b) FlashInfer: kvIndptr [batch + 1] (in pages, from 0, never
+///       decreasing), kvIndices (the page ids, kvIndptr[batch] of them
+///       used) and kvLastPageLen [batch], in [1, page_size] for a sequence
+///       with pages and 0 for one without: sequence i has (pages - 1) x
+///       page_size + kvLastPageLen[i] keys.
+/// Queries are dense, q [batch, q_heads, seq_q, d] (every sequence has
+/// seq_q queries), or ragged as in varlen when cuSeqlensQ is given.
+///
+/// Mask alignment, regions and block masks see each sequence on its own:
+/// q and k index positions within the sequence (causal bottom-right aligns
+/// each sequence's own last query with its own last key), b is the
+/// sequence's index, and seq_len is its own length. Declared inputs and
+/// block masks are sized by the batch and by the longest sequence (their
+/// seq_q and seq_kv dimensions are the largest lengths).
+struct SequenceArgs {
+  InputTensor cuSeqlensQ, cuSeqlensK;       // varlen; cuSeqlensQ also paged
+  InputTensor blockTable, cacheSeqlens;     // paged, form (a)
+  InputTensor kvIndptr, kvIndices, kvLastPageLen; // paged, form (b)
+};
+
+/// The view of a page pool stored as [num_pages, page_size, kv_heads, dim]
+/// (FlashAttention's and FlashInfer's NHD paged cache), contiguous.
+inline TensorView pagedView(void *data, DType dtype, int64_t numPages,
+                            int64_t pageSize, int64_t kvHeads, int64_t dim) {
+  TensorView t;
+  t.data = data;
+  t.dtype = dtype;
+  t.sizes = {numPages, kvHeads, pageSize, dim};
+  t.strides = {pageSize * kvHeads * dim, dim, kvHeads * dim, 1};
+  return t;
+}
+
 /// The tensors of one attention call. `lse` is required exactly when the
 /// kernel was compiled with lse = true, `blockMask` exactly when it is
-/// block-sparse; `inputs` binds every declared input, by name.
+/// block-sparse, `sequences` by varlen and paged kernels; `inputs` binds
+/// every declared input, by name.
 struct AttentionArgs {
   TensorView q, k, v, o, lse;
   std::vector<InputTensor> inputs;
   BlockMaskArgs blockMask;
+  SequenceArgs sequences;
 };
+
+/// One sequence of a varlen or paged call, as a dense call of batch 1.
+struct Sequence {
+  int64_t index = 0;           // its batch index (the regions' b)
+  int64_t qBatch = 0, qFirst = 0; // its first query row in q: [qBatch, :, qFirst]
+  TensorView q, k, v, o, lse;  // batch-1 views (paged: k and v are the pools)
+  int64_t seqQ = 0, seqKv = 0;
+  // Paged: the sequence's page ids, pages[j * pageStride] for j < pageCount.
+  const int32_t *pages = nullptr;
+  int64_t pageCount = 0, pageStride = 0;
+};
+
+/// The lengths a call's shape-dependent checks use: for dense calls the
+/// views' batch, seq_q and seq_kv; for varlen and paged calls the number of
+/// sequences and the longest query and key lengths.
+struct CallShape {
+  int64_t batch = 0, seqQ = 0, seqKv = 0;
+};
+
+/// Checks a varlen or paged call's sequence arrays (host memory) and
+/// splits it into its sequences: every offset, length and page id is
+/// checked before anything is read through it. Dense calls give an error.
+Status splitSequences(const KernelSpec &spec, const AttentionArgs &args,
+                      std::vector<Sequence> &out, CallShape *shape = nullptr);
+
+/// The call's shape (see CallShape); for varlen and paged calls it reads
+/// the (checked) sequence arrays.
+StatusOr<CallShape> callShape(const KernelSpec &spec, const AttentionArgs &args);
 
 /// Checks a whole call against the kernel, the same for every backend: q,
 /// k, v and o (data, element type as the spec says: elementType for q and
@@ -118,6 +199,10 @@ enum class Memory { Host, Device };
 
 Status validateCall(const KernelSpec &spec, const AttentionArgs &args,
                     Memory memory = Memory::Host);
+/// validateCall that also hands back a varlen or paged call's sequences
+/// (splitSequences), so that a launch checks them once.
+Status validateCall(const KernelSpec &spec, const AttentionArgs &args,
+                    Memory memory, std::vector<Sequence> *sequences);
 
 /// Checks the call's inputs against the kernel's declarations: each
 /// declared input bound exactly once, nothing undeclared, and each with its

@@ -1,5 +1,6 @@
 // Checks at the boundary that are the same for every backend.
 #include "runtime/Tensor.h"
+#include "runtime/detail/Checks.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -15,8 +16,9 @@ namespace {
 /// so must its element count (which sizes the work and any workspace).
 constexpr int64_t kMaxAddressable = int64_t(1) << 56;
 
-/// Sizes >= 0 and strides >= 0 whose last offset and element count stay
-/// under kMaxAddressable, computed without overflow.
+} // namespace
+
+namespace detail {
 Status checkAddressable(const std::string &name, const int64_t *sizes,
                         const int64_t *strides, size_t rank) {
   auto list = [&](const int64_t *xs) {
@@ -45,6 +47,11 @@ Status checkAddressable(const std::string &name, const int64_t *sizes,
   }
   return Status::success();
 }
+} // namespace detail
+
+using detail::checkAddressable;
+
+namespace {
 
 Status checkView(const char *name, const TensorView &t, DType element,
                  const char *elementName, int64_t heads, const char *headsName, int64_t dim,
@@ -74,8 +81,21 @@ Status checkView(const char *name, const TensorView &t, DType element,
 
 } // namespace
 
+
+namespace {
+Status checkInputs(const KernelSpec &s, const AttentionArgs &a,
+                   const CallShape &shape);
+Status checkBlockMask(const KernelSpec &s, const AttentionArgs &a,
+                      Memory memory, const CallShape &shape);
+} // namespace
+
 Status validateCall(const KernelSpec &s, const AttentionArgs &a,
                     Memory memory) {
+  return validateCall(s, a, memory, nullptr);
+}
+
+Status validateCall(const KernelSpec &s, const AttentionArgs &a, Memory memory,
+                    std::vector<Sequence> *sequences) {
   const DType element = dtypeNamed(s.elementType);
   const DType kvElement = dtypeNamed(s.kvType());
   for (Status st :
@@ -96,22 +116,49 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a,
                                                 "vs {})",
                                                 x, y, what, xv, yv));
   };
-  for (Status st : {agree("batch", "q", a.q.batch(), "k", a.k.batch()),
-                    agree("batch", "q", a.q.batch(), "v", a.v.batch()),
-                    agree("batch", "q", a.q.batch(), "o", a.o.batch()),
-                    agree("seq_kv", "k", a.k.seq(), "v", a.v.seq()),
-                    agree("seq_q", "q", a.q.seq(), "o", a.o.seq())})
-    if (!st.ok())
+  CallShape shape{a.q.batch(), a.q.seq(), a.k.seq()};
+  if (s.layout != Layout::Varlen && s.layout != Layout::Paged) {
+    const SequenceArgs &q = a.sequences;
+    for (auto [name, t] :
+         {std::pair<const char *, const InputTensor *>{"cu_seqlens_q", &q.cuSeqlensQ},
+          {"cu_seqlens_k", &q.cuSeqlensK},
+          {"block_table", &q.blockTable},
+          {"cache_seqlens", &q.cacheSeqlens},
+          {"kv_indptr", &q.kvIndptr},
+          {"kv_indices", &q.kvIndices},
+          {"kv_last_page_len", &q.kvLastPageLen}})
+      if (t->data)
+        return Status::error(fmt::format(
+            "{}: given, but kernel @{} has layout {} (sequence arrays are "
+            "for layouts varlen and paged)",
+            name, s.name, toString(s.layout)));
+    for (Status st : {agree("batch", "q", a.q.batch(), "k", a.k.batch()),
+                      agree("batch", "q", a.q.batch(), "v", a.v.batch()),
+                      agree("batch", "q", a.q.batch(), "o", a.o.batch()),
+                      agree("seq_kv", "k", a.k.seq(), "v", a.v.seq()),
+                      agree("seq_q", "q", a.q.seq(), "o", a.o.seq())})
+      if (!st.ok())
+        return st;
+  } else {
+    if (memory == Memory::Device)
+      return Status::error(fmt::format(
+          "kernel @{} has layout {}, which only the cpu backend runs (its "
+          "sequence arrays are read on the host)",
+          s.name, toString(s.layout)));
+    std::vector<Sequence> local;
+    if (Status st = splitSequences(s, a, sequences ? *sequences : local, &shape);
+        !st.ok())
       return st;
+  }
   if (s.lse && !a.lse.data)
     return Status::error("lse: the kernel was compiled with lse = true, but "
                          "no lse buffer was given");
   if (!s.lse && a.lse.data)
     return Status::error("lse: a buffer was given, but the kernel was "
                          "compiled with lse = false");
-  if (Status st = validateInputs(s, a); !st.ok())
+  if (Status st = checkInputs(s, a, shape); !st.ok())
     return st;
-  if (Status st = validateBlockMask(s, a, memory); !st.ok())
+  if (Status st = checkBlockMask(s, a, memory, shape); !st.ok())
     return st;
   if (s.lse && a.lse.dtype != DType::F32)
     return Status::error(fmt::format("lse: element type is {}, but LSE is f32",
@@ -128,8 +175,22 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a,
   return Status::success();
 }
 
-/// The declared inputs, each bound once, with its type, rank and sizes.
 Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
+  StatusOr<CallShape> shape = callShape(s, a);
+  return shape.ok() ? checkInputs(s, a, *shape) : shape.status();
+}
+
+Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a,
+                         Memory memory) {
+  StatusOr<CallShape> shape = callShape(s, a);
+  return shape.ok() ? checkBlockMask(s, a, memory, *shape) : shape.status();
+}
+
+namespace {
+
+/// The declared inputs, each bound once, with its type, rank and sizes.
+Status checkInputs(const KernelSpec &s, const AttentionArgs &a,
+                   const CallShape &shape) {
   std::vector<std::string> declared;
   for (const InputDecl &d : s.inputs)
     declared.push_back(d.name);
@@ -169,7 +230,7 @@ Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
       int64_t want = -1;
       switch (d.dims[i]) {
       case InputDim::Batch:
-        want = a.q.batch();
+        want = shape.batch;
         break;
       case InputDim::QHeads:
         want = s.qHeads;
@@ -178,10 +239,10 @@ Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
         want = s.kvHeads;
         break;
       case InputDim::SeqQ:
-        want = a.q.seq();
+        want = shape.seqQ;
         break;
       case InputDim::SeqKv:
-        want = a.k.seq();
+        want = shape.seqKv;
         break;
       case InputDim::Any:
         break;
@@ -209,8 +270,8 @@ Status validateInputs(const KernelSpec &s, const AttentionArgs &a) {
 }
 
 
-Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a,
-                         Memory memory) {
+Status checkBlockMask(const KernelSpec &s, const AttentionArgs &a,
+                      Memory memory, const CallShape &shape) {
   const BlockMaskArgs &m = a.blockMask;
   if (s.blockQ == 0)
     return m.given() ? Status::error(fmt::format(
@@ -223,7 +284,7 @@ Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a,
         "block mask: kernel @{} is block-sparse (block_q = {}, block_kv = {}); "
         "give its block mask (see buildBlockMask)",
         s.name, s.blockQ, s.blockKv));
-  const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
+  const int64_t batch = shape.batch, seqQ = shape.seqQ, seqKv = shape.seqKv;
   const int64_t qBlocks = (seqQ + s.blockQ - 1) / s.blockQ;
   const int64_t kvBlocks = (seqKv + s.blockKv - 1) / s.blockKv;
   const InputTensor *parts[] = {&m.numBlocks, &m.indices, &m.fullNumBlocks,
@@ -305,5 +366,7 @@ Status validateBlockMask(const KernelSpec &s, const AttentionArgs &a,
       }
   return Status::success();
 }
+
+} // namespace
 
 } // namespace attnc

@@ -14,6 +14,10 @@
 //     acc += P V              register-blocked micro-kernel; prefill reads V
 //                             in place, decode packs it (sequential streams)
 //   O = acc / l, LSE = m + log(l); a fully masked row gives O = 0, LSE = -inf
+// Paged kernels (layout = paged) read K/V rows through the page table (the
+// one difference in the loop nest) and copy V tiles in prefill too. Varlen
+// kernels are dense kernels: the runtime runs each sequence as a batch of 1,
+// passing its index as batch_base for the regions.
 // Every local buffer is a static tile: nothing scales with seq_q x seq_kv.
 // The K^T cache (runtime-owned, seq_kv x d_qk floats, tagged per tile) is
 // the one buffer that grows with seq_kv.
@@ -52,6 +56,7 @@ struct KernelShape {
   bool cacheKt; // prefill: K^T tiles are reused by the query blocks
   ArrayAttr inputs; // declared inputs (#attn.input), or null
   int64_t blockQ, blockKv; // #attn.block_sparse; 0 when dense
+  bool paged; // K and V come from page pools through a page table
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -74,7 +79,8 @@ struct KernelShape {
             op.getModeOrDefault() == Mode::Prefill,
             op.getInputsAttr(),
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockQ() : 0,
-            op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0};
+            op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0,
+            op.getLayoutOrDefault() == Layout::Paged};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
@@ -93,8 +99,8 @@ public:
   int64_t stackBytes() const { return stackBytes_; }
 
   /// The function type, in the order of compiler/KernelAbi.h:
-  ///   (q, k, v, o, [lse], inputs..., partials, splits, begin, end, kt,
-  ///    tags) -> ().
+  ///   (q, k, v, o, [lse], [page_table, kv_seqlens], [block mask],
+  ///    inputs..., partials, splits, begin, end, kt, tags, batch_base) -> ().
   /// kt ([slots, d_qk, block_n]) and tags ([slots]) are the calling thread's
   /// K^T cache: key tile t of (batch, kv head) lives in slot t mod slots,
   /// and the slot's tag names which tile it holds (0: none). The runtime
@@ -133,6 +139,8 @@ public:
       case abi::Role::Lse:
         args.push_back(lseTy);
         break;
+      case abi::Role::PageTable:
+      case abi::Role::KvSeqlens:
       case abi::Role::KvNumBlocks:
       case abi::Role::KvIndices:
       case abi::Role::FullKvNumBlocks:
@@ -156,15 +164,15 @@ public:
       }
       }
     }
-    args.append({partialsTy, index, index, index, ktTy, tagsTy});
+    args.append({partialsTy, index, index, index, ktTy, tagsTy, index});
     return b.getFunctionType(args, {});
   }
 
   /// The kernel's user-visible arguments (compiler/KernelAbi.h).
   std::vector<abi::Arg> abiArgs() const {
     return abi::kernelArgs(abi::elementTypeOf(s.qType),
-                           abi::elementTypeOf(s.kvType), s.lse, s.blockSparse(),
-                           abi::inputArgs(s.inputs));
+                           abi::elementTypeOf(s.kvType), s.lse, s.paged,
+                           s.blockSparse(), abi::inputArgs(s.inputs));
   }
 
   void emitBody(func::FuncOp func) {
@@ -190,6 +198,12 @@ public:
       case abi::Role::Lse:
         lseOut = value;
         break;
+      case abi::Role::PageTable:
+        pageTable = value;
+        break;
+      case abi::Role::KvSeqlens:
+        kvSeqlens = value;
+        break;
       case abi::Role::KvNumBlocks:
         blockCount[0] = value;
         break;
@@ -212,13 +226,14 @@ public:
     Value begin = entry->getArgument(next + 2), end = entry->getArgument(next + 3);
     ktCache = entry->getArgument(next + 4);
     ktTags = entry->getArgument(next + 5);
+    batchBase = entry->getArgument(next + 6);
 
     // Tiles live on the stack of the calling thread, allocated once per call.
     qTile = tile({s.blockM, s.roundUp(s.dQk)});
-    if (!s.cacheKt) {
+    if (!s.cacheKt)
       kTile = tile({s.dQk, s.blockN});
+    if (packsV())
       vTile = tile({s.blockN, s.roundUp(s.dV)});
-    }
     sTile = tile({s.blockM, s.blockN});
     accTile = tile({s.blockM, s.roundUp(s.dV)});
     rowMax = tile({s.blockM});
@@ -226,8 +241,13 @@ public:
     rowAlpha = tile({s.blockM});
 
     seqQ = b.create<memref::DimOp>(q, 2);
-    seqKv = b.create<memref::DimOp>(k, 2);
-    mods.emplace(b, s.width, seqQ, seqKv, inputs, s.inputs);
+    // Paged: dim 2 of the pools is the page size, and each batch has its
+    // own key count (emitWorkItem).
+    if (s.paged)
+      pageSize = b.create<memref::DimOp>(k, 2);
+    else
+      seqKv = b.create<memref::DimOp>(k, 2);
+    inputValues = inputs;
     numQBlocks =
         b.create<arith::CeilDivUIOp>(seqQ, idx(s.split.positionsPerItem));
     batchSize = b.create<memref::DimOp>(q, 0);
@@ -389,6 +409,11 @@ private:
     Value rest = b.create<arith::DivUIOp>(tile, numQBlocks);
     firstHead = mul(b.create<arith::RemUIOp>(rest, idx(groups)), idx(heads));
     batch = b.create<arith::DivUIOp>(rest, idx(groups));
+    regionBatch = add(batch, batchBase);
+    if (s.paged)
+      seqKv = b.create<arith::IndexCastOp>(b.getIndexType(),
+                                           load(kvSeqlens, {batch}));
+    mods.emplace(b, s.width, seqQ, seqKv, inputValues, s.inputs);
     kvHead = b.create<arith::DivUIOp>(firstHead, idx(s.qHeads / s.kvHeads));
     m0 = mul(qBlock, idx(s.split.positionsPerItem));
     positions = minS(idx(s.split.positionsPerItem), sub(seqQ, m0));
@@ -454,10 +479,15 @@ private:
         Value tileNo = b.create<arith::DivUIOp>(n0, idx(s.blockN));
         ktIndex = b.create<arith::RemUIOp>(
             tileNo, b.create<memref::DimOp>(ktCache, 0));
-        Value tiles = b.create<arith::CeilDivUIOp>(seqKv, idx(s.blockN));
-        Value id = toI64(add(
-            mul(add(mul(batch, idx(s.kvHeads)), kvHead), tiles),
-            add(tileNo, idx(1))));
+        // (batch, kv head) in the high 32 bits, the tile in the low ones:
+        // the sequences of a varlen or paged call differ in length, so a
+        // count of tiles per batch would not keep their ids apart (the
+        // runtime keeps batch x kv_heads and the tiles below 2^31).
+        Value id = b.create<arith::OrIOp>(
+            b.create<arith::ShLIOp>(
+                toI64(add(mul(regionBatch, idx(s.kvHeads)), kvHead)),
+                b.create<arith::ConstantIntOp>(32, 64)),
+            toI64(add(tileNo, idx(1))));
         Value stale = b.create<arith::CmpIOp>(arith::CmpIPredicate::ne,
                                               load(ktTags, {ktIndex}), id);
         ifThen(stale, [&] {
@@ -466,6 +496,8 @@ private:
           packK(n0, minS(idx(s.blockN), sub(seqKv, n0)));
           store(id, ktTags, {ktIndex});
         });
+        if (s.paged)
+          packV(n0, cols);
       } else {
         packK(n0, cols);
         packV(n0, cols);
@@ -579,6 +611,29 @@ private:
   }
   Value ktMem() { return s.cacheKt ? ktCache : kTile; }
 
+  /// Whether V tiles are copied to vTile (decode; paged kernels, whose
+  /// rows would each need a page lookup inside the P V micro-kernel) or
+  /// read in place (dense prefill).
+  bool packsV() const { return !s.cacheKt || s.paged; }
+
+  /// The indices of K/V row `key` of this item's (batch, kv head), before
+  /// the head-dim index: dense [b, kvh, key]; paged [page, kvh, slot] with
+  /// page = page_table[b, key / page_size] (checked in range at the
+  /// boundary) and slot = key % page_size.
+  SmallVector<Value> kvRow(Value key) {
+    if (!s.paged)
+      return {batch, kvHead, key};
+    Value page = b.create<arith::IndexCastOp>(
+        b.getIndexType(),
+        load(pageTable, {batch, b.create<arith::DivUIOp>(key, pageSize)}));
+    return {page, kvHead, b.create<arith::RemUIOp>(key, pageSize)};
+  }
+  static SmallVector<Value> at(ArrayRef<Value> prefix, Value last) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.push_back(last);
+    return indices;
+  }
+
   /// Decode: vTile[j, :] = V[b, kvh, n0 + j, :] for j < cols. Decode streams
   /// K/V from memory once; a sequential copy keeps the prefetchers ahead,
   /// where the P V micro-kernel's strided partial rows would not (20% slower
@@ -589,13 +644,14 @@ private:
   void packV(Value n0, Value cols) {
     forEachRow(idx(0), cols, 1, [&](Value j) {
       Value next = minS(add(add(n0, idx(s.blockN)), j), sub(seqKv, idx(1)));
+      SmallVector<Value> nextRow = kvRow(next), row = kvRow(add(n0, j));
       for (int64_t c = 0; c < s.dV; c += lineElements(v))
-        prefetch(v, {batch, kvHead, next, idx(c)});
-      for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-        prefetch(k, {batch, kvHead, next, idx(c)});
+        prefetch(v, at(nextRow, idx(c)));
+      if (!s.cacheKt) // prefill: the K tile comes from the K^T cache
+        for (int64_t c = 0; c < s.dQk; c += lineElements(k))
+          prefetch(k, at(nextRow, idx(c)));
       for (int64_t c = 0; c < s.dV; c += s.width)
-        storeVec(loadRow(v, {batch, kvHead, add(n0, j)}, c, s.dV), vTile,
-                 {j, idx(c)});
+        storeVec(loadRow(v, row, c, s.dV), vTile, {j, idx(c)});
     });
   }
 
@@ -609,8 +665,8 @@ private:
     auto transposeChunk = [&](Value j0, Value c, int64_t lanes) {
       SmallVector<Value> rows;
       for (int64_t r = 0; r < s.width; ++r)
-        rows.push_back(loadRowAt(k, {batch, kvHead, add(n0, add(j0, idx(r)))},
-                                 c, lanes));
+        rows.push_back(
+            loadRowAt(k, kvRow(add(n0, add(j0, idx(r)))), c, lanes));
       SmallVector<Value> columns = transposeBlock(std::move(rows));
       for (int64_t e = 0; e < lanes; ++e)
         storeVec(columns[e], ktMem(), ktAt(add(c, idx(e)), j0));
@@ -629,7 +685,7 @@ private:
     });
     // The keys of a short last tile that fill no block: a column at a time.
     auto scatterChunk = [&](Value j, Value c, int64_t lanes) {
-      Value x = loadRowAt(k, {batch, kvHead, add(n0, j)}, c, lanes);
+      Value x = loadRowAt(k, kvRow(add(n0, j)), c, lanes);
       for (int64_t e = 0; e < lanes; ++e)
         store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), ktMem(),
               ktAt(add(c, idx(e)), j));
@@ -722,8 +778,8 @@ private:
       Value h = headOf(i), row = clampedQuery(i);
       for (int64_t c = 0; c < s.blockN; c += s.width) {
         Value x = loadVec(sTile, {i, idx(c)});
-        Value y = mods->inlineFunc(defs.score,
-                                   {x, batch, h, row, clampedKeys(n0, c)})[0];
+        Value y = mods->inlineFunc(
+            defs.score, {x, regionBatch, h, row, clampedKeys(n0, c)})[0];
         if (!isa<VectorType>(y.getType())) // depends on neither s nor k
           y = b.create<vector::BroadcastOp>(vecTy, y);
         storeVec(y, sTile, {i, idx(c)});
@@ -757,7 +813,7 @@ private:
           Value valid = cmp(arith::CmpIPredicate::slt, keys, keyEnd);
           if (useMask) {
             Value visible = mods->inlineFunc(
-                defs.mask, {batch, h, row, clampedKeys(n0, c)})[0];
+                defs.mask, {regionBatch, h, row, clampedKeys(n0, c)})[0];
             if (!isa<VectorType>(visible.getType())) // depends on no key
               visible = b.create<vector::BroadcastOp>(
                   VectorType::get({s.width}, b.getI1Type()), visible);
@@ -836,12 +892,13 @@ private:
   /// steadier; level at 2048). Prefetches never fault, but indices are
   /// clamped in range anyway.
   void prefetchNextTile(Value i) {
-    int64_t keysPerRow = (s.blockN + s.blockM - 1) / s.blockM;
+    int64_t keysPerRow = s.paged ? 0 : (s.blockN + s.blockM - 1) / s.blockM;
     Value firstKey = add(add(n0Cur, idx(s.blockN)), mul(i, idx(keysPerRow)));
     for (int64_t kk = 0; kk < keysPerRow; ++kk) {
       Value key = minS(add(firstKey, idx(kk)), sub(seqKv, idx(1)));
+      SmallVector<Value> row = kvRow(key);
       for (int64_t c = 0; c < s.dV; c += lineElements(v))
-        prefetch(v, {batch, kvHead, key, idx(c)});
+        prefetch(v, at(row, idx(c)));
     }
     Value nextSlot = b.create<arith::RemUIOp>(
         add(ktIndex, idx(1)), b.create<memref::DimOp>(ktCache, 0));
@@ -911,7 +968,7 @@ private:
         microKernel(
             i0, idx(c0), vectors, cols, sTile,
             [&](Value d, int64_t n) {
-              if (!s.cacheKt)
+              if (packsV())
                 return loadVec(vTile, {d, idx(c0 + n * s.width)});
               return loadRow(v, {batch, kvHead, add(n0Cur, d)},
                              c0 + n * s.width, s.dV);
@@ -1007,11 +1064,16 @@ private:
   Value q, k, v, o, lseOut, partials, splits;
   Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum, rowAlpha;
   Value seqQ, seqKv, batchSize, numQBlocks;
+  // Paged: the page table, the kv lengths and the pools' page size.
+  Value pageTable, kvSeqlens, pageSize;
+  SmallVector<Value> inputValues; // the declared inputs' memrefs
   // The keys every row of the current work item sees (see visibleKeyRange).
   Value fullLo, fullHi;
   // The work item: batch, its first query head and kv head, its first query
   // position m0, how many positions it has, and its rows (heads x positions).
-  Value split, batch, firstHead, kvHead, m0, positions, rows, rowsUp;
+  // regionBatch = batch + batchBase: what regions see as b.
+  Value split, batch, regionBatch, batchBase, firstHead, kvHead, m0, positions,
+      rows, rowsUp;
   Value ktCache, ktTags;
   // Block-sparse: [0] partial, [1] full lists (counts and indices).
   Value blockCount[2], blockIndex[2];

@@ -12,9 +12,6 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
     d << " yet";
     return failure();
   };
-  Layout layout = op.getLayoutOrDefault();
-  if (layout != Layout::BSHD && layout != Layout::BHSD)
-    return unsupported("layout ", stringifyLayout(layout));
   if (op.getVariantOrDefault() != Variant::Softmax)
     return unsupported("variant ", stringifyVariant(op.getVariantOrDefault()));
   if (op.getProbsOrDefault())

@@ -99,8 +99,20 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
   default:
     s.scoreMod = ScoreMod::None;
   }
-  s.layout = op.getLayoutOrDefault() == a::Layout::BHSD ? Layout::BHSD
-                                                        : Layout::BSHD;
+  switch (op.getLayoutOrDefault()) {
+  case a::Layout::BSHD:
+    s.layout = Layout::BSHD;
+    break;
+  case a::Layout::BHSD:
+    s.layout = Layout::BHSD;
+    break;
+  case a::Layout::Varlen:
+    s.layout = Layout::Varlen;
+    break;
+  case a::Layout::Paged:
+    s.layout = Layout::Paged;
+    break;
+  }
   s.mode = op.getModeOrDefault() == a::Mode::Decode ? Mode::Decode
                                                     : Mode::Prefill;
   s.lse = op.getLseOrDefault();

@@ -132,7 +132,9 @@ std::string mlir::attn::cudaEntryName(KernelOp op) {
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
   abi::ElementType element = op.getElementType().isBF16() ? abi::ElementType::BF16
                                                           : abi::ElementType::F16;
+  // Paged kernels are refused before this (the emitter's support check).
   return abi::kernelArgs(element, element, op.getLseOrDefault(),
+                         /*paged=*/false,
                          static_cast<bool>(op.getBlockSparseAttr()),
                          abi::inputArgs(op.getInputsAttr()));
 }

@@ -16,8 +16,10 @@
 // CHECK-SAME: %[[LSE:[a-z0-9]+]]: memref<?x8x?xf32, strided<[?, ?, ?], offset: ?>>
 // CHECK-SAME: %[[PARTIALS:[a-z0-9]+]]: memref<?xf32>, %[[SPLITS:[a-z0-9]+]]: index,
 // CHECK-SAME: %[[BEGIN:[a-z0-9]+]]: index, %[[END:[a-z0-9]+]]: index,
-// The calling thread's K^T cache: [slots, d_qk, block_n], a tag per slot.
-// CHECK-SAME: %[[KT:[a-z0-9]+]]: memref<?x64x128xf32>, %[[TAGS:[a-z0-9]+]]: memref<?xi64>)
+// The calling thread's K^T cache: [slots, d_qk, block_n], a tag per slot;
+// then the batch index regions add to b.
+// CHECK-SAME: %[[KT:[a-z0-9]+]]: memref<?x64x128xf32>, %[[TAGS:[a-z0-9]+]]: memref<?xi64>,
+// CHECK-SAME: %[[BATCHBASE:[a-z0-9]+]]: index)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // Tiles: Q (block_m x d), S (block_m x block_n), acc, m, l. Prefill keeps no
 // K^T tile on the stack, and V is read in place.

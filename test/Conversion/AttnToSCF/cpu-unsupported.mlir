@@ -6,16 +6,6 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, block_spa
 
 // -----
 
-// expected-error@+1 {{the cpu backend does not support layout varlen yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, layout = #attn.layout<varlen>}
-
-// -----
-
-// expected-error@+1 {{the cpu backend does not support layout paged yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, layout = #attn.layout<paged>}
-
-// -----
-
 // expected-error@+1 {{the cpu backend does not support variant linear yet}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, variant = #attn.variant<linear>}
 

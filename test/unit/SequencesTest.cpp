@@ -1,0 +1,729 @@
+// Varlen and paged calls on the CPU (runtime/Tensor.h, SequenceArgs):
+// random packed batches and random page layouts against the float64
+// reference, equal-length batches against the dense batched kernel (an
+// independent check of what b, q and k mean per sequence), and every
+// rejection of a bad table with its message.
+#include "RandomKernels.h"
+#include "TestUtil.h"
+
+#include "runtime/Reference.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <functional>
+#include <numeric>
+
+namespace {
+
+using namespace attnc;
+using attnc::test::Buffer;
+
+template <typename T, size_t N> T pick(std::mt19937_64 &rng, const T (&xs)[N]) {
+  return xs[std::uniform_int_distribution<size_t>(0, N - 1)(rng)];
+}
+int64_t uniform(std::mt19937_64 &rng, int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+}
+bool chance(std::mt19937_64 &rng, double p) {
+  return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+}
+
+/// A contiguous int32 array bound to `values` (which must outlive it).
+InputTensor ints(std::vector<int32_t> &values,
+                 std::vector<int64_t> sizes = {}) {
+  InputTensor t;
+  t.data = values.data();
+  t.dtype = DType::I32;
+  t.sizes = sizes.empty() ? std::vector<int64_t>{int64_t(values.size())} : sizes;
+  t.strides.assign(t.sizes.size(), 1);
+  for (size_t d = t.sizes.size(); d-- > 1;)
+    t.strides[d - 1] = t.strides[d] * t.sizes[d];
+  return t;
+}
+
+std::vector<int32_t> offsetsOf(const std::vector<int64_t> &lengths) {
+  std::vector<int32_t> cu = {0};
+  for (int64_t n : lengths)
+    cu.push_back(static_cast<int32_t>(cu.back() + n));
+  return cu;
+}
+
+/// A random kernel of `layout`: heads (MHA, GQA, MQA), head dims, masks,
+/// softcap, LSE, mode, element types and sometimes an explicit schedule.
+KernelRequest randomRequest(std::mt19937_64 &rng, int index, Layout layout) {
+  KernelRequest r;
+  r.name = fmt::format("seq{}", index);
+  r.layout = layout;
+  r.kvHeads = pick(rng, {1, 2, 3});
+  r.qHeads = r.kvHeads * pick(rng, {1, 2, 4});
+  r.dQk = pick(rng, {8, 16, 20, 64, 128});
+  r.dV = chance(rng, 0.7) ? r.dQk : pick(rng, {16, 72});
+  switch (uniform(rng, 0, 3)) {
+  case 0:
+    r.mask = MaskKind::None;
+    break;
+  case 1:
+  case 2:
+    r.mask = MaskKind::Causal;
+    break;
+  default:
+    r.mask = MaskKind::SlidingWindow;
+    r.windowLeft = pick(rng, {0, 5, 40});
+    r.windowRight = pick(rng, {0, 3});
+  }
+  if (r.mask != MaskKind::None)
+    r.alignment = chance(rng, 0.7) ? Alignment::BottomRight : Alignment::TopLeft;
+  if (chance(rng, 0.3))
+    r.mode = Mode::Decode;
+  r.lse = chance(rng, 0.6);
+  if (chance(rng, 0.2))
+    r.softcap = 20.0;
+  if (chance(rng, 0.3)) {
+    Schedule &c = r.schedule;
+    c.vectorWidth = pick(rng, {8, 16});
+    c.microN = c.vectorWidth;
+    c.blockN = c.microN * pick(rng, {1, 2, 4});
+    c.microM = pick(rng, {1, 2, 4});
+    c.blockM = c.microM * pick(rng, {1, 4});
+  }
+  if (chance(rng, 0.25)) {
+    r.elementType = pick(rng, {"bf16", "f16", "f32"});
+    r.kvElementType = pick(rng, {"bf16", "f16"});
+  }
+  r.schedule.threads = pick(rng, {1, 2});
+  return r;
+}
+
+/// Random lengths: 0, 1 and odd ones included.
+int64_t randomLength(std::mt19937_64 &rng) {
+  return chance(rng, 0.6) ? pick(rng, {0, 1, 2, 17, 64, 113, 255})
+                          : uniform(rng, 1, 300);
+}
+
+struct Outcome {
+  Comparison c;
+  int64_t outside = 0;
+  bool lseGuard = true;
+};
+
+/// Runs `args` and checks it against the reference; `o` is the output
+/// buffer (poisoned: nothing outside the sequences' rows may change).
+Outcome runAndCompare(const CpuKernel &kernel, AttentionArgs &args, Buffer &o,
+                      int64_t kvSplits, std::string &error) {
+  Outcome r;
+  Status st = kernel.run(args, 0, kvSplits);
+  if (!st.ok()) {
+    error = st.message();
+    return r;
+  }
+  r.c = compareWithReference(kernel.spec(), args);
+  r.outside = o.touchedOutsideView();
+  return r;
+}
+
+TEST(Sequences, VarlenSweepMatchesFloat64Reference) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  int cases = 0, emptySequences = 0;
+  for (int spec = 0; spec < 24; ++spec) {
+    KernelRequest request = randomRequest(rng, spec, Layout::Varlen);
+    auto kernel = attnc::test::compileRequest(request);
+    ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    for (int shape = 0; shape < 3; ++shape) {
+      int64_t batch = uniform(rng, 1, 5);
+      std::vector<int64_t> lq, lk;
+      double work = 0;
+      for (int64_t i = 0; i < batch; ++i) {
+        lq.push_back(randomLength(rng));
+        lk.push_back(chance(rng, 0.4) ? lq.back() : randomLength(rng));
+        work += double(lq.back()) * lk.back();
+      }
+      while (work * s.qHeads * (s.dQk + s.dV) > 3e7) { // keep it cheap
+        work = 0;
+        for (int64_t i = 0; i < batch; ++i) {
+          lq[i] /= 2, lk[i] = lk[i] / 2;
+          work += double(lq[i]) * lk[i];
+        }
+      }
+      for (int64_t i = 0; i < batch; ++i)
+        emptySequences += lq[i] == 0 || lk[i] == 0;
+      std::vector<int32_t> cuQ = offsetsOf(lq), cuK = offsetsOf(lk);
+      const int64_t totalQ = cuQ.back(), totalK = cuK.back();
+      // Packed [total, heads, d] (token-major), sometimes padded; a few
+      // spare rows past the last sequence must stay untouched.
+      bool padded = chance(rng, 0.3);
+      int64_t spare = uniform(rng, 0, 3);
+      Buffer q(Layout::BSHD, 1, totalQ + spare, s.qHeads, s.dQk, padded, rng);
+      Buffer k(Layout::BSHD, 1, totalK + spare, s.kvHeads, s.dQk, padded, rng);
+      Buffer v(Layout::BSHD, 1, totalK + spare, s.kvHeads, s.dV, padded, rng);
+      Buffer o(Layout::BSHD, 1, totalQ + spare, s.qHeads, s.dV, padded, rng);
+      const DType type = dtypeNamed(s.elementType), kvType = dtypeNamed(s.kvType());
+      q.convertTo(type);
+      k.convertTo(kvType);
+      v.convertTo(kvType);
+      o.convertTo(type).fill(std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> lse(s.qHeads * (totalQ + spare) + 1,
+                             std::numeric_limits<float>::quiet_NaN());
+      AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+      if (s.lse)
+        args.lse = lseView(lse.data(), 1, s.qHeads, totalQ + spare);
+      args.sequences.cuSeqlensQ = ints(cuQ);
+      args.sequences.cuSeqlensK = ints(cuK);
+      // Only the sequences' rows are written: check o over them alone.
+      Buffer &out = o;
+      out.view.sizes[2] = totalQ;
+      args.o.sizes[2] = totalQ + spare;
+      std::string error;
+      int64_t kvSplits = pick(rng, {0, 0, 1, 2, 5});
+      Outcome r = runAndCompare(**kernel, args, out, kvSplits, error);
+      ASSERT_TRUE(error.empty()) << error;
+      ++cases;
+      bool spareUntouched = true;
+      if (s.lse)
+        for (int64_t h = 0; h < s.qHeads; ++h)
+          for (int64_t j = totalQ; j < totalQ + spare; ++j)
+            spareUntouched &= std::isnan(lse[h * (totalQ + spare) + j]);
+      EXPECT_TRUE(r.c.passed() && r.outside == 0 && spareUntouched)
+          << fmt::format(
+                 "seed {} spec {}: {}\n lengths q [{}] k [{}], splits {}, "
+                 "padded {}: error {:.3g} (tol {:.3g}), lse {:.3g} (tol {:.3g}), "
+                 "non-finite {}, lse mismatch {}, writes outside {}",
+                 seed, spec, attnc::test::irOf(request).text(),
+                 fmt::join(lq, ","), fmt::join(lk, ","), kvSplits, padded,
+                 r.c.maxError, r.c.tolerance, r.c.lseError, r.c.lseTolerance,
+                 r.c.nonFinite, r.c.lseMismatch, r.outside);
+    }
+  }
+  EXPECT_GT(emptySequences, 0) << "seed " << seed;
+  std::printf("varlen sweep: %d cases, seed %llu\n", cases,
+              static_cast<unsigned long long>(seed));
+}
+
+/// A random paged layout for kv lengths `lk`: pages handed out in a random
+/// permutation of a pool with a few spare pages, in form (a) or (b).
+struct PagedLayout {
+  int64_t pageSize = 0, numPages = 0;
+  std::vector<int32_t> table, cacheLens, indptr, indices, lastLen;
+  int64_t maxPages = 0;
+
+  PagedLayout(const std::vector<int64_t> &lk, int64_t pageSize,
+              std::mt19937_64 &rng)
+      : pageSize(pageSize) {
+    std::vector<int64_t> pages;
+    int64_t needed = 0;
+    for (int64_t n : lk) {
+      pages.push_back((n + pageSize - 1) / pageSize);
+      needed += pages.back();
+      maxPages = std::max(maxPages, pages.back());
+    }
+    numPages = needed + uniform(rng, 0, 3);
+    std::vector<int32_t> perm(numPages);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    maxPages += uniform(rng, 0, 2);
+    const int64_t batch = static_cast<int64_t>(lk.size());
+    // Unused table entries hold garbage: nothing may read them.
+    table.assign(batch * std::max<int64_t>(maxPages, 1), 1 << 30);
+    indptr = {0};
+    int64_t next = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int64_t j = 0; j < pages[i]; ++j) {
+        table[i * std::max<int64_t>(maxPages, 1) + j] = perm[next];
+        indices.push_back(perm[next++]);
+      }
+      indptr.push_back(static_cast<int32_t>(indices.size()));
+      cacheLens.push_back(static_cast<int32_t>(lk[i]));
+      lastLen.push_back(pages[i] ? static_cast<int32_t>(lk[i] - (pages[i] - 1) * pageSize)
+                                 : 0);
+    }
+    maxPages = std::max<int64_t>(maxPages, 1);
+  }
+  void bind(SequenceArgs &sa, bool flashInfer) {
+    const int64_t batch = static_cast<int64_t>(cacheLens.size());
+    if (flashInfer) {
+      sa.kvIndptr = ints(indptr);
+      if (indices.empty())
+        indices.push_back(0); // a valid pointer for an empty list
+      sa.kvIndices = ints(indices);
+      sa.kvIndices.sizes[0] = indptr.back();
+      sa.kvLastPageLen = ints(lastLen);
+    } else {
+      sa.blockTable = ints(table, {batch, maxPages});
+      sa.cacheSeqlens = ints(cacheLens);
+    }
+  }
+};
+
+TEST(Sequences, PagedSweepMatchesFloat64Reference) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  int cases = 0;
+  for (int spec = 0; spec < 24; ++spec) {
+    KernelRequest request = randomRequest(rng, spec, Layout::Paged);
+    auto kernel = attnc::test::compileRequest(request);
+    ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    for (int shape = 0; shape < 3; ++shape) {
+      int64_t batch = uniform(rng, 1, 5);
+      const bool raggedQ = chance(rng, 0.4);
+      int64_t denseQ = s.mode == Mode::Decode ? pick(rng, {1, 1, 2, 5})
+                                              : randomLength(rng);
+      std::vector<int64_t> lq, lk;
+      double work = 0;
+      for (int64_t i = 0; i < batch; ++i) {
+        lq.push_back(raggedQ ? randomLength(rng) : denseQ);
+        lk.push_back(chance(rng, 0.2) ? pick(rng, {0, 1}) : randomLength(rng) * pick(rng, {1, 4}));
+        work += double(lq.back()) * lk.back();
+      }
+      while (work * s.qHeads * (s.dQk + s.dV) > 3e7) {
+        work = 0;
+        denseQ /= 2;
+        for (int64_t i = 0; i < batch; ++i) {
+          lq[i] = raggedQ ? lq[i] / 2 : denseQ;
+          lk[i] /= 2;
+          work += double(lq[i]) * lk[i];
+        }
+      }
+      const int64_t pageSize = chance(rng, 0.7) ? pick(rng, {1, 2, 3, 16, 17, 64})
+                                                : uniform(rng, 1, 40);
+      PagedLayout pages(lk, pageSize, rng);
+      const bool flashInfer = chance(rng, 0.5);
+      bool padded = chance(rng, 0.3);
+      // Pools [num_pages, page_size, kv_heads, d].
+      Buffer k(Layout::BSHD, pages.numPages, pageSize, s.kvHeads, s.dQk, padded, rng);
+      Buffer v(Layout::BSHD, pages.numPages, pageSize, s.kvHeads, s.dV, padded, rng);
+      std::vector<int32_t> cuQ = offsetsOf(lq);
+      const int64_t qBatch = raggedQ ? 1 : batch,
+                    qSeq = raggedQ ? cuQ.back() : denseQ;
+      Buffer q(Layout::BSHD, qBatch, qSeq, s.qHeads, s.dQk, padded, rng);
+      Buffer o(Layout::BSHD, qBatch, qSeq, s.qHeads, s.dV, padded, rng);
+      const DType type = dtypeNamed(s.elementType), kvType = dtypeNamed(s.kvType());
+      q.convertTo(type);
+      k.convertTo(kvType);
+      v.convertTo(kvType);
+      o.convertTo(type).fill(std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> lse(qBatch * s.qHeads * qSeq + 1,
+                             std::numeric_limits<float>::quiet_NaN());
+      AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+      if (s.lse)
+        args.lse = lseView(lse.data(), qBatch, s.qHeads, qSeq);
+      if (raggedQ)
+        args.sequences.cuSeqlensQ = ints(cuQ);
+      pages.bind(args.sequences, flashInfer);
+      std::string error;
+      int64_t kvSplits = pick(rng, {0, 0, 1, 3});
+      Outcome r = runAndCompare(**kernel, args, o, kvSplits, error);
+      ASSERT_TRUE(error.empty()) << error;
+      ++cases;
+      EXPECT_TRUE(r.c.passed() && r.outside == 0 && std::isnan(lse.back()))
+          << fmt::format(
+                 "seed {} spec {}: {}\n q [{}] ({}), kv [{}], page size {}, "
+                 "{} pages, {}, splits {}, padded {}: error {:.3g} (tol "
+                 "{:.3g}), lse {:.3g} (tol {:.3g}), non-finite {}, lse "
+                 "mismatch {}, writes outside {}",
+                 seed, spec, attnc::test::irOf(request).text(),
+                 fmt::join(lq, ","), raggedQ ? "ragged" : "dense",
+                 fmt::join(lk, ","), pageSize, pages.numPages,
+                 flashInfer ? "kv_indptr" : "block_table", kvSplits, padded,
+                 r.c.maxError, r.c.tolerance, r.c.lseError, r.c.lseTolerance,
+                 r.c.nonFinite, r.c.lseMismatch, r.outside);
+    }
+  }
+  std::printf("paged sweep: %d cases, seed %llu\n", cases,
+              static_cast<unsigned long long>(seed));
+}
+
+/// A kernel whose mask and score read b (through a [batch] input), q and k:
+/// run as varlen, paged and dense, it must agree wherever the sequences
+/// have equal lengths.
+std::string regionSpec(const char *name, const char *layout) {
+  return fmt::format(R"(
+attn.kernel @{} attributes {{
+  q_heads = 4, kv_heads = 2, d_qk = 32, element_type = f32, lse = true,
+  layout = #attn.layout<{}>,
+  mask = #attn.mask<custom>, score_mod = #attn.score_mod<custom>,
+  inputs = [#attn.input<"shift", i32, [batch]>, #attn.input<"bias", f32, [batch]>]
+}} mask {{
+^bb0(%b: index, %h: index, %q: index, %k: index):
+  %s = attn.load @shift[%b] : i32
+  %si = arith.index_cast %s : i32 to index
+  %qs = arith.addi %q, %si : index
+  %v = arith.cmpi ule, %k, %qs : index
+  attn.yield %v : i1
+}} score {{
+^bb0(%x: f32, %b: index, %h: index, %q: index, %k: index):
+  %bias = attn.load @bias[%b] : f32
+  %ki = arith.index_cast %k : index to i32
+  %kf = arith.sitofp %ki : i32 to f32
+  %t = arith.mulf %bias, %kf : f32
+  %y = arith.addf %x, %t : f32
+  attn.yield %y : f32
+}}
+)",
+                     name, layout);
+}
+
+TEST(Sequences, EqualLengthsMatchTheDenseBatchedKernel) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  auto dense = attnc::test::compileText(regionSpec("dense", "bshd"));
+  auto varlen = attnc::test::compileText(regionSpec("varlen", "varlen"));
+  auto paged = attnc::test::compileText(regionSpec("paged", "paged"));
+  ASSERT_TRUE(dense.ok()) << dense.status().message();
+  ASSERT_TRUE(varlen.ok()) << varlen.status().message();
+  ASSERT_TRUE(paged.ok()) << paged.status().message();
+  const int64_t batch = 3, seqQ = 37, seqKv = 83, pageSize = 5;
+  const KernelSpec &s = (*dense)->spec();
+  // Dense [batch, seq, heads, d] is also the packed layout of equal lengths.
+  Buffer q(Layout::BSHD, batch, seqQ, s.qHeads, s.dQk, false, rng);
+  Buffer k(Layout::BSHD, batch, seqKv, s.kvHeads, s.dQk, false, rng);
+  Buffer v(Layout::BSHD, batch, seqKv, s.kvHeads, s.dV, false, rng);
+  std::vector<int32_t> shift = {0, 20, -10}; // differs per sequence
+  std::vector<float> bias = {0.f, 0.05f, -0.03f};
+  std::vector<InputTensor> inputs(2);
+  inputs[0] = ints(shift);
+  inputs[0].name = "shift";
+  inputs[1].name = "bias";
+  inputs[1].data = bias.data();
+  inputs[1].sizes = {batch};
+  inputs[1].strides = {1};
+  auto runOn = [&](const CpuKernel &kernel, AttentionArgs args,
+                   std::vector<float> &out, std::vector<float> &lse) {
+    out.assign(batch * seqQ * s.qHeads * s.dV, 0.f);
+    lse.assign(batch * s.qHeads * seqQ, 0.f);
+    args.o = denseView(out.data(), Layout::BSHD, batch, seqQ, s.qHeads, s.dV);
+    args.lse = lseView(lse.data(), batch, s.qHeads, seqQ);
+    args.inputs = inputs;
+    if (args.q.batch() == 1 && batch > 1) { // packed
+      args.o = denseView(out.data(), Layout::BSHD, 1, batch * seqQ, s.qHeads, s.dV);
+      args.lse = lseView(lse.data(), 1, s.qHeads, batch * seqQ);
+    }
+    Status st = kernel.run(args, 2, 1);
+    EXPECT_TRUE(st.ok()) << st.message();
+  };
+  std::vector<float> denseOut, denseLse, out, lse;
+  AttentionArgs a{q.view, k.view, v.view, {}, {}};
+  runOn(**dense, a, denseOut, denseLse);
+  Comparison c = compareWithReference(s, [&] {
+    AttentionArgs r = a;
+    r.o = denseView(denseOut.data(), Layout::BSHD, batch, seqQ, s.qHeads, s.dV);
+    r.lse = lseView(denseLse.data(), batch, s.qHeads, seqQ);
+    r.inputs = inputs;
+    return r;
+  }());
+  EXPECT_TRUE(c.passed()) << "dense: error " << c.maxError << ", tolerance "
+                          << c.tolerance;
+  // Varlen: the same buffers packed ([1, heads, batch x seq, d]); LSE is
+  // [heads, total] there, so compare it by (b, h, i).
+  std::vector<int32_t> cuQ = {0, seqQ, 2 * seqQ, 3 * seqQ},
+                       cuK = {0, seqKv, 2 * seqKv, 3 * seqKv};
+  AttentionArgs packed{q.view, k.view, v.view, {}, {}};
+  for (TensorView *t : {&packed.q, &packed.k, &packed.v}) {
+    t->sizes[2] *= t->sizes[0];
+    t->sizes[0] = 1;
+  }
+  packed.sequences.cuSeqlensQ = ints(cuQ);
+  packed.sequences.cuSeqlensK = ints(cuK);
+  runOn(**varlen, packed, out, lse);
+  auto maxDiff = [&](bool packedLse) {
+    double d = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+      d = std::max(d, double(std::abs(out[i] - denseOut[i])));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < s.qHeads; ++h)
+        for (int64_t i = 0; i < seqQ; ++i) {
+          float want = denseLse[(b * s.qHeads + h) * seqQ + i];
+          float got = packedLse ? lse[h * batch * seqQ + b * seqQ + i]
+                                : lse[(b * s.qHeads + h) * seqQ + i];
+          if (!(std::isinf(want) && want == got))
+            d = std::max(d, double(std::abs(got - want)));
+        }
+    return d;
+  };
+  EXPECT_LE(maxDiff(true), 1e-6) << "varlen vs dense, seed " << seed;
+  // Paged, dense queries: every sequence's keys in shuffled pages of 5.
+  std::vector<int64_t> lk(batch, seqKv);
+  PagedLayout pages(lk, pageSize, rng);
+  Buffer kp(Layout::BSHD, pages.numPages, pageSize, s.kvHeads, s.dQk, false, rng);
+  Buffer vp(Layout::BSHD, pages.numPages, pageSize, s.kvHeads, s.dV, false, rng);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < seqKv; ++j) {
+      int32_t page = pages.table[b * pages.maxPages + j / pageSize];
+      for (int64_t h = 0; h < s.kvHeads; ++h)
+        for (int64_t d = 0; d < s.dQk; ++d) {
+          kp.view.at(page, h, j % pageSize, d) = k.view.at(b, h, j, d);
+          vp.view.at(page, h, j % pageSize, d) = v.view.at(b, h, j, d);
+        }
+    }
+  for (bool flashInfer : {false, true}) {
+    AttentionArgs p{q.view, kp.view, vp.view, {}, {}};
+    pages.bind(p.sequences, flashInfer);
+    runOn(**paged, p, out, lse);
+    EXPECT_LE(maxDiff(false), 1e-6)
+        << "paged (" << (flashInfer ? "kv_indptr" : "block_table")
+        << ") vs dense, seed " << seed;
+  }
+}
+
+// Block-sparse kernels over sequences of different lengths: the block mask
+// is sized by the longest ([b or 1, h or 1, q blocks, kv blocks]); each
+// sequence uses its own row and the blocks its length reaches.
+TEST(Sequences, BlockMasksApplyPerSequence) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  for (const char *layout : {"varlen", "paged"}) {
+    for (int n = 0; n < 4; ++n) {
+      std::string text = fmt::format(
+          "attn.kernel @sparse attributes {{q_heads = 4, kv_heads = 2, d_qk = "
+          "32, element_type = f32, lse = true, layout = #attn.layout<{}>, "
+          "block_sparse = #attn.block_sparse<block_q = 32, block_kv = 32>, "
+          "mask = #attn.mask<{}>}}",
+          layout, n % 2 ? "causal, bottom_right" : "none");
+      auto kernel = attnc::test::compileText(text);
+      ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+      const KernelSpec &s = (*kernel)->spec();
+      std::vector<int64_t> lq = {uniform(rng, 0, 90), uniform(rng, 1, 40),
+                                 uniform(rng, 1, 130)},
+                           lk = {uniform(rng, 1, 150), uniform(rng, 0, 70),
+                                 uniform(rng, 1, 160)};
+      std::vector<int32_t> cuQ = offsetsOf(lq), cuK = offsetsOf(lk);
+      const int64_t maxQ = *std::max_element(lq.begin(), lq.end()),
+                    maxK = *std::max_element(lk.begin(), lk.end());
+      BlockMask blocks = attnc::test::regions::randomBlockMask(
+          rng, s, 3, maxQ, maxK, std::uniform_real_distribution<double>(0.2, 1)(rng));
+      Buffer q(Layout::BSHD, 1, cuQ.back(), s.qHeads, s.dQk, false, rng);
+      Buffer o(Layout::BSHD, 1, cuQ.back(), s.qHeads, s.dV, false, rng);
+      Buffer k(Layout::BSHD, 1, cuK.back(), s.kvHeads, s.dQk, false, rng);
+      Buffer v(Layout::BSHD, 1, cuK.back(), s.kvHeads, s.dV, false, rng);
+      std::vector<float> lse(s.qHeads * cuQ.back() + 1);
+      AttentionArgs args{q.view, k.view, v.view, o.view,
+                         lseView(lse.data(), 1, s.qHeads, cuQ.back())};
+      args.blockMask = blocks.args();
+      args.sequences.cuSeqlensQ = ints(cuQ);
+      PagedLayout pages(lk, 7, rng);
+      Buffer kp(Layout::BSHD, pages.numPages, 7, s.kvHeads, s.dQk, false, rng);
+      Buffer vp(Layout::BSHD, pages.numPages, 7, s.kvHeads, s.dV, false, rng);
+      if (std::string(layout) == "varlen") {
+        args.sequences.cuSeqlensK = ints(cuK);
+      } else {
+        args.k = kp.view;
+        args.v = vp.view;
+        pages.bind(args.sequences, n >= 2);
+      }
+      Status st = (*kernel)->run(args);
+      ASSERT_TRUE(st.ok()) << st.message();
+      Comparison c = compareWithReference(s, args);
+      EXPECT_TRUE(c.passed()) << fmt::format(
+          "seed {} {}: q [{}] kv [{}], block mask batch {} heads {}: error "
+          "{:.3g} (tol {:.3g}), lse mismatch {}",
+          seed, text, fmt::join(lq, ","), fmt::join(lk, ","), blocks.batch,
+          blocks.heads, c.maxError, c.tolerance, c.lseMismatch);
+    }
+  }
+}
+
+TEST(Sequences, BadTablesAreRejectedByName) {
+  std::mt19937_64 rng(attnc::test::testSeed());
+  KernelRequest vr;
+  vr.name = "v";
+  vr.qHeads = 2;
+  vr.dQk = 16;
+  vr.layout = Layout::Varlen;
+  KernelSpec varlen = attnc::test::irOf(vr).view();
+  KernelRequest pr = vr;
+  pr.name = "p";
+  pr.layout = Layout::Paged;
+  KernelSpec paged = attnc::test::irOf(pr).view();
+  Buffer q(Layout::BSHD, 1, 10, 2, 16, false, rng);
+  Buffer o(Layout::BSHD, 1, 10, 2, 16, false, rng);
+  Buffer k(Layout::BSHD, 1, 12, 2, 16, false, rng);
+  Buffer pool(Layout::BSHD, 4, 4, 2, 16, false, rng); // 4 pages of 4
+  Buffer qd(Layout::BSHD, 2, 3, 2, 16, false, rng);   // dense q, batch 2
+
+  // Varlen: q has 10 rows, k 12; each case gives its offsets, then edits
+  // the call.
+  struct VarlenCase {
+    const char *what;
+    std::vector<int32_t> cuQ, cuK;
+    std::function<void(AttentionArgs &)> edit;
+    std::string message;
+  };
+  auto none = [](AttentionArgs &) {};
+  std::vector<int32_t> spare = {0, 1, 2};
+  std::vector<VarlenCase> varlenCases = {
+      {"no offsets", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) { a.sequences = {}; },
+       "cu_seqlens_q: kernel @v has layout varlen; give cu_seqlens_q and "
+       "cu_seqlens_k (batch + 1 offsets each)"},
+      {"no k offsets", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) { a.sequences.cuSeqlensK = {}; },
+       "cu_seqlens_k: kernel @v has layout varlen; give it with cu_seqlens_q "
+       "(batch + 1 offsets each)"},
+      {"decreasing", {0, 7, 5}, {0, 5, 12}, none,
+       "cu_seqlens_q must not decrease: cu_seqlens_q[2] = 5 is below "
+       "cu_seqlens_q[1] = 7"},
+      {"not from 0", {0, 4, 10}, {2, 5, 12}, none,
+       "cu_seqlens_k[0] must be 0, got 2"},
+      {"past the rows", {0, 4, 11}, {0, 5, 12}, none,
+       "cu_seqlens_q[2] = 11 is past q's rows (10)"},
+      {"batch mismatch", {0, 4, 10}, {0, 12}, none,
+       "cu_seqlens_k: has 2 entries, but the call has 2 sequences (it needs "
+       "batch + 1 = 3)"},
+      {"not int32", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) { a.sequences.cuSeqlensK.dtype = DType::F32; },
+       "cu_seqlens_k: element type is f32, but it must be i32"},
+      {"batch 2 q", {0, 4, 10}, {0, 5, 12},
+       [&](AttentionArgs &a) { a.q = qd.view; },
+       "q: a varlen call packs its sequences along seq (total_q rows), so "
+       "its batch must be 1, got 2"},
+      {"page table", {0, 4, 10}, {0, 5, 12},
+       [&](AttentionArgs &a) { a.sequences.blockTable = ints(spare, {1, 3}); },
+       "block_table: given, but kernel @v has layout varlen (page tables are "
+       "for layout paged)"},
+  };
+  for (VarlenCase &c : varlenCases) {
+    AttentionArgs a{q.view, k.view, k.view, o.view, {}};
+    a.sequences.cuSeqlensQ = ints(c.cuQ);
+    a.sequences.cuSeqlensK = ints(c.cuK);
+    c.edit(a);
+    EXPECT_EQ(validateCall(varlen, a).message(), c.message) << c.what;
+  }
+  {
+    std::vector<int32_t> cuQ = {0, 4, 10}, cuK = {0, 5, 12};
+    AttentionArgs a{q.view, k.view, k.view, o.view, {}};
+    a.sequences.cuSeqlensQ = ints(cuQ);
+    a.sequences.cuSeqlensK = ints(cuK);
+    EXPECT_TRUE(validateCall(varlen, a).ok()) << validateCall(varlen, a).message();
+  }
+
+  // Paged, dense q of batch 2; tables: block_table [[2, 0], [3, 1]] with
+  // cache_seqlens [6, 5]; kv_indptr [0, 2, 4], kv_indices [2, 0, 3, 1],
+  // kv_last_page_len [2, 1].
+  struct PagedCase {
+    const char *what;
+    std::function<void(AttentionArgs &, std::vector<int32_t> &table,
+                       std::vector<int32_t> &lens, std::vector<int32_t> &indptr,
+                       std::vector<int32_t> &indices,
+                       std::vector<int32_t> &last)>
+        edit;
+    bool flashInfer;
+    std::string message;
+  };
+  std::vector<PagedCase> pagedCases = {
+      {"page out of range",
+       [](AttentionArgs &, auto &table, auto &, auto &, auto &, auto &) {
+         table[3] = 4;
+       },
+       false,
+       "block_table[1, 1] = 4 (page 1 of sequence 1) is not a page of the "
+       "pools (0 <= id < 4)"},
+      {"negative page",
+       [](AttentionArgs &, auto &, auto &, auto &, auto &indices, auto &) {
+         indices[1] = -1;
+       },
+       true,
+       "kv_indices[1] = -1 (page 1 of sequence 0) is not a page of the pools "
+       "(0 <= id < 4)"},
+      {"past capacity",
+       [](AttentionArgs &, auto &, auto &lens, auto &, auto &, auto &) {
+         lens[1] = 9;
+       },
+       false,
+       "cache_seqlens[1] = 9 is outside [0, 8] (the sequence's capacity: "
+       "max_pages 2 x page_size 4)"},
+      {"non-monotone indptr",
+       [](AttentionArgs &, auto &, auto &, auto &indptr, auto &, auto &) {
+         indptr = {0, 3, 2};
+       },
+       true,
+       "kv_indptr must not decrease: kv_indptr[2] = 2 is below kv_indptr[1] "
+       "= 3"},
+      {"last page len 0",
+       [](AttentionArgs &, auto &, auto &, auto &, auto &, auto &last) {
+         last[0] = 0;
+       },
+       true,
+       "kv_last_page_len[0] = 0 is outside [1, 4] (the page size); sequence "
+       "0 has 2 pages"},
+      {"last page len too big",
+       [](AttentionArgs &, auto &, auto &, auto &, auto &, auto &last) {
+         last[1] = 5;
+       },
+       true,
+       "kv_last_page_len[1] = 5 is outside [1, 4] (the page size); sequence "
+       "1 has 2 pages"},
+      {"both forms",
+       [](AttentionArgs &a, auto &table, auto &lens, auto &, auto &, auto &) {
+         a.sequences.blockTable = ints(table, {2, 2});
+         a.sequences.cacheSeqlens = ints(lens);
+       },
+       true,
+       "paged call: give either block_table with cache_seqlens "
+       "(FlashAttention) or kv_indptr, kv_indices and kv_last_page_len "
+       "(FlashInfer), not both"},
+      {"half a form",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.cacheSeqlens = {};
+       },
+       false, "cache_seqlens: missing; block_table and cache_seqlens go together"},
+      {"batch mismatch",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.q = q.view;
+         a.o = o.view;
+       },
+       false,
+       "q: batch is 1, but the page table describes 2 sequences (dense "
+       "queries: one batch row per sequence)"},
+      {"v pool differs",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.v.sizes[0] = 3;
+       },
+       false, "v: the pool has 3 pages of 4 slots, but k's has 4 of 4"},
+      {"cu_seqlens_k",
+       [](AttentionArgs &a, auto &, auto &, auto &indptr, auto &, auto &) {
+         a.sequences.cuSeqlensK = ints(indptr);
+       },
+       false,
+       "cu_seqlens_k: given, but kernel @p has layout paged (its keys are "
+       "addressed by pages)"},
+  };
+  for (PagedCase &c : pagedCases) {
+    std::vector<int32_t> table = {2, 0, 3, 1}, lens = {6, 5},
+                         indptr = {0, 2, 4}, indices = {2, 0, 3, 1},
+                         last = {2, 1};
+    AttentionArgs a{qd.view, pool.view, pool.view, qd.view, {}};
+    if (c.flashInfer) {
+      a.sequences.kvIndptr = ints(indptr);
+      a.sequences.kvIndices = ints(indices);
+      a.sequences.kvLastPageLen = ints(last);
+    } else {
+      a.sequences.blockTable = ints(table, {2, 2});
+      a.sequences.cacheSeqlens = ints(lens);
+    }
+    c.edit(a, table, lens, indptr, indices, last);
+    EXPECT_EQ(validateCall(paged, a).message(), c.message) << c.what;
+  }
+  // The good paged call passes, and a dense kernel refuses sequence arrays.
+  {
+    std::vector<int32_t> table = {2, 0, 3, 1}, lens = {6, 5};
+    AttentionArgs a{qd.view, pool.view, pool.view, qd.view, {}};
+    a.sequences.blockTable = ints(table, {2, 2});
+    a.sequences.cacheSeqlens = ints(lens);
+    EXPECT_TRUE(validateCall(paged, a).ok()) << validateCall(paged, a).message();
+    KernelRequest dr = vr;
+    dr.name = "d";
+    dr.layout = Layout::BSHD;
+    AttentionArgs d{qd.view, qd.view, qd.view, qd.view, {}};
+    d.sequences.cacheSeqlens = ints(lens);
+    EXPECT_EQ(validateCall(attnc::test::irOf(dr).view(), d).message(),
+              "cache_seqlens: given, but kernel @d has layout bshd (sequence "
+              "arrays are for layouts varlen and paged)");
+  }
+}
+
+} // namespace
