@@ -379,6 +379,9 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
   if (kvType != DType::F32)
     spec.kvElementType = toString(kvType);
   auto dense = compileOrExit(spec);
+  spec.name = "decode_bshd";
+  spec.layout = Layout::BSHD;
+  auto denseTokens = compileOrExit(spec);
   spec.name = "paged_decode";
   spec.layout = Layout::Paged;
   auto paged = compileOrExit(spec);
@@ -410,6 +413,20 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
         std::memcpy(kp.data() + to * element, k.data() + from * element, d * element);
         std::memcpy(vp.data() + to * element, v.data() + from * element, d * element);
       }
+  // The same cache token-major ([batch, seq, kv_heads, d], BSHD), as
+  // FlashAttention's dense kvcache and as each page holds it.
+  std::vector<char> kt(k.size()), vt(v.size());
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < seqKv; ++j)
+      for (int64_t h = 0; h < kvHeads; ++h) {
+        int64_t to = ((b * seqKv + j) * kvHeads + h) * d;
+        int64_t from = ((b * kvHeads + h) * seqKv + j) * d;
+        std::memcpy(kt.data() + to * element, k.data() + from * element, d * element);
+        std::memcpy(vt.data() + to * element, v.data() + from * element, d * element);
+      }
+  AttentionArgs tokenArgs = denseArgs;
+  tokenArgs.k = pagedView(kt.data(), kvType, batch, seqKv, kvHeads, d);
+  tokenArgs.v = pagedView(vt.data(), kvType, batch, seqKv, kvHeads, d);
   AttentionArgs pagedArgs = denseArgs;
   pagedArgs.k = pagedView(kp.data(), kvType, pages, pageSize, kvHeads, d);
   pagedArgs.v = pagedView(vp.data(), kvType, pages, pageSize, kvHeads, d);
@@ -424,17 +441,21 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
   };
   pagedArgs.sequences.blockTable = ints(table, {batch, perSequence}, {perSequence, 1});
   pagedArgs.sequences.cacheSeqlens = ints(lens, {batch}, {1});
-  for (auto [kernel, args] : {std::pair{dense.get(), &denseArgs}, {paged.get(), &pagedArgs}})
+  for (auto [kernel, args] : {std::pair{dense.get(), &denseArgs},
+                              {denseTokens.get(), &tokenArgs},
+                              {paged.get(), &pagedArgs}})
     if (Status st = kernel->run(*args, threads); !st.ok()) {
       fmt::print(stderr, "paged decode run failed: {}\n", st.message());
       std::exit(1);
     }
   std::vector<double> t = interleavedMedians(
       reps, {[&] { (void)dense->run(denseArgs, threads); },
+             [&] { (void)denseTokens->run(tokenArgs, threads); },
              [&] { (void)paged->run(pagedArgs, threads); }});
-  fmt::print("{:>7} {:>5} {:>7} {:>4} {:>9} | {:>9.3f} {:>9.3f} | {:>8.2f}\n",
+  fmt::print("{:>7} {:>5} {:>7} {:>4} {:>9} | {:>9.3f} {:>9.3f} {:>9.3f} | "
+             "{:>8.2f} {:>8.2f}\n",
              threads, batch, seqKv, toString(kvType), pageSize, t[0] * 1e3,
-             t[1] * 1e3, t[1] / t[0]);
+             t[1] * 1e3, t[2] * 1e3, t[2] / t[0], t[2] / t[1]);
 }
 
 /// Varlen prefill of a mixed batch against one dense call per sequence
@@ -569,10 +590,11 @@ int main(int argc, char **argv) {
   if (!prefillOnly && !decodeOnly) {
     fmt::print("\nserving layouts: paged decode (batch sequences in shuffled "
                "pages, block_table) against dense decode over the same tokens; "
-               "GQA 32/8, d 128, f32 q\n"
-               "{:>7} {:>5} {:>7} {:>4} {:>9} | {:>9} {:>9} | {:>8}\n",
-               "threads", "batch", "seq_kv", "kv", "page size", "dense ms",
-               "paged ms", "ratio");
+               "GQA 32/8, d 128, f32 q; dense caches head-major (BHSD) and "
+               "token-major (BSHD, as a page holds them)\n"
+               "{:>7} {:>5} {:>7} {:>4} {:>9} | {:>9} {:>9} {:>9} | {:>8} {:>8}\n",
+               "threads", "batch", "seq_kv", "kv", "page size", "bhsd ms",
+               "bshd ms", "paged ms", "/bhsd", "/bshd");
     for (unsigned threads : threadCounts)
       for (DType kvType : {DType::F32, DType::F16})
         for (int64_t pageSize : {16, 1, 256})

@@ -37,12 +37,19 @@ const char *const kSpecFlags = R"(spec flags (instead of SPEC.mlir):
   --mask none|causal|sliding_window
   --align top_left|bottom_right   required with causal and sliding_window
   --window-left L, --window-right R   sliding window extents
-  --layout bshd|bhsd     tensor layout (default bshd)
+  --layout bshd|bhsd|varlen|paged   tensor layout (default bshd; varlen
+                         and paged: see --seqlens)
   --mode prefill|decode  decode: few query rows (default prefill)
   --block-m, --block-n, --micro-m, --micro-n, --vector-width N   schedule
 )";
 const char *const kRunFlags = R"(run flags:
   --batch B, --seq-q N, --seq-kv M   shape (default batch 1, seq-kv = seq-q)
+  --seqlens L1,L2,...    layout varlen: each sequence's length (q and k,
+                         packed); layout paged: each sequence's cached keys,
+                         with --seq-q N queries each (default 1)
+  --seqlens-kv L1,...    layout varlen: key lengths when they differ
+  --page-size P          layout paged: keys a page (default 16); pages are
+                         shuffled with --seed
   --threads T            worker threads (default: the schedule's)
   --seed S               seed for random inputs (default 42)
   --reps R               timed repetitions, median reported (default 5)
@@ -255,6 +262,33 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       return Status::success();
     };
   };
+  // A comma-separated list of lengths, each in [0, 2^31), at most 2^16.
+  auto lengths = [](std::vector<int64_t> &slot) {
+    return [&slot](const std::string &f, const std::string &v) -> Status {
+      slot.clear();
+      size_t start = 0;
+      while (true) {
+        size_t comma = v.find(',', start);
+        std::string item = v.substr(start, comma == std::string::npos
+                                               ? std::string::npos
+                                               : comma - start);
+        StatusOr<int64_t> n = parseInt(f, item);
+        if (!n.ok())
+          return n.status();
+        if (*n < 0 || *n > (int64_t(1) << 31) - 1)
+          return Status::error(fmt::format(
+              "{}: each length must be in [0, 2^31), got {}", f, *n));
+        slot.push_back(*n);
+        if (slot.size() > (size_t(1) << 16))
+          return Status::error(fmt::format(
+              "{}: at most 65536 sequences, got more", f));
+        if (comma == std::string::npos)
+          break;
+        start = comma + 1;
+      }
+      return Status::success();
+    };
+  };
   auto text = [](std::string &slot) {
     return [&slot](const std::string &, const std::string &v) -> Status {
       slot = v;
@@ -306,6 +340,9 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--batch", {true, false, kRun, atLeast(1, o.batch)}},
       {"--seq-q", {true, false, kRun, atLeast(1, o.seqQ)}},
       {"--seq-kv", {true, false, kRun, atLeast(1, o.seqKv)}},
+      {"--seqlens", {true, false, kRun, lengths(o.seqlens)}},
+      {"--seqlens-kv", {true, false, kRun, lengths(o.seqlensKv)}},
+      {"--page-size", {true, false, kRun, atLeast(1, o.pageSize)}},
       {"--threads", {true, false, kRun | kTune, atLeast(1, o.threads)}},
       {"--seed", {true, false, kRun, atLeast(0, seed)}},
       {"--reps", {true, false, kRun | kTune, atLeast(1, reps)}},
@@ -486,7 +523,10 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       return Status::error("--window-left/--window-right apply only to "
                            "--mask sliding_window");
     if (Status st = choose("--layout", layout,
-                           {{"bshd", Layout::BSHD}, {"bhsd", Layout::BHSD}},
+                           {{"bshd", Layout::BSHD},
+                            {"bhsd", Layout::BHSD},
+                            {"varlen", Layout::Varlen},
+                            {"paged", Layout::Paged}},
                            s.layout);
         !st.ok())
       return st;

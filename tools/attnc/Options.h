@@ -21,6 +21,10 @@ struct Options {
   std::string kvDtype; // --kv-dtype: that of its k and v (empty: as --dtype)
   // run
   std::optional<int64_t> batch, seqQ, seqKv;
+  // run, layouts varlen and paged (docs/attnc.md): the sequences' lengths
+  // (--seqlens, --seqlens-kv) and the KV cache's page size
+  std::vector<int64_t> seqlens, seqlensKv;
+  std::optional<int64_t> pageSize;
   int64_t threads = 0;
   uint64_t seed = 42;
   int reps = 5;

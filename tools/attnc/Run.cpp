@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <numeric>
 #include <random>
 #include <tuple>
 
@@ -226,10 +227,8 @@ struct HostCall {
   BlockMask blocks;
 };
 
-/// The float64 check and the .npy outputs, the same for both targets.
-int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
-                  const HostCall &call) {
-  const AttentionArgs &args = call.args;
+/// The float64 check (unless --no-check): prints it, returns the exit code.
+int printCheck(const Options &o, const KernelSpec &s, const AttentionArgs &args) {
   int rc = 0;
   if (o.check) {
     Comparison c = compareWithReference(s, args);
@@ -248,6 +247,14 @@ int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
                c.passed() ? "PASS" : "FAIL");
     rc = c.passed() ? 0 : 1;
   }
+  return rc;
+}
+
+/// The float64 check and the .npy outputs, the same for both targets.
+int checkAndWrite(const Options &o, const KernelSpec &s, const Inputs &in,
+                  const HostCall &call) {
+  const AttentionArgs &args = call.args;
+  int rc = printCheck(o, s, args);
   if (!o.outFile.empty()) {
     std::vector<int64_t> shape =
         s.layout == Layout::BSHD
@@ -370,6 +377,170 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   return checkAndWrite(o, s, *in, call);
 }
 
+/// attnc run on a varlen or paged kernel (cpu): random sequences of the
+/// --seqlens lengths, packed (varlen) or in shuffled pages (paged, in
+/// FlashAttention's block_table form), checked against float64 per
+/// sequence.
+int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend,
+                 const KernelSpec &s) {
+  const bool paged = s.layout == Layout::Paged;
+  const char *layout = toString(s.layout);
+  if (o.seqlens.empty())
+    return report(fail(fmt::format(
+        "kernel @{} has layout {}: give each sequence's length with --seqlens "
+        "L1,L2,...",
+        s.name, layout)));
+  for (auto [flag, given] :
+       {std::pair{"--q/--k/--v", !o.qFile.empty()},
+        std::pair{"--out", !o.outFile.empty()}, std::pair{"--lse", !o.lseFile.empty()},
+        std::pair{"--tuning-db", !o.tuningDb.empty()}})
+    if (given)
+      return report(fail(fmt::format(
+          "{} is not supported for layout {} yet (its inputs are random)", flag,
+          layout)));
+  for (auto [flag, given] : {std::pair{"--batch", o.batch.has_value()},
+                             std::pair{"--seq-kv", o.seqKv.has_value()}})
+    if (given)
+      return report(fail(fmt::format(
+          "{} does not apply to layout {}: --seqlens gives the sequences", flag,
+          layout)));
+  if (!paged && o.seqQ)
+    return report(fail("--seq-q does not apply to layout varlen: --seqlens "
+                       "gives each sequence's length"));
+  if (!paged && o.pageSize)
+    return report(fail("--page-size applies only to layout paged"));
+  if (paged && !o.seqlensKv.empty())
+    return report(fail("--seqlens-kv applies only to layout varlen (for "
+                       "layout paged, --seqlens gives the cached keys)"));
+  if (s.blockQ > 0)
+    return report(fail(fmt::format(
+        "attnc run builds block masks for dense layouts only; kernel @{} is "
+        "block-sparse with layout {}",
+        s.name, layout)));
+  const int64_t batch = static_cast<int64_t>(o.seqlens.size());
+  std::vector<int64_t> lq, lk = o.seqlensKv.empty() ? o.seqlens : o.seqlensKv;
+  if (lk.size() != o.seqlens.size())
+    return report(fail(fmt::format(
+        "--seqlens-kv has {} lengths, but --seqlens has {}", lk.size(),
+        o.seqlens.size())));
+  if (paged)
+    lq.assign(batch, o.seqQ.value_or(1));
+  else
+    lq = o.seqlens;
+  const int64_t pageSize = o.pageSize.value_or(16);
+  int64_t totalQ = 0, totalK = 0, pages = 0, maxQ = 0, maxK = 0, maxPages = 1;
+  for (int64_t i = 0; i < batch; ++i) {
+    totalQ += lq[i];
+    totalK += lk[i];
+    int64_t p = (lk[i] + pageSize - 1) / pageSize;
+    pages += p;
+    maxPages = std::max(maxPages, p);
+    maxQ = std::max(maxQ, lq[i]);
+    maxK = std::max(maxK, lk[i]);
+  }
+  const int64_t poolTokens = paged ? pages * pageSize : totalK;
+  if (Status st = checkTensorSizes(s, 1, totalQ, std::max(poolTokens, totalK));
+      !st.ok())
+    return report(st);
+  if (pages > (int64_t(1) << 31) - 1 || totalQ > (int64_t(1) << 31) - 1 ||
+      totalK > (int64_t(1) << 31) - 1)
+    return report(fail("--seqlens: the lengths add up to more than 2^31 - 1"));
+  std::mt19937_64 rng(o.seed);
+  auto random = [&](int64_t n) { return uniformInputs(n, rng); };
+  std::vector<float> qv = random(totalQ * s.qHeads * s.dQk),
+                     kv = random(std::max<int64_t>(poolTokens, 1) * s.kvHeads * s.dQk),
+                     vv = random(std::max<int64_t>(poolTokens, 1) * s.kvHeads * s.dV),
+                     out(totalQ * s.qHeads * s.dV), lse(s.qHeads * totalQ);
+  const DType type = dtypeNamed(s.elementType), kvType = dtypeNamed(s.kvType());
+  // Packed [total, heads, d] (one sequence after another), or dense
+  // queries [batch, seq_q, heads, d] and pools [pages, page_size, heads, d].
+  const int64_t qBatch = paged ? batch : 1, qSeq = paged ? lq[0] : totalQ;
+  std::vector<TypedTensor> t;
+  t.reserve(4);
+  t.emplace_back(qv, type, Layout::BSHD, qBatch, qSeq, s.qHeads, s.dQk);
+  t.emplace_back(kv, kvType, Layout::BSHD, paged ? std::max<int64_t>(pages, 1) : 1,
+                 paged ? pageSize : totalK, s.kvHeads, s.dQk);
+  t.emplace_back(vv, kvType, Layout::BSHD, paged ? std::max<int64_t>(pages, 1) : 1,
+                 paged ? pageSize : totalK, s.kvHeads, s.dV);
+  t.emplace_back(out, type, Layout::BSHD, qBatch, qSeq, s.qHeads, s.dV);
+  AttentionArgs args{t[0].view, t[1].view, t[2].view, t[3].view, {}};
+  if (s.lse)
+    args.lse = lseView(lse.data(), qBatch, s.qHeads, qSeq);
+  auto ints = [](std::vector<int32_t> &x, std::vector<int64_t> sizes) {
+    InputTensor a;
+    a.data = x.data();
+    a.dtype = DType::I32;
+    a.strides = sizes.size() == 2 ? std::vector<int64_t>{sizes[1], 1}
+                                  : std::vector<int64_t>{1};
+    a.sizes = std::move(sizes);
+    return a;
+  };
+  std::vector<int32_t> cuQ = {0}, cuK = {0}, table, lens;
+  for (int64_t i = 0; i < batch; ++i) {
+    cuQ.push_back(static_cast<int32_t>(cuQ.back() + lq[i]));
+    cuK.push_back(static_cast<int32_t>(cuK.back() + lk[i]));
+  }
+  if (paged) {
+    // Each sequence's pages, drawn from a shuffled pool; unused table
+    // entries hold -1 (never read).
+    std::vector<int32_t> order(pages);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    table.assign(batch * maxPages, -1);
+    int64_t next = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int64_t j = 0; j < (lk[i] + pageSize - 1) / pageSize; ++j)
+        table[i * maxPages + j] = order[next++];
+      lens.push_back(static_cast<int32_t>(lk[i]));
+    }
+    args.sequences.blockTable = ints(table, {batch, maxPages});
+    args.sequences.cacheSeqlens = ints(lens, {batch});
+  } else {
+    args.sequences.cuSeqlensQ = ints(cuQ, {batch + 1});
+    args.sequences.cuSeqlensK = ints(cuK, {batch + 1});
+  }
+  auto declared = loadDeclaredInputs(o.inputFiles, s, batch, maxQ, maxK, rng);
+  if (!declared.ok())
+    return report(declared.status());
+  args.inputs = declared->tensors;
+
+  KernelCache cache({o.cacheDir, o.useCache});
+  auto start = std::chrono::steady_clock::now();
+  CacheSource from = CacheSource::Compiled;
+  auto kernel = cache.get(ir, backend, &from);
+  if (!kernel.ok())
+    return report(kernel.status());
+  double compileMillis = millisSince(start);
+  const KernelSpec &k = (*kernel)->spec();
+  unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
+  printKernel(s);
+  fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
+             "threads {} (heuristic)\n",
+             k.blockM, k.blockN, k.microM, k.microN, k.vectorWidth, threads);
+  if (paged)
+    fmt::print("shape     paged: {} sequences of {} queries; keys {} in {} "
+               "pages of {}, shuffled (random inputs, seed {})\n",
+               batch, lq[0], fmt::join(lk, ","), pages, pageSize, o.seed);
+  else
+    fmt::print("shape     varlen: {} sequences; q lengths {} (total {}), k "
+               "lengths {} (total {}) (random inputs, seed {})\n",
+               batch, fmt::join(lq, ","), totalQ, fmt::join(lk, ","), totalK,
+               o.seed);
+  if (!declared->notes.empty())
+    fmt::print("inputs    {}\n", fmt::join(declared->notes, "; "));
+  fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
+  if (Status st = (*kernel)->run(args, threads); !st.ok()) // warm-up
+    return report(st);
+  std::vector<double> millis;
+  for (int r = 0; r < o.reps; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    (void)(*kernel)->run(args, threads);
+    millis.push_back(millisSince(start));
+  }
+  printTime(millis, s, args);
+  return printCheck(o, s, args);
+}
+
 } // namespace
 
 TypedTensor::TypedTensor(std::vector<float> &values, DType type, Layout layout,
@@ -449,6 +620,16 @@ int runCommand(const Options &o) {
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = (*translation)->spec();
+  if (s.layout == Layout::Varlen || s.layout == Layout::Paged)
+    return runSequences(o, *ir, backend, s);
+  for (auto [flag, given] :
+       {std::pair{"--seqlens", !o.seqlens.empty()},
+        std::pair{"--seqlens-kv", !o.seqlensKv.empty()},
+        std::pair{"--page-size", o.pageSize.has_value()}})
+    if (given)
+      return report(fail(fmt::format(
+          "{} applies to layouts varlen and paged; kernel @{} has layout {}",
+          flag, s.name, toString(s.layout))));
   StatusOr<Inputs> in = loadInputs(o, s);
   if (!in.ok())
     return report(in.status());
