@@ -384,6 +384,11 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
           : std::clamp<int64_t>(
                 static_cast<int64_t>(ktCacheLimit.load() / (4 * tileFloats)), 1,
                 std::max<int64_t>((longestKv + s.blockN - 1) / s.blockN, 1));
+  // Paged calls with k_new/v_new: the new rows go into their pages first
+  // (checked: no page that takes them is shared), then attention reads
+  // them. Last of all the checks, so that a refused call changes nothing.
+  if (s.layout == Layout::Paged && a.sequences.kNew.data)
+    appendNewKeys(sequences);
   const uint64_t call = nextCall();
   PackedFn fn = impl_->fn;
   const std::vector<mlir::attn::abi::Arg> &abiArgs = impl_->args;

@@ -5,6 +5,11 @@
 #include "runtime/detail/Checks.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
 
 namespace attnc {
 
@@ -151,6 +156,11 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
       return st;
   }
   if (s.layout == Layout::Varlen) {
+    if (sa.kNew.data || sa.vNew.data)
+      return Status::error(fmt::format(
+          "{}: given, but kernel @{} has layout varlen (appending new keys is "
+          "for layout paged)",
+          sa.kNew.data ? "k_new" : "v_new", s.name));
     for (const IntArray *p : pagedArrays)
       if (Status st = mustBeAbsent(*p, fmt::format("kernel @{} has layout "
                                                    "varlen (page tables are "
@@ -215,6 +225,43 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
           "paged call: kernel @{} has layout paged; give block_table with "
           "cache_seqlens, or kv_indptr, kv_indices and kv_last_page_len",
           s.name));
+    // New keys and values to append: checked here, counted per sequence.
+    const TensorView &kNew = sa.kNew, &vNew = sa.vNew;
+    const bool appending = kNew.data || vNew.data;
+    if (appending) {
+      if (!kNew.data || !vNew.data)
+        return Status::error(fmt::format(
+            "{}: missing; k_new and v_new go together", kNew.data ? "v_new" : "k_new"));
+      const DType kvType = dtypeNamed(s.kvType());
+      for (auto [name, t, dim] : {std::tuple{"k_new", &kNew, s.dQk},
+                                  std::tuple{"v_new", &vNew, s.dV}}) {
+        if (t->dtype != kvType)
+          return Status::error(fmt::format(
+              "{}: element type is {}, but the kernel's kv_element_type is {}",
+              name, toString(t->dtype), toString(kvType)));
+        if (Status st = detail::checkAddressable(name, t->sizes.data(),
+                                                 t->strides.data(), 4);
+            !st.ok())
+          return st;
+        if (t->heads() != s.kvHeads || t->dim() != dim || t->strides[3] != 1)
+          return Status::error(fmt::format(
+              "{}: shape [{}] with head-dim stride {}; it must have kv_heads "
+              "= {} heads of {} with stride 1",
+              name, fmt::join(t->sizes, ", "), t->strides[3], s.kvHeads, dim));
+      }
+      if (kNew.batch() != vNew.batch() || kNew.seq() != vNew.seq())
+        return Status::error(fmt::format(
+            "k_new and v_new disagree: batch {} and {}, seq {} and {}",
+            kNew.batch(), vNew.batch(), kNew.seq(), vNew.seq()));
+      if (raggedQ && (kNew.batch() != 1 || kNew.seq() != a.q.seq()))
+        return Status::error(fmt::format(
+            "k_new: with cu_seqlens_q it is packed like q, [1, kv_heads, "
+            "total_q = {}, d] (one new key per query); got batch {} and seq {}",
+            a.q.seq(), kNew.batch(), kNew.seq()));
+    }
+    auto newKeys = [&](int64_t i) -> int64_t {
+      return !appending ? 0 : raggedQ ? cuQ(i + 1) - cuQ(i) : kNew.seq();
+    };
     // Page `j` of sequence `seq`, at `where` in its array.
     auto pageId = [&](const IntArray &arr, const std::string &where, int64_t j,
                       int64_t seq, int32_t id) {
@@ -253,12 +300,15 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
       const int64_t maxPages = table.size(1);
       out.resize(batch);
       for (int64_t i = 0; i < batch; ++i) {
-        int32_t len = cacheLens(i);
-        if (len < 0 || len > maxPages * pageSize)
+        int32_t cached = cacheLens(i);
+        const int64_t len = int64_t(cached) + newKeys(i);
+        if (cached < 0 || len > maxPages * pageSize)
           return Status::error(fmt::format(
-              "cache_seqlens[{}] = {} is outside [0, {}] (the sequence's "
+              "cache_seqlens[{}] = {}{} is outside [0, {}] (the sequence's "
               "capacity: max_pages {} x page_size {})",
-              i, len, maxPages * pageSize, maxPages, pageSize));
+              i, cached,
+              newKeys(i) ? fmt::format(" plus {} new keys", newKeys(i)) : "",
+              maxPages * pageSize, maxPages, pageSize));
         int64_t used = (len + pageSize - 1) / pageSize;
         for (int64_t j = 0; j < used; ++j)
           if (Status st = pageId(table, fmt::format("{}, {}", i, j), j, i,
@@ -267,6 +317,7 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
             return st;
         Sequence &q = out[i];
         q.seqKv = len;
+        q.newFirst = cached;
         q.pages = used ? table.address(i, 0) : nullptr;
         q.pageCount = used;
         q.pageStride = table.stride(1);
@@ -316,6 +367,13 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
             return st;
         Sequence &q = out[i];
         q.seqKv = pages ? (pages - 1) * pageSize + last : 0;
+        if (newKeys(i) > q.seqKv)
+          return Status::error(fmt::format(
+              "k_new: sequence {} appends {} keys, but kv_indptr and "
+              "kv_last_page_len give it {} (FlashInfer's tables count the "
+              "appended keys)",
+              i, newKeys(i), q.seqKv));
+        q.newFirst = q.seqKv - newKeys(i);
         q.pages = pages ? indices.address(indptr(i)) : nullptr;
         q.pageCount = pages;
         q.pageStride = indices.stride(0);
@@ -333,10 +391,50 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
         return Status::error(fmt::format("q and o disagree on seq_q ({} vs {})",
                                          a.q.seq(), a.o.seq()));
     }
+    if (appending && !raggedQ && kNew.batch() != batch)
+      return Status::error(fmt::format(
+          "k_new: batch is {}, but the page table describes {} sequences",
+          kNew.batch(), batch));
+    if (appending) {
+      // Every page that takes new keys belongs to one sequence alone, and
+      // appears once in its list: the appends then never race or overwrite
+      // keys another sequence reads.
+      struct Use {
+        int32_t page;
+        int64_t sequence;
+        bool written;
+      };
+      std::vector<Use> uses;
+      for (int64_t i = 0; i < batch; ++i) {
+        const Sequence &q = out[i];
+        for (int64_t j = 0; j < q.pageCount; ++j) {
+          bool written = newKeys(i) > 0 && j >= q.newFirst / pageSize &&
+                         j <= (q.newFirst + newKeys(i) - 1) / pageSize;
+          uses.push_back({q.pages[j * q.pageStride], i, written});
+        }
+      }
+      std::sort(uses.begin(), uses.end(), [](const Use &x, const Use &y) {
+        return x.page != y.page ? x.page < y.page : x.written > y.written;
+      });
+      for (size_t u = 0; u + 1 < uses.size(); ++u)
+        if (uses[u].page == uses[u + 1].page && uses[u].written)
+          return Status::error(fmt::format(
+              "page {} takes new keys of sequence {} but is also listed {}; "
+              "a page that is appended to must belong to one sequence",
+              uses[u].page, uses[u].sequence,
+              uses[u + 1].sequence == uses[u].sequence
+                  ? "twice for that sequence"
+                  : fmt::format("for sequence {}", uses[u + 1].sequence)));
+    }
     for (int64_t i = 0; i < batch; ++i) {
       Sequence &q = out[i];
       q.index = i;
       int64_t first = raggedQ ? cuQ(i) : 0, row = raggedQ ? 0 : i;
+      if (appending) {
+        q.newCount = newKeys(i);
+        q.kNew = rowsOf(kNew, row, first, q.newCount);
+        q.vNew = rowsOf(vNew, row, first, q.newCount);
+      }
       q.seqQ = raggedQ ? cuQ(i + 1) - cuQ(i) : a.q.seq();
       q.qBatch = row;
       q.qFirst = first;
@@ -355,6 +453,26 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
   if (shape)
     *shape = found;
   return Status::success();
+}
+
+void appendNewKeys(const std::vector<Sequence> &sequences) {
+  for (const Sequence &q : sequences) {
+    const int64_t pageSize = q.k.seq();
+    for (int64_t j = 0; j < q.newCount; ++j) {
+      const int64_t key = q.newFirst + j;
+      const int64_t page = q.pages[key / pageSize * q.pageStride];
+      for (auto [pool, rows] : {std::pair{&q.k, &q.kNew}, {&q.v, &q.vNew}}) {
+        const int64_t bytes = sizeOf(pool->dtype);
+        for (int64_t h = 0; h < pool->heads(); ++h)
+          std::memcpy(static_cast<char *>(pool->data) +
+                          (page * pool->strides[0] + h * pool->strides[1] +
+                           key % pageSize * pool->strides[2]) * bytes,
+                      static_cast<const char *>(rows->data) +
+                          (h * rows->strides[1] + j * rows->strides[2]) * bytes,
+                      pool->dim() * bytes);
+      }
+    }
+  }
 }
 
 StatusOr<CallShape> callShape(const KernelSpec &s, const AttentionArgs &a) {

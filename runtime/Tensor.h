@@ -123,6 +123,17 @@ struct BlockMaskArgs {
 /// Queries are dense, q [batch, q_heads, seq_q, d] (every sequence has
 /// seq_q queries), or ragged as in varlen when cuSeqlensQ is given.
 ///
+/// kNew and vNew (paged, optional) are keys and values the call appends to
+/// the cache before it attends, as flash_attn_with_kvcache does: dense
+/// [batch, kv_heads, seq_new, d], or packed like q ([1, kv_heads, total_q,
+/// d], one new key per query) when cuSeqlensQ is given; in kv_element_type.
+/// In form (a), cache_seqlens counts the keys before the call: the new ones
+/// go to positions [cache_seqlens[i], cache_seqlens[i] + new) and attention
+/// sees both. In form (b), as FlashInfer's append_paged_kv_cache leaves its
+/// tables, the lengths already count them: they go to the sequence's last
+/// `new` positions. A page that takes new keys must belong to one sequence
+/// alone.
+///
 /// Mask alignment, regions and block masks see each sequence on its own:
 /// q and k index positions within the sequence (causal bottom-right aligns
 /// each sequence's own last query with its own last key), b is the
@@ -133,6 +144,7 @@ struct SequenceArgs {
   InputTensor cuSeqlensQ, cuSeqlensK;       // varlen; cuSeqlensQ also paged
   InputTensor blockTable, cacheSeqlens;     // paged, form (a)
   InputTensor kvIndptr, kvIndices, kvLastPageLen; // paged, form (b)
+  TensorView kNew, vNew; // paged: keys and values to append (optional)
 };
 
 /// The view of a page pool stored as [num_pages, page_size, kv_heads, dim]
@@ -167,6 +179,10 @@ struct Sequence {
   // Paged: the sequence's page ids, pages[j * pageStride] for j < pageCount.
   const int32_t *pages = nullptr;
   int64_t pageCount = 0, pageStride = 0;
+  // Paged with kNew/vNew: the keys to append (batch-1 views of newCount
+  // rows) at positions [newFirst, newFirst + newCount).
+  TensorView kNew, vNew;
+  int64_t newFirst = 0, newCount = 0;
 };
 
 /// The lengths a call's shape-dependent checks use: for dense calls the
@@ -181,6 +197,10 @@ struct CallShape {
 /// checked before anything is read through it. Dense calls give an error.
 Status splitSequences(const KernelSpec &spec, const AttentionArgs &args,
                       std::vector<Sequence> &out, CallShape *shape = nullptr);
+
+/// Writes a checked paged call's kNew/vNew rows into the pools (the
+/// sequences from splitSequences); nothing else in the pools changes.
+void appendNewKeys(const std::vector<Sequence> &sequences);
 
 /// The call's shape (see CallShape); for varlen and paged calls it reads
 /// the (checked) sequence arrays.

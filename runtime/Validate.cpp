@@ -132,6 +132,11 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a, Memory memory,
             "{}: given, but kernel @{} has layout {} (sequence arrays are "
             "for layouts varlen and paged)",
             name, s.name, toString(s.layout)));
+    if (q.kNew.data || q.vNew.data)
+      return Status::error(fmt::format(
+          "{}: given, but kernel @{} has layout {} (appending new keys is for "
+          "layout paged)",
+          q.kNew.data ? "k_new" : "v_new", s.name, toString(s.layout)));
     for (Status st : {agree("batch", "q", a.q.batch(), "k", a.k.batch()),
                       agree("batch", "q", a.q.batch(), "v", a.v.batch()),
                       agree("batch", "q", a.q.batch(), "o", a.o.batch()),

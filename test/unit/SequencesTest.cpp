@@ -470,6 +470,101 @@ TEST(Sequences, EqualLengthsMatchTheDenseBatchedKernel) {
   }
 }
 
+// k_new/v_new: each sequence's new rows land in its pages at the positions
+// its table form says (FlashAttention: after cache_seqlens; FlashInfer:
+// the last ones its lengths count), bit for bit; nothing else in the
+// pools, padding included, changes; attention sees old and new keys.
+TEST(Sequences, AppendWritesOnlyTheNewSlots) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  for (int n = 0; n < 16; ++n) {
+    KernelRequest request = randomRequest(rng, n, Layout::Paged);
+    auto kernel = attnc::test::compileRequest(request);
+    ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    const int64_t batch = uniform(rng, 1, 4);
+    const bool raggedQ = n % 2, flashInfer = n % 4 >= 2;
+    const int64_t denseNew = pick(rng, {1, 1, 3, 16});
+    std::vector<int64_t> lq, cached, total;
+    for (int64_t i = 0; i < batch; ++i) {
+      lq.push_back(raggedQ ? pick(rng, {0, 1, 5, 33}) : denseNew);
+      cached.push_back(chance(rng, 0.2) ? 0 : uniform(rng, 1, 150));
+      total.push_back(cached.back() + lq.back());
+    }
+    const int64_t pageSize = pick(rng, {1, 4, 16, 17});
+    PagedLayout pages(total, pageSize, rng);
+    if (!flashInfer)
+      for (int64_t i = 0; i < batch; ++i)
+        pages.cacheLens[i] = static_cast<int32_t>(cached[i]);
+    bool padded = chance(rng, 0.5);
+    Buffer k(Layout::BSHD, pages.numPages, pageSize, s.kvHeads, s.dQk, padded, rng);
+    Buffer v(Layout::BSHD, pages.numPages, pageSize, s.kvHeads, s.dV, padded, rng);
+    std::vector<int32_t> cuQ = offsetsOf(lq);
+    const int64_t qBatch = raggedQ ? 1 : batch, qSeq = raggedQ ? cuQ.back() : denseNew;
+    Buffer q(Layout::BSHD, qBatch, qSeq, s.qHeads, s.dQk, padded, rng);
+    Buffer o(Layout::BSHD, qBatch, qSeq, s.qHeads, s.dV, padded, rng);
+    Buffer kNew(Layout::BSHD, qBatch, qSeq, s.kvHeads, s.dQk, padded, rng);
+    Buffer vNew(Layout::BSHD, qBatch, qSeq, s.kvHeads, s.dV, padded, rng);
+    const DType type = dtypeNamed(s.elementType), kvType = dtypeNamed(s.kvType());
+    for (Buffer *b : {&q, &o})
+      b->convertTo(type);
+    for (Buffer *b : {&k, &v, &kNew, &vNew})
+      b->convertTo(kvType);
+    // Every pool element as a float, before the call.
+    auto elements = [](const Buffer &b) {
+      std::vector<float> x;
+      if (b.half.empty())
+        return b.storage;
+      for (uint16_t h : b.half)
+        x.push_back(fromHalfBits(h, halfKindOf(b.view.dtype)));
+      return x;
+    };
+    std::vector<float> kBefore = elements(k), vBefore = elements(v);
+    std::vector<float> lse(qBatch * s.qHeads * qSeq + 1); // never empty
+    AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+    if (s.lse)
+      args.lse = lseView(lse.data(), qBatch, s.qHeads, qSeq);
+    if (raggedQ)
+      args.sequences.cuSeqlensQ = ints(cuQ);
+    pages.bind(args.sequences, flashInfer);
+    args.sequences.kNew = kNew.view;
+    args.sequences.vNew = vNew.view;
+    Status st = (*kernel)->run(args);
+    ASSERT_TRUE(st.ok()) << st.message();
+    // The expected pools: the old ones with each new row written in.
+    for (auto [pool, before, rows] :
+         {std::tuple{&k, &kBefore, &kNew}, std::tuple{&v, &vBefore, &vNew}}) {
+      std::vector<float> want = *before;
+      const int64_t offset = pool->half.empty()
+                                 ? static_cast<float *>(pool->view.data) - pool->storage.data()
+                                 : static_cast<uint16_t *>(pool->view.data) - pool->half.data();
+      for (int64_t i = 0; i < batch; ++i)
+        for (int64_t j = 0; j < lq[i]; ++j) {
+          int64_t key = cached[i] + j;
+          int32_t page = pages.table[i * pages.maxPages + key / pageSize];
+          for (int64_t h = 0; h < s.kvHeads; ++h)
+            for (int64_t d = 0; d < pool->view.dim(); ++d)
+              want[offset + page * pool->view.strides[0] + h * pool->view.strides[1] +
+                   key % pageSize * pool->view.strides[2] + d] =
+                  rows->view.get(raggedQ ? 0 : i, h, raggedQ ? cuQ[i] + j : j, d);
+        }
+      std::vector<float> got = elements(*pool);
+      int64_t differ = 0;
+      for (size_t e = 0; e < got.size(); ++e)
+        differ += !(got[e] == want[e] || (got[e] != got[e] && want[e] != want[e]));
+      EXPECT_EQ(differ, 0) << fmt::format(
+          "seed {} case {}: {} pool elements differ from the old pool with the "
+          "new rows written ({}, page size {}, {} queries, cached [{}])",
+          seed, n, differ, flashInfer ? "kv_indptr" : "block_table", pageSize,
+          raggedQ ? "ragged" : "dense", fmt::join(cached, ","));
+    }
+    Comparison c = compareWithReference(s, args);
+    EXPECT_TRUE(c.passed()) << fmt::format(
+        "seed {} case {}: error {:.3g} (tol {:.3g}), lse mismatch {}", seed, n,
+        c.maxError, c.tolerance, c.lseMismatch);
+  }
+}
+
 // Block-sparse kernels over sequences of different lengths: the block mask
 // is sized by the longest ([b or 1, h or 1, q blocks, kv blocks]); each
 // sequence uses its own row and the blocks its length reaches.
@@ -543,7 +638,11 @@ TEST(Sequences, BadTablesAreRejectedByName) {
   Buffer o(Layout::BSHD, 1, 10, 2, 16, false, rng);
   Buffer k(Layout::BSHD, 1, 12, 2, 16, false, rng);
   Buffer pool(Layout::BSHD, 4, 4, 2, 16, false, rng); // 4 pages of 4
-  Buffer qd(Layout::BSHD, 2, 3, 2, 16, false, rng);   // dense q, batch 2
+  Buffer qd(Layout::BSHD, 2, 1, 2, 16, false, rng);   // dense q, batch 2
+  Buffer q3(Layout::BSHD, 2, 3, 2, 16, false, rng);   // 3 queries each
+  Buffer kNew(Layout::BSHD, 2, 1, 2, 16, false, rng); // one new key each
+  Buffer kNew3(Layout::BSHD, 2, 3, 2, 16, false, rng);
+  Buffer kNew1(Layout::BSHD, 1, 1, 2, 16, false, rng);
 
   // Varlen: q has 10 rows, k 12; each case gives its offsets, then edits
   // the call.
@@ -581,6 +680,10 @@ TEST(Sequences, BadTablesAreRejectedByName) {
        [&](AttentionArgs &a) { a.q = qd.view; },
        "q: a varlen call packs its sequences along seq (total_q rows), so "
        "its batch must be 1, got 2"},
+      {"k_new", {0, 4, 10}, {0, 5, 12},
+       [&](AttentionArgs &a) { a.sequences.kNew = a.sequences.vNew = k.view; },
+       "k_new: given, but kernel @v has layout varlen (appending new keys is "
+       "for layout paged)"},
       {"page table", {0, 4, 10}, {0, 5, 12},
        [&](AttentionArgs &a) { a.sequences.blockTable = ints(spare, {1, 3}); },
        "block_table: given, but kernel @v has layout varlen (page tables are "
@@ -684,6 +787,64 @@ TEST(Sequences, BadTablesAreRejectedByName) {
          a.v.sizes[0] = 3;
        },
        false, "v: the pool has 3 pages of 4 slots, but k's has 4 of 4"},
+      {"shared page when appending",
+       [&](AttentionArgs &a, auto &table, auto &lens, auto &, auto &, auto &) {
+         table[3] = 2; // sequence 1's second page is sequence 0's first
+         lens[1] = 4;  // and its new key goes there
+         a.sequences.kNew = kNew.view;
+         a.sequences.vNew = kNew.view;
+       },
+       false,
+       "page 2 takes new keys of sequence 1 but is also listed for sequence "
+       "0; a page that is appended to must belong to one sequence"},
+      {"page twice in one sequence",
+       [&](AttentionArgs &a, auto &table, auto &lens, auto &, auto &, auto &) {
+         table[2] = 1; // sequence 1: pages 1, 1
+         lens[1] = 4;
+         a.sequences.kNew = kNew.view;
+         a.sequences.vNew = kNew.view;
+       },
+       false,
+       "page 1 takes new keys of sequence 1 but is also listed twice for "
+       "that sequence; a page that is appended to must belong to one "
+       "sequence"},
+      {"append past capacity",
+       [&](AttentionArgs &a, auto &, auto &lens, auto &, auto &, auto &) {
+         lens[0] = 8;
+         a.sequences.kNew = kNew.view;
+         a.sequences.vNew = kNew.view;
+       },
+       false,
+       "cache_seqlens[0] = 8 plus 1 new keys is outside [0, 8] (the "
+       "sequence's capacity: max_pages 2 x page_size 4)"},
+      {"more new keys than FlashInfer's lengths",
+       [&](AttentionArgs &a, auto &, auto &, auto &indptr, auto &, auto &) {
+         indptr = {0, 1, 3}; // sequence 0: one page of 2 keys
+         a.sequences.kNew = kNew3.view;
+         a.sequences.vNew = kNew3.view;
+         a.q = q3.view;
+         a.o = q3.view;
+       },
+       true,
+       "k_new: sequence 0 appends 3 keys, but kv_indptr and kv_last_page_len "
+       "give it 2 (FlashInfer's tables count the appended keys)"},
+      {"k_new without v_new",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.kNew = kNew.view;
+       },
+       false, "v_new: missing; k_new and v_new go together"},
+      {"k_new of another type",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.kNew = a.sequences.vNew = kNew.view;
+         a.sequences.vNew.dtype = DType::BF16;
+       },
+       false,
+       "v_new: element type is bf16, but the kernel's kv_element_type is f32"},
+      {"k_new of another batch",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.kNew = a.sequences.vNew = kNew1.view;
+       },
+       false, "k_new: batch is 1, but the page table describes 2 sequences"},
       {"cu_seqlens_k",
        [](AttentionArgs &a, auto &, auto &, auto &indptr, auto &, auto &) {
          a.sequences.cuSeqlensK = ints(indptr);
