@@ -458,6 +458,62 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
              t[1] * 1e3, t[2] * 1e3, t[2] / t[0], t[2] / t[1]);
 }
 
+/// Paged decode of one long sequence among short ones (GQA 32/8, d 128,
+/// f32, pages of 16): the call's time on 1 and on 2 threads, interleaved.
+/// A speedup near 2 says the long sequence's keys are split over both
+/// threads (split-KV per sequence), not left to one.
+void runSkewedDecode(const std::vector<int64_t> &lengths, int reps,
+                     std::mt19937 &rng) {
+  const int64_t qHeads = 32, kvHeads = 8, d = 128, pageSize = 16;
+  KernelRequest spec;
+  spec.name = "skewed_decode";
+  spec.qHeads = qHeads;
+  spec.kvHeads = kvHeads;
+  spec.dQk = d;
+  spec.layout = Layout::Paged;
+  spec.mask = MaskKind::Causal;
+  spec.alignment = Alignment::BottomRight;
+  spec.mode = Mode::Decode;
+  auto kernel = compileOrExit(spec);
+  const int64_t batch = static_cast<int64_t>(lengths.size());
+  int64_t pages = 0, maxPages = 1;
+  for (int64_t n : lengths) {
+    pages += (n + pageSize - 1) / pageSize;
+    maxPages = std::max(maxPages, (n + pageSize - 1) / pageSize);
+  }
+  std::vector<float> q = uniformInputs(batch * qHeads * d, rng), o(q.size()),
+                     k = uniformInputs(pages * pageSize * kvHeads * d, rng),
+                     v = uniformInputs(k.size(), rng);
+  std::vector<int32_t> order(pages), table(batch * maxPages, 0), lens;
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  int64_t next = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t j = 0; j < (lengths[b] + pageSize - 1) / pageSize; ++j)
+      table[b * maxPages + j] = order[next++];
+    lens.push_back(static_cast<int32_t>(lengths[b]));
+  }
+  AttentionArgs args{denseView(q.data(), Layout::BHSD, batch, 1, qHeads, d),
+                     pagedView(k.data(), DType::F32, pages, pageSize, kvHeads, d),
+                     pagedView(v.data(), DType::F32, pages, pageSize, kvHeads, d),
+                     denseView(o.data(), Layout::BHSD, batch, 1, qHeads, d), {}};
+  InputTensor t, l;
+  t.data = table.data(), t.dtype = DType::I32, t.sizes = {batch, maxPages},
+  t.strides = {maxPages, 1};
+  l.data = lens.data(), l.dtype = DType::I32, l.sizes = {batch}, l.strides = {1};
+  args.sequences.blockTable = t;
+  args.sequences.cacheSeqlens = l;
+  if (Status st = kernel->run(args, 2); !st.ok()) {
+    fmt::print(stderr, "skewed decode run failed: {}\n", st.message());
+    std::exit(1);
+  }
+  std::vector<double> times = interleavedMedians(
+      reps, {[&] { (void)kernel->run(args, 1); }, [&] { (void)kernel->run(args, 2); }});
+  fmt::print("{:>24} | {:>9.3f} {:>9.3f} | {:>8.2f}\n",
+             fmt::format("{}", fmt::join(lengths, ",")), times[0] * 1e3,
+             times[1] * 1e3, times[0] / times[1]);
+}
+
 /// Varlen prefill of a mixed batch against one dense call per sequence
 /// (causal bottom-right, GQA 32/8, d 128): the varlen call's time, the sum
 /// of the dense calls' times, and varlen / sum.
@@ -599,6 +655,11 @@ int main(int argc, char **argv) {
       for (DType kvType : {DType::F32, DType::F16})
         for (int64_t pageSize : {16, 1, 256})
           runPagedDecode(8, 4096, pageSize, kvType, threads, reps, rng);
+    fmt::print("\nserving layouts: paged decode of one long sequence among "
+               "short ones (one call), 1 thread against 2; GQA 32/8, d 128, "
+               "f32, pages of 16\n{:>24} | {:>9} {:>9} | {:>8}\n",
+               "kv lengths", "1 thr ms", "2 thr ms", "speedup");
+    runSkewedDecode({32768, 64, 64, 64, 64, 64, 64, 64}, reps, rng);
     fmt::print("\nserving layouts: varlen prefill of a mixed batch (one call) "
                "against one dense call per sequence; GQA 32/8, d 128, causal "
                "bottom_right\n{:>7} {:>24} | {:>9} {:>9} | {:>8}\n",

@@ -300,7 +300,7 @@ attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->alignment ({}) is not an attnc_alignment",
                               alignment));
-    if (layout != ATTNC_LAYOUT_BSHD && layout != ATTNC_LAYOUT_BHSD)
+    if (layout < ATTNC_LAYOUT_BSHD || layout > ATTNC_LAYOUT_PAGED)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("spec->layout ({}) is not an attnc_layout",
                               layout));
@@ -385,9 +385,49 @@ attnc_status attnc_kernel_run_with_inputs(
   return attnc_kernel_run_args(kernel, &args);
 }
 
-attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
-                                   const attnc_run_args *a) {
-  return guarded("attnc_kernel_run_args", [&]() -> attnc_status {
+namespace {
+
+/// A contiguous int32 array of `count` entries, or none when `data` is NULL.
+attnc::InputTensor intArray(const int32_t *data, std::vector<int64_t> sizes) {
+  attnc::InputTensor t;
+  if (!data)
+    return t;
+  t.data = const_cast<int32_t *>(data);
+  t.dtype = attnc::DType::I32;
+  t.strides.assign(sizes.size(), 1);
+  if (sizes.size() == 2)
+    t.strides[0] = sizes[1];
+  t.sizes = std::move(sizes);
+  return t;
+}
+
+/// attnc_sequences as the runtime's SequenceArgs.
+attnc_status convertSequences(const attnc_sequences *q, attnc::SequenceArgs &out) {
+  if (q->batch < 0 || q->batch > (int64_t(1) << 24) || q->max_pages < 0 ||
+      q->max_pages > (int64_t(1) << 31) || q->num_kv_indices < 0 ||
+      q->num_kv_indices > (int64_t(1) << 40))
+    return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                fmt::format("sequences: batch ({}) must be in [0, 2^24], "
+                            "max_pages ({}) in [0, 2^31] and num_kv_indices "
+                            "({}) in [0, 2^40]",
+                            q->batch, q->max_pages, q->num_kv_indices));
+  const int64_t b = q->batch;
+  out.cuSeqlensQ = intArray(q->cu_seqlens_q, {b + 1});
+  out.cuSeqlensK = intArray(q->cu_seqlens_k, {b + 1});
+  out.blockTable = intArray(q->block_table, {b, q->max_pages});
+  out.cacheSeqlens = intArray(q->cache_seqlens, {b});
+  out.kvIndptr = intArray(q->kv_indptr, {b + 1});
+  out.kvIndices = intArray(q->kv_indices, {q->num_kv_indices});
+  out.kvLastPageLen = intArray(q->kv_last_page_len, {b});
+  if (attnc_status st = view("k_new", q->k_new, out.kNew); st != ATTNC_OK)
+    return st;
+  return view("v_new", q->v_new, out.vNew);
+}
+
+/// attnc_kernel_run_args and attnc_kernel_run_sequences (`sequences` may
+/// be NULL).
+attnc_status runCall(attnc_kernel *kernel, const attnc_run_args *a,
+                     const attnc_sequences *sequences) {
     if (!kernel || !a || !a->q || !a->k || !a->v || !a->o)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   "kernel, q, k, v and o must not be NULL");
@@ -415,6 +455,17 @@ attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
     if (attnc_status st = convertBlockMask(a->block_mask, args.blockMask);
         st != ATTNC_OK)
       return st;
+    const attnc::KernelSpec &spec = kernel->ir.view();
+    if (!sequences &&
+        (spec.layout == attnc::Layout::Varlen || spec.layout == attnc::Layout::Paged))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("kernel @{} has layout {}: run it with "
+                              "attnc_kernel_run_sequences",
+                              spec.name, attnc::toString(spec.layout)));
+    if (sequences)
+      if (attnc_status st = convertSequences(sequences, args.sequences);
+          st != ATTNC_OK)
+        return st;
     if (attnc_status st = attnc_kernel_compile(kernel); st != ATTNC_OK)
       return st;
     attnc::LaunchOptions options;
@@ -423,6 +474,68 @@ attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
     attnc::Status st = (*kernel->kernel)->launch(args, options);
     if (!st.ok())
       return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
+    return ATTNC_OK;
+}
+
+} // namespace
+
+attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
+                                   const attnc_run_args *a) {
+  return guarded("attnc_kernel_run_args",
+                 [&]() -> attnc_status { return runCall(kernel, a, nullptr); });
+}
+
+attnc_status attnc_kernel_run_sequences(attnc_kernel *kernel,
+                                        const attnc_run_args *a,
+                                        const attnc_sequences *sequences) {
+  return guarded("attnc_kernel_run_sequences", [&]() -> attnc_status {
+    if (!sequences)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "sequences is NULL");
+    return runCall(kernel, a, sequences);
+  });
+}
+
+attnc_tensor attnc_tensor_pages(void *data, attnc_dtype dtype,
+                                int64_t num_pages, int64_t page_size,
+                                int64_t kv_heads, int64_t dim) {
+  attnc::TensorView v = attnc::pagedView(data, attnc::DType::F32, num_pages,
+                                         page_size, kv_heads, dim);
+  return tensor(v, dtype);
+}
+
+attnc_status attnc_block_table_from_csr(const int32_t *kv_indptr,
+                                        const int32_t *kv_indices,
+                                        int64_t batch, int32_t *block_table,
+                                        int64_t max_pages) {
+  return guarded("attnc_block_table_from_csr", [&]() -> attnc_status {
+    if (!kv_indptr || !block_table || (!kv_indices && batch > 0))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "kv_indptr, kv_indices and block_table must not be NULL");
+    if (batch < 0 || max_pages < 1)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("batch ({}) must be >= 0 and max_pages ({}) >= 1",
+                              batch, max_pages));
+    if (kv_indptr[0] != 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("kv_indptr[0] must be 0, got {}", kv_indptr[0]));
+    for (int64_t i = 0; i < batch; ++i) {
+      int64_t pages = int64_t(kv_indptr[i + 1]) - kv_indptr[i];
+      if (pages < 0)
+        return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                    fmt::format("kv_indptr must not decrease: kv_indptr[{}] = "
+                                "{} is below kv_indptr[{}] = {}",
+                                i + 1, kv_indptr[i + 1], i, kv_indptr[i]));
+      if (pages > max_pages)
+        return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                    fmt::format("sequence {} has {} pages, more than max_pages "
+                                "({})",
+                                i, pages, max_pages));
+    }
+    for (int64_t i = 0; i < batch; ++i) {
+      int64_t pages = int64_t(kv_indptr[i + 1]) - kv_indptr[i];
+      for (int64_t j = 0; j < max_pages; ++j)
+        block_table[i * max_pages + j] = j < pages ? kv_indices[kv_indptr[i] + j] : -1;
+    }
     return ATTNC_OK;
   });
 }

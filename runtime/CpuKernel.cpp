@@ -275,15 +275,18 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
       segments.push_back(g);
     }
   }
-  // The K^T cache's tags hold (batch x kv_heads) and the tile in 32 bits
-  // each (convert-attn-to-scf).
+  // Prefill kernels' K^T cache tags hold (batch x kv_heads) and the tile
+  // in 32 bits each (convert-attn-to-scf); decode kernels keep no tags.
   const int64_t batches = bySequence ? static_cast<int64_t>(sequences.size())
                                      : a.q.batch();
-  if (batches * s.kvHeads >= (int64_t(1) << 31) ||
-      longestKv >= (int64_t(1) << 31))
+  int64_t tagged = 0;
+  if (s.mode == Mode::Prefill &&
+      (__builtin_mul_overflow(batches, s.kvHeads, &tagged) ||
+       tagged >= (int64_t(1) << 31) || longestKv >= (int64_t(1) << 31) * s.blockN))
     return Status::error(fmt::format(
-        "the cpu backend runs at most 2^31 - 1 batch x kv heads and keys a "
-        "sequence; got {} x {} and {} keys",
+        "prefill kernels on the cpu run at most 2^31 - 1 batch x kv_heads and "
+        "2^31 key tiles a sequence; got batch {} x kv_heads {} and {} keys "
+        "(a decode kernel has neither limit)",
         batches, s.kvHeads, longestKv));
   int64_t items = 0, partialFloats = 0;
   bool tooMany = false;
@@ -309,10 +312,15 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
         throw std::bad_alloc();
       workspace.resize(partialFloats);
     } catch (const std::bad_alloc &) {
-      return Status::ioError(fmt::format(
-          "the split-KV workspace ({} segments' splits x rows x (d_v + 2) "
-          "floats) cannot be allocated; pass kvSplits = 1",
-          segments.size()));
+      return Status::ioError(
+          segments.size() == 1
+              ? fmt::format("the split-KV workspace ({} splits x {} rows x "
+                            "(d_v + 2) floats) cannot be allocated; pass "
+                            "kvSplits = 1",
+                            segments[0].splits, segments[0].rows)
+              : fmt::format("the split-KV workspaces of {} sequences cannot "
+                            "be allocated; pass kvSplits = 1",
+                            segments.size()));
     }
   }
 
@@ -462,49 +470,64 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     fn(args);
   });
 
-  // Merge each split segment: O = sum_s w_s acc_s / sum_s w_s l_s with
-  // w_s = exp(m_s - max m).
-  for (const Segment &g : segments) {
-    if (g.splits == 1)
-      continue;
+  // Merge the split segments' rows, all in one parallel loop: O = sum_s
+  // w_s acc_s / sum_s w_s l_s with w_s = exp(m_s - max m).
+  thread_local std::vector<std::pair<int64_t, const Segment *>> mergeBuffer;
+  std::vector<std::pair<int64_t, const Segment *>> &merges = mergeBuffer;
+  merges.clear();
+  int64_t mergeRows = 0;
+  for (const Segment &g : segments)
+    if (g.splits > 1) {
+      merges.emplace_back(mergeRows, &g);
+      mergeRows += g.rows;
+    }
+  if (merges.empty())
+    return Status::success();
+  ThreadPool::shared().parallelFor(mergeRows, n, [&](int64_t at) {
+    // The row's segment: the last one starting at or before it.
+    auto it = std::upper_bound(
+        merges.begin(), merges.end(), at,
+        [](int64_t i, const std::pair<int64_t, const Segment *> &m) {
+          return i < m.first;
+        });
+    const Segment &g = *std::prev(it)->second;
+    const int64_t row = at - std::prev(it)->first;
     const int64_t splits = g.splits, rows = g.rows, seqQ = g.seqQ;
     const TensorView &o = g.sequence ? g.sequence->o : a.o;
     const TensorView &lse = g.sequence ? g.sequence->lse : a.lse;
     const float *acc = workspace.data() + g.workspace;
     const float *mx = acc + splits * rows * s.dV, *l = mx + splits * rows;
-    ThreadPool::shared().parallelFor(rows, n, [&](int64_t row) {
-      int64_t pos = row % seqQ, h = row / seqQ % s.qHeads,
-              b = row / seqQ / s.qHeads;
-      float best = -std::numeric_limits<float>::infinity();
+    int64_t pos = row % seqQ, h = row / seqQ % s.qHeads,
+            b = row / seqQ / s.qHeads;
+    float best = -std::numeric_limits<float>::infinity();
+    for (int64_t sp = 0; sp < splits; ++sp)
+      best = std::max(best, mx[sp * rows + row]);
+    float total = 0;
+    float weights[kMaxKvSplits];
+    for (int64_t sp = 0; sp < splits; ++sp) {
+      float w = l[sp * rows + row] > 0 ? std::exp(mx[sp * rows + row] - best)
+                                       : 0.f;
+      weights[sp] = w;
+      total += w * l[sp * rows + row];
+    }
+    // A split that saw a NaN score poisons the row (its l is NaN), as in
+    // one pass; a fully masked split (l = 0) counts for nothing.
+    for (int64_t sp = 0; sp < splits; ++sp)
+      if (std::isnan(l[sp * rows + row]))
+        total = std::numeric_limits<float>::quiet_NaN();
+    float inv = total > 0 ? 1.f / total : std::isnan(total) ? total : 0.f;
+    for (int64_t d = 0; d < s.dV; ++d) {
+      float sum = 0;
       for (int64_t sp = 0; sp < splits; ++sp)
-        best = std::max(best, mx[sp * rows + row]);
-      float total = 0;
-      float weights[kMaxKvSplits];
-      for (int64_t sp = 0; sp < splits; ++sp) {
-        float w = l[sp * rows + row] > 0 ? std::exp(mx[sp * rows + row] - best)
-                                         : 0.f;
-        weights[sp] = w;
-        total += w * l[sp * rows + row];
-      }
-      // A split that saw a NaN score poisons the row (its l is NaN), as in
-      // one pass; a fully masked split (l = 0) counts for nothing.
-      for (int64_t sp = 0; sp < splits; ++sp)
-        if (std::isnan(l[sp * rows + row]))
-          total = std::numeric_limits<float>::quiet_NaN();
-      float inv = total > 0 ? 1.f / total : std::isnan(total) ? total : 0.f;
-      for (int64_t d = 0; d < s.dV; ++d) {
-        float sum = 0;
-        for (int64_t sp = 0; sp < splits; ++sp)
-          if (weights[sp] != 0)
-            sum += weights[sp] * acc[(sp * rows + row) * s.dV + d];
-        o.set(b, h, pos, d, sum * inv);
-      }
-      if (s.lse)
-        lse.at(b, h, pos, 0) = total > 0 || std::isnan(total)
-                                   ? best + std::log(total)
-                                   : -std::numeric_limits<float>::infinity();
-    });
-  }
+        if (weights[sp] != 0)
+          sum += weights[sp] * acc[(sp * rows + row) * s.dV + d];
+      o.set(b, h, pos, d, sum * inv);
+    }
+    if (s.lse)
+      lse.at(b, h, pos, 0) = total > 0 || std::isnan(total)
+                                 ? best + std::log(total)
+                                 : -std::numeric_limits<float>::infinity();
+  });
   return Status::success();
 }
 

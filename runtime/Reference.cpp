@@ -100,11 +100,12 @@ bool bySequence(const KernelSpec &s) {
 /// paged call: `dense` is the spec with a dense layout, `args` the sequence
 /// as a dense call of batch 1 (paged K/V gathered into f32 copies, exact
 /// for every element type; the block mask cut to its row).
+/// False (calling fn for none) when the call does not pass its checks.
 template <typename Fn>
-void forEachSequence(const KernelSpec &s, const AttentionArgs &a, Fn fn) {
+bool forEachSequence(const KernelSpec &s, const AttentionArgs &a, Fn fn) {
   std::vector<Sequence> sequences;
   if (!splitSequences(s, a, sequences).ok())
-    return; // unchecked calls have no reference (validateCall says why)
+    return false; // no reference for a bad call (validateCall says why)
   KernelSpec dense = s;
   dense.layout = Layout::BSHD;
   std::vector<float> k, v;
@@ -140,6 +141,7 @@ void forEachSequence(const KernelSpec &s, const AttentionArgs &a, Fn fn) {
     }
     fn(dense, sub, q);
   }
+  return true;
 }
 
 int64_t visiblePairsDense(const KernelSpec &s, const AttentionArgs &a,
@@ -400,29 +402,30 @@ Comparison compareDense(const KernelSpec &s, const AttentionArgs &a,
 Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
   if (!bySequence(s))
     return compareDense(s, a, 0);
-  // The worst of the sequences, each under the rule; the tolerance from
-  // the largest naive error of any.
-  Comparison all;
-  double lseNaive = 0;
-  bool half = false;
-  forEachSequence(s, a, [&](const KernelSpec &dense, const AttentionArgs &sub,
-                            const Sequence &q) {
-    Comparison c = compareDense(dense, sub, q.index);
-    all.maxError = std::max(all.maxError, c.maxError);
-    all.naiveError = std::max(all.naiveError, c.naiveError);
-    all.lseError = std::max(all.lseError, c.lseError);
-    if (c.lseTolerance > 0) {
-      half = true;
-      lseNaive = std::max(lseNaive, (c.lseTolerance - 1e-5) / 2);
-    }
-    all.nonFinite |= c.nonFinite;
-    all.nanMissing |= c.nanMissing;
-    all.lseMismatch |= c.lseMismatch;
-  });
-  all.tolerance = 2 * all.naiveError + 1e-5;
-  if (half)
-    all.lseTolerance = 2 * lseNaive + 1e-5;
-  return all;
+  // Each sequence under the rule on its own (a long sequence's larger
+  // naive error must not excuse a short one's); the result is the worst
+  // one's, by error over tolerance, with every sequence's flags.
+  Comparison worst;
+  double worstRatio = -1;
+  bool flags[3] = {false, false, false};
+  bool valid = forEachSequence(
+      s, a, [&](const KernelSpec &dense, const AttentionArgs &sub,
+                const Sequence &q) {
+        Comparison c = compareDense(dense, sub, q.index);
+        double ratio = std::max(c.maxError / c.tolerance,
+                                c.lseTolerance > 0 ? c.lseError / c.lseTolerance
+                                                   : 0.0);
+        if (ratio > worstRatio)
+          worst = c, worstRatio = ratio;
+        flags[0] |= c.nonFinite, flags[1] |= c.nanMissing,
+            flags[2] |= c.lseMismatch;
+      });
+  worst.nonFinite = flags[0], worst.nanMissing = flags[1],
+  worst.lseMismatch = flags[2];
+  worst.invalidCall = !valid;
+  if (worstRatio < 0) // no sequence: nothing to compare
+    worst.tolerance = 1e-5;
+  return worst;
 }
 
 } // namespace attnc

@@ -101,14 +101,18 @@ struct Comparison {
   bool nonFinite = false;   // a NaN or inf where the reference is finite
   bool nanMissing = false;  // a number where the reference is NaN
   bool lseMismatch = false; // a -inf LSE where the reference has none, or back
+  bool invalidCall = false; // varlen/paged: the call fails its checks
   bool passed() const {
-    return !nonFinite && !nanMissing && !lseMismatch && maxError <= tolerance &&
+    return !invalidCall && !nonFinite && !nanMissing && !lseMismatch &&
+           maxError <= tolerance &&
            lseError <= lseTolerance;
   }
 };
 
 /// Compares `args.o` (and `args.lse` when the spec has lse) with the
-/// reference computed on the same inputs. For f16/bf16 kernels the inputs
+/// reference computed on the same inputs. Varlen and paged calls are
+/// compared a sequence at a time, each under the rule; the result is the
+/// worst sequence's. For f16/bf16 kernels the inputs
 /// must already hold values of that type (see roundToHalf).
 Comparison compareWithReference(const KernelSpec &spec,
                                  const AttentionArgs &args);

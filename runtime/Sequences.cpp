@@ -302,13 +302,20 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
       for (int64_t i = 0; i < batch; ++i) {
         int32_t cached = cacheLens(i);
         const int64_t len = int64_t(cached) + newKeys(i);
-        if (cached < 0 || len > maxPages * pageSize)
+        const std::string what = fmt::format(
+            "cache_seqlens[{}] = {}{}", i, cached,
+            newKeys(i) ? fmt::format(" plus {} new keys", newKeys(i)) : "");
+        if (cached < 0)
+          return Status::error(fmt::format("{}: must be >= 0", what));
+        if (len > (int64_t(1) << 31) - 1)
+          return Status::error(
+              fmt::format("{}: more than 2^31 - 1 keys", what));
+        // Pages needed, compared without forming max_pages x page_size
+        // (either may be near 2^56 with zero strides).
+        if ((len + pageSize - 1) / pageSize > maxPages)
           return Status::error(fmt::format(
-              "cache_seqlens[{}] = {}{} is outside [0, {}] (the sequence's "
-              "capacity: max_pages {} x page_size {})",
-              i, cached,
-              newKeys(i) ? fmt::format(" plus {} new keys", newKeys(i)) : "",
-              maxPages * pageSize, maxPages, pageSize));
+              "{} needs {} pages of {}, but block_table has max_pages {}", what,
+              (len + pageSize - 1) / pageSize, pageSize, maxPages));
         int64_t used = (len + pageSize - 1) / pageSize;
         for (int64_t j = 0; j < used; ++j)
           if (Status st = pageId(table, fmt::format("{}, {}", i, j), j, i,
@@ -323,15 +330,18 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
         q.pageStride = table.stride(1);
       }
     } else {
-      for (const IntArray *p : {&indptr, &indices, &lastLen})
+      // An empty kv_indices may come without data (an all-empty batch).
+      for (const IntArray *p : {&indptr, &lastLen})
         if (!p->given())
           return Status::error(fmt::format(
               "{}: missing; kv_indptr, kv_indices and kv_last_page_len go "
               "together",
               p->name()));
-      if (Status st = indices.check(1); !st.ok())
-        return st;
-      if (Status st = checkOffsets(indptr, batch, indices.size(0),
+      if (indices.given())
+        if (Status st = indices.check(1); !st.ok())
+          return st;
+      if (Status st = checkOffsets(indptr, batch,
+                                   indices.given() ? indices.size(0) : 0,
                                    "kv_indices' entries");
           !st.ok())
         return st;
@@ -355,7 +365,11 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
               "kv_last_page_len[{}] = {}, but sequence {} has no pages (it "
               "must be 0)",
               i, last, i));
-        if (pages * pageSize > (int64_t(1) << 31) - 1)
+        int64_t keys = 0;
+        if (pages > 0 &&
+            (__builtin_mul_overflow(pages - 1, pageSize, &keys) ||
+             __builtin_add_overflow(keys, int64_t(last), &keys) ||
+             keys > (int64_t(1) << 31) - 1))
           return Status::error(fmt::format(
               "kv_indptr: sequence {} has {} pages of {}: more than 2^31 - 1 "
               "keys",
@@ -366,7 +380,7 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
               !st.ok())
             return st;
         Sequence &q = out[i];
-        q.seqKv = pages ? (pages - 1) * pageSize + last : 0;
+        q.seqKv = keys;
         if (newKeys(i) > q.seqKv)
           return Status::error(fmt::format(
               "k_new: sequence {} appends {} keys, but kv_indptr and "

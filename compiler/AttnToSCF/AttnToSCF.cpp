@@ -236,9 +236,7 @@ public:
       vTile = tile({s.blockN, s.roundUp(s.dV)});
     if (s.paged)
       for (Value &rows : pageRows)
-        rows = b.create<memref::AllocaOp>(
-            MemRefType::get({s.blockN}, b.getIndexType()),
-            b.getI64IntegerAttr(64));
+        rows = tile({s.blockN}, b.getIndexType());
     sTile = tile({s.blockM, s.blockN});
     accTile = tile({s.blockM, s.roundUp(s.dV)});
     rowMax = tile({s.blockM});
@@ -307,12 +305,16 @@ private:
                                  /*localityHint=*/3, /*isDataCache=*/true);
   }
 
-  Value tile(ArrayRef<int64_t> shape) {
-    int64_t bytes = 4;
+  /// A 64-byte aligned stack tile of f32 (or `element`: index, 8 bytes),
+  /// counted in stackBytes().
+  Value tile(ArrayRef<int64_t> shape, Type element = {}) {
+    if (!element)
+      element = f32;
+    int64_t bytes = element.isIndex() ? 8 : 4;
     for (int64_t d : shape)
       bytes *= d;
     stackBytes_ += (bytes + 63) / 64 * 64;
-    return b.create<memref::AllocaOp>(MemRefType::get(shape, f32),
+    return b.create<memref::AllocaOp>(MemRefType::get(shape, element),
                                       b.getI64IntegerAttr(64));
   }
   Value load(Value mem, ValueRange indices) {

@@ -29,7 +29,7 @@
     }                                                                          \
   } while (0)
 
-static void *example_alloc(size_t count, size_t size) {
+static inline void *example_alloc(size_t count, size_t size) {
   void *p = calloc(count, size);
   if (!p) {
     fprintf(stderr, "out of memory\n");
@@ -40,7 +40,7 @@ static void *example_alloc(size_t count, size_t size) {
 
 /* The whole of a spec file, NUL-terminated: examples/<name>.mlir under the
  * directory given as argv[1] (default: examples, from the repository root). */
-static char *example_spec(int argc, char **argv, const char *name) {
+static inline char *example_spec(int argc, char **argv, const char *name) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s.mlir", argc > 1 ? argv[1] : "examples",
            name);
@@ -74,7 +74,7 @@ static char *example_spec(int argc, char **argv, const char *name) {
 }
 
 /* Uniform floats in [-1, 1) from a fixed seed (xorshift64). */
-static void example_fill(float *x, size_t n, uint64_t seed) {
+static inline void example_fill(float *x, size_t n, uint64_t seed) {
   uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
   for (size_t i = 0; i < n; ++i) {
     s ^= s << 13;
@@ -91,7 +91,7 @@ typedef struct example_problem {
   float *q, *k, *v, *o;
 } example_problem;
 
-static example_problem example_problem_new(int batch, int seq_q, int seq_kv,
+static inline example_problem example_problem_new(int batch, int seq_q, int seq_kv,
                                            int q_heads, int kv_heads, int d,
                                            double scale) {
   example_problem p = {batch, seq_q, seq_kv, q_heads, kv_heads, d, scale,
@@ -113,7 +113,7 @@ typedef struct example_tensors {
   attnc_tensor q, k, v, o;
 } example_tensors;
 
-static example_tensors example_tensors_of(example_problem *p) {
+static inline example_tensors example_tensors_of(example_problem *p) {
   example_tensors t;
   t.q = attnc_tensor_dense(p->q, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, p->batch,
                            p->seq_q, p->q_heads, p->d);
@@ -136,7 +136,7 @@ typedef struct example_semantics {
 
 /* Naive attention of one row, every value rounded to float when f32 is set
  * (the "naive f32" of the tolerance rule); a row with no visible key is 0. */
-static void example_naive_row(const example_problem *p,
+static inline void example_naive_row(const example_problem *p,
                               const example_semantics *sem, int b, int h,
                               int i, int f32, double *scores, double *out) {
 #define ROUND(x) (f32 ? (double)(float)(x) : (x))
@@ -178,7 +178,7 @@ static void example_naive_row(const example_problem *p,
 
 /* Compares p->o with naive attention in float64 under the tolerance rule;
  * prints the result and returns 0 on a pass, 1 on a failure. */
-static int example_check(const char *what, const example_problem *p,
+static inline int example_check(const char *what, const example_problem *p,
                          const example_semantics *sem) {
   double *scores = example_alloc(p->seq_kv, sizeof(double));
   double *ref = example_alloc(p->d, sizeof(double));
@@ -211,7 +211,7 @@ static int example_check(const char *what, const example_problem *p,
   return ok ? 0 : 1;
 }
 
-static void example_problem_free(example_problem *p) {
+static inline void example_problem_free(example_problem *p) {
   free(p->q);
   free(p->k);
   free(p->v);

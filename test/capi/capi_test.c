@@ -205,9 +205,9 @@ int main(void) {
   /* Any int a C caller stores in an enum field is checked (fuzzing found
    * the C++ side reading layout 2 as its enum: undefined behaviour). */
   s = spec;
-  s.layout = (attnc_layout)2;
+  s.layout = (attnc_layout)4;
   CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
-              ATTNC_ERROR_INVALID_ARGUMENT, "spec->layout (2) is not an attnc_layout");
+              ATTNC_ERROR_INVALID_ARGUMENT, "spec->layout (4) is not an attnc_layout");
   s = spec;
   s.alignment = (attnc_alignment)-1;
   CHECK_ERROR(attnc_kernel_create(&s, ATTNC_TARGET_CPU, &none),
@@ -550,6 +550,98 @@ int main(void) {
     }
     attnc_kernel_destroy(sim);
   }
+  /* Varlen and paged calls (docs/serving.md): the B dense sequences above,
+   * packed (varlen) and in shuffled pages of 5 keys (paged, from
+   * FlashInfer's CSR through attnc_block_table_from_csr), must give the
+   * dense answer. */
+  {
+    static float o2[B * SQ * HQ * D];
+    attnc_spec vs = spec;
+    vs.name = "c_varlen";
+    vs.lse = 0;
+    vs.layout = ATTNC_LAYOUT_VARLEN;
+    attnc_kernel *varlen = NULL;
+    CHECK(attnc_kernel_create(&vs, ATTNC_TARGET_CPU, &varlen) == ATTNC_OK, "%s",
+          attnc_last_error());
+    int32_t cu_q[B + 1] = {0, SQ, 2 * SQ}, cu_k[B + 1] = {0, SKV, 2 * SKV};
+    attnc_tensor pq = attnc_tensor_dense(q, ATTNC_DTYPE_F32, ATTNC_LAYOUT_VARLEN, 1, B * SQ, HQ, D);
+    attnc_tensor pk = attnc_tensor_dense(k, ATTNC_DTYPE_F32, ATTNC_LAYOUT_VARLEN, 1, B * SKV, HKV, D);
+    attnc_tensor pv = attnc_tensor_dense(v, ATTNC_DTYPE_F32, ATTNC_LAYOUT_VARLEN, 1, B * SKV, HKV, D);
+    attnc_tensor po = attnc_tensor_dense(o2, ATTNC_DTYPE_F32, ATTNC_LAYOUT_VARLEN, 1, B * SQ, HQ, D);
+    attnc_run_args ra = {&pq, &pk, &pv, &po, NULL, NULL, 0, NULL, 2, NULL};
+    attnc_sequences seqs;
+    memset(&seqs, 0, sizeof seqs);
+    seqs.batch = B;
+    seqs.cu_seqlens_q = cu_q;
+    seqs.cu_seqlens_k = cu_k;
+    memset(o2, 0xff, sizeof o2); /* NaN: every row must be written */
+    CHECK(attnc_kernel_run_sequences(varlen, &ra, &seqs) == ATTNC_OK, "%s",
+          attnc_last_error());
+    err = max_error(o2, q, k, v, B, SQ, SKV, HQ, HKV, D);
+    CHECK(err < 1e-5, "varlen max error %g", err);
+    CHECK_ERROR(attnc_kernel_run_args(varlen, &ra), ATTNC_ERROR_INVALID_ARGUMENT,
+                "kernel @c_varlen has layout varlen: run it with "
+                "attnc_kernel_run_sequences");
+    CHECK_ERROR(attnc_kernel_run_sequences(varlen, &ra, NULL),
+                ATTNC_ERROR_INVALID_ARGUMENT, "sequences is NULL");
+    cu_k[1] = 2 * SKV + 1;
+    CHECK_ERROR(attnc_kernel_run_sequences(varlen, &ra, &seqs),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "cu_seqlens_k must not decrease: cu_seqlens_k[2] = 66 is below "
+                "cu_seqlens_k[1] = 67");
+    attnc_kernel_destroy(varlen);
+
+    enum { PS = 5, PER = (SKV + PS - 1) / PS, PAGES = B * PER + 3 };
+    static float kp[PAGES * PS * HKV * D], vp[PAGES * PS * HKV * D];
+    int32_t indptr[B + 1] = {0, PER, 2 * PER}, indices[B * PER];
+    int32_t lens[B] = {SKV, SKV}, table[B * (PER + 1)];
+    for (int i = 0; i < B * PER; ++i)
+      indices[i] = (i * 7 + 2) % PAGES; /* distinct: 7 is coprime to 17 pages */
+    CHECK(attnc_block_table_from_csr(indptr, indices, B, table, PER + 1) == ATTNC_OK,
+          "%s", attnc_last_error());
+    CHECK(table[PER] == -1 && table[1] == indices[1], "block table %d %d",
+          table[PER], table[1]);
+    for (int b = 0; b < B; ++b)
+      for (int j = 0; j < SKV; ++j) {
+        int page = indices[b * PER + j / PS];
+        for (int h = 0; h < HKV; ++h)
+          for (int e = 0; e < D; ++e) {
+            kp[((page * PS + j % PS) * HKV + h) * D + e] = k[((b * SKV + j) * HKV + h) * D + e];
+            vp[((page * PS + j % PS) * HKV + h) * D + e] = v[((b * SKV + j) * HKV + h) * D + e];
+          }
+      }
+    attnc_spec ps = vs;
+    ps.name = "c_paged";
+    ps.layout = ATTNC_LAYOUT_PAGED;
+    attnc_kernel *paged = NULL;
+    CHECK(attnc_kernel_create(&ps, ATTNC_TARGET_CPU, &paged) == ATTNC_OK, "%s",
+          attnc_last_error());
+    attnc_tensor kt = attnc_tensor_pages(kp, ATTNC_DTYPE_F32, PAGES, PS, HKV, D);
+    attnc_tensor vt = attnc_tensor_pages(vp, ATTNC_DTYPE_F32, PAGES, PS, HKV, D);
+    attnc_run_args pa = {&tq, &kt, &vt, &to, NULL, NULL, 0, NULL, 2, NULL};
+    attnc_sequences pseq;
+    memset(&pseq, 0, sizeof pseq);
+    pseq.batch = B;
+    pseq.block_table = table;
+    pseq.max_pages = PER + 1;
+    pseq.cache_seqlens = lens;
+    memset(o, 0xff, sizeof o);
+    CHECK(attnc_kernel_run_sequences(paged, &pa, &pseq) == ATTNC_OK, "%s",
+          attnc_last_error());
+    err = max_error(o, q, k, v, B, SQ, SKV, HQ, HKV, D);
+    CHECK(err < 1e-5, "paged max error %g", err);
+    table[1] = PAGES;
+    CHECK_ERROR(attnc_kernel_run_sequences(paged, &pa, &pseq),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "block_table[0, 1] = 17 (page 1 of sequence 0) is not a page of "
+                "the pools (0 <= id < 17)");
+    indptr[1] = 9;
+    CHECK_ERROR(attnc_block_table_from_csr(indptr, indices, B, table, PER + 1),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "sequence 0 has 9 pages, more than max_pages (8)");
+    attnc_kernel_destroy(paged);
+  }
+
   attnc_kernel_destroy(NULL); /* allowed */
 
   printf("%d passed, %d failed\n", passed, failed);

@@ -1,8 +1,8 @@
 // Varlen and paged calls on the CPU (runtime/Tensor.h, SequenceArgs):
 // random packed batches and random page layouts against the float64
 // reference, equal-length batches against the dense batched kernel (an
-// independent check of what b, q and k mean per sequence), and every
-// rejection of a bad table with its message.
+// independent check of what b, q and k mean per sequence), k_new/v_new
+// appends, and the rejections of bad tables with their messages.
 #include "RandomKernels.h"
 #include "TestUtil.h"
 
@@ -643,6 +643,7 @@ TEST(Sequences, BadTablesAreRejectedByName) {
   Buffer kNew(Layout::BSHD, 2, 1, 2, 16, false, rng); // one new key each
   Buffer kNew3(Layout::BSHD, 2, 3, 2, 16, false, rng);
   Buffer kNew1(Layout::BSHD, 1, 1, 2, 16, false, rng);
+  std::vector<int32_t> spare = {0, 1, 2};
 
   // Varlen: q has 10 rows, k 12; each case gives its offsets, then edits
   // the call.
@@ -653,7 +654,6 @@ TEST(Sequences, BadTablesAreRejectedByName) {
     std::string message;
   };
   auto none = [](AttentionArgs &) {};
-  std::vector<int32_t> spare = {0, 1, 2};
   std::vector<VarlenCase> varlenCases = {
       {"no offsets", {0, 4, 10}, {0, 5, 12},
        [](AttentionArgs &a) { a.sequences = {}; },
@@ -684,6 +684,25 @@ TEST(Sequences, BadTablesAreRejectedByName) {
        [&](AttentionArgs &a) { a.sequences.kNew = a.sequences.vNew = k.view; },
        "k_new: given, but kernel @v has layout varlen (appending new keys is "
        "for layout paged)"},
+      {"rank 2", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) {
+         a.sequences.cuSeqlensQ.sizes = {3, 1};
+         a.sequences.cuSeqlensQ.strides = {1, 1};
+       },
+       "cu_seqlens_q: has 2 sizes and 2 strides, but it must have rank 1"},
+      {"no entries", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) { a.sequences.cuSeqlensQ.sizes = {0}; },
+       "cu_seqlens_q: has no entries; it needs batch + 1 (at least 1)"},
+      {"o rows", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) { a.o.sizes[2] = 9; },
+       "q and o disagree on total_q (10 vs 9)"},
+      {"k batch", {0, 4, 10}, {0, 5, 12},
+       [&](AttentionArgs &a) { a.k = qd.view; },
+       "k: a varlen call packs its sequences along seq (total_k rows), so "
+       "its batch must be 1, got 2"},
+      {"v rows", {0, 4, 10}, {0, 5, 12},
+       [](AttentionArgs &a) { a.v.sizes[2] = 11; },
+       "k and v disagree on total_k (12 vs 11)"},
       {"page table", {0, 4, 10}, {0, 5, 12},
        [&](AttentionArgs &a) { a.sequences.blockTable = ints(spare, {1, 3}); },
        "block_table: given, but kernel @v has layout varlen (page tables are "
@@ -737,8 +756,8 @@ TEST(Sequences, BadTablesAreRejectedByName) {
          lens[1] = 9;
        },
        false,
-       "cache_seqlens[1] = 9 is outside [0, 8] (the sequence's capacity: "
-       "max_pages 2 x page_size 4)"},
+       "cache_seqlens[1] = 9 needs 3 pages of 4, but block_table has "
+       "max_pages 2"},
       {"non-monotone indptr",
        [](AttentionArgs &, auto &, auto &, auto &indptr, auto &, auto &) {
          indptr = {0, 3, 2};
@@ -815,8 +834,8 @@ TEST(Sequences, BadTablesAreRejectedByName) {
          a.sequences.vNew = kNew.view;
        },
        false,
-       "cache_seqlens[0] = 8 plus 1 new keys is outside [0, 8] (the "
-       "sequence's capacity: max_pages 2 x page_size 4)"},
+       "cache_seqlens[0] = 8 plus 1 new keys needs 3 pages of 4, but "
+       "block_table has max_pages 2"},
       {"more new keys than FlashInfer's lengths",
        [&](AttentionArgs &a, auto &, auto &, auto &indptr, auto &, auto &) {
          indptr = {0, 1, 3}; // sequence 0: one page of 2 keys
@@ -845,6 +864,72 @@ TEST(Sequences, BadTablesAreRejectedByName) {
          a.sequences.kNew = a.sequences.vNew = kNew1.view;
        },
        false, "k_new: batch is 1, but the page table describes 2 sequences"},
+      {"page size 0",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.k.sizes[2] = 0;
+       },
+       false,
+       "k: the page size (dim 2 of the pool view) must be at least 1, got 0"},
+      {"no form",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences = {};
+       },
+       false,
+       "paged call: kernel @p has layout paged; give block_table with "
+       "cache_seqlens, or kv_indptr, kv_indices and kv_last_page_len"},
+      {"no block_table",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.blockTable = {};
+       },
+       false, "block_table: missing; block_table and cache_seqlens go together"},
+      {"cache_seqlens count",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.cacheSeqlens.sizes = {1};
+       },
+       false,
+       "cache_seqlens: has 1 entries, but block_table has 2 rows (one per "
+       "sequence)"},
+      {"cu_seqlens_q count",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.q = q.view;
+         a.o = o.view;
+         a.sequences.cuSeqlensQ = ints(spare);
+         a.sequences.cuSeqlensQ.sizes = {2};
+       },
+       false, "cu_seqlens_q: describes 1 sequences, but block_table has 2"},
+      {"indptr past indices",
+       [](AttentionArgs &, auto &, auto &, auto &indptr, auto &, auto &) {
+         indptr[2] = 5;
+       },
+       true, "kv_indptr[2] = 5 is past kv_indices' entries (4)"},
+      {"last_page_len count",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.kvLastPageLen.sizes = {1};
+       },
+       true,
+       "kv_last_page_len: has 1 entries, but the call has 2 sequences"},
+      {"last_page_len of an empty sequence",
+       [](AttentionArgs &, auto &, auto &, auto &indptr, auto &, auto &) {
+         indptr[2] = 2;
+       },
+       true,
+       "kv_last_page_len[1] = 1, but sequence 1 has no pages (it must be 0)"},
+      {"2^31 keys",
+       [](AttentionArgs &a, auto &, auto &, auto &indptr, auto &, auto &) {
+         for (TensorView *t : {&a.k, &a.v}) {
+           t->sizes[2] = int64_t(1) << 30;
+           t->strides[2] = 0;
+         }
+         indptr[1] = 3;
+       },
+       true,
+       "kv_indptr: sequence 0 has 3 pages of 1073741824: more than 2^31 - 1 "
+       "keys"},
+      {"o seq",
+       [](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.o.sizes[2] = 0;
+       },
+       false, "q and o disagree on seq_q (1 vs 0)"},
       {"cu_seqlens_k",
        [](AttentionArgs &a, auto &, auto &, auto &indptr, auto &, auto &) {
          a.sequences.cuSeqlensK = ints(indptr);
@@ -885,6 +970,27 @@ TEST(Sequences, BadTablesAreRejectedByName) {
               "cache_seqlens: given, but kernel @d has layout bshd (sequence "
               "arrays are for layouts varlen and paged)");
   }
+}
+
+// Prefill kernels keep their K^T cache tags in 2 x 32 bits: a call past
+// that is refused by name (an empty one here: no memory is needed).
+TEST(Sequences, PrefillTagLimitIsNamed) {
+  KernelRequest r;
+  r.name = "wide";
+  r.qHeads = 2;
+  r.dQk = 16;
+  auto kernel = attnc::test::compileRequest(r);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  float x = 0;
+  TensorView t;
+  t.data = &x;
+  t.sizes = {int64_t(1) << 31, 2, 0, 16};
+  t.strides = {0, 0, 0, 1};
+  AttentionArgs a{t, t, t, t, {}};
+  EXPECT_EQ((*kernel)->run(a).message(),
+            "prefill kernels on the cpu run at most 2^31 - 1 batch x kv_heads "
+            "and 2^31 key tiles a sequence; got batch 2147483648 x kv_heads 2 "
+            "and 0 keys (a decode kernel has neither limit)");
 }
 
 } // namespace

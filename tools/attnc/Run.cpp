@@ -390,14 +390,17 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
         "kernel @{} has layout {}: give each sequence's length with --seqlens "
         "L1,L2,...",
         s.name, layout)));
+  if (!o.qFile.empty())
+    return report(fail(fmt::format(
+        "--q/--k/--v: layout {} runs on random inputs only (.npy inputs are "
+        "not read for it yet)",
+        layout)));
   for (auto [flag, given] :
-       {std::pair{"--q/--k/--v", !o.qFile.empty()},
-        std::pair{"--out", !o.outFile.empty()}, std::pair{"--lse", !o.lseFile.empty()},
+       {std::pair{"--out", !o.outFile.empty()}, std::pair{"--lse", !o.lseFile.empty()},
         std::pair{"--tuning-db", !o.tuningDb.empty()}})
     if (given)
-      return report(fail(fmt::format(
-          "{} is not supported for layout {} yet (its inputs are random)", flag,
-          layout)));
+      return report(fail(
+          fmt::format("{} is not supported for layout {} yet", flag, layout)));
   for (auto [flag, given] : {std::pair{"--batch", o.batch.has_value()},
                              std::pair{"--seq-kv", o.seqKv.has_value()}})
     if (given)
@@ -428,6 +431,9 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
   else
     lq = o.seqlens;
   const int64_t pageSize = o.pageSize.value_or(16);
+  if (pageSize > (int64_t(1) << 31) - 1)
+    return report(fail(fmt::format(
+        "--page-size {} is more than 2^31 - 1 keys", pageSize)));
   int64_t totalQ = 0, totalK = 0, pages = 0, maxQ = 0, maxK = 0, maxPages = 1;
   for (int64_t i = 0; i < batch; ++i) {
     totalQ += lq[i];
@@ -438,7 +444,8 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
     maxQ = std::max(maxQ, lq[i]);
     maxK = std::max(maxK, lk[i]);
   }
-  const int64_t poolTokens = paged ? pages * pageSize : totalK;
+  // A pool of at least one page, so that its view always has memory.
+  const int64_t poolTokens = paged ? std::max<int64_t>(pages, 1) * pageSize : totalK;
   if (Status st = checkTensorSizes(s, 1, totalQ, std::max(poolTokens, totalK));
       !st.ok())
     return report(st);

@@ -214,6 +214,11 @@ int tuneCommand(const Options &o) {
   StatusOr<KernelIr> ir = loadKernel(o);
   if (!ir.ok())
     return exitWith(ir.status());
+  if (ir->view().layout == Layout::Varlen || ir->view().layout == Layout::Paged)
+    return exitWith(Status::error(fmt::format(
+        "attnc tune measures dense calls (batch x seq_q x seq_kv shapes); "
+        "kernel @{} has layout {}, which it does not tune yet",
+        ir->view().name, toString(ir->view().layout))));
   std::string dbPath = o.tuningDb.empty() ? "attnc-tuning.json" : o.tuningDb;
   StatusOr<TuningDb> db = TuningDb::load(dbPath);
   if (!db.ok())

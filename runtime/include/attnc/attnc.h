@@ -17,7 +17,9 @@
  * multiples of 8; LSE stays float32 on the device.
  *
  * ABI 2 (libattnc.so.2): attnc_spec gained `kv_dtype` (its size changed);
- * the CPU target takes f16 and bf16 tensors.
+ * the CPU target takes f16 and bf16 tensors. 0.2.1 adds, compatibly, the
+ * VARLEN and PAGED layouts, attnc_sequences, attnc_kernel_run_sequences,
+ * attnc_tensor_pages and attnc_block_table_from_csr.
  * ABI 1 (libattnc.so.1): attnc_tensor gained `dtype` and its `data` became
  * void *; attnc_tensor_dense takes the element type.
  */
@@ -65,7 +67,14 @@ typedef enum attnc_alignment {
   ATTNC_ALIGN_TOP_LEFT = 1,
   ATTNC_ALIGN_BOTTOM_RIGHT = 2
 } attnc_alignment;
-typedef enum attnc_layout { ATTNC_LAYOUT_BSHD = 0, ATTNC_LAYOUT_BHSD = 1 } attnc_layout;
+/* VARLEN and PAGED kernels take their sequences from attnc_sequences
+ * (attnc_kernel_run_sequences; docs/serving.md). */
+typedef enum attnc_layout {
+  ATTNC_LAYOUT_BSHD = 0,
+  ATTNC_LAYOUT_BHSD = 1,
+  ATTNC_LAYOUT_VARLEN = 2,
+  ATTNC_LAYOUT_PAGED = 3
+} attnc_layout;
 /* Element type of q, k, v and o (f32, f16 or bf16 on the CPU, f16 or bf16
  * on CUDA), and of declared inputs (f32 or i32). */
 typedef enum attnc_dtype {
@@ -140,6 +149,30 @@ typedef struct attnc_run_args {
   void *stream; /* CUDA: a CUstream (NULL: the default stream) */
 } attnc_run_args;
 
+/* The sequences of a call to a VARLEN or PAGED kernel (docs/serving.md),
+ * in FlashAttention's and FlashInfer's conventions; contiguous int32
+ * arrays, NULL where not used. `batch` sequences:
+ *  - VARLEN: q, o [1, q_heads, total_q, d] and k, v [1, kv_heads, total_k,
+ *    d] (attnc_tensor_dense with batch 1, BSHD: packed token-major);
+ *    cu_seqlens_q and cu_seqlens_k [batch + 1], from 0, never decreasing.
+ *  - PAGED: k and v are page pools (attnc_tensor_pages); either
+ *    block_table [batch][max_pages] with cache_seqlens [batch]
+ *    (FlashAttention), or kv_indptr [batch + 1], kv_indices
+ *    [num_kv_indices] and kv_last_page_len [batch] (FlashInfer). Queries
+ *    dense [batch, q_heads, seq_q, d], or packed when cu_seqlens_q is
+ *    given. k_new and v_new (optional) are appended before attending. */
+typedef struct attnc_sequences {
+  int64_t batch;
+  const int32_t *cu_seqlens_q, *cu_seqlens_k;
+  const int32_t *block_table;
+  int64_t max_pages;
+  const int32_t *cache_seqlens;
+  const int32_t *kv_indptr, *kv_indices;
+  int64_t num_kv_indices;
+  const int32_t *kv_last_page_len;
+  const attnc_tensor *k_new, *v_new;
+} attnc_sequences;
+
 typedef struct attnc_kernel attnc_kernel;
 typedef struct attnc_block_mask attnc_block_mask;
 
@@ -155,6 +188,22 @@ ATTNC_API attnc_tensor attnc_tensor_dense(void *data, attnc_dtype dtype,
                                           int64_t dim);
 ATTNC_API attnc_tensor attnc_tensor_lse(float *data, int64_t batch,
                                         int64_t heads, int64_t seq);
+/* A page pool stored as [num_pages, page_size, kv_heads, dim] (the NHD
+ * paged cache of FlashAttention and FlashInfer), seen as [num_pages,
+ * kv_heads, page_size, dim]. */
+ATTNC_API attnc_tensor attnc_tensor_pages(void *data, attnc_dtype dtype,
+                                          int64_t num_pages, int64_t page_size,
+                                          int64_t kv_heads, int64_t dim);
+/* Fills block_table [batch][max_pages] (FlashAttention's form) from
+ * FlashInfer's kv_indptr [batch + 1] and kv_indices; entries past a
+ * sequence's pages are set to -1 (never read). Fails, naming the value,
+ * if kv_indptr does not start at 0, decreases, or gives a sequence more
+ * than max_pages pages. */
+ATTNC_API attnc_status attnc_block_table_from_csr(const int32_t *kv_indptr,
+                                                  const int32_t *kv_indices,
+                                                  int64_t batch,
+                                                  int32_t *block_table,
+                                                  int64_t max_pages);
 
 /* Creates a handle from a spec or from attn dialect text (one attn.kernel).
  * The spec is checked here, for the target (CUDA: for GPU 0's arch, or
@@ -198,6 +247,13 @@ ATTNC_API attnc_status attnc_kernel_run_with_inputs(
 /* The general form of the two calls above. */
 ATTNC_API attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
                                              const attnc_run_args *args);
+
+/* A call to a VARLEN or PAGED kernel (CPU target): `args` as above, the
+ * sequences in `sequences`. Every offset, length and page id is checked
+ * before anything is read through it. */
+ATTNC_API attnc_status attnc_kernel_run_sequences(
+    attnc_kernel *kernel, const attnc_run_args *args,
+    const attnc_sequences *sequences);
 
 /* The block mask of a block-sparse kernel's own mask for one shape (and
  * the kernel's declared inputs, which its mask may read), built block by

@@ -102,6 +102,12 @@ public:
     return record(attnc_kernel_run_args(handle_, &args));
   }
 
+  /// A varlen or paged kernel's call: the sequences of the batch
+  /// (docs/serving.md) with the tensors in `args`.
+  attnc_status run(const attnc_run_args &args, const attnc_sequences &sequences) {
+    return record(attnc_kernel_run_sequences(handle_, &args, &sequences));
+  }
+
   /// The block mask of this block-sparse kernel's own mask for one shape
   /// (and the declared inputs its mask reads); see its ok() and error().
   BlockMask blockMask(int64_t batch, int64_t seqQ, int64_t seqKv,
