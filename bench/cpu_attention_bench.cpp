@@ -458,13 +458,14 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
              t[1] * 1e3, t[2] * 1e3, t[2] / t[0], t[2] / t[1]);
 }
 
-/// Paged decode of one long sequence among short ones (GQA 32/8, d 128,
-/// f32, pages of 16): the call's time on 1 and on 2 threads, interleaved.
+/// Paged decode of one long sequence among short ones (MQA 32/1, d 128,
+/// f32, pages of 16: one work item a sequence without split-KV): the
+/// call's time on 1 thread, on 2, and on 2 with split-KV off, interleaved.
 /// A speedup near 2 says the long sequence's keys are split over both
-/// threads (split-KV per sequence), not left to one.
+/// threads, not left to one.
 void runSkewedDecode(const std::vector<int64_t> &lengths, int reps,
                      std::mt19937 &rng) {
-  const int64_t qHeads = 32, kvHeads = 8, d = 128, pageSize = 16;
+  const int64_t qHeads = 32, kvHeads = 1, d = 128, pageSize = 16;
   KernelRequest spec;
   spec.name = "skewed_decode";
   spec.qHeads = qHeads;
@@ -508,10 +509,13 @@ void runSkewedDecode(const std::vector<int64_t> &lengths, int reps,
     std::exit(1);
   }
   std::vector<double> times = interleavedMedians(
-      reps, {[&] { (void)kernel->run(args, 1); }, [&] { (void)kernel->run(args, 2); }});
-  fmt::print("{:>24} | {:>9.3f} {:>9.3f} | {:>8.2f}\n",
+      reps, {[&] { (void)kernel->run(args, 1); },
+             [&] { (void)kernel->run(args, 2); },
+             [&] { (void)kernel->run(args, 2, /*kvSplits=*/1); }});
+  fmt::print("{:>26} | {:>9.3f} {:>9.3f} {:>9.3f} | {:>8.2f} {:>8.2f}\n",
              fmt::format("{}", fmt::join(lengths, ",")), times[0] * 1e3,
-             times[1] * 1e3, times[0] / times[1]);
+             times[1] * 1e3, times[2] * 1e3, times[0] / times[1],
+             times[0] / times[2]);
 }
 
 /// Varlen prefill of a mixed batch against one dense call per sequence
@@ -656,9 +660,11 @@ int main(int argc, char **argv) {
         for (int64_t pageSize : {16, 1, 256})
           runPagedDecode(8, 4096, pageSize, kvType, threads, reps, rng);
     fmt::print("\nserving layouts: paged decode of one long sequence among "
-               "short ones (one call), 1 thread against 2; GQA 32/8, d 128, "
-               "f32, pages of 16\n{:>24} | {:>9} {:>9} | {:>8}\n",
-               "kv lengths", "1 thr ms", "2 thr ms", "speedup");
+               "short ones (one call), 1 thread against 2, and 2 with "
+               "split-KV off; MQA 32/1, d 128, f32, pages of 16\n"
+               "{:>26} | {:>9} {:>9} {:>9} | {:>8} {:>8}\n",
+               "kv lengths", "1 thr ms", "2 thr ms", "no split", "speedup",
+               "no split");
     runSkewedDecode({32768, 64, 64, 64, 64, 64, 64, 64}, reps, rng);
     fmt::print("\nserving layouts: varlen prefill of a mixed batch (one call) "
                "against one dense call per sequence; GQA 32/8, d 128, causal "
