@@ -52,6 +52,12 @@ StatusOr<BlockMask> buildBlockMask(const KernelSpec &s,
     return Status::error(fmt::format(
         "kernel @{} is not block-sparse (it has no #attn.block_sparse)",
         s.name));
+  if (s.layout == Layout::Varlen || s.layout == Layout::Paged)
+    return Status::error(fmt::format(
+        "kernel @{} has layout {}: its mask differs per sequence length, so "
+        "one block mask is not built from it; give each sequence's row of "
+        "the block mask ([batch, h, q blocks, kv blocks]) yourself",
+        s.name, toString(s.layout)));
   AttentionArgs a = call;
   a.blockMask = {}; // the kernel's own mask, without any block mask
   if (Status st = validateInputs(s, a); !st.ok())
