@@ -290,6 +290,24 @@ float streamRead512(const char *bytes, size_t begin, size_t end) {
   return sum;
 }
 
+/// A decode kernel (causal bottom-right, d 128, f32 q) over a K/V cache of
+/// `kvType` stored in `layout`.
+KernelRequest decodeSpec(const char *name, int64_t qHeads, int64_t kvHeads,
+                         Layout layout, DType kvType = DType::F32) {
+  KernelRequest spec;
+  spec.name = name;
+  spec.qHeads = qHeads;
+  spec.kvHeads = kvHeads;
+  spec.dQk = 128;
+  spec.layout = layout;
+  spec.mask = MaskKind::Causal;
+  spec.alignment = Alignment::BottomRight;
+  spec.mode = Mode::Decode;
+  if (kvType != DType::F32)
+    spec.kvElementType = toString(kvType);
+  return spec;
+}
+
 struct DecodeShape {
   int64_t batch, qHeads, kvHeads, seqKv;
   DType kvType;
@@ -302,17 +320,7 @@ struct DecodeShape {
 void runDecode(const DecodeShape &s, unsigned threads, int reps,
                std::mt19937 &rng) {
   const int64_t d = 128;
-  KernelRequest spec;
-  spec.name = "decode";
-  spec.qHeads = s.qHeads;
-  spec.kvHeads = s.kvHeads;
-  spec.dQk = d;
-  spec.layout = Layout::BHSD;
-  spec.mask = MaskKind::Causal;
-  spec.alignment = Alignment::BottomRight;
-  spec.mode = Mode::Decode;
-  if (s.kvType != DType::F32)
-    spec.kvElementType = toString(s.kvType);
+  KernelRequest spec = decodeSpec("decode", s.qHeads, s.kvHeads, Layout::BHSD, s.kvType);
   auto kernel = compileOrExit(spec);
   const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;
   std::vector<float> q = uniformInputs(s.batch * s.qHeads * d, rng);
@@ -367,17 +375,7 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
 void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
                     DType kvType, unsigned threads, int reps, std::mt19937 &rng) {
   const int64_t qHeads = 32, kvHeads = 8, d = 128;
-  KernelRequest spec;
-  spec.name = "decode";
-  spec.qHeads = qHeads;
-  spec.kvHeads = kvHeads;
-  spec.dQk = d;
-  spec.layout = Layout::BHSD;
-  spec.mask = MaskKind::Causal;
-  spec.alignment = Alignment::BottomRight;
-  spec.mode = Mode::Decode;
-  if (kvType != DType::F32)
-    spec.kvElementType = toString(kvType);
+  KernelRequest spec = decodeSpec("decode", qHeads, kvHeads, Layout::BHSD, kvType);
   auto dense = compileOrExit(spec);
   spec.name = "decode_bshd";
   spec.layout = Layout::BSHD;
@@ -466,15 +464,8 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
 void runSkewedDecode(const std::vector<int64_t> &lengths, int reps,
                      std::mt19937 &rng) {
   const int64_t qHeads = 32, kvHeads = 1, d = 128, pageSize = 16;
-  KernelRequest spec;
-  spec.name = "skewed_decode";
-  spec.qHeads = qHeads;
-  spec.kvHeads = kvHeads;
-  spec.dQk = d;
-  spec.layout = Layout::Paged;
-  spec.mask = MaskKind::Causal;
-  spec.alignment = Alignment::BottomRight;
-  spec.mode = Mode::Decode;
+  KernelRequest spec =
+      decodeSpec("skewed_decode", qHeads, kvHeads, Layout::Paged);
   auto kernel = compileOrExit(spec);
   const int64_t batch = static_cast<int64_t>(lengths.size());
   int64_t pages = 0, maxPages = 1;

@@ -162,6 +162,15 @@ void printKernel(const KernelSpec &s) {
              s.lse ? ", lse" : "");
 }
 
+/// The CPU kernel's schedule line; `from` says where the schedule came from.
+void printCpuSchedule(const KernelSpec &t, unsigned threads,
+                      const std::string &from) {
+  fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
+             "threads {} ({})\n",
+             t.blockM, t.blockN, t.microM, t.microN, t.vectorWidth, threads,
+             from);
+}
+
 void printShape(const Options &o, const Inputs &in) {
   fmt::print("shape     batch {}, seq_q {}, seq_kv {}{}\n", in.batch, in.seqQ,
              in.seqKv,
@@ -521,9 +530,7 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
   const KernelSpec &k = (*kernel)->spec();
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
   printKernel(s);
-  fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
-             "threads {} (heuristic)\n",
-             k.blockM, k.blockN, k.microM, k.microN, k.vectorWidth, threads);
+  printCpuSchedule(k, threads, "heuristic");
   if (paged)
     fmt::print("shape     paged: {} sequences of {} queries; keys {} in {} "
                "pages of {}, shuffled (random inputs, seed {})\n",
@@ -678,10 +685,7 @@ int runCommand(const Options &o) {
     return report(st);
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
   printKernel(s);
-  fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
-             "threads {} ({})\n",
-             t.blockM, t.blockN, t.microM, t.microN, t.vectorWidth, threads,
-             scheduleFrom);
+  printCpuSchedule(t, threads, scheduleFrom);
   printShape(o, *in);
   fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
 
