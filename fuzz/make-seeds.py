@@ -77,3 +77,42 @@ def spec(name=b"k", q=8, kv=2, d=64, dv=0, mask=1, align=2, dtype=0, text=b""):
 write("capi_spec", "causal-gqa.bin", spec())
 write("capi_spec", "mha-none.bin", spec(q=4, kv=4, d=16, mask=0, align=0))
 write("capi_spec", "with-text.bin", spec(text=b"attn.kernel @t attributes {q_heads = 2, d_qk = 8, element_type = f32}"))
+
+
+def sequences(layout, causal, q_batch, q_rows, pages, page_size, k_rows, lse,
+              arrays, append):
+    """The sequences target's input: layout (0 varlen, 1 paged), mask, the
+    buffer sizes, lse, then up to seven int32 arrays (cu_seqlens_q,
+    cu_seqlens_k, block_table, cache_seqlens, kv_indptr, kv_indices,
+    kv_last_page_len) as {index: (rows, cols, values)}, and k_new."""
+    def small(v, lo):  # how >= 16: the value is lo + v mod the span
+        return bytes([255]) + struct.pack("<q", v - lo)
+    out = bytes([layout, causal]) + small(q_batch, 1) + small(q_rows, 0)
+    out += small(pages, 1) + small(page_size, 1)
+    if layout == 0:
+        out += small(k_rows, 0)
+    out += bytes([lse])
+    present = 0
+    for i in arrays:
+        present |= 1 << i
+    out += bytes([present])
+    for i in range(7):
+        if i not in arrays:
+            continue
+        rows, cols, values = arrays[i]
+        out += bytes([rows]) + (bytes([cols]) if i == 2 else b"")
+        for x in values:
+            out += small(x, -1)
+    return out + bytes([append])
+
+
+write("sequences", "varlen.bin", sequences(0, 1, 1, 10, 1, 1, 12, 1,
+                                           {0: (3, 1, [0, 4, 10]), 1: (3, 1, [0, 5, 12])}, 0))
+write("sequences", "paged-block-table.bin", sequences(
+    1, 1, 2, 2, 6, 4, 0, 1, {2: (2, 2, [3, 0, 5, 1]), 3: (2, 1, [5, 3])}, 1))
+write("sequences", "paged-csr.bin", sequences(
+    1, 0, 2, 1, 6, 4, 0, 0, {4: (3, 1, [0, 2, 3]), 5: (3, 1, [4, 2, 0]),
+                             6: (2, 1, [3, 1])}, 1))
+write("sequences", "paged-ragged.bin", sequences(
+    1, 1, 1, 5, 6, 3, 0, 0, {0: (3, 1, [0, 2, 5]), 2: (2, 3, [0, 1, 2, 3, 4, 5]),
+                             3: (2, 1, [4, 1])}, 1))
