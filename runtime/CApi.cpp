@@ -491,6 +491,12 @@ attnc_status attnc_kernel_run_sequences(attnc_kernel *kernel,
   return guarded("attnc_kernel_run_sequences", [&]() -> attnc_status {
     if (!sequences)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT, "sequences is NULL");
+    if (sequences->struct_size != static_cast<int64_t>(sizeof(attnc_sequences)))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("sequences->struct_size ({}) must be "
+                              "sizeof(attnc_sequences) ({}); start from "
+                              "attnc_sequences_init()",
+                              sequences->struct_size, sizeof(attnc_sequences)));
     return runCall(kernel, a, sequences);
   });
 }
@@ -503,18 +509,29 @@ attnc_tensor attnc_tensor_pages(void *data, attnc_dtype dtype,
   return tensor(v, dtype);
 }
 
+attnc_sequences attnc_sequences_init(void) {
+  attnc_sequences s;
+  std::memset(&s, 0, sizeof s);
+  s.struct_size = sizeof s;
+  return s;
+}
+
 attnc_status attnc_block_table_from_csr(const int32_t *kv_indptr,
                                         const int32_t *kv_indices,
-                                        int64_t batch, int32_t *block_table,
+                                        int64_t num_kv_indices, int64_t batch,
+                                        int32_t *block_table,
                                         int64_t max_pages) {
   return guarded("attnc_block_table_from_csr", [&]() -> attnc_status {
-    if (!kv_indptr || !block_table || (!kv_indices && batch > 0))
+    if (!kv_indptr || !block_table || (!kv_indices && num_kv_indices > 0))
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  "kv_indptr, kv_indices and block_table must not be NULL");
-    if (batch < 0 || max_pages < 1)
+                  "kv_indptr and block_table must not be NULL, nor kv_indices "
+                  "when num_kv_indices > 0");
+    if (batch < 0 || batch > (int64_t(1) << 24) || max_pages < 1 ||
+        max_pages > (int64_t(1) << 31) || num_kv_indices < 0)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
-                  fmt::format("batch ({}) must be >= 0 and max_pages ({}) >= 1",
-                              batch, max_pages));
+                  fmt::format("batch ({}) must be in [0, 2^24], max_pages ({}) "
+                              "in [1, 2^31] and num_kv_indices ({}) >= 0",
+                              batch, max_pages, num_kv_indices));
     if (kv_indptr[0] != 0)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("kv_indptr[0] must be 0, got {}", kv_indptr[0]));
@@ -530,6 +547,10 @@ attnc_status attnc_block_table_from_csr(const int32_t *kv_indptr,
                     fmt::format("sequence {} has {} pages, more than max_pages "
                                 "({})",
                                 i, pages, max_pages));
+      if (kv_indptr[i + 1] > num_kv_indices)
+        return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                    fmt::format("kv_indptr[{}] = {} is past num_kv_indices ({})",
+                                i + 1, kv_indptr[i + 1], num_kv_indices));
     }
     for (int64_t i = 0; i < batch; ++i) {
       int64_t pages = int64_t(kv_indptr[i + 1]) - kv_indptr[i];

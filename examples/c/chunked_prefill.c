@@ -69,8 +69,7 @@ int main(void) {
     attnc_tensor tk = attnc_tensor_pages(k_pool, ATTNC_DTYPE_F32, POOL, PAGE, HKV, D);
     attnc_tensor tv = attnc_tensor_pages(v_pool, ATTNC_DTYPE_F32, POOL, PAGE, HKV, D);
     attnc_run_args args = {&tq, &tk, &tv, &to, NULL, NULL, 0, NULL, 0, NULL};
-    attnc_sequences seqs;
-    memset(&seqs, 0, sizeof seqs);
+    attnc_sequences seqs = attnc_sequences_init();
     seqs.batch = SEQS;
     seqs.cu_seqlens_q = cu_q;
     seqs.kv_indptr = indptr;

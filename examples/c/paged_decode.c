@@ -95,8 +95,7 @@ int main(int argc, char **argv) {
     attnc_tensor kn = attnc_tensor_dense(k_new, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, SEQS, 1, HKV, D);
     attnc_tensor vn = attnc_tensor_dense(v_new, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, SEQS, 1, HKV, D);
     attnc_run_args args = {&tq, &tk, &tv, &to, &tl, NULL, 0, NULL, 0, NULL};
-    attnc_sequences seqs;
-    memset(&seqs, 0, sizeof seqs);
+    attnc_sequences seqs = attnc_sequences_init();
     seqs.batch = SEQS;
     seqs.block_table = table;
     seqs.max_pages = MAX_PAGES;

@@ -569,8 +569,7 @@ int main(void) {
     attnc_tensor pv = attnc_tensor_dense(v, ATTNC_DTYPE_F32, ATTNC_LAYOUT_VARLEN, 1, B * SKV, HKV, D);
     attnc_tensor po = attnc_tensor_dense(o2, ATTNC_DTYPE_F32, ATTNC_LAYOUT_VARLEN, 1, B * SQ, HQ, D);
     attnc_run_args ra = {&pq, &pk, &pv, &po, NULL, NULL, 0, NULL, 2, NULL};
-    attnc_sequences seqs;
-    memset(&seqs, 0, sizeof seqs);
+    attnc_sequences seqs = attnc_sequences_init();
     seqs.batch = B;
     seqs.cu_seqlens_q = cu_q;
     seqs.cu_seqlens_k = cu_k;
@@ -597,7 +596,7 @@ int main(void) {
     int32_t lens[B] = {SKV, SKV}, table[B * (PER + 1)];
     for (int i = 0; i < B * PER; ++i)
       indices[i] = (i * 7 + 2) % PAGES; /* distinct: 7 is coprime to 17 pages */
-    CHECK(attnc_block_table_from_csr(indptr, indices, B, table, PER + 1) == ATTNC_OK,
+    CHECK(attnc_block_table_from_csr(indptr, indices, B * PER, B, table, PER + 1) == ATTNC_OK,
           "%s", attnc_last_error());
     CHECK(table[PER] == -1 && table[1] == indices[1], "block table %d %d",
           table[PER], table[1]);
@@ -619,8 +618,7 @@ int main(void) {
     attnc_tensor kt = attnc_tensor_pages(kp, ATTNC_DTYPE_F32, PAGES, PS, HKV, D);
     attnc_tensor vt = attnc_tensor_pages(vp, ATTNC_DTYPE_F32, PAGES, PS, HKV, D);
     attnc_run_args pa = {&tq, &kt, &vt, &to, NULL, NULL, 0, NULL, 2, NULL};
-    attnc_sequences pseq;
-    memset(&pseq, 0, sizeof pseq);
+    attnc_sequences pseq = attnc_sequences_init();
     pseq.batch = B;
     pseq.block_table = table;
     pseq.max_pages = PER + 1;
@@ -636,9 +634,32 @@ int main(void) {
                 "block_table[0, 1] = 17 (page 1 of sequence 0) is not a page of "
                 "the pools (0 <= id < 17)");
     indptr[1] = 9;
-    CHECK_ERROR(attnc_block_table_from_csr(indptr, indices, B, table, PER + 1),
+    CHECK_ERROR(attnc_block_table_from_csr(indptr, indices, B * PER, B, table, PER + 1),
                 ATTNC_ERROR_INVALID_ARGUMENT,
                 "sequence 0 has 9 pages, more than max_pages (8)");
+    indptr[1] = PER;
+    indptr[2] = 2 * PER + 1;
+    CHECK_ERROR(attnc_block_table_from_csr(indptr, indices, B * PER, B, table, PER + 1),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "kv_indptr[2] = 15 is past num_kv_indices (14)");
+    CHECK_ERROR(attnc_block_table_from_csr(indptr, NULL, 4, B, table, PER + 1),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "kv_indptr and block_table must not be NULL, nor kv_indices");
+    indptr[0] = 1;
+    CHECK_ERROR(attnc_block_table_from_csr(indptr, indices, B * PER, B, table, PER + 1),
+                ATTNC_ERROR_INVALID_ARGUMENT, "kv_indptr[0] must be 0, got 1");
+    CHECK_ERROR(attnc_block_table_from_csr(indptr, indices, B * PER, -1, table, PER + 1),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "batch (-1) must be in [0, 2^24], max_pages (8) in [1, 2^31]");
+    pseq.struct_size = 8;
+    CHECK_ERROR(attnc_kernel_run_sequences(paged, &pa, &pseq),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "sequences->struct_size (8) must be sizeof(attnc_sequences)");
+    pseq = attnc_sequences_init();
+    pseq.batch = -2;
+    CHECK_ERROR(attnc_kernel_run_sequences(paged, &pa, &pseq),
+                ATTNC_ERROR_INVALID_ARGUMENT,
+                "sequences: batch (-2) must be in [0, 2^24]");
     attnc_kernel_destroy(paged);
   }
 

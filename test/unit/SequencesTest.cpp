@@ -565,6 +565,49 @@ TEST(Sequences, AppendWritesOnlyTheNewSlots) {
   }
 }
 
+// Pages only read may be shared (a common prefix) while each sequence
+// appends into a page of its own; and a call refused after its tables were
+// checked (here: a bad kvSplits) writes nothing.
+TEST(Sequences, AppendsBesideASharedPrefixAndRefusedCallsChangeNothing) {
+  std::mt19937_64 rng(attnc::test::testSeed());
+  KernelRequest r;
+  r.name = "prefix";
+  r.qHeads = 2;
+  r.dQk = 16;
+  r.layout = Layout::Paged;
+  r.mode = Mode::Decode;
+  r.mask = MaskKind::Causal;
+  r.alignment = Alignment::BottomRight;
+  auto kernel = attnc::test::compileRequest(r);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  const KernelSpec &s = (*kernel)->spec();
+  Buffer k(Layout::BSHD, 4, 4, 2, 16, true, rng), v(Layout::BSHD, 4, 4, 2, 16, true, rng);
+  Buffer q(Layout::BSHD, 2, 1, 2, 16, false, rng), o(Layout::BSHD, 2, 1, 2, 16, false, rng);
+  Buffer kNew(Layout::BSHD, 2, 1, 2, 16, false, rng), vNew(Layout::BSHD, 2, 1, 2, 16, false, rng);
+  // Page 0 holds the 4-key prefix of both; sequence 0 goes on in page 1,
+  // sequence 1 in page 2; the new keys land at positions 5 and 6.
+  std::vector<int32_t> table = {0, 1, 0, 2}, lens = {5, 6};
+  AttentionArgs a{q.view, k.view, v.view, o.view, {}};
+  a.sequences.blockTable = ints(table, {2, 2});
+  a.sequences.cacheSeqlens = ints(lens);
+  a.sequences.kNew = kNew.view;
+  a.sequences.vNew = vNew.view;
+  const std::vector<float> kBefore = k.storage, vBefore = v.storage;
+  Status refused = (*kernel)->run(a, 0, kMaxKvSplits + 1);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(k.storage == kBefore && v.storage == vBefore)
+      << "a refused call changed the pools";
+  Status st = (*kernel)->run(a);
+  ASSERT_TRUE(st.ok()) << st.message();
+  for (auto [i, page, slot] : {std::tuple{0, 1, 1}, std::tuple{1, 2, 2}})
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t d = 0; d < 16; ++d)
+        EXPECT_EQ(k.view.at(page, h, slot, d), kNew.view.at(i, h, 0, d))
+            << "sequence " << i << " head " << h << " dim " << d;
+  Comparison c = compareWithReference(s, a);
+  EXPECT_TRUE(c.passed()) << "error " << c.maxError << ", tolerance " << c.tolerance;
+}
+
 // Block-sparse kernels over sequences of different lengths: the block mask
 // is sized by the longest ([b or 1, h or 1, q blocks, kv blocks]); each
 // sequence uses its own row and the blocks its length reaches.
@@ -651,6 +694,8 @@ TEST(Sequences, BadTablesAreRejectedByName) {
   Buffer kNew(Layout::BSHD, 2, 1, 2, 16, false, rng); // one new key each
   Buffer kNew3(Layout::BSHD, 2, 3, 2, 16, false, rng);
   Buffer kNew1(Layout::BSHD, 1, 1, 2, 16, false, rng);
+  Buffer kNewOneHead(Layout::BSHD, 2, 1, 1, 16, false, rng);
+  std::vector<int32_t> cuQ10 = {0, 4, 10};
   std::vector<int32_t> spare = {0, 1, 2};
 
   // Varlen: q has 10 rows, k 12; each case gives its offsets, then edits
@@ -855,6 +900,43 @@ TEST(Sequences, BadTablesAreRejectedByName) {
        true,
        "k_new: sequence 0 appends 3 keys, but kv_indptr and kv_last_page_len "
        "give it 2 (FlashInfer's tables count the appended keys)"},
+      {"k_new heads",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.kNew = a.sequences.vNew = kNewOneHead.view;
+       },
+       false,
+       "k_new: shape [2, 1, 1, 16] with head-dim stride 1; it must have "
+       "kv_heads = 2 heads of 16 with stride 1"},
+      {"k_new and v_new disagree",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.sequences.kNew = kNew.view;
+         a.sequences.vNew = kNew3.view;
+       },
+       false, "k_new and v_new disagree: batch 2 and 2, seq 1 and 3"},
+      {"k_new not packed like q",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         a.q = q.view;
+         a.o = o.view;
+         a.sequences.cuSeqlensQ = ints(cuQ10);
+         a.sequences.kNew = a.sequences.vNew = kNew.view;
+       },
+       false,
+       "k_new: with cu_seqlens_q it is packed like q, [1, kv_heads, total_q "
+       "= 10, d] (one new key per query); got batch 2 and seq 1"},
+      {"k_new in the pool",
+       [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
+         TensorView inside = kNew.view;
+         inside.data = pool.view.data;
+         a.sequences.kNew = a.sequences.vNew = inside;
+       },
+       false,
+       "k_new: its memory overlaps the k pool; the new rows must be a buffer "
+       "of their own"},
+      {"negative cache_seqlens",
+       [](AttentionArgs &, auto &, auto &lens, auto &, auto &, auto &) {
+         lens[0] = -1;
+       },
+       false, "cache_seqlens[0] = -1: must be >= 0"},
       {"k_new without v_new",
        [&](AttentionArgs &a, auto &, auto &, auto &, auto &, auto &) {
          a.sequences.kNew = kNew.view;
@@ -977,6 +1059,11 @@ TEST(Sequences, BadTablesAreRejectedByName) {
     EXPECT_EQ(validateCall(attnc::test::irOf(dr).view(), d).message(),
               "cache_seqlens: given, but kernel @d has layout bshd (sequence "
               "arrays are for layouts varlen and paged)");
+    d.sequences = {};
+    d.sequences.kNew = d.sequences.vNew = kNew.view;
+    EXPECT_EQ(validateCall(attnc::test::irOf(dr).view(), d).message(),
+              "k_new: given, but kernel @d has layout bshd (appending new keys "
+              "is for layout paged)");
   }
 }
 

@@ -242,8 +242,11 @@ int printCheck(const Options &o, const KernelSpec &s, const AttentionArgs &args)
   if (o.check) {
     Comparison c = compareWithReference(s, args);
     bool half = s.elementType != "f32";
-    fmt::print("check     max |out - ref| {:.3g} vs tolerance {:.3g} (2 x "
+    fmt::print("check     {}max |out - ref| {:.3g} vs tolerance {:.3g} (2 x "
                "naive {} error {:.3g} + 1e-5){}{}: {}\n",
+               s.layout == Layout::Varlen || s.layout == Layout::Paged
+                   ? "each sequence on its own; the worst: "
+                   : "",
                c.maxError, c.tolerance, half ? s.elementType : "f32",
                c.naiveError,
                s.lse && half ? fmt::format("; LSE {:.3g} vs {:.3g}", c.lseError,

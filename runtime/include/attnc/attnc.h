@@ -160,8 +160,19 @@ typedef struct attnc_run_args {
  *    (FlashAttention), or kv_indptr [batch + 1], kv_indices
  *    [num_kv_indices] and kv_last_page_len [batch] (FlashInfer). Queries
  *    dense [batch, q_heads, seq_q, d], or packed when cu_seqlens_q is
- *    given. k_new and v_new (optional) are appended before attending. */
+ *    given.
+ *  - k_new and v_new (PAGED, optional, both or neither, of kv_dtype) are
+ *    appended to the cache before attending, as flash_attn_with_kvcache
+ *    does: dense [batch, kv_heads, seq_new, d], or packed like q ([1,
+ *    kv_heads, total_q, d], one new key per query) with cu_seqlens_q.
+ *    With block_table, cache_seqlens counts the keys before the call (the
+ *    new ones go after them); with kv_indptr, kv_last_page_len already
+ *    counts them (they are the last ones). A page that takes new keys must
+ *    belong to one sequence; k_new and v_new must not overlap the pools.
+ * Start from attnc_sequences_init(), which sets struct_size (later
+ * versions may add fields at the end). */
 typedef struct attnc_sequences {
+  int64_t struct_size; /* sizeof(attnc_sequences) */
   int64_t batch;
   const int32_t *cu_seqlens_q, *cu_seqlens_k;
   const int32_t *block_table;
@@ -188,6 +199,9 @@ ATTNC_API attnc_tensor attnc_tensor_dense(void *data, attnc_dtype dtype,
                                           int64_t dim);
 ATTNC_API attnc_tensor attnc_tensor_lse(float *data, int64_t batch,
                                         int64_t heads, int64_t seq);
+/* An attnc_sequences with every array NULL and struct_size set. */
+ATTNC_API attnc_sequences attnc_sequences_init(void);
+
 /* A page pool stored as [num_pages, page_size, kv_heads, dim] (the NHD
  * paged cache of FlashAttention and FlashInfer), seen as [num_pages,
  * kv_heads, page_size, dim]. */
@@ -195,12 +209,13 @@ ATTNC_API attnc_tensor attnc_tensor_pages(void *data, attnc_dtype dtype,
                                           int64_t num_pages, int64_t page_size,
                                           int64_t kv_heads, int64_t dim);
 /* Fills block_table [batch][max_pages] (FlashAttention's form) from
- * FlashInfer's kv_indptr [batch + 1] and kv_indices; entries past a
- * sequence's pages are set to -1 (never read). Fails, naming the value,
- * if kv_indptr does not start at 0, decreases, or gives a sequence more
- * than max_pages pages. */
+ * FlashInfer's kv_indptr [batch + 1] and kv_indices [num_kv_indices];
+ * entries past a sequence's pages are set to -1 (never read). Fails,
+ * naming the value, if kv_indptr does not start at 0, decreases, passes
+ * num_kv_indices, or gives a sequence more than max_pages pages. */
 ATTNC_API attnc_status attnc_block_table_from_csr(const int32_t *kv_indptr,
                                                   const int32_t *kv_indices,
+                                                  int64_t num_kv_indices,
                                                   int64_t batch,
                                                   int32_t *block_table,
                                                   int64_t max_pages);
