@@ -5,7 +5,8 @@
 # starting from a copy of its seed corpus in fuzz/corpus/<target>.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   targets: spec npy cache_entry
-#                                            tuning_db capi_spec (default all)
+#                                            tuning_db capi_spec sequences
+#                                            (default all)
 #
 # Each run's log is build-fuzz/logs/<target>.log; an input that crashes is
 # saved as build-fuzz/crashes/<target>/crash-*, and the script then fails:
@@ -25,7 +26,7 @@ fi
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(spec npy cache_entry tuning_db capi_spec)
+[ ${#targets[@]} -gt 0 ] || targets=(spec npy cache_entry tuning_db capi_spec sequences)
 jobs=${JOBS:-$(nproc)}
 
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr"
