@@ -31,6 +31,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <vector>
 
@@ -215,7 +216,8 @@ std::vector<char> randomTensor(int64_t count, DType type, std::mt19937 &rng) {
 }
 
 /// A dense BHSD view of `bytes` holding `type` elements.
-TensorView typedView(std::vector<char> &bytes, DType type, int64_t batch,
+template <typename Bytes>
+TensorView typedView(Bytes &bytes, DType type, int64_t batch,
                      int64_t seq, int64_t heads, int64_t dim) {
   TensorView t = denseView(reinterpret_cast<float *>(bytes.data()),
                            Layout::BHSD, batch, seq, heads, dim);
@@ -368,6 +370,36 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
              bytes / 1e6, fusedGBs, streamGBs, fusedGBs / streamGBs);
 }
 
+/// --huge-pages: the paged-decode caches are 2 MiB-aligned with
+/// MADV_HUGEPAGE (this VM's THP mode is madvise), so that rows 4 KiB apart
+/// do not each cost a TLB entry.
+bool hugePages = false;
+template <typename T> struct CacheAllocator {
+  using value_type = T;
+  CacheAllocator() = default;
+  template <typename U> CacheAllocator(const CacheAllocator<U> &) {}
+  T *allocate(size_t n) {
+    size_t bytes = n * sizeof(T);
+    if (!hugePages) {
+      void *p = std::malloc(bytes ? bytes : 1);
+      if (!p)
+        throw std::bad_alloc();
+      return static_cast<T *>(p);
+    }
+    const size_t huge = size_t(2) << 20;
+    bytes = (bytes + huge - 1) / huge * huge;
+    void *p = std::aligned_alloc(huge, bytes ? bytes : huge);
+    if (!p)
+      throw std::bad_alloc();
+    madvise(p, bytes, MADV_HUGEPAGE);
+    return static_cast<T *>(p);
+  }
+  void deallocate(T *p, size_t) { std::free(p); }
+  bool operator==(const CacheAllocator &) const { return true; }
+  bool operator!=(const CacheAllocator &) const { return false; }
+};
+using CacheBytes = std::vector<char, CacheAllocator<char>>;
+
 /// Paged decode against dense decode over the same tokens: batch
 /// sequences of seqKv keys each, held in shuffled pages of `pageSize` for
 /// the paged kernel and in one dense BHSD cache for the dense one
@@ -386,8 +418,9 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
   const int64_t kvElements = batch * kvHeads * seqKv * d;
   std::vector<float> q = uniformInputs(batch * qHeads * d, rng);
   std::vector<float> o(q.size());
-  std::vector<char> k = randomTensor(kvElements, kvType, rng),
-                    v = randomTensor(kvElements, kvType, rng);
+  std::vector<char> kr = randomTensor(kvElements, kvType, rng),
+                    vr = randomTensor(kvElements, kvType, rng);
+  CacheBytes k(kr.begin(), kr.end()), v(vr.begin(), vr.end());
   AttentionArgs denseArgs{
       denseView(q.data(), Layout::BHSD, batch, 1, qHeads, d),
       typedView(k, kvType, batch, seqKv, kvHeads, d),
@@ -400,8 +433,7 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
   std::iota(table.begin(), table.end(), 0);
   std::shuffle(table.begin(), table.end(), rng);
   const int64_t element = sizeOf(kvType);
-  std::vector<char> kp(pages * pageSize * kvHeads * d * element),
-      vp(kp.size());
+  CacheBytes kp(pages * pageSize * kvHeads * d * element), vp(kp.size());
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t j = 0; j < seqKv; ++j)
       for (int64_t h = 0; h < kvHeads; ++h) {
@@ -413,7 +445,7 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
       }
   // The same cache token-major ([batch, seq, kv_heads, d], BSHD), as
   // FlashAttention's dense kvcache and as each page holds it.
-  std::vector<char> kt(k.size()), vt(v.size());
+  CacheBytes kt(k.size()), vt(v.size());
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t j = 0; j < seqKv; ++j)
       for (int64_t h = 0; h < kvHeads; ++h) {
@@ -596,10 +628,12 @@ int main(int argc, char **argv) {
       decodeOnly = true;
     else if (a == "--serving-only")
       servingOnly = true;
+    else if (a == "--huge-pages")
+      hugePages = true;
     else {
       fmt::print(stderr, "usage: attnc-cpu-bench [--quick] [--reps N] "
                          "[--threads T] [--d D] [--seq N] [--prefill-only] "
-                         "[--decode-only] [--serving-only]\n");
+                         "[--decode-only] [--serving-only] [--huge-pages]\n");
       return 2;
     }
   }
