@@ -435,35 +435,50 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
     if (appending) {
       // Every page that takes new keys belongs to one sequence alone, and
       // appears once in its list: the appends then never race or overwrite
-      // keys another sequence reads.
+      // keys another sequence reads. Only the written pages (a few a
+      // sequence) are sorted; every listed page is looked up among them.
       struct Use {
         int32_t page;
-        int64_t sequence;
-        bool written;
+        int64_t sequence, slot; // the sequence and its page number
       };
-      std::vector<Use> uses;
+      thread_local std::vector<Use> writtenBuffer;
+      std::vector<Use> &written = writtenBuffer;
+      written.clear();
       for (int64_t i = 0; i < batch; ++i) {
         const Sequence &q = out[i];
-        for (int64_t j = 0; j < q.pageCount; ++j) {
-          bool written = newKeys(i) > 0 && j >= q.newFirst / pageSize &&
-                         j <= (q.newFirst + newKeys(i) - 1) / pageSize;
-          uses.push_back({q.pages[j * q.pageStride], i, written});
-        }
+        if (newKeys(i) == 0)
+          continue;
+        for (int64_t j = q.newFirst / pageSize;
+             j <= (q.newFirst + newKeys(i) - 1) / pageSize; ++j)
+          written.push_back({q.pages[j * q.pageStride], i, j});
       }
-      std::sort(uses.begin(), uses.end(), [](const Use &x, const Use &y) {
-        return x.page != y.page         ? x.page < y.page
-               : x.written != y.written ? x.written > y.written
-                                        : x.sequence < y.sequence;
+      std::sort(written.begin(), written.end(), [](const Use &x, const Use &y) {
+        return x.page != y.page ? x.page < y.page : x.sequence < y.sequence;
       });
-      for (size_t u = 0; u + 1 < uses.size(); ++u)
-        if (uses[u].page == uses[u + 1].page && uses[u].written)
-          return Status::error(fmt::format(
-              "page {} takes new keys of sequence {} but is also listed {}; "
-              "a page that is appended to must belong to one sequence",
-              uses[u].page, uses[u].sequence,
-              uses[u + 1].sequence == uses[u].sequence
-                  ? "twice for that sequence"
-                  : fmt::format("for sequence {}", uses[u + 1].sequence)));
+      auto shared = [&](const Use &w, int64_t sequence) {
+        return Status::error(fmt::format(
+            "page {} takes new keys of sequence {} but is also listed {}; a "
+            "page that is appended to must belong to one sequence",
+            w.page, w.sequence,
+            sequence == w.sequence ? "twice for that sequence"
+                                   : fmt::format("for sequence {}", sequence)));
+      };
+      for (size_t u = 0; u + 1 < written.size(); ++u)
+        if (written[u].page == written[u + 1].page)
+          return shared(written[u], written[u + 1].sequence);
+      if (!written.empty())
+        for (int64_t i = 0; i < batch; ++i) {
+          const Sequence &q = out[i];
+          for (int64_t j = 0; j < q.pageCount; ++j) {
+            const int32_t page = q.pages[j * q.pageStride];
+            auto w = std::lower_bound(
+                written.begin(), written.end(), page,
+                [](const Use &x, int32_t p) { return x.page < p; });
+            if (w != written.end() && w->page == page &&
+                !(w->sequence == i && w->slot == j))
+              return shared(*w, i);
+          }
+        }
     }
     for (int64_t i = 0; i < batch; ++i) {
       Sequence &q = out[i];
