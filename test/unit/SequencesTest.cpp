@@ -608,6 +608,59 @@ TEST(Sequences, AppendsBesideASharedPrefixAndRefusedCallsChangeNothing) {
   EXPECT_TRUE(c.passed()) << "error " << c.maxError << ", tolerance " << c.tolerance;
 }
 
+// The check holds each sequence to the rule on its own: an error in a
+// short sequence that the long one's larger naive error would excuse is
+// still caught, and a call whose tables fail their checks never passes.
+TEST(Sequences, EachSequenceIsCheckedOnItsOwn) {
+  std::mt19937_64 rng(attnc::test::testSeed());
+  KernelRequest r;
+  r.name = "own";
+  r.qHeads = 2;
+  r.dQk = 64;
+  r.layout = Layout::Varlen;
+  r.elementType = "bf16"; // naive bf16 errors grow with the keys
+  auto kernel = attnc::test::compileRequest(r);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  const KernelSpec &s = (*kernel)->spec();
+  std::vector<int32_t> cu = {0, 3, 3 + 1000};
+  Buffer q(Layout::BSHD, 1, 1003, 2, 64, false, rng), k(Layout::BSHD, 1, 1003, 2, 64, false, rng),
+      v(Layout::BSHD, 1, 1003, 2, 64, false, rng), o(Layout::BSHD, 1, 1003, 2, 64, false, rng);
+  for (Buffer *b : {&q, &k, &v, &o})
+    b->convertTo(DType::BF16);
+  AttentionArgs a{q.view, k.view, v.view, o.view, {}};
+  a.sequences.cuSeqlensQ = a.sequences.cuSeqlensK = ints(cu);
+  ASSERT_TRUE((*kernel)->run(a).ok());
+  Comparison good = compareWithReference(s, a);
+  ASSERT_TRUE(good.passed()) << good.maxError << " vs " << good.tolerance;
+  // Each sequence alone: the 3-key one's naive bf16 error (and so its
+  // tolerance) is far larger than the 1000-key one's.
+  std::vector<int32_t> cuShort = {0, 3}, cuLong = {0, 1000};
+  auto alone = [&](int64_t first, std::vector<int32_t> &offsets) {
+    AttentionArgs one{q.view, k.view, v.view, o.view, {}};
+    for (TensorView *t : {&one.q, &one.k, &one.v, &one.o}) {
+      t->data = static_cast<uint16_t *>(t->data) + first * t->strides[2];
+      t->sizes[2] = offsets.back();
+    }
+    one.sequences.cuSeqlensQ = one.sequences.cuSeqlensK = ints(offsets);
+    return compareWithReference(s, one);
+  };
+  const double shortTolerance = alone(0, cuShort).tolerance,
+               longTolerance = alone(3, cuLong).tolerance;
+  ASSERT_GT(shortTolerance, 3 * longTolerance)
+      << "the test needs the short sequence's tolerance to dwarf the long one's";
+  // Off by 1.5x the long sequence's own tolerance: inside the short one's,
+  // so a rule pooled over the call would pass it; each on its own fails.
+  o.view.set(0, 1, 500, 5,
+             o.view.get(0, 1, 500, 5) + static_cast<float>(1.5 * longTolerance));
+  Comparison bad = compareWithReference(s, a);
+  EXPECT_FALSE(bad.passed()) << "error " << bad.maxError << ", tolerance "
+                             << bad.tolerance << " (the short sequence's "
+                             << shortTolerance << ")";
+  cu[2] = 5000; // past k's rows: the call is refused, so it cannot pass
+  Comparison invalid = compareWithReference(s, a);
+  EXPECT_TRUE(invalid.invalidCall && !invalid.passed());
+}
+
 // Block-sparse kernels over sequences of different lengths: the block mask
 // is sized by the longest ([b or 1, h or 1, q blocks, kv blocks]); each
 // sequence uses its own row and the blocks its length reaches.
