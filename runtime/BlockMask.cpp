@@ -52,7 +52,7 @@ StatusOr<BlockMask> buildBlockMask(const KernelSpec &s,
     return Status::error(fmt::format(
         "kernel @{} is not block-sparse (it has no #attn.block_sparse)",
         s.name));
-  if (s.layout == Layout::Varlen || s.layout == Layout::Paged)
+  if (takesSequences(s.layout))
     return Status::error(fmt::format(
         "kernel @{} has layout {}: its mask differs per sequence length, so "
         "one block mask is not built from it; give each sequence's row of "

@@ -456,8 +456,7 @@ attnc_status runCall(attnc_kernel *kernel, const attnc_run_args *a,
         st != ATTNC_OK)
       return st;
     const attnc::KernelSpec &spec = kernel->ir.view();
-    if (!sequences &&
-        (spec.layout == attnc::Layout::Varlen || spec.layout == attnc::Layout::Paged))
+    if (!sequences && attnc::takesSequences(spec.layout))
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("kernel @{} has layout {}: run it with "
                               "attnc_kernel_run_sequences",

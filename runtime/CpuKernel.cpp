@@ -234,7 +234,7 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
         "kvSplits: block-sparse kernels do not split their keys (got {})",
         kvSplits));
   unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
-  const bool bySequence = s.layout == Layout::Varlen || s.layout == Layout::Paged;
+  const bool bySequence = takesSequences(s.layout);
   const auto split =
       mlir::attn::WorkSplit::of(s.qHeads, s.kvHeads, s.blockM,
                                 /*oneHeadPerItem=*/s.blockQ > 0);

@@ -92,10 +92,6 @@ bool ModEvaluator::range(int64_t qFirst, int64_t qLast, int64_t out[4]) {
 
 namespace {
 
-bool bySequence(const KernelSpec &s) {
-  return s.layout == Layout::Varlen || s.layout == Layout::Paged;
-}
-
 /// Calls fn(dense, args, sequence) for each sequence of a checked varlen or
 /// paged call: `dense` is the spec with a dense layout, `args` the sequence
 /// as a dense call of batch 1 (paged K/V gathered into f32 copies, exact
@@ -150,7 +146,7 @@ int64_t visiblePairsDense(const KernelSpec &s, const AttentionArgs &a,
 } // namespace
 
 int64_t visiblePairs(const KernelSpec &s, const AttentionArgs &a) {
-  if (!bySequence(s))
+  if (!takesSequences(s.layout))
     return visiblePairsDense(s, a, 0);
   int64_t pairs = 0;
   forEachSequence(s, a, [&](const KernelSpec &dense, const AttentionArgs &sub,
@@ -255,7 +251,7 @@ ReferenceResult<T> referenceDense(const KernelSpec &s, const AttentionArgs &a,
 template <typename T>
 ReferenceResult<T> referenceAttention(const KernelSpec &s,
                                       const AttentionArgs &a) {
-  if (!bySequence(s))
+  if (!takesSequences(s.layout))
     return referenceDense<T>(s, a, 0);
   ReferenceResult<T> r;
   r.out.assign(a.q.batch() * s.qHeads * a.q.seq() * s.dV, T(0));
@@ -400,7 +396,7 @@ Comparison compareDense(const KernelSpec &s, const AttentionArgs &a,
 } // namespace
 
 Comparison compareWithReference(const KernelSpec &s, const AttentionArgs &a) {
-  if (!bySequence(s))
+  if (!takesSequences(s.layout))
     return compareDense(s, a, 0);
   // Each sequence under the rule on its own (a long sequence's larger
   // naive error must not excuse a short one's); the result is the worst

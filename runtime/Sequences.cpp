@@ -119,7 +119,7 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
       lastLen("kv_last_page_len", sa.kvLastPageLen);
   const IntArray *pagedArrays[] = {&table, &cacheLens, &indptr, &indices,
                                    &lastLen};
-  if (s.layout != Layout::Varlen && s.layout != Layout::Paged)
+  if (!takesSequences(s.layout))
     return Status::error(fmt::format(
         "kernel @{} has layout {}: its calls are dense and take no sequence "
         "arrays",
@@ -530,7 +530,7 @@ void appendNewKeys(const std::vector<Sequence> &sequences) {
 }
 
 StatusOr<CallShape> callShape(const KernelSpec &s, const AttentionArgs &a) {
-  if (s.layout != Layout::Varlen && s.layout != Layout::Paged)
+  if (!takesSequences(s.layout))
     return CallShape{a.q.batch(), a.q.seq(), a.k.seq()};
   std::vector<Sequence> sequences;
   CallShape shape;

@@ -24,6 +24,10 @@ enum class ScoreMod { None, Alibi, Custom };
 /// (cumulative offsets); paged keeps K and V in page pools addressed through
 /// a page table (runtime/Tensor.h, SequenceArgs).
 enum class Layout { BSHD, BHSD, Varlen, Paged };
+/// Whether a layout's calls come as sequences (SequenceArgs): varlen, paged.
+inline bool takesSequences(Layout layout) {
+  return layout == Layout::Varlen || layout == Layout::Paged;
+}
 enum class Mode { Prefill, Decode };
 
 /// Element types of tensors a kernel reads or writes.

@@ -117,7 +117,7 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a, Memory memory,
                                                 x, y, what, xv, yv));
   };
   CallShape shape{a.q.batch(), a.q.seq(), a.k.seq()};
-  if (s.layout != Layout::Varlen && s.layout != Layout::Paged) {
+  if (!takesSequences(s.layout)) {
     const SequenceArgs &q = a.sequences;
     for (auto [name, t] :
          {std::pair<const char *, const InputTensor *>{"cu_seqlens_q", &q.cuSeqlensQ},

@@ -244,7 +244,7 @@ int printCheck(const Options &o, const KernelSpec &s, const AttentionArgs &args)
     bool half = s.elementType != "f32";
     fmt::print("check     {}max |out - ref| {:.3g} vs tolerance {:.3g} (2 x "
                "naive {} error {:.3g} + 1e-5){}{}: {}\n",
-               s.layout == Layout::Varlen || s.layout == Layout::Paged
+               takesSequences(s.layout)
                    ? "each sequence on its own; the worst: "
                    : "",
                c.maxError, c.tolerance, half ? s.elementType : "f32",
@@ -637,7 +637,7 @@ int runCommand(const Options &o) {
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = (*translation)->spec();
-  if (s.layout == Layout::Varlen || s.layout == Layout::Paged)
+  if (takesSequences(s.layout))
     return runSequences(o, *ir, backend, s);
   for (auto [flag, given] :
        {std::pair{"--seqlens", !o.seqlens.empty()},

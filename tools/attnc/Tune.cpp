@@ -214,7 +214,7 @@ int tuneCommand(const Options &o) {
   StatusOr<KernelIr> ir = loadKernel(o);
   if (!ir.ok())
     return exitWith(ir.status());
-  if (ir->view().layout == Layout::Varlen || ir->view().layout == Layout::Paged)
+  if (takesSequences(ir->view().layout))
     return exitWith(Status::error(fmt::format(
         "attnc tune measures dense calls (batch x seq_q x seq_kv shapes); "
         "kernel @{} has layout {}, which it does not tune yet",
