@@ -460,17 +460,8 @@ void runPagedDecode(int64_t batch, int64_t seqKv, int64_t pageSize,
   AttentionArgs pagedArgs = denseArgs;
   pagedArgs.k = pagedView(kp.data(), kvType, pages, pageSize, kvHeads, d);
   pagedArgs.v = pagedView(vp.data(), kvType, pages, pageSize, kvHeads, d);
-  auto ints = [](std::vector<int32_t> &x, std::vector<int64_t> sizes,
-                 std::vector<int64_t> strides) {
-    InputTensor t;
-    t.data = x.data();
-    t.dtype = DType::I32;
-    t.sizes = std::move(sizes);
-    t.strides = std::move(strides);
-    return t;
-  };
-  pagedArgs.sequences.blockTable = ints(table, {batch, perSequence}, {perSequence, 1});
-  pagedArgs.sequences.cacheSeqlens = ints(lens, {batch}, {1});
+  pagedArgs.sequences.blockTable = int32Array(table.data(), {batch, perSequence});
+  pagedArgs.sequences.cacheSeqlens = int32Array(lens.data(), {batch});
   for (auto [kernel, args] : {std::pair{dense.get(), &denseArgs},
                               {denseTokens.get(), &tokenArgs},
                               {paged.get(), &pagedArgs}})
@@ -521,12 +512,8 @@ void runSkewedDecode(const std::vector<int64_t> &lengths, int reps,
                      pagedView(k.data(), DType::F32, pages, pageSize, kvHeads, d),
                      pagedView(v.data(), DType::F32, pages, pageSize, kvHeads, d),
                      denseView(o.data(), Layout::BHSD, batch, 1, qHeads, d), {}};
-  InputTensor t, l;
-  t.data = table.data(), t.dtype = DType::I32, t.sizes = {batch, maxPages},
-  t.strides = {maxPages, 1};
-  l.data = lens.data(), l.dtype = DType::I32, l.sizes = {batch}, l.strides = {1};
-  args.sequences.blockTable = t;
-  args.sequences.cacheSeqlens = l;
+  args.sequences.blockTable = int32Array(table.data(), {batch, maxPages});
+  args.sequences.cacheSeqlens = int32Array(lens.data(), {batch});
   if (Status st = kernel->run(args, 2); !st.ok()) {
     fmt::print(stderr, "skewed decode run failed: {}\n", st.message());
     std::exit(1);
@@ -566,12 +553,8 @@ void runVarlenPrefill(const std::vector<int64_t> &lengths, unsigned threads,
                        denseView(v.data(), Layout::BSHD, 1, total, kvHeads, d),
                        denseView(o.data(), Layout::BSHD, 1, total, qHeads, d),
                        {}};
-  InputTensor offsets;
-  offsets.data = cu.data();
-  offsets.dtype = DType::I32;
-  offsets.sizes = {static_cast<int64_t>(cu.size())};
-  offsets.strides = {1};
-  packed.sequences.cuSeqlensQ = packed.sequences.cuSeqlensK = offsets;
+  packed.sequences.cuSeqlensQ = packed.sequences.cuSeqlensK =
+      int32Array(cu.data(), {static_cast<int64_t>(cu.size())});
   std::vector<AttentionArgs> each;
   for (size_t i = 0; i < lengths.size(); ++i) {
     int64_t n = lengths[i], first = cu[i];

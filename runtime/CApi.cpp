@@ -387,18 +387,9 @@ attnc_status attnc_kernel_run_with_inputs(
 
 namespace {
 
-/// A contiguous int32 array of `count` entries, or none when `data` is NULL.
+/// A contiguous int32 array, or none when `data` is NULL.
 attnc::InputTensor intArray(const int32_t *data, std::vector<int64_t> sizes) {
-  attnc::InputTensor t;
-  if (!data)
-    return t;
-  t.data = const_cast<int32_t *>(data);
-  t.dtype = attnc::DType::I32;
-  t.strides.assign(sizes.size(), 1);
-  if (sizes.size() == 2)
-    t.strides[0] = sizes[1];
-  t.sizes = std::move(sizes);
-  return t;
+  return data ? attnc::int32Array(data, std::move(sizes)) : attnc::InputTensor();
 }
 
 /// attnc_sequences as the runtime's SequenceArgs.

@@ -147,6 +147,19 @@ struct SequenceArgs {
   TensorView kNew, vNew; // paged: keys and values to append (optional)
 };
 
+/// A contiguous (C-order) int32 array of `sizes`, such as a sequence
+/// table; `data` must outlive the view.
+inline InputTensor int32Array(const int32_t *data, std::vector<int64_t> sizes) {
+  InputTensor t;
+  t.data = const_cast<int32_t *>(data);
+  t.dtype = DType::I32;
+  t.strides.assign(sizes.size(), 1);
+  for (size_t d = sizes.size(); d-- > 1;)
+    t.strides[d - 1] = t.strides[d] * sizes[d];
+  t.sizes = std::move(sizes);
+  return t;
+}
+
 /// The view of a page pool stored as [num_pages, page_size, kv_heads, dim]
 /// (FlashAttention's and FlashInfer's NHD paged cache), contiguous.
 inline TensorView pagedView(void *data, DType dtype, int64_t numPages,

@@ -25,24 +25,15 @@ using attnc::test::Buffer;
 template <typename T, size_t N> T pick(std::mt19937_64 &rng, const T (&xs)[N]) {
   return xs[std::uniform_int_distribution<size_t>(0, N - 1)(rng)];
 }
-int64_t uniform(std::mt19937_64 &rng, int64_t lo, int64_t hi) {
-  return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-}
-bool chance(std::mt19937_64 &rng, double p) {
-  return std::uniform_real_distribution<double>(0, 1)(rng) < p;
-}
+using attnc::test::regions::chance;
+using attnc::test::regions::uniform;
 
-/// A contiguous int32 array bound to `values` (which must outlive it).
+/// `values` as a contiguous int32 array (one dimension unless `sizes`).
 InputTensor ints(std::vector<int32_t> &values,
                  std::vector<int64_t> sizes = {}) {
-  InputTensor t;
-  t.data = values.data();
-  t.dtype = DType::I32;
-  t.sizes = sizes.empty() ? std::vector<int64_t>{int64_t(values.size())} : sizes;
-  t.strides.assign(t.sizes.size(), 1);
-  for (size_t d = t.sizes.size(); d-- > 1;)
-    t.strides[d - 1] = t.strides[d] * t.sizes[d];
-  return t;
+  return int32Array(values.data(), sizes.empty()
+                                       ? std::vector<int64_t>{int64_t(values.size())}
+                                       : std::move(sizes));
 }
 
 std::vector<int32_t> offsetsOf(const std::vector<int64_t> &lengths) {

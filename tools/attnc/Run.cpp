@@ -485,15 +485,6 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
   AttentionArgs args{t[0].view, t[1].view, t[2].view, t[3].view, {}};
   if (s.lse)
     args.lse = lseView(lse.data(), qBatch, s.qHeads, qSeq);
-  auto ints = [](std::vector<int32_t> &x, std::vector<int64_t> sizes) {
-    InputTensor a;
-    a.data = x.data();
-    a.dtype = DType::I32;
-    a.strides = sizes.size() == 2 ? std::vector<int64_t>{sizes[1], 1}
-                                  : std::vector<int64_t>{1};
-    a.sizes = std::move(sizes);
-    return a;
-  };
   std::vector<int32_t> cuQ = {0}, cuK = {0}, table, lens;
   for (int64_t i = 0; i < batch; ++i) {
     cuQ.push_back(static_cast<int32_t>(cuQ.back() + lq[i]));
@@ -512,11 +503,11 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
         table[i * maxPages + j] = order[next++];
       lens.push_back(static_cast<int32_t>(lk[i]));
     }
-    args.sequences.blockTable = ints(table, {batch, maxPages});
-    args.sequences.cacheSeqlens = ints(lens, {batch});
+    args.sequences.blockTable = int32Array(table.data(), {batch, maxPages});
+    args.sequences.cacheSeqlens = int32Array(lens.data(), {batch});
   } else {
-    args.sequences.cuSeqlensQ = ints(cuQ, {batch + 1});
-    args.sequences.cuSeqlensK = ints(cuK, {batch + 1});
+    args.sequences.cuSeqlensQ = int32Array(cuQ.data(), {batch + 1});
+    args.sequences.cuSeqlensK = int32Array(cuK.data(), {batch + 1});
   }
   auto declared = loadDeclaredInputs(o.inputFiles, s, batch, maxQ, maxK, rng);
   if (!declared.ok())
