@@ -32,8 +32,8 @@ namespace {
 /// words live inline: building one per work item allocates nothing.
 struct Descriptor {
   static constexpr int64_t kMaxRank = 4;
-  std::array<int64_t, 3 + 2 * kMaxRank> words{};
-  Descriptor() = default;
+  std::array<int64_t, 3 + 2 * kMaxRank> words;
+  Descriptor() = default; // unset words: only assigned descriptors are passed
   Descriptor(const void *data, const int64_t *sizes, const int64_t *strides,
              int64_t rank) {
     auto address = static_cast<int64_t>(reinterpret_cast<uintptr_t>(data));
@@ -426,7 +426,8 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     size_t count = shared.size();
     // A sequence's own views, page list, kv length, block-mask rows and
     // partials, in copies of the shared descriptors.
-    Descriptor own[kPackedArgs] = {};
+    // Not zeroed: every item of a dense call would pay for clearing it.
+    Descriptor own[kPackedArgs];
     const int32_t kvLen = static_cast<int32_t>(g.seqKv);
     const int64_t one = 1, pageSizes[] = {1, q ? q->pageCount : 0},
                   pageStrides[] = {0, q ? q->pageStride : 0};
