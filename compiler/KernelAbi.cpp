@@ -49,6 +49,20 @@ std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
   return args;
 }
 
+std::vector<Arg> cudaKernelArgs(ElementType element, bool lse,
+                                Sequences sequences, bool blockSparse,
+                                const std::vector<InputArg> &inputs) {
+  std::vector<Arg> args =
+      kernelArgs(element, element, lse, /*paged=*/false, blockSparse, inputs);
+  std::vector<Arg> tables;
+  if (sequences != Sequences::None)
+    tables.push_back({"sequences", Role::SequenceTable, ElementType::I32, 2, false});
+  if (sequences == Sequences::Paged)
+    tables.push_back({"page_table", Role::PageTable, ElementType::I32, 1, false});
+  args.insert(args.begin() + (lse ? 5 : 4), tables.begin(), tables.end());
+  return args;
+}
+
 ParamsLayout cudaParamsLayout(const std::vector<Arg> &args) {
   ParamsLayout layout;
   auto add = [&](ParamField::Kind kind, int64_t arg, std::string name,
@@ -81,6 +95,9 @@ ParamsLayout cudaParamsLayout(const std::vector<Arg> &args) {
   }
   add(ParamField::SeqQ, -1, "seq_q", "int", 1, 4);
   add(ParamField::SeqKv, -1, "seq_kv", "int", 1, 4);
+  for (const Arg &a : args)
+    if (a.role == Role::PageTable)
+      add(ParamField::PageSize, -1, "page_size", "int", 1, 4);
   layout.bytes = (layout.bytes + 7) / 8 * 8;
   return layout;
 }

@@ -34,8 +34,29 @@ enum class Role {
   // page_table[b, s / page_size] at slot s % page_size, and batch b has
   // kv_seqlens[b] keys (both i32; [b, max pages] and [b]).
   PageTable, KvSeqlens,
+  // CUDA kernels of layout varlen or paged take one table row per launched
+  // sequence (i32 [sequences, kSequenceColumns], columns SequenceColumn)
+  // and, when paged, every sequence's page ids in one list (PageTable, i32
+  // rank 1; a row's SeqPageFirst is where its pages start). The runtime
+  // builds both from the checked host tables (runtime/cuda/Params.h).
+  SequenceTable,
   Input, // a declared input (#attn.input)
 };
+
+/// The columns of a CUDA sequence table row.
+enum SequenceColumn {
+  SeqIndex,     // the sequence's batch index (what regions see as b)
+  SeqQBatch,    // its queries: rows [SeqQFirst, + SeqQLen) of q's batch SeqQBatch
+  SeqQFirst,
+  SeqQLen,
+  SeqKvLen,     // its number of keys
+  SeqKvFirst,   // varlen: its first key row of k and v
+  SeqPageFirst, // paged: where its page ids start in the page list
+  kSequenceColumns = 8, // (one spare: rows of 32 bytes)
+};
+
+/// How a CUDA kernel finds its sequences.
+enum class Sequences { None, Varlen, Paged };
 
 struct Arg {
   std::string name; // q, k, v, o, lse, or the input's name
@@ -66,9 +87,16 @@ std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
                             bool lse, bool paged, bool blockSparse,
                             const std::vector<InputArg> &inputs);
 
+/// The arguments of a CUDA kernel: kernelArgs() without the CPU's page
+/// table and kv lengths; varlen and paged kernels take the sequence table
+/// (and paged ones the page list) after lse instead.
+std::vector<Arg> cudaKernelArgs(ElementType element, bool lse,
+                                Sequences sequences, bool blockSparse,
+                                const std::vector<InputArg> &inputs);
+
 /// One field of the CUDA kernel's `Params` struct (passed by value).
 struct ParamField {
-  enum Kind { Pointer, Strides, Sizes, SeqQ, SeqKv };
+  enum Kind { Pointer, Strides, Sizes, SeqQ, SeqKv, PageSize };
   Kind kind;
   int64_t arg;        // index into kernelArgs() (Pointer, Strides, Sizes)
   std::string name;   // the C member name
@@ -79,7 +107,8 @@ struct ParamField {
 
 /// The layout of `Params` for these arguments: each tensor's pointer and
 /// its batch, head and seq strides (in elements); each declared input's
-/// pointer, sizes and strides (`in_<name>`); then seq_q and seq_kv. The
+/// pointer, sizes and strides (`in_<name>`); then seq_q and seq_kv, and a
+/// paged kernel's page_size (the slots of a page). The
 /// emitter prints the struct from it with a static_assert on every offset,
 /// and the runtime packs the bytes by it.
 struct ParamsLayout {

@@ -189,6 +189,7 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
       q.seqQ = cuQ(i + 1) - cuQ(i);
       q.seqKv = cuK(i + 1) - cuK(i);
       q.qFirst = cuQ(i);
+      q.kvFirst = cuK(i);
       q.q = rowsOf(a.q, 0, cuQ(i), q.seqQ);
       q.o = rowsOf(a.o, 0, cuQ(i), q.seqQ);
       q.lse = rowsOf(a.lse, 0, cuQ(i), q.seqQ);

@@ -189,6 +189,7 @@ struct Sequence {
   int64_t qBatch = 0, qFirst = 0; // its first query row in q: [qBatch, :, qFirst]
   TensorView q, k, v, o, lse;  // batch-1 views (paged: k and v are the pools)
   int64_t seqQ = 0, seqKv = 0;
+  int64_t kvFirst = 0; // varlen: its first key row in k and v
   // Paged: the sequence's page ids, pages[j * pageStride] for j < pageCount.
   const int32_t *pages = nullptr;
   int64_t pageCount = 0, pageStride = 0;

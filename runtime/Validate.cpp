@@ -147,8 +147,10 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a, Memory memory,
   } else {
     if (memory == Memory::Device)
       return Status::error(fmt::format(
-          "kernel @{} has layout {}, which only the cpu backend runs (its "
-          "sequence arrays are read on the host)",
+          "kernel @{} has layout {}: its sequence arrays are read on the "
+          "host, which a launch over device memory does not do yet; run it "
+          "from host tensors (runFromHost, attnc run --target cuda) or on "
+          "the cpu backend",
           s.name, toString(s.layout)));
     std::vector<Sequence> local;
     if (Status st = splitSequences(s, a, sequences ? *sequences : local, &shape);

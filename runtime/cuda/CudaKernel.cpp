@@ -96,21 +96,31 @@ Status CudaKernel::launch(const AttentionArgs &a,
   const KernelSpec &s = impl_->spec;
   if (Status st = checkCudaArgs(s, a, Memory::Device); !st.ok())
     return st;
-  std::string params = packParams(impl_->codegen, a);
-  const int64_t seqQ = a.q.sizes[2];
-  if (seqQ == 0 || a.q.sizes[0] == 0)
+  return launchOn(packParams(impl_->codegen, a),
+                  cuda::launchGrid(impl_->codegen, a), options.stream);
+}
+
+Status CudaKernel::launchChecked(const AttentionArgs &device,
+                                 const SequenceTable &table,
+                                 void *stream) const {
+  return launchOn(packParams(impl_->codegen, device, &table),
+                  cuda::launchGrid(impl_->codegen, device, &table), stream);
+}
+
+Status CudaKernel::launchOn(const std::string &params, const LaunchGrid &g,
+                              void *stream) const {
+  if (g.empty())
     return Status::success();
   auto driver = Driver::get();
   if (!driver.ok())
     return driver.status();
   if (Status st = (*driver)->use(impl_->ordinal); !st.ok())
     return st;
-  void *args[] = {params.data()};
-  const LaunchGrid g = launchGrid(impl_->codegen, a);
+  std::string bytes = params;
+  void *args[] = {bytes.data()};
   if (int rc = (*driver)->api().launchKernel(
           impl_->function, g.x, g.y, g.z, g.threads, 1, 1,
-          static_cast<unsigned>(impl_->sharedBytes), options.stream, args,
-          nullptr))
+          static_cast<unsigned>(impl_->sharedBytes), stream, args, nullptr))
     return Status::error("cuLaunchKernel: " + (*driver)->describe(rc));
   return Status::success();
 }

@@ -6,6 +6,7 @@
 // the caller's stream over caller-owned device memory.
 
 #include "runtime/Backend.h"
+#include "runtime/cuda/Params.h"
 #include "runtime/detail/Compiler.h"
 
 #include <cstdint>
@@ -50,8 +51,17 @@ public:
   /// synchronise. `threads` and `kvSplits` must be 0.
   Status launch(const AttentionArgs &args,
                 const LaunchOptions &options) const override;
+  /// Launches a varlen or paged call on `stream`: its tensors on the
+  /// device (`device`), its sequence table (`table`, rows and pages
+  /// pointing at device copies). The call was checked on the host before
+  /// it was uploaded (runFromHost: checkCudaArgs on the staged copies, with
+  /// the same sizes and strides); this adds no check of its own.
+  Status launchChecked(const AttentionArgs &device, const SequenceTable &table,
+                     void *stream) const;
 
 private:
+  Status launchOn(const std::string &params, const LaunchGrid &grid,
+                  void *stream) const;
   struct Impl;
   explicit CudaKernel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -1,7 +1,10 @@
 #include "runtime/cuda/Params.h"
 
+#include "compiler/KernelAbi.h"
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -32,8 +35,11 @@ Status checkF32HostViews(const char *entry, const AttentionArgs &args) {
 }
 
 Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a,
-                     Memory memory) {
-  if (Status st = validateCall(s, a, memory); !st.ok())
+                     Memory memory, std::vector<Sequence> *sequences) {
+  std::vector<Sequence> local;
+  if (!sequences)
+    sequences = &local;
+  if (Status st = validateCall(s, a, memory, sequences); !st.ok())
     return st;
   for (auto [name, view] : {std::pair{"q", &a.q}, std::pair{"k", &a.k},
                             std::pair{"v", &a.v}, std::pair{"o", &a.o}})
@@ -45,10 +51,31 @@ Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a,
     return Status::error(fmt::format(
         "seq_q ({}) and seq_kv ({}) must be at most {} for the cuda backend",
         a.q.seq(), a.k.seq(), intMax));
-  if (a.q.batch() > kMaxGridYZ)
+  if (takesSequences(s.layout)) {
+    // Sequences with queries are grid.z; the table's rows are int32.
+    int64_t launched = 0;
+    for (const Sequence &q : *sequences)
+      launched += q.seqQ > 0;
+    if (launched > kMaxGridYZ)
+      return Status::error(fmt::format(
+          "{} sequences have queries, but the cuda backend runs at most {} "
+          "in one call (grid.z)",
+          launched, kMaxGridYZ));
+    if (s.layout == Layout::Paged) {
+      int64_t pages = 0;
+      for (const Sequence &q : *sequences)
+        pages += q.pageCount;
+      if (pages > intMax)
+        return Status::error(fmt::format(
+            "the sequences use {} pages in all, but the cuda backend's page "
+            "list holds at most {}",
+            pages, intMax));
+    }
+  } else if (a.q.batch() > kMaxGridYZ) {
     return Status::error(fmt::format(
         "batch ({}) must be at most {} for the cuda backend (grid.z)",
         a.q.batch(), kMaxGridYZ));
+  }
   if (s.qHeads > kMaxGridYZ)
     return Status::error(fmt::format(
         "q_heads ({}) must be at most {} for the cuda backend (grid.y)",
@@ -56,16 +83,47 @@ Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a,
   return Status::success();
 }
 
-LaunchGrid launchGrid(const detail::CudaCodegen &c, const AttentionArgs &a) {
-  return {static_cast<unsigned>((a.q.seq() + c.blockM - 1) / c.blockM),
+SequenceTable sequenceTable(const std::vector<Sequence> &sequences) {
+  namespace abi = mlir::attn::abi;
+  SequenceTable t;
+  // Paged: every sequence's k is the pool, [pages, kv_heads, page_size, d].
+  if (!sequences.empty())
+    t.pageSize = sequences.front().k.seq();
+  for (const Sequence &q : sequences) {
+    if (q.seqQ == 0)
+      continue; // no CTA: its appends were made on the host
+    int32_t row[abi::kSequenceColumns] = {};
+    row[abi::SeqIndex] = static_cast<int32_t>(q.index);
+    row[abi::SeqQBatch] = static_cast<int32_t>(q.qBatch);
+    row[abi::SeqQFirst] = static_cast<int32_t>(q.qFirst);
+    row[abi::SeqQLen] = static_cast<int32_t>(q.seqQ);
+    row[abi::SeqKvLen] = static_cast<int32_t>(q.seqKv);
+    row[abi::SeqKvFirst] = static_cast<int32_t>(q.kvFirst);
+    row[abi::SeqPageFirst] = static_cast<int32_t>(t.pageData.size());
+    t.rowData.insert(t.rowData.end(), row, row + abi::kSequenceColumns);
+    for (int64_t j = 0; j < q.pageCount; ++j)
+      t.pageData.push_back(q.pages[j * q.pageStride]);
+    t.longestQ = std::max(t.longestQ, q.seqQ);
+    ++t.count;
+  }
+  t.rows = t.rowData.data();
+  t.pages = t.pageData.data();
+  return t;
+}
+
+LaunchGrid launchGrid(const detail::CudaCodegen &c, const AttentionArgs &a,
+                      const SequenceTable *table) {
+  const int64_t seqQ = table ? table->longestQ : a.q.seq();
+  return {static_cast<unsigned>((seqQ + c.blockM - 1) / c.blockM),
           static_cast<unsigned>(c.spec.qHeads),
-          static_cast<unsigned>(a.q.batch()),
+          static_cast<unsigned>(table ? table->count : a.q.batch()),
           static_cast<unsigned>(c.warps * 32)};
 }
 
 /// The bytes of the kernel's `Params`, packed by the layout the emitter
 /// printed the struct from (compiler/KernelAbi.h).
-std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a) {
+std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a,
+                       const SequenceTable *table) {
   namespace abi = mlir::attn::abi;
   std::string bytes(t.params.bytes, '\0');
   auto put = [&](int64_t offset, const void *value, size_t size) {
@@ -76,7 +134,14 @@ std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a) {
     const TensorView *view = nullptr;
     const InputTensor *input = nullptr;
     const BlockMaskArgs &m = a.blockMask;
-    if (arg && arg->role == abi::Role::Input) {
+    InputTensor tableView;
+    if (arg && (arg->role == abi::Role::SequenceTable ||
+                arg->role == abi::Role::PageTable)) {
+      tableView = arg->role == abi::Role::SequenceTable
+                      ? int32Array(table->rows, {table->count, abi::kSequenceColumns})
+                      : int32Array(table->pages, {int64_t(table->pageData.size())});
+      input = &tableView;
+    } else if (arg && arg->role == abi::Role::Input) {
       for (const InputTensor &in : a.inputs)
         if (in.name == arg->name)
           input = &in;
@@ -121,6 +186,11 @@ std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a) {
     case abi::ParamField::SeqKv: {
       int seq = static_cast<int>(a.k.sizes[2]);
       put(f.offset, &seq, 4);
+      break;
+    }
+    case abi::ParamField::PageSize: {
+      int size = static_cast<int>(table->pageSize);
+      put(f.offset, &size, 4);
       break;
     }
     }

@@ -1,13 +1,13 @@
 #include "runtime/cuda/SimtKernel.h"
 
 #include "runtime/Half.h"
+#include "runtime/cuda/HostRun.h"
 #include "runtime/cuda/Params.h"
 
 #include <fmt/format.h>
 
 #include <cstring>
-
-
+#include <optional>
 
 namespace attnc::cuda {
 namespace {
@@ -64,14 +64,38 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
                           simt::LaunchReport *report,
                           const std::vector<simt::GlobalBuffer> &extra) const {
   const KernelSpec &s = codegen_.spec;
-  if (Status st = checkCudaArgs(s, a, Memory::Host); !st.ok())
+  std::vector<Sequence> sequences;
+  if (Status st = checkCudaArgs(s, a, Memory::Host, &sequences); !st.ok())
     return st;
-  std::string params = packParams(codegen_, a);
-  if (a.q.sizes[0] == 0 || a.q.sizes[2] == 0)
-    return Status::success();
   simt::LaunchChecks checks;
   checks.threads = threads;
   checks.buffers = extra;
+  // Varlen and paged: appends first (after every check, as on the CPU),
+  // then the table, in guarded memory the kernel's reads are checked in.
+  std::optional<SequenceTable> table;
+  std::vector<simt::GuardedBuffer> tables;
+  if (takesSequences(s.layout)) {
+    appendNewKeys(sequences);
+    table = sequenceTable(sequences);
+    for (auto [name, data] :
+         {std::pair{"sequence table", &table->rowData},
+          std::pair{"page list", &table->pageData}}) {
+      auto buffer = simt::GuardedBuffer::allocate(name, data->size() * 4);
+      if (!buffer.ok())
+        return buffer.status();
+      if (!data->empty())
+        std::memcpy(buffer->data(), data->data(), data->size() * 4);
+      checks.buffers.push_back(buffer->global());
+      tables.push_back(std::move(*buffer));
+    }
+    table->rows = static_cast<const int32_t *>(tables[0].data());
+    table->pages = static_cast<const int32_t *>(tables[1].data());
+  }
+  const SequenceTable *t = table ? &*table : nullptr;
+  std::string params = packParams(codegen_, a, t);
+  const LaunchGrid g = launchGrid(codegen_, a, t);
+  if (g.empty())
+    return Status::success();
   for (auto [name, view] :
        {std::pair{"q", &a.q}, std::pair{"k", &a.k}, std::pair{"v", &a.v},
         std::pair{"o", &a.o}})
@@ -92,11 +116,14 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
       extraInputs.push_back(part);
   for (const InputTensor *in : extraInputs)
     checks.buffers.push_back({in->name, in->data, inputBytes(*in)});
-  const LaunchGrid g = launchGrid(codegen_, a);
   simt::Dim3 grid{g.x, g.y, g.z};
   simt::Dim3 block{g.threads, 1, 1};
-  return module_->launch(grid, block, static_cast<size_t>(codegen_.sharedBytes),
-                         params.data(), params.size(), checks, report);
+  Status st = module_->launch(grid, block, static_cast<size_t>(codegen_.sharedBytes),
+                              params.data(), params.size(), checks, report);
+  for (const simt::GuardedBuffer &b : tables)
+    if (Status guard = b.checkGuards(); st.ok() && !guard.ok())
+      st = guard;
+  return st;
 }
 
 StatusOr<std::unique_ptr<Translation>>
@@ -132,83 +159,25 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
     return Status::error("the cuda-sim target runs f16 and bf16 kernels only");
   if (Status st = checkF32HostViews("simtRunFromHost", args); !st.ok())
     return st;
-  const DType element = kind == HalfKind::BF16 ? DType::BF16 : DType::F16;
+  // The staged buffers are the emulated device memory: guarded.
   std::vector<simt::GuardedBuffer> buffers;
-  buffers.reserve(5 + args.inputs.size());
-  // A dense copy of `host` in guarded memory: half bits (rounded in place
-  // in `host` first) or f32.
-  auto dense = [&](const char *name, const TensorView &host, bool half,
-                   bool copyIn) -> StatusOr<TensorView> {
-    TensorView d = denseView(nullptr, s.layout, host.batch(), host.seq(),
-                             host.heads(), host.dim());
-    if (!half) // LSE: [b, h, s]
-      d = lseView(nullptr, host.batch(), host.heads(), host.seq());
-    int64_t count = host.batch() * host.heads() * host.seq() * host.dim();
-    auto buffer = simt::GuardedBuffer::allocate(name, count * (half ? 2 : 4));
-    if (!buffer.ok())
-      return buffer.status();
-    d.data = buffer->data();
-    d.dtype = half ? element : DType::F32;
-    if (copyIn)
-      for (int64_t b = 0; b < host.batch(); ++b)
-        for (int64_t h = 0; h < host.heads(); ++h)
-          for (int64_t q = 0; q < host.seq(); ++q)
-            for (int64_t e = 0; e < host.dim(); ++e) {
-              float &x = host.at(b, h, q, e);
-              x = roundToHalf(x, kind);
-              d.at<uint16_t>(b, h, q, e) = toHalfBits(x, kind);
-            }
-    buffers.push_back(std::move(*buffer));
-    return d;
-  };
-  AttentionArgs device;
-  for (auto [name, host, out, copyIn] :
-       {std::tuple{"q", &args.q, &device.q, true},
-        std::tuple{"k", &args.k, &device.k, true},
-        std::tuple{"v", &args.v, &device.v, true},
-        std::tuple{"o", &args.o, &device.o, false}}) {
-    auto d = dense(name, *host, true, copyIn);
-    if (!d.ok())
-      return d.status();
-    *out = *d;
-  }
-  if (s.lse) {
-    auto d = dense("lse", args.lse, false, false);
-    if (!d.ok())
-      return d.status();
-    device.lse = *d;
-  }
-  // Declared inputs and the block mask: copied as they are (f32 or i32,
-  // their own strides) into guarded memory.
-  auto copyIn = [&](const InputTensor &in) -> StatusOr<InputTensor> {
-    size_t bytes = inputBytes(in);
-    auto buffer = simt::GuardedBuffer::allocate(in.name, bytes);
-    if (!buffer.ok())
-      return buffer.status();
-    if (bytes)
-      std::memcpy(buffer->data(), in.data, bytes);
-    InputTensor copy = in;
-    copy.data = buffer->data();
-    buffers.push_back(std::move(*buffer));
-    return copy;
-  };
-  if (Status st = copyInputsAndBlockMask(args, device, copyIn); !st.ok())
-    return st;
-  if (Status st = kernel.launch(device, threads, report); !st.ok())
+  auto staged = StagedCall::stage(
+      s, "simtRunFromHost", args,
+      [&](const std::string &name, size_t bytes) -> StatusOr<void *> {
+        auto buffer = simt::GuardedBuffer::allocate(name, bytes);
+        if (!buffer.ok())
+          return buffer.status();
+        buffers.push_back(std::move(*buffer));
+        return buffers.back().data();
+      });
+  if (!staged.ok())
+    return staged.status();
+  if (Status st = kernel.launch(staged->args(), threads, report); !st.ok())
     return st;
   for (const simt::GuardedBuffer &b : buffers)
     if (Status st = b.checkGuards(); !st.ok())
       return st;
-  for (int64_t b = 0; b < args.o.batch(); ++b)
-    for (int64_t h = 0; h < args.o.heads(); ++h)
-      for (int64_t q = 0; q < args.o.seq(); ++q) {
-        for (int64_t e = 0; e < args.o.dim(); ++e)
-          args.o.at(b, h, q, e) =
-              fromHalfBits(device.o.at<uint16_t>(b, h, q, e), kind);
-        if (s.lse)
-          args.lse.at(b, h, q, 0) = device.lse.at(b, h, q, 0);
-      }
-  return Status::success();
+  return staged->unstage(args);
 }
 
 } // namespace attnc::cuda

@@ -88,6 +88,30 @@ std::vector<std::string> sweepSpecs() {
             fmt::format(fmt::runtime(region))));
         ++r;
       }
+  // Serving layouts: varlen and paged (the page gather in every K/V load),
+  // GQA and MQA, with a mask, a block mask or a region reading b.
+  int l = 0;
+  for (const char *layout : {"varlen", "paged"})
+    for (auto [dQk, dV] : {std::pair{64, 64}, {128, 128}, {256, 256}, {40, 72}})
+      for (const char *extra :
+           {", mask = #attn.mask<causal, bottom_right>",
+            ", block_sparse = #attn.block_sparse<block_q = 128, block_kv = 64>",
+            ", mask = #attn.mask<custom>, inputs = [#attn.input<\"shift\", i32, "
+            "[batch]>]}} mask {{\n^bb0(%b: index, %h: index, %q: index, %k: "
+            "index):\n  %s = attn.load @shift[%b] : i32\n  %si = "
+            "arith.index_cast %s : i32 to index\n  %qs = arith.addi %q, %si : "
+            "index\n  %v = arith.cmpi ule, %k, %qs : index\n  attn.yield %v : "
+            "i1\n}}"}) {
+        std::string tail = fmt::format(fmt::runtime(extra));
+        bool region = tail.find("^bb0") != std::string::npos;
+        specs.push_back(fmt::format(
+            "attn.kernel @serving{} attributes {{q_heads = 8, kv_heads = {}, "
+            "d_qk = {}, d_v = {}, element_type = {}, lse = {}, layout = "
+            "#attn.layout<{}>{}{}",
+            l, l % 2 ? 1 : 2, dQk, dV, l % 2 ? "bf16" : "f16",
+            l % 3 ? "true" : "false", layout, tail, region ? "" : "}"));
+        ++l;
+      }
   // Random mask and score regions from the sweeps' grammar (every region
   // op), so that what the emulator runs also compiles with NVRTC.
   std::mt19937_64 rng(attnc::test::testSeed() ^ 0xc0da);

@@ -342,7 +342,7 @@ TEST(SimtMutation, WaitingForOneGroupTooFewReadsStaleData) {
 TEST(SimtMutation, OffByOneTailPredicateReadsOutOfBounds) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   std::mt19937_64 rng(attnc::test::testSeed());
-  Mutant m = compileMutant(kMutantSpec, "row0 + r < rows", "row0 + r <= rows");
+  Mutant m = compileMutant(kMutantSpec, "row0 + r < count", "row0 + r <= count");
   ASSERT_TRUE(m.module);
   RunResult r =
       runAttention(m.original.translation, *m.module, {2, 17, 33}, rng);

@@ -129,14 +129,97 @@ std::string mlir::attn::cudaEntryName(KernelOp op) {
   return ("attnc_" + op.getSymName()).str();
 }
 
+namespace {
+abi::Sequences sequencesOf(KernelOp op) {
+  Layout layout = op.getLayoutOrDefault();
+  return layout == Layout::Varlen  ? abi::Sequences::Varlen
+         : layout == Layout::Paged ? abi::Sequences::Paged
+                                   : abi::Sequences::None;
+}
+
+/// Where a CTA's work lies. attnc_enter(p) returns the batch index the
+/// mask, score and block-mask code see as b. Dense: grid.z is the batch.
+/// Varlen and paged: grid.z is a row of the sequence table, and entering
+/// moves q, o and lse (varlen: k and v too) to the sequence's first row,
+/// zeroes their batch strides and sets p.seq_q and p.seq_kv to its
+/// lengths, so that the body (and the regions, which read p.seq_q and
+/// p.seq_kv) see one batch of the sequence's lengths. attnc_kv_rows(p,
+/// base, stride, b, kvh) addresses row r of K or V: dense and varlen by
+/// the seq stride, paged through the page list (page r / page_size, slot
+/// r % page_size; the page ids were checked on the host).
+std::string sequenceCode(KernelOp op) {
+  abi::Sequences kind = sequencesOf(op);
+  std::string rows = R"(struct KvRows {
+  const T *base;
+  long long stride;
+  __device__ __forceinline__ const T *row(int r) const { return base + r * stride; }
+};
+__device__ __forceinline__ KvRows attnc_kv_rows(const Params &, const T *base,
+                                               const long long (&stride)[3], long long b,
+                                               int kvh) {
+  return {base + b * stride[0] + kvh * stride[1], stride[2]};
+}
+)";
+  if (kind == abi::Sequences::None)
+    return "__device__ __forceinline__ int attnc_enter(Params &) { return blockIdx.z; }\n" +
+           rows;
+  std::string columns = llvm::formatv(
+      "constexpr int SEQ_INDEX = {0}, SEQ_Q_BATCH = {1}, SEQ_Q_FIRST = {2}, "
+      "SEQ_Q_LEN = {3}, SEQ_KV_LEN = {4}, SEQ_KV_FIRST = {5}, SEQ_PAGE_FIRST "
+      "= {6};\n",
+      int(abi::SeqIndex), int(abi::SeqQBatch), int(abi::SeqQFirst),
+      int(abi::SeqQLen), int(abi::SeqKvLen), int(abi::SeqKvFirst),
+      int(abi::SeqPageFirst));
+  std::string lse = op.getLseOrDefault()
+                        ? "  p.lse += q_batch * p.lse_stride[0] + q_first * p.lse_stride[2];\n"
+                          "  p.lse_stride[0] = 0;\n"
+                        : "";
+  std::string kv =
+      kind == abi::Sequences::Varlen
+          ? "  const long long kv_first = load_global(row + SEQ_KV_FIRST * p.sequences_stride[1]);\n"
+            "  p.k += kv_first * p.k_stride[2];\n"
+            "  p.v += kv_first * p.v_stride[2];\n"
+            "  p.k_stride[0] = p.v_stride[0] = 0;\n"
+          : "  p.page_table += load_global(row + SEQ_PAGE_FIRST * p.sequences_stride[1]);\n";
+  std::string enter = columns + R"(__device__ __forceinline__ int attnc_enter(Params &p) {
+  const int *row = p.sequences + blockIdx.z * p.sequences_stride[0];
+  const long long q_batch = load_global(row + SEQ_Q_BATCH * p.sequences_stride[1]);
+  const long long q_first = load_global(row + SEQ_Q_FIRST * p.sequences_stride[1]);
+  p.q += q_batch * p.q_stride[0] + q_first * p.q_stride[2];
+  p.o += q_batch * p.o_stride[0] + q_first * p.o_stride[2];
+  p.q_stride[0] = p.o_stride[0] = 0;
+)" + lse + kv + R"(  p.seq_q = load_global(row + SEQ_Q_LEN * p.sequences_stride[1]);
+  p.seq_kv = load_global(row + SEQ_KV_LEN * p.sequences_stride[1]);
+  return load_global(row + SEQ_INDEX * p.sequences_stride[1]);
+}
+)";
+  if (kind == abi::Sequences::Varlen)
+    return enter + rows;
+  return enter + R"(struct KvRows {
+  const T *base;
+  long long page_stride, slot_stride;
+  const int *pages;
+  int page_size;
+  __device__ __forceinline__ const T *row(int r) const {
+    return base + (long long)load_global(pages + r / page_size) * page_stride +
+           (long long)(r % page_size) * slot_stride;
+  }
+};
+__device__ __forceinline__ KvRows attnc_kv_rows(const Params &p, const T *base,
+                                               const long long (&stride)[3], long long,
+                                               int kvh) {
+  return {base + kvh * stride[1], stride[0], stride[2], p.page_table, p.page_size};
+}
+)";
+}
+} // namespace
+
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
   abi::ElementType element = op.getElementType().isBF16() ? abi::ElementType::BF16
                                                           : abi::ElementType::F16;
-  // Paged kernels are refused before this (the emitter's support check).
-  return abi::kernelArgs(element, element, op.getLseOrDefault(),
-                         /*paged=*/false,
-                         static_cast<bool>(op.getBlockSparseAttr()),
-                         abi::inputArgs(op.getInputsAttr()));
+  return abi::cudaKernelArgs(element, op.getLseOrDefault(), sequencesOf(op),
+                             static_cast<bool>(op.getBlockSparseAttr()),
+                             abi::inputArgs(op.getInputsAttr()));
 }
 
 FailureOr<std::string> mlir::attn::translateKernelToCuda(KernelOp op,
@@ -177,7 +260,7 @@ constexpr float SCALE = {16};
       op.getKvHeadsOrDefault(), op.getDQk(), op.getDvOrDefault(),
       pad16(op.getDQk()), pad16(op.getDvOrDefault()),
       number(op.getScaleOrDefault()), cudaEntryName(op));
-  out += paramsStruct(layout) + storeLse + kvTiles(op);
+  out += paramsStruct(layout) + storeLse + kvTiles(op) + sequenceCode(op);
   // The mask, score and range functions: the one definition (Mods.h).
   out += printCudaMods(buildModDefinitions(op), op);
   return out + kFlashForward;

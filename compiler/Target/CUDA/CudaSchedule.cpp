@@ -39,9 +39,6 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
     return op.emitOpError("the cuda backend needs head dims that are multiples "
                           "of 8 up to 256, got d_qk = ")
            << dQk << ", d_v = " << dV;
-  if (op.getLayoutOrDefault() != Layout::BSHD &&
-      op.getLayoutOrDefault() != Layout::BHSD)
-    return unsupported(Twine("layout ") + stringifyLayout(op.getLayoutOrDefault()));
   if (op.getVariantOrDefault() != Variant::Softmax || op.getProbsOrDefault())
     return unsupported("linear attention or the probs output");
 

@@ -49,7 +49,3 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_spa
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 32, block_kv = 64>, schedule = #attn.schedule<warps = 4>}
 
 
-// -----
-
-// expected-error@+1 {{the cuda backend does not support layout paged yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, layout = #attn.layout<paged>}
