@@ -20,7 +20,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <tuple>
 
@@ -301,6 +303,155 @@ double millisSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+/// A varlen or paged call of attnc run: random sequences of the --seqlens
+/// lengths, packed (varlen) or in shuffled pages (paged, in
+/// FlashAttention's block_table form). `typed`: tensors in the kernel's
+/// element types (the cpu target); else f32, which the CUDA targets'
+/// host runs round and convert themselves.
+struct SequenceCall {
+  std::vector<float> qv, kv, vv, out, lse;
+  std::vector<TypedTensor> t;
+  std::vector<int32_t> cuQ = {0}, cuK = {0}, table, lens;
+  DeclaredInputs declared;
+  AttentionArgs args;
+  std::string shape; // the "shape" line
+};
+
+StatusOr<std::unique_ptr<SequenceCall>> buildSequenceCall(const Options &o,
+                                                          const KernelSpec &s,
+                                                          bool typed) {
+  const bool paged = s.layout == Layout::Paged;
+  const char *layout = toString(s.layout);
+  if (o.seqlens.empty())
+    return fail(fmt::format(
+        "kernel @{} has layout {}: give each sequence's length with --seqlens "
+        "L1,L2,...",
+        s.name, layout));
+  if (!o.qFile.empty())
+    return fail(fmt::format(
+        "--q/--k/--v: layout {} runs on random inputs only (.npy inputs are "
+        "not read for it yet)",
+        layout));
+  for (auto [flag, given] :
+       {std::pair{"--out", !o.outFile.empty()}, std::pair{"--lse", !o.lseFile.empty()},
+        std::pair{"--tuning-db", !o.tuningDb.empty()}})
+    if (given)
+      return fail(fmt::format("{} is not supported for layout {} yet", flag, layout));
+  for (auto [flag, given] : {std::pair{"--batch", o.batch.has_value()},
+                             std::pair{"--seq-kv", o.seqKv.has_value()}})
+    if (given)
+      return fail(fmt::format(
+          "{} does not apply to layout {}: --seqlens gives the sequences", flag,
+          layout));
+  if (!paged && o.seqQ)
+    return fail("--seq-q does not apply to layout varlen: --seqlens gives "
+                "each sequence's length");
+  if (!paged && o.pageSize)
+    return fail("--page-size applies only to layout paged");
+  if (paged && !o.seqlensKv.empty())
+    return fail("--seqlens-kv applies only to layout varlen (for layout "
+                "paged, --seqlens gives the cached keys)");
+  if (s.blockQ > 0)
+    return fail(fmt::format(
+        "attnc run builds block masks for dense layouts only; kernel @{} is "
+        "block-sparse with layout {}",
+        s.name, layout));
+  const int64_t batch = static_cast<int64_t>(o.seqlens.size());
+  std::vector<int64_t> lq, lk = o.seqlensKv.empty() ? o.seqlens : o.seqlensKv;
+  if (lk.size() != o.seqlens.size())
+    return fail(fmt::format("--seqlens-kv has {} lengths, but --seqlens has {}",
+                            lk.size(), o.seqlens.size()));
+  if (paged)
+    lq.assign(batch, o.seqQ.value_or(1));
+  else
+    lq = o.seqlens;
+  const int64_t pageSize = o.pageSize.value_or(16);
+  if (pageSize > (int64_t(1) << 31) - 1)
+    return fail(fmt::format("--page-size {} is more than 2^31 - 1 keys", pageSize));
+  int64_t totalQ = 0, totalK = 0, pages = 0, maxQ = 0, maxK = 0, maxPages = 1;
+  for (int64_t i = 0; i < batch; ++i) {
+    totalQ += lq[i];
+    totalK += lk[i];
+    int64_t p = (lk[i] + pageSize - 1) / pageSize;
+    pages += p;
+    maxPages = std::max(maxPages, p);
+    maxQ = std::max(maxQ, lq[i]);
+    maxK = std::max(maxK, lk[i]);
+  }
+  // A pool of at least one page, so that its view always has memory.
+  const int64_t poolTokens = paged ? std::max<int64_t>(pages, 1) * pageSize : totalK;
+  if (Status st = checkTensorSizes(s, 1, totalQ, std::max(poolTokens, totalK));
+      !st.ok())
+    return st;
+  if (pages > (int64_t(1) << 31) - 1 || totalQ > (int64_t(1) << 31) - 1 ||
+      totalK > (int64_t(1) << 31) - 1)
+    return fail("--seqlens: the lengths add up to more than 2^31 - 1");
+  auto c = std::make_unique<SequenceCall>();
+  std::mt19937_64 rng(o.seed);
+  auto random = [&](int64_t n) { return uniformInputs(n, rng); };
+  c->qv = random(totalQ * s.qHeads * s.dQk);
+  c->kv = random(std::max<int64_t>(poolTokens, 1) * s.kvHeads * s.dQk);
+  c->vv = random(std::max<int64_t>(poolTokens, 1) * s.kvHeads * s.dV);
+  c->out.resize(totalQ * s.qHeads * s.dV);
+  c->lse.resize(s.qHeads * totalQ);
+  const DType type = typed ? dtypeNamed(s.elementType) : DType::F32,
+              kvType = typed ? dtypeNamed(s.kvType()) : DType::F32;
+  // Packed [total, heads, d] (one sequence after another), or dense
+  // queries [batch, seq_q, heads, d] and pools [pages, page_size, heads, d].
+  const int64_t qBatch = paged ? batch : 1, qSeq = paged ? lq[0] : totalQ;
+  std::vector<TypedTensor> &t = c->t;
+  t.reserve(4);
+  t.emplace_back(c->qv, type, Layout::BSHD, qBatch, qSeq, s.qHeads, s.dQk);
+  t.emplace_back(c->kv, kvType, Layout::BSHD, paged ? std::max<int64_t>(pages, 1) : 1,
+                 paged ? pageSize : totalK, s.kvHeads, s.dQk);
+  t.emplace_back(c->vv, kvType, Layout::BSHD, paged ? std::max<int64_t>(pages, 1) : 1,
+                 paged ? pageSize : totalK, s.kvHeads, s.dV);
+  t.emplace_back(c->out, type, Layout::BSHD, qBatch, qSeq, s.qHeads, s.dV);
+  AttentionArgs &args = c->args;
+  args = {t[0].view, t[1].view, t[2].view, t[3].view, {}};
+  if (s.lse)
+    args.lse = lseView(c->lse.data(), qBatch, s.qHeads, qSeq);
+  for (int64_t i = 0; i < batch; ++i) {
+    c->cuQ.push_back(static_cast<int32_t>(c->cuQ.back() + lq[i]));
+    c->cuK.push_back(static_cast<int32_t>(c->cuK.back() + lk[i]));
+  }
+  if (paged) {
+    // Each sequence's pages, drawn from a shuffled pool; unused table
+    // entries hold -1 (never read).
+    std::vector<int32_t> order(pages);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    c->table.assign(batch * maxPages, -1);
+    int64_t next = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int64_t j = 0; j < (lk[i] + pageSize - 1) / pageSize; ++j)
+        c->table[i * maxPages + j] = order[next++];
+      c->lens.push_back(static_cast<int32_t>(lk[i]));
+    }
+    args.sequences.blockTable = int32Array(c->table.data(), {batch, maxPages});
+    args.sequences.cacheSeqlens = int32Array(c->lens.data(), {batch});
+  } else {
+    args.sequences.cuSeqlensQ = int32Array(c->cuQ.data(), {batch + 1});
+    args.sequences.cuSeqlensK = int32Array(c->cuK.data(), {batch + 1});
+  }
+  auto declared = loadDeclaredInputs(o.inputFiles, s, batch, maxQ, maxK, rng);
+  if (!declared.ok())
+    return declared.status();
+  c->declared = std::move(*declared);
+  args.inputs = c->declared.tensors;
+  c->shape =
+      paged ? fmt::format("shape     paged: {} sequences of {} queries; keys {} in {} "
+                          "pages of {}, shuffled (random inputs, seed {})",
+                          batch, lq[0], fmt::join(lk, ","), pages, pageSize, o.seed)
+            : fmt::format("shape     varlen: {} sequences; q lengths {} (total {}), k "
+                          "lengths {} (total {}) (random inputs, seed {})",
+                          batch, fmt::join(lq, ","), totalQ, fmt::join(lk, ","),
+                          totalK, o.seed);
+  if (!c->declared.notes.empty())
+    c->shape += fmt::format("\ninputs    {}", fmt::join(c->declared.notes, "; "));
+  return c;
+}
+
 /// attnc run --target cuda: NVRTC-compiled, cached, on the GPU.
 int runCuda(const Options &o, const KernelIr &ir) {
   // The spec is checked first, on any machine; the GPU is needed after.
@@ -309,7 +460,17 @@ int runCuda(const Options &o, const KernelIr &ir) {
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = translation->spec;
-  StatusOr<Inputs> in = loadInputs(o, s);
+  // Varlen and paged: random sequences (--seqlens), f32 on the host.
+  std::unique_ptr<SequenceCall> sequences;
+  StatusOr<Inputs> in = Inputs{};
+  if (takesSequences(s.layout)) {
+    auto built = buildSequenceCall(o, s, /*typed=*/false);
+    if (!built.ok())
+      return report(built.status());
+    sequences = std::move(*built);
+  } else {
+    in = loadInputs(o, s);
+  }
   if (!in.ok())
     return report(in.status());
   auto backend = cuda::CudaBackend::forDevice(static_cast<int>(o.device));
@@ -331,6 +492,18 @@ int runCuda(const Options &o, const KernelIr &ir) {
              translation->blockM, translation->blockN, translation->warps,
              translation->stages, translation->sharedBytes / 1024, arch,
              o.device, (*driver)->devices()[o.device].name);
+  if (sequences) {
+    fmt::print("{}\n", sequences->shape);
+    fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
+    auto millis = cuda::runFromHost(**kernel, sequences->args, o.reps);
+    if (!millis.ok())
+      return report(millis.status());
+    printTime(*millis, s, sequences->args);
+    fmt::print("inputs    rounded to {} on the host; the check uses the "
+               "rounded values\n",
+               s.elementType);
+    return printCheck(o, s, sequences->args);
+  }
   printShape(o, *in);
   fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
   HostCall call(s, *in);
@@ -353,7 +526,16 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = (*translation)->spec();
-  StatusOr<Inputs> in = loadInputs(o, s);
+  std::unique_ptr<SequenceCall> sequences;
+  StatusOr<Inputs> in = Inputs{};
+  if (takesSequences(s.layout)) {
+    auto built = buildSequenceCall(o, s, /*typed=*/false);
+    if (!built.ok())
+      return report(built.status());
+    sequences = std::move(*built);
+  } else {
+    in = loadInputs(o, s);
+  }
   if (!in.ok())
     return report(in.status());
   KernelCache cache({o.cacheDir, o.useCache});
@@ -368,15 +550,22 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   fmt::print("schedule  block_m {}, block_n {}, warps {}, stages {}, {} KiB "
              "shared memory; sm_80 kernel text on the SIMT emulator\n",
              c.blockM, c.blockN, c.warps, c.stages, c.sharedBytes / 1024);
-  printShape(o, *in);
+  if (sequences)
+    fmt::print("{}\n", sequences->shape);
+  else
+    printShape(o, *in);
   fmt::print("compile   {:.1f} ms ({}, host C++ compiler)\n", compileMillis,
              toString(from));
-  HostCall call(s, *in);
-  if (Status st = call.attachBlockMask(s); !st.ok())
-    return report(st);
+  std::optional<HostCall> dense;
+  if (!sequences) {
+    dense.emplace(s, *in);
+    if (Status st = dense->attachBlockMask(s); !st.ok())
+      return report(st);
+  }
+  const AttentionArgs &args = sequences ? sequences->args : dense->args;
   start = std::chrono::steady_clock::now();
   simt::LaunchReport findings;
-  Status st = cuda::simtRunFromHost(**kernel, call.args,
+  Status st = cuda::simtRunFromHost(**kernel, args,
                                     static_cast<unsigned>(o.threads), &findings);
   if (!st.ok())
     return report(st);
@@ -386,134 +575,17 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   fmt::print("inputs    rounded to {} on the host; the check uses the rounded "
              "values\n",
              s.elementType);
-  return checkAndWrite(o, s, *in, call);
+  return sequences ? printCheck(o, s, args) : checkAndWrite(o, s, *in, *dense);
 }
 
-/// attnc run on a varlen or paged kernel (cpu): random sequences of the
-/// --seqlens lengths, packed (varlen) or in shuffled pages (paged, in
-/// FlashAttention's block_table form), checked against float64 per
-/// sequence.
+/// attnc run on a varlen or paged kernel (cpu), checked against float64
+/// per sequence.
 int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend,
                  const KernelSpec &s) {
-  const bool paged = s.layout == Layout::Paged;
-  const char *layout = toString(s.layout);
-  if (o.seqlens.empty())
-    return report(fail(fmt::format(
-        "kernel @{} has layout {}: give each sequence's length with --seqlens "
-        "L1,L2,...",
-        s.name, layout)));
-  if (!o.qFile.empty())
-    return report(fail(fmt::format(
-        "--q/--k/--v: layout {} runs on random inputs only (.npy inputs are "
-        "not read for it yet)",
-        layout)));
-  for (auto [flag, given] :
-       {std::pair{"--out", !o.outFile.empty()}, std::pair{"--lse", !o.lseFile.empty()},
-        std::pair{"--tuning-db", !o.tuningDb.empty()}})
-    if (given)
-      return report(fail(
-          fmt::format("{} is not supported for layout {} yet", flag, layout)));
-  for (auto [flag, given] : {std::pair{"--batch", o.batch.has_value()},
-                             std::pair{"--seq-kv", o.seqKv.has_value()}})
-    if (given)
-      return report(fail(fmt::format(
-          "{} does not apply to layout {}: --seqlens gives the sequences", flag,
-          layout)));
-  if (!paged && o.seqQ)
-    return report(fail("--seq-q does not apply to layout varlen: --seqlens "
-                       "gives each sequence's length"));
-  if (!paged && o.pageSize)
-    return report(fail("--page-size applies only to layout paged"));
-  if (paged && !o.seqlensKv.empty())
-    return report(fail("--seqlens-kv applies only to layout varlen (for "
-                       "layout paged, --seqlens gives the cached keys)"));
-  if (s.blockQ > 0)
-    return report(fail(fmt::format(
-        "attnc run builds block masks for dense layouts only; kernel @{} is "
-        "block-sparse with layout {}",
-        s.name, layout)));
-  const int64_t batch = static_cast<int64_t>(o.seqlens.size());
-  std::vector<int64_t> lq, lk = o.seqlensKv.empty() ? o.seqlens : o.seqlensKv;
-  if (lk.size() != o.seqlens.size())
-    return report(fail(fmt::format(
-        "--seqlens-kv has {} lengths, but --seqlens has {}", lk.size(),
-        o.seqlens.size())));
-  if (paged)
-    lq.assign(batch, o.seqQ.value_or(1));
-  else
-    lq = o.seqlens;
-  const int64_t pageSize = o.pageSize.value_or(16);
-  if (pageSize > (int64_t(1) << 31) - 1)
-    return report(fail(fmt::format(
-        "--page-size {} is more than 2^31 - 1 keys", pageSize)));
-  int64_t totalQ = 0, totalK = 0, pages = 0, maxQ = 0, maxK = 0, maxPages = 1;
-  for (int64_t i = 0; i < batch; ++i) {
-    totalQ += lq[i];
-    totalK += lk[i];
-    int64_t p = (lk[i] + pageSize - 1) / pageSize;
-    pages += p;
-    maxPages = std::max(maxPages, p);
-    maxQ = std::max(maxQ, lq[i]);
-    maxK = std::max(maxK, lk[i]);
-  }
-  // A pool of at least one page, so that its view always has memory.
-  const int64_t poolTokens = paged ? std::max<int64_t>(pages, 1) * pageSize : totalK;
-  if (Status st = checkTensorSizes(s, 1, totalQ, std::max(poolTokens, totalK));
-      !st.ok())
-    return report(st);
-  if (pages > (int64_t(1) << 31) - 1 || totalQ > (int64_t(1) << 31) - 1 ||
-      totalK > (int64_t(1) << 31) - 1)
-    return report(fail("--seqlens: the lengths add up to more than 2^31 - 1"));
-  std::mt19937_64 rng(o.seed);
-  auto random = [&](int64_t n) { return uniformInputs(n, rng); };
-  std::vector<float> qv = random(totalQ * s.qHeads * s.dQk),
-                     kv = random(std::max<int64_t>(poolTokens, 1) * s.kvHeads * s.dQk),
-                     vv = random(std::max<int64_t>(poolTokens, 1) * s.kvHeads * s.dV),
-                     out(totalQ * s.qHeads * s.dV), lse(s.qHeads * totalQ);
-  const DType type = dtypeNamed(s.elementType), kvType = dtypeNamed(s.kvType());
-  // Packed [total, heads, d] (one sequence after another), or dense
-  // queries [batch, seq_q, heads, d] and pools [pages, page_size, heads, d].
-  const int64_t qBatch = paged ? batch : 1, qSeq = paged ? lq[0] : totalQ;
-  std::vector<TypedTensor> t;
-  t.reserve(4);
-  t.emplace_back(qv, type, Layout::BSHD, qBatch, qSeq, s.qHeads, s.dQk);
-  t.emplace_back(kv, kvType, Layout::BSHD, paged ? std::max<int64_t>(pages, 1) : 1,
-                 paged ? pageSize : totalK, s.kvHeads, s.dQk);
-  t.emplace_back(vv, kvType, Layout::BSHD, paged ? std::max<int64_t>(pages, 1) : 1,
-                 paged ? pageSize : totalK, s.kvHeads, s.dV);
-  t.emplace_back(out, type, Layout::BSHD, qBatch, qSeq, s.qHeads, s.dV);
-  AttentionArgs args{t[0].view, t[1].view, t[2].view, t[3].view, {}};
-  if (s.lse)
-    args.lse = lseView(lse.data(), qBatch, s.qHeads, qSeq);
-  std::vector<int32_t> cuQ = {0}, cuK = {0}, table, lens;
-  for (int64_t i = 0; i < batch; ++i) {
-    cuQ.push_back(static_cast<int32_t>(cuQ.back() + lq[i]));
-    cuK.push_back(static_cast<int32_t>(cuK.back() + lk[i]));
-  }
-  if (paged) {
-    // Each sequence's pages, drawn from a shuffled pool; unused table
-    // entries hold -1 (never read).
-    std::vector<int32_t> order(pages);
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    table.assign(batch * maxPages, -1);
-    int64_t next = 0;
-    for (int64_t i = 0; i < batch; ++i) {
-      for (int64_t j = 0; j < (lk[i] + pageSize - 1) / pageSize; ++j)
-        table[i * maxPages + j] = order[next++];
-      lens.push_back(static_cast<int32_t>(lk[i]));
-    }
-    args.sequences.blockTable = int32Array(table.data(), {batch, maxPages});
-    args.sequences.cacheSeqlens = int32Array(lens.data(), {batch});
-  } else {
-    args.sequences.cuSeqlensQ = int32Array(cuQ.data(), {batch + 1});
-    args.sequences.cuSeqlensK = int32Array(cuK.data(), {batch + 1});
-  }
-  auto declared = loadDeclaredInputs(o.inputFiles, s, batch, maxQ, maxK, rng);
-  if (!declared.ok())
-    return report(declared.status());
-  args.inputs = declared->tensors;
-
+  auto call = buildSequenceCall(o, s, /*typed=*/true);
+  if (!call.ok())
+    return report(call.status());
+  const AttentionArgs &args = (*call)->args;
   KernelCache cache({o.cacheDir, o.useCache});
   auto start = std::chrono::steady_clock::now();
   CacheSource from = CacheSource::Compiled;
@@ -525,17 +597,7 @@ int runSequences(const Options &o, const KernelIr &ir, const CpuBackend &backend
   unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
   printKernel(s);
   printCpuSchedule(k, threads, "heuristic");
-  if (paged)
-    fmt::print("shape     paged: {} sequences of {} queries; keys {} in {} "
-               "pages of {}, shuffled (random inputs, seed {})\n",
-               batch, lq[0], fmt::join(lk, ","), pages, pageSize, o.seed);
-  else
-    fmt::print("shape     varlen: {} sequences; q lengths {} (total {}), k "
-               "lengths {} (total {}) (random inputs, seed {})\n",
-               batch, fmt::join(lq, ","), totalQ, fmt::join(lk, ","), totalK,
-               o.seed);
-  if (!declared->notes.empty())
-    fmt::print("inputs    {}\n", fmt::join(declared->notes, "; "));
+  fmt::print("{}\n", (*call)->shape);
   fmt::print("compile   {:.1f} ms ({})\n", compileMillis, toString(from));
   if (Status st = (*kernel)->run(args, threads); !st.ok()) // warm-up
     return report(st);
