@@ -452,6 +452,25 @@ StatusOr<std::unique_ptr<SequenceCall>> buildSequenceCall(const Options &o,
   return c;
 }
 
+/// What the CUDA targets run: random sequences (--seqlens; f32 on the
+/// host, which the host runs round and convert) for varlen and paged
+/// kernels, else the dense inputs.
+Status loadCudaCall(const Options &o, const KernelSpec &s,
+                    std::unique_ptr<SequenceCall> &sequences, Inputs &in) {
+  if (takesSequences(s.layout)) {
+    auto built = buildSequenceCall(o, s, /*typed=*/false);
+    if (!built.ok())
+      return built.status();
+    sequences = std::move(*built);
+    return Status::success();
+  }
+  auto loaded = loadInputs(o, s);
+  if (!loaded.ok())
+    return loaded.status();
+  in = std::move(*loaded);
+  return Status::success();
+}
+
 /// attnc run --target cuda: NVRTC-compiled, cached, on the GPU.
 int runCuda(const Options &o, const KernelIr &ir) {
   // The spec is checked first, on any machine; the GPU is needed after.
@@ -460,19 +479,10 @@ int runCuda(const Options &o, const KernelIr &ir) {
   if (!translation.ok())
     return report(translation.status());
   const KernelSpec s = translation->spec;
-  // Varlen and paged: random sequences (--seqlens), f32 on the host.
   std::unique_ptr<SequenceCall> sequences;
   StatusOr<Inputs> in = Inputs{};
-  if (takesSequences(s.layout)) {
-    auto built = buildSequenceCall(o, s, /*typed=*/false);
-    if (!built.ok())
-      return report(built.status());
-    sequences = std::move(*built);
-  } else {
-    in = loadInputs(o, s);
-  }
-  if (!in.ok())
-    return report(in.status());
+  if (Status st = loadCudaCall(o, s, sequences, *in); !st.ok())
+    return report(st);
   auto backend = cuda::CudaBackend::forDevice(static_cast<int>(o.device));
   if (!backend.ok())
     return report(backend.status());
@@ -528,16 +538,8 @@ int runSimulated(const Options &o, const KernelIr &ir) {
   const KernelSpec s = (*translation)->spec();
   std::unique_ptr<SequenceCall> sequences;
   StatusOr<Inputs> in = Inputs{};
-  if (takesSequences(s.layout)) {
-    auto built = buildSequenceCall(o, s, /*typed=*/false);
-    if (!built.ok())
-      return report(built.status());
-    sequences = std::move(*built);
-  } else {
-    in = loadInputs(o, s);
-  }
-  if (!in.ok())
-    return report(in.status());
+  if (Status st = loadCudaCall(o, s, sequences, *in); !st.ok())
+    return report(st);
   KernelCache cache({o.cacheDir, o.useCache});
   auto start = std::chrono::steady_clock::now();
   CacheSource from = CacheSource::Compiled;
