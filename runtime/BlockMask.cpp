@@ -14,7 +14,10 @@ InputTensor view(const std::vector<int32_t> &data, std::vector<int64_t> sizes,
                  const char *name) {
   InputTensor t;
   t.name = name;
-  t.data = const_cast<int32_t *>(data.data());
+  // An empty mask (no query blocks: seq_q = 0) is still given: its
+  // arrays point somewhere, never read, rather than at null.
+  static int32_t none = 0;
+  t.data = data.empty() ? &none : const_cast<int32_t *>(data.data());
   t.dtype = DType::I32;
   t.strides.assign(sizes.size(), 1);
   for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i)
