@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace attnc::cuda {
 
@@ -51,15 +52,17 @@ public:
   /// synchronise. `threads` and `kvSplits` must be 0.
   Status launch(const AttentionArgs &args,
                 const LaunchOptions &options) const override;
-  /// Launches a varlen or paged call on `stream`: its tensors on the
-  /// device (`device`), its sequence table (`table`, rows and pages
-  /// pointing at device copies). The call was checked on the host before
-  /// it was uploaded (runFromHost: checkCudaArgs on the staged copies, with
-  /// the same sizes and strides); this adds no check of its own.
-  Status launchChecked(const AttentionArgs &device, const SequenceTable &table,
-                     void *stream) const;
 
 private:
+  // Launches a varlen or paged call on `stream`: its tensors on the device
+  // (`device`), its sequence table (`table`, rows and pages pointing at
+  // device copies). It adds no check of its own, so only runFromHost,
+  // which checked the call on the host before uploading it (checkCudaArgs
+  // on the staged copies, with the same sizes and strides), may call it.
+  Status launchChecked(const AttentionArgs &device, const SequenceTable &table,
+                       void *stream) const;
+  friend StatusOr<std::vector<double>>
+  runFromHost(const CudaKernel &kernel, const AttentionArgs &args, int reps);
   Status launchOn(const std::string &params, const LaunchGrid &grid,
                   void *stream) const;
   struct Impl;

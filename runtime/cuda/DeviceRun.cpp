@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -94,8 +95,6 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   HalfKind kind;
   if (!halfKindOf(s.elementType, kind))
     return Status::error("the CUDA backend runs f16 and bf16 kernels only");
-  if (Status st = checkF32HostViews("runFromHost", args); !st.ok())
-    return st;
   auto driver = Driver::get();
   if (!driver.ok())
     return driver.status();
@@ -106,9 +105,15 @@ StatusOr<std::vector<double>> runFromHost(const CudaKernel &kernel,
   std::vector<std::unique_ptr<unsigned char[]>> staging;
   auto staged = StagedCall::stage(
       s, "runFromHost", args,
-      [&](const std::string &, size_t bytes) -> StatusOr<void *> {
-        staging.emplace_back(new unsigned char[std::max<size_t>(bytes, 16)]());
-        return static_cast<void *>(staging.back().get());
+      [&](const std::string &name, size_t bytes) -> StatusOr<void *> {
+        unsigned char *data =
+            new (std::nothrow) unsigned char[std::max<size_t>(bytes, 16)]();
+        if (!data)
+          return Status::error(fmt::format(
+              "runFromHost: cannot allocate {} bytes of host memory to stage "
+              "{}", bytes, name));
+        staging.emplace_back(data);
+        return static_cast<void *>(data);
       });
   if (!staged.ok())
     return staged.status();

@@ -43,8 +43,20 @@ StatusOr<StagedCall> StagedCall::stage(const KernelSpec &spec, const char *entry
   HalfKind kind;
   if (!halfKindOf(spec.elementType, kind))
     return Status::error(fmt::format("{} runs f16 and bf16 kernels only", entry));
+  // The caller's f32 views are checked as every backend checks a call
+  // (shapes, strides, lse, inputs, block mask, sequence tables, k_new
+  // against the pools) before anything is read through them or sized
+  // from them; the staged call is checked again in the kernel's types.
+  if (Status st = checkF32HostViews(entry, host); !st.ok())
+    return st;
+  KernelSpec hostSpec = spec;
+  hostSpec.elementType = "f32";
+  hostSpec.kvElementType.clear();
+  if (Status st = validateCall(hostSpec, host, Memory::Host); !st.ok())
+    return st;
   StagedCall c;
   c.spec_ = spec;
+  c.hostSpec_ = hostSpec;
   const DType element = kind == HalfKind::BF16 ? DType::BF16 : DType::F16;
   // Varlen tensors and paged pools are token-major, as callers store them.
   const Layout order = takesSequences(spec.layout) ? Layout::BSHD : spec.layout;
@@ -74,11 +86,6 @@ StatusOr<StagedCall> StagedCall::stage(const KernelSpec &spec, const char *entry
         Stage{"v_new", &sa.vNew, &c.args_.sequences.vNew, &c.vNew_, true, true}}) {
     if (!t.from->data)
       continue; // lse, k_new or v_new not given: the checks say if they must be
-    if (t.half && t.from->dtype != DType::F32)
-      return Status::error(fmt::format(
-          "{} runs from f32 host tensors (it rounds and converts them); got "
-          "a {} tensor for {}",
-          entry, toString(t.from->dtype), t.name));
     auto bytes = denseBytes(t.name, *t.from, t.half ? 2 : 4);
     if (!bytes.ok())
       return bytes.status();
@@ -139,15 +146,15 @@ AttentionArgs StagedCall::movedTo(const std::vector<void *> &addresses) const {
 
 std::vector<size_t> StagedCall::written() const {
   std::vector<size_t> out;
-  for (int i : {o_, lse_, kNew_ >= 0 ? k_ : -1, kNew_ >= 0 ? v_ : -1})
+  for (int i : {o_, lse_})
     if (i >= 0)
       out.push_back(static_cast<size_t>(i));
   return out;
 }
 
 Status StagedCall::unstage(const AttentionArgs &host) const {
-  HalfKind kind;
-  halfKindOf(spec_.elementType, kind);
+  HalfKind kind = HalfKind::F16;
+  halfKindOf(spec_.elementType, kind); // stage() refused any other type
   // (batch, row) of o and lse, in host and staged alike.
   auto copyRow = [&](int64_t b, int64_t h, int64_t s) {
     for (int64_t e = 0; e < host.o.dim(); ++e)
@@ -169,11 +176,15 @@ Status StagedCall::unstage(const AttentionArgs &host) const {
     for (int64_t h = 0; h < host.o.heads(); ++h)
       for (int64_t i = 0; i < q.seqQ; ++i)
         copyRow(q.qBatch, h, q.qFirst + i);
-  if (kNew_ >= 0)
-    for (auto [to, from] : {std::pair{&host.k, &args_.k}, {&host.v, &args_.v}})
-      forEach(*to, [&](int64_t b, int64_t h, int64_t s, int64_t e) {
-        to->at(b, h, s, e) = fromHalfBits(from->at<uint16_t>(b, h, s, e), kind);
-      });
+  if (kNew_ >= 0) {
+    // The appended rows, into the caller's pools: k_new and v_new were
+    // rounded in place when staged, so these are the values the kernel
+    // read. Only the appended slots are written, as on the device.
+    std::vector<Sequence> hostSequences;
+    if (Status st = splitSequences(hostSpec_, host, hostSequences); !st.ok())
+      return st;
+    appendNewKeys(hostSequences);
+  }
   return Status::success();
 }
 

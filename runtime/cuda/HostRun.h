@@ -30,13 +30,14 @@ public:
   using Allocate =
       std::function<StatusOr<void *>(const std::string &name, size_t bytes)>;
 
-  /// Stages `host` (q, k, v, o and k_new/v_new f32, refused otherwise):
+  /// Checks `host` (q, k, v, o and k_new/v_new f32, refused otherwise) as
+  /// every backend checks a call, then stages it:
   /// q, k, v, k_new and v_new are rounded in place to the kernel's f16 or
   /// bf16 and copied, dense, into buffers from `allocate`; o gets a 16-bit
   /// buffer and lse an f32 one; declared inputs and the block mask are
   /// copied as they are. Varlen and paged calls keep their tables where
-  /// they are (they are read on the host). Nothing is checked beyond what
-  /// staging needs: launch the staged call through the usual checks.
+  /// they are (they are read on the host). Launch the staged call through
+  /// the usual checks (in the kernel's types, with its alignment rules).
   static StatusOr<StagedCall> stage(const KernelSpec &spec, const char *entry,
                                     const AttentionArgs &host,
                                     const Allocate &allocate);
@@ -46,17 +47,19 @@ public:
   const std::vector<StagedBuffer> &buffers() const { return buffers_; }
   /// args() with buffer i at `addresses[i]` instead (its device copy).
   AttentionArgs movedTo(const std::vector<void *> &addresses) const;
-  /// The buffers a run writes: o, lse and, when the call appends keys,
-  /// the k and v pools (indices into buffers()).
+  /// The buffers a run writes: o and lse (indices into buffers()). Appends
+  /// happen on the host, into the staged pools, before a launch.
   std::vector<size_t> written() const;
 
   /// Copies the run's results from the staged buffers into `host`: the
   /// rows of o and lse the call writes (varlen and paged: its sequences'
-  /// rows only) and, after appends, the k and v pools.
+  /// rows only) and, after appends, the appended slots of the k and v
+  /// pools (nothing else in them changes).
   Status unstage(const AttentionArgs &host) const;
 
 private:
   KernelSpec spec_;
+  KernelSpec hostSpec_; // spec_ with f32 tensors, as the caller passes them
   AttentionArgs args_;
   std::vector<StagedBuffer> buffers_;
   // Which buffer holds each tensor (-1: none).

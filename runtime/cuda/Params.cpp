@@ -25,12 +25,21 @@ Status checkAlignment(const char *name, const TensorView &t) {
 } // namespace
 
 Status checkF32HostViews(const char *entry, const AttentionArgs &args) {
-  for (const TensorView *t : {&args.q, &args.k, &args.v, &args.o})
-    if (t->dtype != DType::F32)
+  const SequenceArgs &sa = args.sequences;
+  struct View {
+    const char *name;
+    const TensorView *t;
+    bool optional; // k_new and v_new: checked when given
+  };
+  for (const View &v : {View{"q", &args.q, false}, View{"k", &args.k, false},
+                        View{"v", &args.v, false}, View{"o", &args.o, false},
+                        View{"k_new", &sa.kNew, true},
+                        View{"v_new", &sa.vNew, true}})
+    if ((v.t->data || !v.optional) && v.t->dtype != DType::F32)
       return Status::error(fmt::format(
           "{} runs from f32 host tensors (it rounds and converts them); got "
-          "a {} tensor",
-          entry, toString(t->dtype)));
+          "a {} tensor for {}",
+          entry, toString(v.t->dtype), v.name));
   return Status::success();
 }
 

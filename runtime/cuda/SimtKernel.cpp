@@ -70,12 +70,11 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
   simt::LaunchChecks checks;
   checks.threads = threads;
   checks.buffers = extra;
-  // Varlen and paged: appends first (after every check, as on the CPU),
-  // then the table, in guarded memory the kernel's reads are checked in.
+  // Varlen and paged: the table, in guarded memory the kernel's reads are
+  // checked in; appends come after everything that can fail but the run.
   std::optional<SequenceTable> table;
   std::vector<simt::GuardedBuffer> tables;
   if (takesSequences(s.layout)) {
-    appendNewKeys(sequences);
     table = sequenceTable(sequences);
     for (auto [name, data] :
          {std::pair{"sequence table", &table->rowData},
@@ -94,6 +93,7 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
   const SequenceTable *t = table ? &*table : nullptr;
   std::string params = packParams(codegen_, a, t);
   const LaunchGrid g = launchGrid(codegen_, a, t);
+  appendNewKeys(sequences); // none for dense calls
   if (g.empty())
     return Status::success();
   for (auto [name, view] :
@@ -157,8 +157,6 @@ Status simtRunFromHost(const SimtKernel &kernel, const AttentionArgs &args,
   HalfKind kind;
   if (!halfKindOf(s.elementType, kind))
     return Status::error("the cuda-sim target runs f16 and bf16 kernels only");
-  if (Status st = checkF32HostViews("simtRunFromHost", args); !st.ok())
-    return st;
   // The staged buffers are the emulated device memory: guarded.
   std::vector<simt::GuardedBuffer> buffers;
   auto staged = StagedCall::stage(

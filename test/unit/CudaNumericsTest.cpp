@@ -1,5 +1,6 @@
 // GPU numerics: the CUDA backend against the float64 reference. Needs an
 // NVIDIA GPU and driver; elsewhere the test is skipped and says why.
+#include "CudaSequenceCalls.h"
 #include "ProgrammableCases.h"
 #include "TestUtil.h"
 
@@ -108,6 +109,50 @@ TEST(CudaNumerics, ProgrammableMatchesFloat64Reference) {
   }
   std::printf("cuda programmable numerics: %zu cases on %s\n", cases.size(),
               (*driver)->devices()[0].name.c_str());
+}
+
+/// Varlen batches and paged KV caches on a GPU: the emulator's random
+/// calls (CudaSequenceCalls.h), several of each kernel, then appends,
+/// through runFromHost (host tables checked, uploaded, launched).
+TEST(CudaNumerics, VarlenAndPagedMatchFloat64Reference) {
+  auto driver = Driver::get();
+  if (!driver.ok())
+    GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
+  auto backend = CudaBackend::forDevice(0);
+  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed ^ 0x5e9);
+  KernelCache cache({"", /*disk=*/false});
+  auto onGpu = [](const CudaKernel &kernel) -> test::sequences::Run {
+    return [&kernel](const AttentionArgs &a) {
+      auto millis = runFromHost(kernel, a, /*reps=*/0);
+      return millis.ok() ? Status::success() : millis.status();
+    };
+  };
+  auto compile = [&](const std::string &text) -> std::shared_ptr<const CudaKernel> {
+    auto ir = KernelIr::parse(text, "<test>");
+    EXPECT_TRUE(ir.ok()) << text << "\n" << ir.status().message();
+    if (!ir.ok())
+      return nullptr;
+    auto kernel = cache.get(*ir, *backend);
+    EXPECT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
+    return kernel.ok() ? std::static_pointer_cast<const CudaKernel>(*kernel) : nullptr;
+  };
+  int calls = 0;
+  const auto specs = test::sequences::cudaSequenceSpecs(rng);
+  for (const auto &[text, sparse] : specs) {
+    auto kernel = compile(text);
+    if (!kernel)
+      continue;
+    for (int n = 0; n < 6; ++n, ++calls)
+      EXPECT_EQ(test::sequences::runRandomCall(kernel->spec(), onGpu(*kernel), rng, sparse), "")
+          << "seed " << seed << ": " << text;
+  }
+  if (auto kernel = compile(test::sequences::kAppendSpec))
+    test::sequences::checkAppends(kernel->spec(), onGpu(*kernel), seed, rng);
+  std::printf("cuda sequences: %d calls of %zu kernels and appends on %s, seed %llu\n",
+              calls, specs.size(), (*driver)->devices()[0].name.c_str(),
+              static_cast<unsigned long long>(seed));
 }
 
 /// The half-precision rule itself, on the host: output rounded to bf16

@@ -46,6 +46,26 @@ inline int64_t randomLength(std::mt19937_64 &rng) {
                           : uniform(rng, 1, 300);
 }
 
+/// Halves the lengths (dense queries: `denseQ`, shared by every sequence)
+/// until sum(lq * lk) * heads * (d_qk + d_v) is at most `budget`.
+inline void shrinkToBudget(std::vector<int64_t> &lq, std::vector<int64_t> &lk,
+                           int64_t &denseQ, bool raggedQ, double perPair,
+                           double budget) {
+  auto work = [&] {
+    double w = 0;
+    for (size_t i = 0; i < lq.size(); ++i)
+      w += double(lq[i]) * lk[i];
+    return w * perPair;
+  };
+  while (work() > budget) {
+    denseQ /= 2;
+    for (size_t i = 0; i < lq.size(); ++i) {
+      lq[i] = raggedQ ? lq[i] / 2 : denseQ;
+      lk[i] /= 2;
+    }
+  }
+}
+
 /// A random paged layout for kv lengths `lk`: pages handed out in a random
 /// permutation of a pool with a few spare pages, in form (a) or (b).
 struct PagedLayout {

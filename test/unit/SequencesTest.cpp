@@ -191,21 +191,11 @@ TEST(Sequences, PagedSweepMatchesFloat64Reference) {
       int64_t denseQ = s.mode == Mode::Decode ? pick(rng, {1, 1, 2, 5})
                                               : randomLength(rng);
       std::vector<int64_t> lq, lk;
-      double work = 0;
       for (int64_t i = 0; i < batch; ++i) {
         lq.push_back(raggedQ ? randomLength(rng) : denseQ);
         lk.push_back(chance(rng, 0.2) ? pick(rng, {0, 1}) : randomLength(rng) * pick(rng, {1, 4}));
-        work += double(lq.back()) * lk.back();
       }
-      while (work * s.qHeads * (s.dQk + s.dV) > 3e7) {
-        work = 0;
-        denseQ /= 2;
-        for (int64_t i = 0; i < batch; ++i) {
-          lq[i] = raggedQ ? lq[i] / 2 : denseQ;
-          lk[i] /= 2;
-          work += double(lq[i]) * lk[i];
-        }
-      }
+      shrinkToBudget(lq, lk, denseQ, raggedQ, s.qHeads * (s.dQk + s.dV), 3e7);
       const int64_t pageSize = chance(rng, 0.7) ? pick(rng, {1, 2, 3, 16, 17, 64})
                                                 : uniform(rng, 1, 40);
       PagedLayout pages(lk, pageSize, rng);
@@ -594,7 +584,7 @@ TEST(Sequences, BlockMasksApplyPerSequence) {
         args.v = vp.view;
         pages.bind(args.sequences, n >= 2);
       }
-      if (n == 0)
+      if (n == 0) {
         EXPECT_EQ(buildBlockMask(s, args).status().message(),
                   fmt::format("kernel @sparse has layout {}: its mask differs "
                               "per sequence length, so one block mask is not "
@@ -602,6 +592,7 @@ TEST(Sequences, BlockMasksApplyPerSequence) {
                               "block mask ([batch, h, q blocks, kv blocks]) "
                               "yourself",
                               layout));
+      }
       Status st = (*kernel)->run(args);
       ASSERT_TRUE(st.ok()) << st.message();
       Comparison c = compareWithReference(s, args);

@@ -200,7 +200,7 @@ TEST(SimtProgrammable, BadArgumentsAreErrorsNotReports) {
   ASSERT_NE(simt, nullptr);
   EXPECT_EQ(cuda::simtRunFromHost(*simt, args, 1, nullptr).message(),
             "simtRunFromHost runs from f32 host tensors (it rounds and "
-            "converts them); got a f16 tensor");
+            "converts them); got a f16 tensor for q");
   std::vector<int32_t> doc(64, 0);
   args.inputs.push_back({"doc", doc.data(), DType::I32, {8}, {1}});
   // Sizes the grid could not hold, or that would wrap, are refused before
