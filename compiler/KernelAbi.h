@@ -132,6 +132,23 @@ inline std::string cpuPackedEntry(const std::string &name) {
   return "_attnc_packed_" + name;
 }
 
+/// The CUDA merge kernel's parameter struct (mergeKernelToCuda), as the
+/// host packs it: device addresses as 64-bit integers, strides in
+/// elements over [batch, heads, seq] (the head-dim stride is 1). The
+/// generated source declares the same members and static_asserts their
+/// offsets against this struct's.
+constexpr int kMergeMaxParts = 16; // parts a CUDA merge call takes
+constexpr int kMergeWarps = 4;     // rows (one a warp) per CTA
+struct MergeParams {
+  uint64_t parts[kMergeMaxParts];
+  uint64_t partLse[kMergeMaxParts];
+  int64_t partStride[kMergeMaxParts][3];
+  int64_t partLseStride[kMergeMaxParts][3];
+  uint64_t o, lse; // lse 0: not written
+  int64_t oStride[3], lseStride[3];
+  int32_t count, batch, heads, seq, dim, pad;
+};
+
 } // namespace mlir::attn::abi
 
 #endif

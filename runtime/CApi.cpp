@@ -5,6 +5,7 @@
 #include "runtime/BlockMask.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/KernelCache.h"
+#include "runtime/Merge.h"
 #include "runtime/cuda/CudaKernel.h"
 #include "runtime/cuda/SimtKernel.h"
 
@@ -488,6 +489,44 @@ attnc_status attnc_kernel_run_sequences(attnc_kernel *kernel,
                               "attnc_sequences_init()",
                               sequences->struct_size, sizeof(attnc_sequences)));
     return runCall(kernel, a, sequences);
+  });
+}
+
+attnc_status attnc_merge(const attnc_merge_args *a) {
+  return guarded("attnc_merge", [&]() -> attnc_status {
+    if (!a || !a->o)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "args and args->o must not be NULL");
+    if (a->num_parts < 1 || a->num_parts > (int64_t(1) << 20))
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("num_parts ({}) must be in [1, 2^20]", a->num_parts));
+    if (!a->outputs || !a->lses)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "outputs and lses must not be NULL");
+    if (a->threads < 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  fmt::format("threads must be >= 0, got {}", a->threads));
+    attnc::MergeArgs m;
+    for (int64_t i = 0; i < a->num_parts; ++i) {
+      m.outputs.emplace_back();
+      m.lses.emplace_back();
+      if (attnc_status st = view(fmt::format("outputs[{}]", i).c_str(),
+                                 &a->outputs[i], m.outputs.back());
+          st != ATTNC_OK)
+        return st;
+      if (attnc_status st = view(fmt::format("lses[{}]", i).c_str(),
+                                 &a->lses[i], m.lses.back());
+          st != ATTNC_OK)
+        return st;
+    }
+    if (attnc_status st = view("o", a->o, m.o); st != ATTNC_OK)
+      return st;
+    if (attnc_status st = view("lse", a->lse, m.lse); st != ATTNC_OK)
+      return st;
+    if (attnc::Status st =
+            attnc::mergeAttention(m, static_cast<unsigned>(a->threads));
+        !st.ok())
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
+    return ATTNC_OK;
   });
 }
 

@@ -252,27 +252,13 @@ Status splitSequences(const KernelSpec &s, const AttentionArgs &a,
       }
       // The rows are copied into the pools: overlapping buffers would make
       // the result depend on the order of the copies.
-      auto span = [](const TensorView &t) {
-        int64_t last = 0;
-        for (int i = 0; i < 4; ++i) {
-          if (t.sizes[i] == 0)
-            return std::pair<uintptr_t, uintptr_t>{0, 0};
-          last += (t.sizes[i] - 1) * t.strides[i];
-        }
-        auto begin = reinterpret_cast<uintptr_t>(t.data);
-        return std::pair<uintptr_t, uintptr_t>{
-            begin, begin + static_cast<uintptr_t>((last + 1) * sizeOf(t.dtype))};
-      };
       for (auto [name, rows] : {std::pair{"k_new", &kNew}, {"v_new", &vNew}})
-        for (auto [pool, view] : {std::pair{"k", &a.k}, {"v", &a.v}}) {
-          auto [b0, e0] = span(*rows);
-          auto [b1, e1] = span(*view);
-          if (b0 < e1 && b1 < e0)
+        for (auto [pool, view] : {std::pair{"k", &a.k}, {"v", &a.v}})
+          if (detail::byteSpan(*rows).overlaps(detail::byteSpan(*view)))
             return Status::error(fmt::format(
                 "{}: its memory overlaps the {} pool; the new rows must be a "
                 "buffer of their own",
                 name, pool));
-        }
       if (kNew.batch() != vNew.batch() || kNew.seq() != vNew.seq())
         return Status::error(fmt::format(
             "k_new and v_new disagree: batch {} and {}, seq {} and {}",

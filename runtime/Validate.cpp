@@ -47,6 +47,17 @@ Status checkAddressable(const std::string &name, const int64_t *sizes,
   }
   return Status::success();
 }
+
+ByteSpan byteSpan(const TensorView &t) {
+  int64_t last = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (t.sizes[i] == 0)
+      return {};
+    last += (t.sizes[i] - 1) * t.strides[i];
+  }
+  auto begin = reinterpret_cast<uintptr_t>(t.data);
+  return {begin, begin + static_cast<uintptr_t>((last + 1) * sizeOf(t.dtype))};
+}
 } // namespace detail
 
 using detail::checkAddressable;

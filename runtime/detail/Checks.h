@@ -4,6 +4,7 @@
 // Boundary checks shared by the files that validate calls.
 
 #include "runtime/Status.h"
+#include "runtime/Tensor.h"
 
 #include <cstdint>
 #include <string>
@@ -14,6 +15,14 @@ namespace attnc::detail {
 /// under 2^56 elements, computed without overflow; errors name `name`.
 Status checkAddressable(const std::string &name, const int64_t *sizes,
                         const int64_t *strides, size_t rank);
+
+/// The bytes [begin, end) a checked (addressable) view spans; {0, 0} when
+/// it holds no element.
+struct ByteSpan {
+  uintptr_t begin = 0, end = 0;
+  bool overlaps(const ByteSpan &o) const { return begin < o.end && o.begin < end; }
+};
+ByteSpan byteSpan(const TensorView &t);
 
 } // namespace attnc::detail
 

@@ -126,6 +126,57 @@ int main(void) {
   double err = max_error(o, q, k, v, B, SQ, SKV, HQ, HKV, D);
   CHECK(err < 1e-5, "max error %g", err);
 
+  /* Merging partial attention: keys [0, 13) and [13, SKV) run apart,
+   * merged, equal the whole run (a kernel without a mask). */
+  {
+    static float part0[B * SQ * HQ * D], part1[B * SQ * HQ * D];
+    static float merged[B * SQ * HQ * D], whole[B * SQ * HQ * D];
+    static float l0[B * HQ * SQ], l1[B * HQ * SQ], lm[B * HQ * SQ];
+    attnc_spec none = spec;
+    none.name = "c_api_unmasked";
+    none.mask = ATTNC_MASK_NONE;
+    none.alignment = ATTNC_ALIGN_UNSET;
+    attnc_kernel *unmasked = NULL;
+    CHECK(attnc_kernel_create(&none, ATTNC_TARGET_CPU, &unmasked) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_tensor parts[2] = {
+        attnc_tensor_dense(part0, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D),
+        attnc_tensor_dense(part1, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D)};
+    attnc_tensor lses[2] = {attnc_tensor_lse(l0, B, HQ, SQ),
+                            attnc_tensor_lse(l1, B, HQ, SQ)};
+    const int64_t cut[3] = {0, 13, SKV};
+    for (int p = 0; p < 2; ++p) {
+      attnc_tensor pk = tk, pv = tv;
+      pk.data = k + cut[p] * tk.strides[2];
+      pv.data = v + cut[p] * tv.strides[2];
+      pk.sizes[2] = pv.sizes[2] = cut[p + 1] - cut[p];
+      CHECK(attnc_kernel_run(unmasked, &tq, &pk, &pv, &parts[p], &lses[p], 1, NULL) ==
+                ATTNC_OK, "%s", attnc_last_error());
+    }
+    attnc_tensor tw = attnc_tensor_dense(whole, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+    attnc_tensor tm = attnc_tensor_dense(merged, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+    attnc_tensor tlm = attnc_tensor_lse(lm, B, HQ, SQ);
+    CHECK(attnc_kernel_run(unmasked, &tq, &tk, &tv, &tw, &tl, 1, NULL) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_merge_args margs = {parts, lses, 2, &tm, &tlm, 0};
+    CHECK(attnc_merge(&margs) == ATTNC_OK, "%s", attnc_last_error());
+    double worst = 0, worst_lse = 0;
+    for (size_t i = 0; i < sizeof merged / sizeof *merged; ++i)
+      worst = fmax(worst, fabs(merged[i] - whole[i]));
+    for (size_t i = 0; i < sizeof lm / sizeof *lm; ++i)
+      worst_lse = fmax(worst_lse, fabs(lm[i] - lse[i]));
+    CHECK(worst < 1e-5 && worst_lse < 1e-5, "merge: max error %g, lse %g", worst,
+          worst_lse);
+    margs.num_parts = 0;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "num_parts (0) must be in [1, 2^20]");
+    margs.num_parts = 2;
+    parts[1].sizes[2] = 5;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "outputs[1]: shape [2, 4, 5, 24] differs from o's [2, 4, 17, 24]");
+    attnc_kernel_destroy(unmasked);
+  }
+
   /* Run-time errors: wrong shapes, missing LSE, a stream on the CPU. */
   attnc_tensor bad = tq;
   bad.sizes[1] = 8;

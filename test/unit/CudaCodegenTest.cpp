@@ -9,6 +9,7 @@
 #include "compiler/Pipelines/Pipelines.h"
 #include "compiler/Target/CUDA/AttnToCuda.h"
 #include "runtime/ThreadPool.h"
+#include "runtime/cuda/CudaMerge.h"
 #include "runtime/cuda/Nvrtc.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -177,6 +178,28 @@ TEST(CudaCodegen, SweepCompilesForSm80AndSm90WithoutSpills) {
               jobs.size(), (*nvrtc)->majorVersion(), (*nvrtc)->minorVersion(),
               failures.size(), maxRegisters,
               static_cast<unsigned long long>(attnc::test::testSeed()));
+}
+
+/// The merge kernel (docs/merge.md) for each element type: NVRTC compiles
+/// it for sm_80 and sm_90 with no spill and to a CUBIN.
+TEST(CudaCodegen, MergeCompilesForSm80AndSm90WithoutSpills) {
+  auto nvrtc = cuda::Nvrtc::get();
+  if (!nvrtc.ok())
+    GTEST_SKIP() << "skipped: " << nvrtc.status().message();
+  int registers = 0;
+  for (DType type : {DType::F32, DType::F16, DType::BF16})
+    for (const char *arch : {"sm_80", "sm_90"}) {
+      auto source = cuda::mergeSource(type);
+      ASSERT_TRUE(source.ok()) << source.status().message();
+      auto out = (*nvrtc)->compile(*source, cuda::mergeEntry(type) + ".cu", {arch, {}});
+      ASSERT_TRUE(out.ok()) << out.status().message().substr(0, 2000);
+      EXPECT_TRUE(out->ptxas.found) << out->log;
+      EXPECT_EQ(out->ptxas.spillStoreBytes + out->ptxas.spillLoadBytes, 0)
+          << toString(type) << " " << arch << "\n" << out->log;
+      EXPECT_EQ(out->cubin.compare(0, 4, "\x7f" "ELF"), 0) << toString(type) << " " << arch;
+      registers = std::max(registers, out->ptxas.registers);
+    }
+  std::printf("cuda merge: 6 kernels compiled, at most %d registers\n", registers);
 }
 
 /// The Params struct's static_asserts catch a layout that drifted from

@@ -37,6 +37,14 @@ std::string cudaEntryName(KernelOp op);
 FailureOr<std::string> translateKernelToCuda(KernelOp op, StringRef arch,
                                              CudaSchedule *schedule = nullptr);
 
+/// CUDA C++ for the merge kernel (runtime/Merge.h's semantics) over parts
+/// and output of `elementType` ("f32", "f16" or "bf16"; LSEs f32): one
+/// `extern "C" __global__` function, mergeEntryName(elementType), taking
+/// abi::MergeParams; grid (ceil(rows / kMergeWarps)), kMergeWarps x 32
+/// threads, no shared memory. Fails for another type.
+FailureOr<std::string> mergeKernelToCuda(StringRef elementType);
+std::string mergeEntryName(StringRef elementType);
+
 } // namespace mlir::attn
 
 #endif

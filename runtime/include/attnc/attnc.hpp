@@ -132,6 +132,26 @@ private:
   std::string error_;
 };
 
+/// Merges partial attention results (attnc_merge; docs/merge.md): parts
+/// `outputs[i]` with `lses[i]` into `o` (and `lse` unless null). Returns
+/// attnc_status; on failure `error`, when given, gets the message.
+inline attnc_status merge(const std::vector<attnc_tensor> &outputs,
+                          const std::vector<attnc_tensor> &lses,
+                          const attnc_tensor &o, const attnc_tensor *lse = nullptr,
+                          int threads = 0, std::string *error = nullptr) {
+  if (outputs.size() != lses.size()) {
+    if (error)
+      *error = "merge: outputs and lses differ in length";
+    return ATTNC_ERROR_INVALID_ARGUMENT;
+  }
+  attnc_merge_args args = {outputs.data(), lses.data(),
+                           static_cast<int64_t>(outputs.size()), &o, lse, threads};
+  attnc_status st = attnc_merge(&args);
+  if (st != ATTNC_OK && error)
+    *error = attnc_last_error();
+  return st;
+}
+
 } // namespace attnc
 
 #endif // ATTNC_ATTNC_HPP
