@@ -26,7 +26,7 @@ std::vector<InputArg> inputArgs(ArrayAttr decls) {
 }
 
 std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
-                            bool lse, bool paged, bool blockSparse,
+                            bool lse, bool probs, bool paged, bool blockSparse,
                             const std::vector<InputArg> &inputs) {
   std::vector<Arg> args = {{"q", Role::Q, element, 4, false},
                            {"k", Role::K, kvElement, 4, false},
@@ -34,6 +34,8 @@ std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
                            {"o", Role::O, element, 4, true}};
   if (lse)
     args.push_back({"lse", Role::Lse, ElementType::F32, 3, true});
+  if (probs)
+    args.push_back({"probs", Role::Probs, ElementType::F32, 4, true});
   if (paged) {
     args.push_back({"page_table", Role::PageTable, ElementType::I32, 2, false});
     args.push_back({"kv_seqlens", Role::KvSeqlens, ElementType::I32, 1, false});
@@ -53,7 +55,8 @@ std::vector<Arg> cudaKernelArgs(ElementType element, bool lse,
                                 Sequences sequences, bool blockSparse,
                                 const std::vector<InputArg> &inputs) {
   std::vector<Arg> args =
-      kernelArgs(element, element, lse, /*paged=*/false, blockSparse, inputs);
+      kernelArgs(element, element, lse, /*probs=*/false, /*paged=*/false,
+                 blockSparse, inputs);
   std::vector<Arg> tables;
   if (sequences != Sequences::None)
     tables.push_back({"sequences", Role::SequenceTable, ElementType::I32, 2, false});

@@ -25,6 +25,7 @@ ElementType elementTypeOf(mlir::Type type);
 /// What an argument is.
 enum class Role {
   Q, K, V, O, Lse, // the attention tensors ([b, h, s, d]; LSE [b, h, s])
+  Probs, // the probabilities a kernel with probs = true writes ([b, h, q, k])
   // The block mask of a block-sparse kernel (i32): for each (b, h, query
   // block) the number of partial and of full kv blocks ([b, h, q blocks])
   // and their indices ([b, h, q blocks, kv blocks]); b and h may be 1.
@@ -80,11 +81,11 @@ struct InputArg {
 std::vector<InputArg> inputArgs(mlir::ArrayAttr decls);
 
 /// The user-visible arguments in calling order: q, k, v, o, lse (when the
-/// kernel writes it), the page table and kv lengths (paged kernels), the
+/// kernel writes it), probs (likewise), the page table and kv lengths (paged kernels), the
 /// block mask (block-sparse kernels), then the declared inputs in
 /// declaration order. q and o hold `element`, k and v `kvElement` values.
 std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
-                            bool lse, bool paged, bool blockSparse,
+                            bool lse, bool probs, bool paged, bool blockSparse,
                             const std::vector<InputArg> &inputs);
 
 /// The arguments of a CUDA kernel: kernelArgs() without the CPU's page

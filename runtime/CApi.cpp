@@ -7,6 +7,7 @@
 #include "runtime/KernelCache.h"
 #include "runtime/Merge.h"
 #include "runtime/cuda/CudaKernel.h"
+#include "runtime/cuda/CudaMerge.h"
 #include "runtime/cuda/SimtKernel.h"
 
 #include <fmt/format.h>
@@ -505,6 +506,19 @@ attnc_status attnc_merge(const attnc_merge_args *a) {
     if (a->threads < 0)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("threads must be >= 0, got {}", a->threads));
+    const int target = static_cast<int>(a->target);
+    if (target != ATTNC_TARGET_CPU && target != ATTNC_TARGET_CUDA_SIM)
+      return fail(ATTNC_ERROR_UNSUPPORTED,
+                  target == ATTNC_TARGET_CUDA
+                      ? std::string("attnc_merge: the CUDA target is not "
+                                    "available yet (ATTNC_TARGET_CPU or "
+                                    "ATTNC_TARGET_CUDA_SIM)")
+                      : fmt::format("target ({}) is not an attnc_target", target));
+    if (a->stream)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "stream must be NULL for attnc_merge");
+    if (a->lse && !a->lse->data)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "lse->data is NULL (pass lse = NULL to skip the merged LSE)");
     attnc::MergeArgs m;
     for (int64_t i = 0; i < a->num_parts; ++i) {
       m.outputs.emplace_back();
@@ -522,8 +536,10 @@ attnc_status attnc_merge(const attnc_merge_args *a) {
       return st;
     if (attnc_status st = view("lse", a->lse, m.lse); st != ATTNC_OK)
       return st;
-    if (attnc::Status st =
-            attnc::mergeAttention(m, static_cast<unsigned>(a->threads));
+    const unsigned threads = static_cast<unsigned>(a->threads);
+    if (attnc::Status st = target == ATTNC_TARGET_CPU
+                               ? attnc::mergeAttention(m, threads)
+                               : attnc::cuda::simtMerge(m, threads);
         !st.ok())
       return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
     return ATTNC_OK;

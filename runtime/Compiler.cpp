@@ -174,7 +174,8 @@ std::vector<mlir::attn::abi::Arg> cpuAbiArgs(const KernelSpec &s) {
     }
   };
   return abi::kernelArgs(named(s.elementType), named(s.kvType()), s.lse,
-                         s.layout == Layout::Paged, s.blockQ > 0, inputs);
+                         s.probs, s.layout == Layout::Paged, s.blockQ > 0,
+                         inputs);
 }
 
 std::string cacheKeyHeader(const char *prefix) {

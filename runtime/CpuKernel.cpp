@@ -233,6 +233,13 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
     return Status::error(fmt::format(
         "kvSplits: block-sparse kernels do not split their keys (got {})",
         kvSplits));
+  if (s.probs && kvSplits > 1)
+    return Status::error(fmt::format(
+        "kvSplits: probs kernels do not split their keys (they write P from "
+        "each row's final LSE; got {})",
+        kvSplits));
+  if (s.probs)
+    kvSplits = 1;
   unsigned n = threads ? threads : static_cast<unsigned>(s.threads);
   const bool bySequence = takesSequences(s.layout);
   const auto split =
@@ -340,6 +347,8 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
       return q ? &q->o : &a.o;
     case Role::Lse:
       return q ? &q->lse : &a.lse;
+    case Role::Probs: // dense layouts only (checkCpuSupport)
+      return &a.probs;
     default:
       return nullptr;
     }

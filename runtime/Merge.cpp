@@ -23,7 +23,10 @@ Status checkPart(const std::string &name, const TensorView &t, bool isLse,
                  const std::array<int64_t, 4> &shape) {
   if (!t.data)
     return Status::error(fmt::format("{}: data pointer is null", name));
-  if (isLse ? t.dtype != DType::F32 : t.dtype == DType::I32)
+  const bool typeOk = isLse ? t.dtype == DType::F32
+                            : t.dtype == DType::F32 || t.dtype == DType::F16 ||
+                                  t.dtype == DType::BF16;
+  if (!typeOk)
     return Status::error(fmt::format("{}: element type is {}, but {}", name,
                                      toString(t.dtype),
                                      isLse ? "LSE is f32"
@@ -33,9 +36,9 @@ Status checkPart(const std::string &name, const TensorView &t, bool isLse,
       !st.ok())
     return st;
   if (t.sizes != shape)
-    return Status::error(fmt::format("{}: shape [{}] differs from {}'s [{}]",
-                                     name, fmt::join(t.sizes, ", "),
-                                     isLse ? "lse" : "o", fmt::join(shape, ", ")));
+    return Status::error(fmt::format(
+        "{}: shape [{}] differs from {} [{}]", name, fmt::join(t.sizes, ", "),
+        isLse ? "o's rows, [batch, heads, seq, 1] =" : "o's", fmt::join(shape, ", ")));
   if (!isLse && t.strides[3] != 1)
     return Status::error(fmt::format(
         "{}: the head-dim stride must be 1, got {}", name, t.strides[3]));
@@ -81,6 +84,10 @@ Status validateMerge(const MergeArgs &a) {
     inputs.push_back({fmt::format("outputs[{}]", i), &a.outputs[i]});
     inputs.push_back({fmt::format("lses[{}]", i), &a.lses[i]});
   }
+  for (auto [name, t] : {std::pair{"o", &a.o}, {"lse", &a.lse}})
+    if (t->data)
+      if (Status st = detail::checkNoSelfOverlap(name, *t); !st.ok())
+        return st;
   std::vector<Named> outs = {{"o", &a.o}};
   if (a.lse.data)
     outs.push_back({"lse", &a.lse});
@@ -112,8 +119,13 @@ Status mergeAttention(const MergeArgs &a, unsigned threads) {
   // Rows in chunks of about 64 KiB of output each, handed out to threads.
   const int64_t chunk = std::max<int64_t>(1, (int64_t(16) << 10) / std::max<int64_t>(dim, 1));
   const int64_t chunks = (rows + chunk - 1) / chunk;
+  // Each row's head dim in tiles of kTile floats on the stack (no
+  // allocation inside the parallel loop); the weights are recomputed per
+  // tile. Element (row, d) of o is written only after (row, d) of every
+  // part was read, so o may be a part exactly.
+  constexpr int64_t kTile = 256;
   auto mergeRows = [&](int64_t c) {
-    std::vector<float> acc(static_cast<size_t>(dim));
+    float acc[kTile];
     for (int64_t r = c * chunk; r < std::min(rows, (c + 1) * chunk); ++r) {
       const int64_t s = r % seq, h = r / seq % heads, b = r / seq / heads;
       float m = -kInf;
@@ -125,42 +137,40 @@ Status mergeAttention(const MergeArgs &a, unsigned threads) {
         else
           m = std::max(m, l);
       }
-      float lse;
-      if (!finite) {
-        std::fill(acc.begin(), acc.end(), kNaN);
-        lse = kNaN;
-      } else if (m == -kInf) {
-        std::fill(acc.begin(), acc.end(), 0.f);
-        lse = -kInf;
-      } else {
-        std::fill(acc.begin(), acc.end(), 0.f);
-        float sum = 0;
-        for (size_t i = 0; i < parts; ++i) {
-          const float l = a.lses[i].at(b, h, s, 0);
-          const float w = std::exp(l - m); // 0 for -inf: no key in the range
-          if (w == 0.f)
-            continue; // adds nothing: O_i is not read
-          sum += w;
-          const TensorView &o = a.outputs[i];
-          if (o.dtype == DType::F32) {
-            const float *row = &o.at<float>(b, h, s, 0);
-            for (int64_t d = 0; d < dim; ++d)
-              acc[d] += w * row[d];
-          } else {
-            for (int64_t d = 0; d < dim; ++d)
-              acc[d] += w * o.get(b, h, s, d);
+      // sum >= 1 when some part is finite: the largest weight is exp(0).
+      float sum = 0;
+      if (finite && m != -kInf)
+        for (size_t i = 0; i < parts; ++i)
+          sum += std::exp(a.lses[i].at(b, h, s, 0) - m); // 0 for -inf
+      const float inv = 1.f / sum;
+      for (int64_t d0 = 0; d0 < dim; d0 += kTile) {
+        const int64_t n = std::min(kTile, dim - d0);
+        std::fill(acc, acc + n, !finite ? kNaN : 0.f);
+        if (finite && m != -kInf) {
+          for (size_t i = 0; i < parts; ++i) {
+            const float w = std::exp(a.lses[i].at(b, h, s, 0) - m);
+            if (w == 0.f)
+              continue; // adds nothing (no key in its range): O_i is not read
+            const TensorView &o = a.outputs[i];
+            if (o.dtype == DType::F32) {
+              const float *row = &o.at<float>(b, h, s, d0);
+              for (int64_t d = 0; d < n; ++d)
+                acc[d] += w * row[d];
+            } else {
+              for (int64_t d = 0; d < n; ++d)
+                acc[d] += w * o.get(b, h, s, d0 + d);
+            }
           }
+          for (int64_t d = 0; d < n; ++d)
+            acc[d] *= inv;
         }
-        // sum >= 1: the largest part's weight is exp(0).
-        const float inv = 1.f / sum;
-        for (float &x : acc)
-          x *= inv;
-        lse = m + std::log(sum);
+        for (int64_t d = 0; d < n; ++d)
+          a.o.set(b, h, s, d0 + d, acc[d]);
       }
-      for (int64_t d = 0; d < dim; ++d)
-        a.o.set(b, h, s, d, acc[d]);
       if (a.lse.data)
-        a.lse.at(b, h, s, 0) = lse;
+        a.lse.at(b, h, s, 0) = !finite        ? kNaN
+                               : m == -kInf ? -kInf
+                                            : m + std::log(sum);
     }
   };
   ThreadPool &pool = ThreadPool::shared();

@@ -206,6 +206,8 @@ ReferenceResult<T> referenceDense(const KernelSpec &s, const AttentionArgs &a,
   ReferenceResult<T> r;
   r.out.assign(batch * s.qHeads * seqQ * s.dV, T(0));
   r.lse.assign(batch * s.qHeads * seqQ, -std::numeric_limits<T>::infinity());
+  if (s.probs)
+    r.probs.assign(batch * s.qHeads * seqQ * seqKv, T(0));
   std::vector<T> score(seqKv);
   std::vector<char> visible(seqKv);
   for (int64_t b = 0; b < batch; ++b)
@@ -238,6 +240,8 @@ ReferenceResult<T> referenceDense(const KernelSpec &s, const AttentionArgs &a,
           if (!visible[j])
             continue;
           T p = score[j] / sum;
+          if (s.probs)
+            r.probs[((b * s.qHeads + h) * seqQ + i) * seqKv + j] = p;
           for (int64_t d = 0; d < s.dV; ++d)
             r.at(a.q, s.dV, b, h, i, d) += p * T(a.v.get(b, kvh, j, d));
         }
@@ -329,7 +333,7 @@ Comparison compareDense(const KernelSpec &s, const AttentionArgs &a,
   // Naive f32 is the yardstick for O of f32 kernels and for LSE; a half
   // kernel without LSE needs only the naive half-precision output.
   ReferenceResult<float> naive;
-  if (!half || s.lse)
+  if (!half || s.lse || s.probs)
     naive = referenceDense<float>(s, a, batchBase);
   std::vector<float> naiveHalfOut;
   if (half)
@@ -390,6 +394,21 @@ Comparison compareDense(const KernelSpec &s, const AttentionArgs &a,
   c.tolerance = 2 * c.naiveError + 1e-5;
   if (half)
     c.lseTolerance = 2 * lseNaiveError + 1e-5;
+  if (s.probs) {
+    // P against naive f32 P (the kernel writes f32 probabilities whatever
+    // its element type), under the same rule.
+    double probsNaiveError = 0;
+    const int64_t seqKv = a.k.seq();
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < s.qHeads; ++h)
+        for (int64_t i = 0; i < seqQ; ++i)
+          for (int64_t j = 0; j < seqKv; ++j) {
+            const int64_t at = ((b * s.qHeads + h) * seqQ + i) * seqKv + j;
+            compare(a.probs.at(b, h, i, j), ref.probs[at], naive.probs[at],
+                    c.probsError, probsNaiveError);
+          }
+    c.probsTolerance = 2 * probsNaiveError + 1e-5;
+  }
   return c;
 }
 

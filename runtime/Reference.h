@@ -72,6 +72,7 @@ double attentionFlops(const KernelSpec &spec, const AttentionArgs &args);
 template <typename T> struct ReferenceResult {
   std::vector<T> out;
   std::vector<T> lse;
+  std::vector<T> probs; // probs kernels: [batch, q_heads, seq_q, seq_kv]
   T &at(const TensorView &q, int64_t dV, int64_t b, int64_t h, int64_t s,
         int64_t d) {
     return out[((b * q.heads() + h) * q.seq() + s) * dV + d];
@@ -98,6 +99,8 @@ struct Comparison {
   double tolerance = 0;     // 2 * naiveError + 1e-5
   double lseError = 0;      // f16/bf16 kernels only: LSE vs float64
   double lseTolerance = 0;  // 2 * naive f32 LSE error + 1e-5
+  double probsError = 0;    // probs kernels: P vs float64
+  double probsTolerance = 0; // 2 * naive f32 P error + 1e-5
   bool nonFinite = false;   // a NaN or inf where the reference is finite
   bool nanMissing = false;  // a number where the reference is NaN
   bool lseMismatch = false; // a -inf LSE where the reference has none, or back
@@ -105,7 +108,7 @@ struct Comparison {
   bool passed() const {
     return !invalidCall && !nonFinite && !nanMissing && !lseMismatch &&
            maxError <= tolerance &&
-           lseError <= lseTolerance;
+           lseError <= lseTolerance && probsError <= probsTolerance;
   }
 };
 

@@ -74,6 +74,7 @@ struct KernelSpec {
   Layout layout = Layout::BSHD;
   Mode mode = Mode::Prefill;
   bool lse = false;
+  bool probs = false; // also write P[b, h, q, k] (runtime: AttentionArgs::probs)
   // Block sparsity (#attn.block_sparse): query and key rows per block; 0
   // when the kernel takes no block mask.
   int64_t blockQ = 0, blockKv = 0;

@@ -181,7 +181,25 @@ struct AttentionArgs {
   std::vector<InputTensor> inputs;
   BlockMaskArgs blockMask;
   SequenceArgs sequences;
+  /// probs = true kernels: P[b, h, q, k] = exp(s - LSE), f32, [batch,
+  /// q_heads, seq_q, seq_kv] with any strides (probsView makes a dense
+  /// one); masked keys get 0. At most kMaxProbsElements elements.
+  TensorView probs;
 };
+
+/// The largest probs output a call writes (1 GiB of f32): it is for
+/// inspecting attention at small sizes, not for long sequences.
+constexpr int64_t kMaxProbsElements = int64_t(1) << 28;
+
+/// A contiguous [batch, heads, seq_q, seq_kv] f32 probs buffer.
+inline TensorView probsView(float *data, int64_t batch, int64_t heads,
+                            int64_t seqQ, int64_t seqKv) {
+  TensorView t;
+  t.data = data;
+  t.sizes = {batch, heads, seqQ, seqKv};
+  t.strides = {heads * seqQ * seqKv, seqQ * seqKv, seqKv, 1};
+  return t;
+}
 
 /// One sequence of a varlen or paged call, as a dense call of batch 1.
 struct Sequence {

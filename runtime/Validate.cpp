@@ -58,6 +58,25 @@ ByteSpan byteSpan(const TensorView &t) {
   auto begin = reinterpret_cast<uintptr_t>(t.data);
   return {begin, begin + static_cast<uintptr_t>((last + 1) * sizeOf(t.dtype))};
 }
+
+Status checkNoSelfOverlap(const std::string &name, const TensorView &t) {
+  std::array<int, 4> order = {0, 1, 2, 3};
+  std::sort(order.begin(), order.end(),
+            [&](int x, int y) { return t.strides[x] < t.strides[y]; });
+  int64_t extent = 1; // elements the inner dimensions span
+  for (int d : order) {
+    if (t.sizes[d] <= 1)
+      continue;
+    if (t.strides[d] < extent)
+      return Status::error(fmt::format(
+          "{}: sizes [{}] with strides [{}] make elements share memory; an "
+          "output's elements need their own (a stride of 0, or one smaller "
+          "than what the dimensions inside it span, overlaps)",
+          name, fmt::join(t.sizes, ", "), fmt::join(t.strides, ", ")));
+    extent += (t.sizes[d] - 1) * t.strides[d];
+  }
+  return Status::success();
+}
 } // namespace detail
 
 using detail::checkAddressable;
@@ -94,6 +113,39 @@ Status checkView(const char *name, const TensorView &t, DType element,
 
 
 namespace {
+/// probs: given exactly when the kernel writes it, f32, [batch, q_heads,
+/// seq_q, seq_kv], addressable, and not larger than kMaxProbsElements.
+Status checkProbs(const KernelSpec &s, const AttentionArgs &a) {
+  const TensorView &p = a.probs;
+  if (!s.probs)
+    return p.data ? Status::error("probs: a buffer was given, but the kernel "
+                                  "was compiled with probs = false")
+                  : Status::success();
+  if (!p.data)
+    return Status::error("probs: the kernel was compiled with probs = true, "
+                         "but no probs buffer was given");
+  if (p.dtype != DType::F32)
+    return Status::error(fmt::format(
+        "probs: element type is {}, but probabilities are f32", toString(p.dtype)));
+  if (Status st = checkAddressable("probs", p.sizes.data(), p.strides.data(), 4);
+      !st.ok())
+    return st;
+  const std::array<int64_t, 4> want = {a.q.batch(), s.qHeads, a.q.seq(), a.k.seq()};
+  if (p.sizes != want)
+    return Status::error(fmt::format(
+        "probs: shape [{}] must be [batch, q_heads, seq_q, seq_kv] = [{}]",
+        fmt::join(p.sizes, ", "), fmt::join(want, ", ")));
+  // Addressable: the product fits in 2^56, so it does not overflow.
+  const int64_t elements = want[0] * want[1] * want[2] * want[3];
+  if (elements > kMaxProbsElements)
+    return Status::error(fmt::format(
+        "probs: [{}] is {} elements, more than the {} (1 GiB of f32) a call "
+        "writes; the probs output is for inspecting attention at small sizes "
+        "(fewer heads, shorter sequences, or a slice of the batch)",
+        fmt::join(want, ", "), elements, kMaxProbsElements));
+  return detail::checkNoSelfOverlap("probs", p);
+}
+
 Status checkInputs(const KernelSpec &s, const AttentionArgs &a,
                    const CallShape &shape);
 Status checkBlockMask(const KernelSpec &s, const AttentionArgs &a,
@@ -168,6 +220,8 @@ Status validateCall(const KernelSpec &s, const AttentionArgs &a, Memory memory,
         !st.ok())
       return st;
   }
+  if (Status st = checkProbs(s, a); !st.ok())
+    return st;
   if (s.lse && !a.lse.data)
     return Status::error("lse: the kernel was compiled with lse = true, but "
                          "no lse buffer was given");

@@ -57,6 +57,7 @@ struct KernelShape {
   ArrayAttr inputs; // declared inputs (#attn.input), or null
   int64_t blockQ, blockKv; // #attn.block_sparse; 0 when dense
   bool paged; // K and V come from page pools through a page table
+  bool probs; // also write P = exp(S - LSE), a second pass over the tiles
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -80,7 +81,8 @@ struct KernelShape {
             op.getInputsAttr(),
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockQ() : 0,
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0,
-            op.getLayoutOrDefault() == Layout::Paged};
+            op.getLayoutOrDefault() == Layout::Paged,
+            op.getProbsOrDefault()};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
@@ -139,6 +141,12 @@ public:
       case abi::Role::Lse:
         args.push_back(lseTy);
         break;
+      case abi::Role::Probs: {
+        SmallVector<int64_t> shape(4, dyn);
+        args.push_back(MemRefType::get(
+            shape, f32, StridedLayoutAttr::get(b.getContext(), dyn, shape)));
+        break;
+      }
       case abi::Role::PageTable:
       case abi::Role::KvSeqlens:
       case abi::Role::KvNumBlocks:
@@ -171,7 +179,7 @@ public:
   /// The kernel's user-visible arguments (compiler/KernelAbi.h).
   std::vector<abi::Arg> abiArgs() const {
     return abi::kernelArgs(abi::elementTypeOf(s.qType),
-                           abi::elementTypeOf(s.kvType), s.lse, s.paged,
+                           abi::elementTypeOf(s.kvType), s.lse, s.probs, s.paged,
                            s.blockSparse(), abi::inputArgs(s.inputs));
   }
 
@@ -197,6 +205,9 @@ public:
         break;
       case abi::Role::Lse:
         lseOut = value;
+        break;
+      case abi::Role::Probs:
+        probsOut = value;
         break;
       case abi::Role::PageTable:
         pageTable = value;
@@ -242,6 +253,8 @@ public:
     rowMax = tile({s.blockM});
     rowSum = tile({s.blockM});
     rowAlpha = tile({s.blockM});
+    if (s.probs)
+      rowLse = tile({s.blockM});
 
     seqQ = b.create<memref::DimOp>(q, 2);
     // Paged: dim 2 of the pools is the page size, and each batch has its
@@ -430,6 +443,14 @@ private:
 
     packQ();
     initState();
+    visitTiles();
+    finalize();
+    if (s.probs)
+      emitProbs();
+  }
+
+  /// The key tiles of this item, each through processTile.
+  void visitTiles() {
     if (s.blockSparse()) {
       visibleKeyRange(); // fullLo/fullHi: built-in masks skip full tiles
       emitBlockLists();
@@ -440,7 +461,65 @@ private:
         return SmallVector<Value>();
       });
     }
-    finalize();
+  }
+
+  /// probs = true: P[b, h, q, k] = exp(S - LSE) for this item's rows, after
+  /// the fused pass has found each row's LSE. Every key of the rows is
+  /// first set to 0; then the tiles the fused pass visited are visited
+  /// again, their scores recomputed (the same scores, modifiers and
+  /// masks), and P written for their keys. The fused pass keeps no P. The
+  /// runtime runs probs kernels without split-KV (one split: the LSE of a
+  /// row is known here).
+  void emitProbs() {
+    forEachRow(idx(0), rows, 1, [&](Value i) {
+      Value sum = load(rowSum, {i});
+      // As finalizeOutputs: a fully masked row (sum 0) has LSE -inf, a row
+      // that saw a NaN score a NaN one.
+      Value seen =
+          b.create<arith::CmpFOp>(arith::CmpFPredicate::UNE, sum, f32Const(0));
+      Value lse = b.create<arith::AddFOp>(load(rowMax, {i}),
+                                          b.create<math::LogOp>(sum));
+      store(b.create<arith::SelectOp>(seen, lse, negInf()), rowLse, {i});
+      Value h = headOf(i), row = positionOf(i);
+      Value zero = splat(0.0);
+      forEachRow(idx(0), seqKv, s.width, [&](Value j) {
+        Value mask = b.create<vector::CreateMaskOp>(
+            VectorType::get({s.width}, b.getI1Type()),
+            ValueRange{sub(seqKv, j)});
+        b.create<vector::MaskedStoreOp>(probsOut, ValueRange{batch, h, row, j},
+                                        mask, zero);
+      });
+    });
+    probsPass = true;
+    visitTiles();
+    probsPass = false;
+  }
+
+  /// Writes P for the scores in sTile (keys [n0, n0 + cols)): exp(s - LSE),
+  /// 0 where the score is -inf (masked), NaN in a row whose LSE is NaN.
+  void writeProbs(Value n0, Value cols) {
+    forEachRow(idx(0), rows, 1, [&](Value i) {
+      Value lse = splatOf(load(rowLse, {i}));
+      Value h = headOf(i), row = positionOf(i);
+      Value minusInf = splat(-std::numeric_limits<double>::infinity());
+      for (int64_t c = 0; c < s.blockN; c += s.width) {
+        Value x = loadVec(sTile, {i, idx(c)});
+        Value d = b.create<arith::SubFOp>(x, lse);
+        // s <= LSE up to rounding: clamp to 0 (OGT is false for NaN).
+        Value positive =
+            b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, d, splat(0.0));
+        d = b.create<arith::SelectOp>(positive, splat(0.0), d);
+        Value masked =
+            b.create<arith::CmpFOp>(arith::CmpFPredicate::OEQ, x, minusInf);
+        Value p = b.create<arith::SelectOp>(masked, splat(0.0),
+                                            expNonPositive(d));
+        Value lanes = clamp(sub(cols, idx(c)), idx(0), idx(s.width));
+        Value mask = b.create<vector::CreateMaskOp>(
+            VectorType::get({s.width}, b.getI1Type()), ValueRange{lanes});
+        b.create<vector::MaskedStoreOp>(
+            probsOut, ValueRange{batch, h, row, add(n0, idx(c))}, mask, p);
+      }
+    });
   }
 
   /// Block-sparse: the key tiles of this item's query block are those of
@@ -505,16 +584,21 @@ private:
           packK(n0, minS(idx(s.blockN), sub(seqKv, n0)));
           store(id, ktTags, {ktIndex});
         });
-        if (s.paged)
+        if (s.paged && !probsPass)
           packV(n0, cols);
       } else {
         packK(n0, cols);
-        packV(n0, cols);
+        if (!probsPass)
+          packV(n0, cols);
       }
       computeScores();
       if (defs.score)
         applyScore(n0);
       applyMask(n0, cols, trusted);
+      if (probsPass) {
+        writeProbs(n0, cols);
+        return;
+      }
       updateSoftmax();
       accumulatePV(cols);
     }
@@ -1089,7 +1173,9 @@ private:
   std::optional<ModInliner> mods; // once the sequence lengths exist
   Type f32;
   VectorType vecTy, idxVecTy;
-  Value q, k, v, o, lseOut, partials, splits;
+  Value q, k, v, o, lseOut, probsOut, partials, splits;
+  Value rowLse;            // probs: each row's LSE, for the second pass
+  bool probsPass = false;  // processTile writes P instead of updating O
   Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum, rowAlpha;
   Value seqQ, seqKv, batchSize, numQBlocks;
   // Paged: the page table, the kv lengths and the pools' page size.

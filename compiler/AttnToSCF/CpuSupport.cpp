@@ -14,8 +14,9 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
   };
   if (op.getVariantOrDefault() != Variant::Softmax)
     return unsupported("variant ", stringifyVariant(op.getVariantOrDefault()));
-  if (op.getProbsOrDefault())
-    return unsupported("the probs output");
+  const Layout layout = op.getLayoutOrDefault();
+  if (op.getProbsOrDefault() && (layout == Layout::Varlen || layout == Layout::Paged))
+    return unsupported("the probs output with layout ", stringifyLayout(layout));
   ScheduleAttr s = op.getScheduleAttr();
   if (!s || !s.isCompleteForCpu())
     return op.emitOpError(

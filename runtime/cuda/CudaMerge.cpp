@@ -35,6 +35,17 @@ Status checkCudaMerge(const MergeArgs &a) {
         "merge: {} parts, but the cuda merge takes at most {} a call; merge "
         "them in rounds (a merged result and its LSE are a part)",
         a.outputs.size(), abi::kMergeMaxParts));
+  // Parts are read through the read-only data path (__ldg), which an
+  // output aliasing them would break; and only lane 0 of a row writes its
+  // LSE, after the other lanes read the parts' (no barrier between).
+  for (size_t i = 0; i < a.outputs.size(); ++i)
+    if (a.outputs[i].data == a.o.data || (a.lse.data && a.lses[i].data == a.lse.data))
+      return Status::error(fmt::format(
+          "merge: {} is {}; the cuda merge does not merge in place (the cpu's "
+          "does): give it outputs of their own",
+          a.outputs[i].data == a.o.data ? "o" : "lse",
+          a.outputs[i].data == a.o.data ? fmt::format("outputs[{}]", i)
+                                        : fmt::format("lses[{}]", i)));
   for (size_t i = 0; i < a.outputs.size(); ++i)
     if (a.outputs[i].dtype != a.o.dtype)
       return Status::error(fmt::format(

@@ -54,7 +54,8 @@ public:
   /// Copies the run's results from the staged buffers into `host`: the
   /// rows of o and lse the call writes (varlen and paged: its sequences'
   /// rows only) and, after appends, the appended slots of the k and v
-  /// pools (nothing else in them changes).
+  /// pools (nothing else in them changes here; stage() already rounded the
+  /// pools, like q, k and v, to the kernel's element type in place).
   Status unstage(const AttentionArgs &host) const;
 
 private:

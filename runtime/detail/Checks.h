@@ -24,6 +24,11 @@ struct ByteSpan {
 };
 ByteSpan byteSpan(const TensorView &t);
 
+/// An output view (checked addressable) whose elements each have their own
+/// memory: ordered by stride, each dimension of size > 1 strides at least
+/// past everything the dimensions inside it span. An error names `name`.
+Status checkNoSelfOverlap(const std::string &name, const TensorView &t);
+
 } // namespace attnc::detail
 
 #endif

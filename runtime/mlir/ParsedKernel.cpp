@@ -116,6 +116,7 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
   s.mode = op.getModeOrDefault() == a::Mode::Decode ? Mode::Decode
                                                     : Mode::Prefill;
   s.lse = op.getLseOrDefault();
+  s.probs = op.getProbsOrDefault();
   s.inputs = inputsOf(op);
   if (a::BlockSparseAttr blocks = op.getBlockSparseAttr()) {
     s.blockQ = blocks.getBlockQ();

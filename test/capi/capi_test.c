@@ -158,7 +158,7 @@ int main(void) {
     attnc_tensor tlm = attnc_tensor_lse(lm, B, HQ, SQ);
     CHECK(attnc_kernel_run(unmasked, &tq, &tk, &tv, &tw, &tl, 1, NULL) == ATTNC_OK,
           "%s", attnc_last_error());
-    attnc_merge_args margs = {parts, lses, 2, &tm, &tlm, 0};
+    attnc_merge_args margs = {parts, lses, 2, &tm, &tlm, ATTNC_TARGET_CPU, 0, NULL};
     CHECK(attnc_merge(&margs) == ATTNC_OK, "%s", attnc_last_error());
     double worst = 0, worst_lse = 0;
     for (size_t i = 0; i < sizeof merged / sizeof *merged; ++i)
@@ -167,6 +167,28 @@ int main(void) {
       worst_lse = fmax(worst_lse, fabs(lm[i] - lse[i]));
     CHECK(worst < 1e-5 && worst_lse < 1e-5, "merge: max error %g, lse %g", worst,
           worst_lse);
+    /* The CUDA kernel, emulated: the same result within f32 rounding. */
+    {
+      static float emulated[B * SQ * HQ * D];
+      attnc_tensor te = attnc_tensor_dense(emulated, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+      attnc_merge_args sim = margs;
+      sim.o = &te;
+      sim.lse = NULL;
+      sim.target = ATTNC_TARGET_CUDA_SIM;
+      CHECK(attnc_merge(&sim) == ATTNC_OK, "%s", attnc_last_error());
+      double diff = 0;
+      for (size_t i = 0; i < sizeof emulated / sizeof *emulated; ++i)
+        diff = fmax(diff, fabs(emulated[i] - merged[i]));
+      CHECK(diff < 1e-6, "cuda-sim merge: max difference %g", diff);
+    }
+    margs.target = ATTNC_TARGET_CUDA;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_UNSUPPORTED,
+                "attnc_merge: the CUDA target is not available yet");
+    margs.target = ATTNC_TARGET_CPU;
+    tlm.data = NULL;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "lse->data is NULL (pass lse = NULL to skip the merged LSE)");
+    tlm.data = lm;
     margs.num_parts = 0;
     CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
                 "num_parts (0) must be in [1, 2^20]");
@@ -174,6 +196,7 @@ int main(void) {
     parts[1].sizes[2] = 5;
     CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
                 "outputs[1]: shape [2, 4, 5, 24] differs from o's [2, 4, 17, 24]");
+    parts[1].sizes[2] = SQ;
     attnc_kernel_destroy(unmasked);
   }
 

@@ -162,18 +162,19 @@ TEST(Merge, MatchesTheFormulaInFloat64) {
 
 /// Fully masked parts, all-masked rows, NaN and +inf LSEs, NaN outputs.
 TEST(Merge, NonFiniteRowsFollowTheConventions) {
-  const int64_t dim = 4, rows = 6;
+  const int64_t dim = 4, rows = 7;
   // Two parts of [1, 1, rows, dim]; row r tests case r.
   std::vector<float> o0(rows * dim, 1.f), o1(rows * dim, 3.f), l0(rows), l1(rows);
   std::vector<float> out(rows * dim, -7.f), lse(rows, -7.f);
   // 0: both finite, equal; 1: part 1 masked (its O is NaN garbage); 2: both
-  // masked; 3: a NaN LSE; 4: a +inf LSE; 5: a NaN in part 0's O.
-  const float ls0[] = {0.f, 2.f, -kInf, kNaN, kInf, 0.f};
-  const float ls1[] = {0.f, -kInf, -kInf, 0.f, 0.f, 0.f};
+  // masked; 3: a NaN LSE; 4: a +inf LSE; 5: a NaN in part 0's O; 6: part 1
+  // 120 below part 0, its weight 0 in f32 (its O is NaN garbage, unread).
+  const float ls0[] = {0.f, 2.f, -kInf, kNaN, kInf, 0.f, 0.f};
+  const float ls1[] = {0.f, -kInf, -kInf, 0.f, 0.f, 0.f, -120.f};
   for (int64_t r = 0; r < rows; ++r)
     l0[r] = ls0[r], l1[r] = ls1[r];
   for (int64_t d = 0; d < dim; ++d)
-    o1[1 * dim + d] = kNaN;
+    o1[1 * dim + d] = o1[6 * dim + d] = kNaN;
   o0[5 * dim + 2] = kNaN;
   MergeArgs m;
   m.outputs = {denseView(o0.data(), Layout::BHSD, 1, rows, 1, dim),
@@ -190,6 +191,7 @@ TEST(Merge, NonFiniteRowsFollowTheConventions) {
     EXPECT_TRUE(std::isnan(at(3, d)));
     EXPECT_TRUE(std::isnan(at(4, d)));
     EXPECT_EQ(std::isnan(at(5, d)), d == 2) << d;
+    EXPECT_FLOAT_EQ(at(6, d), 1.f) << "a part of weight 0 is not read";
   }
   EXPECT_FLOAT_EQ(lse[0], std::log(2.f));
   EXPECT_FLOAT_EQ(lse[1], 2.f);
@@ -197,6 +199,7 @@ TEST(Merge, NonFiniteRowsFollowTheConventions) {
   EXPECT_TRUE(std::isnan(lse[3]));
   EXPECT_TRUE(std::isnan(lse[4]));
   EXPECT_FLOAT_EQ(lse[5], std::log(2.f));
+  EXPECT_FLOAT_EQ(lse[6], 0.f);
 }
 
 /// o may be part 0 itself (and lse part 0's LSE): the same result.
@@ -255,7 +258,12 @@ TEST(Merge, BadArgumentsAreNamed) {
       {[](MergeArgs &m) { m.outputs[1].sizes[2] = 3; },
        "outputs[1]: shape [1, 2, 3, 8] differs from o's [1, 2, 4, 8]"},
       {[](MergeArgs &m) { m.lses[1].sizes[1] = 1; },
-       "lses[1]: shape [1, 1, 4, 1] differs from lse's [1, 2, 4, 1]"},
+       "lses[1]: shape [1, 1, 4, 1] differs from o's rows, [batch, heads, seq, "
+       "1] = [1, 2, 4, 1]"},
+      {[](MergeArgs &m) { m.o.strides[2] = 0; },
+       "o: sizes [1, 2, 4, 8] with strides [64, 8, 0, 1] make elements share "
+       "memory; an output's elements need their own (a stride of 0, or one "
+       "smaller than what the dimensions inside it span, overlaps)"},
       {[](MergeArgs &m) { m.outputs[0].strides[2] = -m.outputs[0].strides[2]; },
        "outputs[0]: strides must be >= 0, got [64, 8, -16, 1]"},
       {[](MergeArgs &m) { m.o.strides[3] = 2; },

@@ -164,7 +164,7 @@ TEST(Regions, RuntimeAbiViewMatchesTheOps) {
     std::vector<abi::Arg> fromOp = abi::kernelArgs(
         abi::elementTypeOf(op.getElementType()),
         abi::elementTypeOf(op.getKvElementTypeOrDefault()), op.getLseOrDefault(),
-        op.getLayoutOrDefault() == mlir::attn::Layout::Paged,
+        op.getProbsOrDefault(), op.getLayoutOrDefault() == mlir::attn::Layout::Paged,
         static_cast<bool>(op.getBlockSparseAttr()),
         abi::inputArgs(op.getInputsAttr()));
     auto ir = KernelIr::parse(text, "<test>");

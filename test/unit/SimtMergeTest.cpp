@@ -142,6 +142,11 @@ TEST(SimtMerge, CudaLimitsAreNamed) {
   EXPECT_EQ(cuda::checkCudaMerge(m).message(),
             "merge: outputs[1] is f32 but o is f16; the cuda merge takes one "
             "element type for every part and o");
+  m.outputs[1] = in.outs[1].view;
+  m.o = m.outputs[0];
+  EXPECT_EQ(cuda::checkCudaMerge(m).message(),
+            "merge: o is outputs[0]; the cuda merge does not merge in place "
+            "(the cpu's does): give it outputs of their own");
   EXPECT_EQ(cuda::mergeSource(DType::I32).status().message(),
             "merge: no CUDA merge kernel for i32 (f32, f16 or bf16)");
 }

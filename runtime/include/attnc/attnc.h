@@ -287,20 +287,25 @@ ATTNC_API void attnc_block_mask_destroy(attnc_block_mask *mask);
 
 ATTNC_API void attnc_kernel_destroy(attnc_kernel *kernel);
 
-/* Merging partial attention (docs/merge.md): the results of one query
- * over disjoint key ranges, outputs[i] (O_i [batch, heads, seq, d]: f32,
- * f16 or bf16, head-dim stride 1) with lses[i] (LSE_i [batch, heads, seq],
- * f32, attnc_tensor_lse), merged into the exact result over their union:
- * o (and, unless lse is NULL, its LSE). A part with LSE -inf contributes
- * nothing; rows with every part -inf get 0 and LSE -inf; an LSE that is
- * NaN or +inf makes its row NaN. o (lse) may be one of the parts exactly
- * (in place); no other overlap is allowed. Runs on the CPU, on `threads`
- * threads (0: every core). */
+/* Merging partial attention (docs/merge.md; package version 0.2.2): the
+ * results of one query over disjoint key ranges, outputs[i] (O_i [batch,
+ * heads, seq, d]: f32, f16 or bf16, head-dim stride 1) with lses[i] (LSE_i
+ * [batch, heads, seq], f32, attnc_tensor_lse), merged into the exact
+ * result over their union: o (and, unless lse is NULL, its LSE). A part
+ * with LSE -inf contributes nothing; rows with every part -inf get 0 and
+ * LSE -inf; an LSE that is NaN or +inf makes its row NaN. On the CPU, o
+ * (lse) may be one of the parts exactly (in place); no other overlap is
+ * allowed. target: ATTNC_TARGET_CPU (on `threads` threads, 0: every core)
+ * or ATTNC_TARGET_CUDA_SIM (the CUDA kernel, emulated; at most 16 parts,
+ * one element type, not in place); ATTNC_TARGET_CUDA is not available yet.
+ * stream must be NULL. */
 typedef struct attnc_merge_args {
   const attnc_tensor *outputs, *lses;
   int64_t num_parts;
   const attnc_tensor *o, *lse;
+  attnc_target target;
   int threads;
+  void *stream;
 } attnc_merge_args;
 ATTNC_API attnc_status attnc_merge(const attnc_merge_args *args);
 

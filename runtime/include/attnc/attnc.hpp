@@ -132,7 +132,7 @@ private:
   std::string error_;
 };
 
-/// Merges partial attention results (attnc_merge; docs/merge.md): parts
+/// Merges partial attention results on the CPU (attnc_merge; docs/merge.md): parts
 /// `outputs[i]` with `lses[i]` into `o` (and `lse` unless null). Returns
 /// attnc_status; on failure `error`, when given, gets the message.
 inline attnc_status merge(const std::vector<attnc_tensor> &outputs,
@@ -145,7 +145,8 @@ inline attnc_status merge(const std::vector<attnc_tensor> &outputs,
     return ATTNC_ERROR_INVALID_ARGUMENT;
   }
   attnc_merge_args args = {outputs.data(), lses.data(),
-                           static_cast<int64_t>(outputs.size()), &o, lse, threads};
+                           static_cast<int64_t>(outputs.size()), &o, lse,
+                           ATTNC_TARGET_CPU, threads, nullptr};
   attnc_status st = attnc_merge(&args);
   if (st != ATTNC_OK && error)
     *error = attnc_last_error();

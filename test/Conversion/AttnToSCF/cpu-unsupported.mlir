@@ -11,5 +11,5 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, variant =
 
 // -----
 
-// expected-error@+1 {{the cpu backend does not support the probs output yet}}
-attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = true}
+// expected-error@+1 {{the cpu backend does not support the probs output with layout paged yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = true, layout = #attn.layout<paged>}
