@@ -229,4 +229,15 @@ StatusOr<KernelIr> KernelIr::withElementType(const std::string &type,
   return fromOp(p.kernel, nullptr, sourceName());
 }
 
+StatusOr<KernelIr> KernelIr::withProbs() const {
+  auto parsed = detail::ParsedKernel::parse(source(), sourceName());
+  if (!parsed.ok())
+    return parsed.status();
+  detail::ParsedKernel &p = **parsed;
+  p.kernel.setProbsAttr(mlir::BoolAttr::get(p.context.get(), true));
+  if (mlir::failed(mlir::verify(p.kernel)))
+    return p.fail("invalid kernel spec");
+  return fromOp(p.kernel, nullptr, sourceName());
+}
+
 } // namespace attnc

@@ -85,6 +85,8 @@ public:
   /// with no `kvType` makes k and v that type too.
   StatusOr<KernelIr> withElementType(const std::string &type,
                                      const std::string &kvType = "") const;
+  /// The same op with probs = true (it also writes its probabilities).
+  StatusOr<KernelIr> withProbs() const;
 
 private:
   struct Impl;

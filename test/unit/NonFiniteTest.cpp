@@ -139,9 +139,10 @@ TEST(NonFinite, NaNAndInfFollowPyTorchOnTheCpu) {
           int64_t d = poison.tensor[0] == 'v' ? poison.dim : 0;
           bool nanRow = std::isnan(o.view.at(0, h, i, d));
           gotRows += nanRow;
-          if (poison.tensor[0] != 'v')
+          if (poison.tensor[0] != 'v') {
             EXPECT_EQ(std::isnan(lse[h * kc.seqQ + i]), poisoned)
                 << what << ": LSE of head " << h << " row " << i;
+          }
           if (!any) {
             EXPECT_EQ(o.view.at(0, h, i, 0), 0.f) << what << ": masked row " << i;
             EXPECT_EQ(lse[h * kc.seqQ + i], -kInf) << what << ": masked row " << i;

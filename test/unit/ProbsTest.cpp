@@ -166,8 +166,9 @@ TEST(Probs, MaskedKeysAreZeroAndRowsSumToOne) {
     for (int64_t j = 0; j < 5; ++j) {
       const float p = c.args.probs.at(0, 0, i, j);
       ASSERT_FALSE(std::isnan(p)) << i << ", " << j;
-      if (j > i - 4)
+      if (j > i - 4) {
         EXPECT_EQ(p, 0.f) << i << ", " << j;
+      }
       sum += p;
     }
     EXPECT_NEAR(sum, i < 4 ? 0.0 : 1.0, 1e-6) << "row " << i;

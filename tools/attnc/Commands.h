@@ -45,6 +45,7 @@ int runCommand(const Options &options);
 int compileCommand(const Options &options);
 int cacheCommand(const Options &options);
 int tuneCommand(const Options &options);
+int vizCommand(const Options &options);
 } // namespace attnc::cli
 
 #endif

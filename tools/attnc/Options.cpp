@@ -91,6 +91,16 @@ const char *const kCompileFlags = R"(compile flags:
                          ptx or cubin, for --arch sm_80|sm_90|... (default
                          sm_90); needs no GPU
 )";
+const char *const kVizFlags = R"(viz flags (and --batch, --seq-q, --seq-kv, --seed, --q/--k/--v, --input,
+--threads, --no-cache, --cache-dir, --no-check):
+  --png FILE.png         one heatmap per head: query rows against key
+                         columns, a colour scale, masked pairs grey
+  --heads H1,H2,...      the query heads to draw (default all, at most 64)
+  --batch-index B        the batch element to draw (default 0)
+  --probs FILE.npy       also write every probability, [batch, q_heads,
+                         seq_q, seq_kv] float32 (BertViz and TransformerLens
+                         take this shape)
+)";
 const char *const kCacheHelp = R"(cache actions:
   stat                   the directory, the number of entries (and how many
                          are invalid) and their size
@@ -106,7 +116,7 @@ std::string usage(const std::string &command) {
   struct Line {
     const char *command, *text;
   };
-  static const Line lines[] = {{"run", "  attnc run     (SPEC.mlir | spec flags) [run flags]"}, {"tune", "  attnc tune    (SPEC.mlir | spec flags) --shapes BxSQxSKV[,...] [tune flags]"}, {"compile", "  attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]"}, {"cache", "  attnc cache   stat|list|clear [--cache-dir DIR]"}};
+  static const Line lines[] = {{"run", "  attnc run     (SPEC.mlir | spec flags) [run flags]"}, {"tune", "  attnc tune    (SPEC.mlir | spec flags) --shapes BxSQxSKV[,...] [tune flags]"}, {"compile", "  attnc compile (SPEC.mlir | spec flags) [--emit=spec|loops|mlir|llvm] [-o FILE]"}, {"cache", "  attnc cache   stat|list|clear [--cache-dir DIR]"}, {"viz", "  attnc viz     (SPEC.mlir | spec flags) --png FILE.png [viz flags]"}};
   std::string out = kHeader;
   out += "\nusage:\n";
   for (const Line &l : lines)
@@ -121,6 +131,7 @@ std::string usage(const std::string &command) {
   add("run", kRunFlags);
   add("tune", kTuneFlags);
   add("compile", kCompileFlags);
+  add("viz", kVizFlags);
   if (command == "cache")
     out += std::string("\n") + kCacheHelp;
   return out;
@@ -211,9 +222,9 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
     return Status::error("missing command: run or compile");
   o.command = argv[0];
   if (o.command != "run" && o.command != "compile" && o.command != "cache" &&
-      o.command != "tune")
+      o.command != "tune" && o.command != "viz")
     return Status::error(fmt::format(
-        "unknown command '{}'; expected run, compile, tune or cache",
+        "unknown command '{}'; expected run, compile, tune, cache or viz",
         o.command));
   if (o.command == "cache") {
     for (int i = 1; i < argc; ++i) {
@@ -238,7 +249,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
 
   // Each flag: takes a value?, which command(s), is it a spec flag, setter.
   // Which commands a flag applies to.
-  enum : unsigned { kRun = 1, kCompile = 2, kTune = 4, kAll = 7 };
+  enum : unsigned { kRun = 1, kCompile = 2, kTune = 4, kViz = 8, kAll = 15 };
   struct Flag {
     bool value;
     bool spec;
@@ -337,22 +348,22 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--micro-m", {true, true, kAll, atLeast(1, s.schedule.microM)}},
       {"--micro-n", {true, true, kAll, atLeast(1, s.schedule.microN)}},
       {"--vector-width", {true, false, kAll, atLeast(1, o.vectorWidth)}},
-      {"--batch", {true, false, kRun, atLeast(1, o.batch)}},
-      {"--seq-q", {true, false, kRun, atLeast(1, o.seqQ)}},
-      {"--seq-kv", {true, false, kRun, atLeast(1, o.seqKv)}},
+      {"--batch", {true, false, kRun | kViz, atLeast(1, o.batch)}},
+      {"--seq-q", {true, false, kRun | kViz, atLeast(1, o.seqQ)}},
+      {"--seq-kv", {true, false, kRun | kViz, atLeast(1, o.seqKv)}},
       {"--seqlens", {true, false, kRun, lengths(o.seqlens)}},
       {"--seqlens-kv", {true, false, kRun, lengths(o.seqlensKv)}},
       {"--page-size", {true, false, kRun, atLeast(1, o.pageSize)}},
-      {"--threads", {true, false, kRun | kTune, atLeast(1, o.threads)}},
-      {"--seed", {true, false, kRun, atLeast(0, seed)}},
+      {"--threads", {true, false, kRun | kTune | kViz, atLeast(1, o.threads)}},
+      {"--seed", {true, false, kRun | kViz, atLeast(0, seed)}},
       {"--reps", {true, false, kRun | kTune, atLeast(1, reps)}},
-      {"--q", {true, false, kRun, text(o.qFile)}},
-      {"--k", {true, false, kRun, text(o.kFile)}},
-      {"--v", {true, false, kRun, text(o.vFile)}},
+      {"--q", {true, false, kRun | kViz, text(o.qFile)}},
+      {"--k", {true, false, kRun | kViz, text(o.kFile)}},
+      {"--v", {true, false, kRun | kViz, text(o.vFile)}},
       {"--out", {true, false, kRun, text(o.outFile)}},
       {"--lse", {true, false, kRun, text(o.lseFile)}},
       {"--input",
-       {true, false, kRun,
+       {true, false, kRun | kViz,
         [&](const std::string &flag, const std::string &v) -> Status {
           size_t eq = v.find('=');
           if (eq == 0 || eq == std::string::npos || eq + 1 == v.size())
@@ -367,18 +378,18 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
           return Status::success();
         }}},
       {"--no-check",
-       {false, false, kRun,
+       {false, false, kRun | kViz,
         [&](const std::string &, const std::string &) {
           o.check = false;
           return Status::success();
         }}},
       {"--no-cache",
-       {false, false, kRun,
+       {false, false, kRun | kViz,
         [&](const std::string &, const std::string &) {
           o.useCache = false;
           return Status::success();
         }}},
-      {"--cache-dir", {true, false, kRun, text(o.cacheDir)}},
+      {"--cache-dir", {true, false, kRun | kViz, text(o.cacheDir)}},
       {"--emit", {true, false, kCompile, text(o.emit)}},
       {"-o", {true, false, kCompile, text(o.outputFile)}},
       {"--tuning-db", {true, false, kRun | kTune, text(o.tuningDb)}},
@@ -387,6 +398,10 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--device", {true, false, kRun, atLeast(0, o.device)}},
       {"--arch", {true, false, kCompile, text(o.arch)}},
       {"--plot", {true, false, kTune, text(o.plotFile)}},
+      {"--png", {true, false, kViz, text(o.pngFile)}},
+      {"--probs", {true, false, kViz, text(o.probsFile)}},
+      {"--heads", {true, false, kViz, lengths(o.heads)}},
+      {"--batch-index", {true, false, kViz, atLeast(0, o.batchIndex)}},
   };
 
   for (int i = 1; i < argc; ++i) {
@@ -410,11 +425,14 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       return Status::error(
           fmt::format("unknown option '{}' (see attnc --help)", name));
     const Flag &flag = it->second;
-    unsigned command = o.command == "run" ? kRun : compile ? kCompile : kTune;
+    unsigned command = o.command == "run"   ? kRun
+                       : compile            ? kCompile
+                       : o.command == "viz" ? kViz
+                                            : kTune;
     if (!(flag.commands & command)) {
       std::vector<const char *> names;
       for (auto [bit, n] : {std::pair{kRun, "run"}, {kCompile, "compile"},
-                            {kTune, "tune"}})
+                            {kTune, "tune"}, {kViz, "viz"}})
         if (flag.commands & bit)
           names.push_back(n);
       return Status::error(fmt::format("option '{}' applies to attnc {} only",
@@ -479,6 +497,16 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
              o.emit != "mlir" && o.emit != "llvm") {
     return Status::error(fmt::format(
         "--emit must be spec, loops, mlir or llvm, got '{}'", o.emit));
+  }
+  if (o.command == "viz") {
+    if (o.target != "cpu")
+      return Status::error("attnc viz runs on --target cpu only (the probs "
+                           "output is a cpu feature for now)");
+    if (o.pngFile.empty() && o.probsFile.empty())
+      return Status::error("attnc viz needs --png FILE.png or --probs FILE.npy");
+    if (o.heads.size() > 64)
+      return Status::error(fmt::format("--heads: at most 64 heads to draw, got {}",
+                                       o.heads.size()));
   }
   if (o.command == "tune" && o.shapes.empty())
     return Status::error("attnc tune needs --shapes BATCHxSEQ_QxSEQ_KV[,...]");

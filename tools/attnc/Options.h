@@ -13,7 +13,7 @@ namespace attnc::cli {
 
 /// Everything the attnc subcommands accept, parsed and checked.
 struct Options {
-  std::string command;  // run | compile | cache
+  std::string command;  // run | compile | tune | cache | viz
   std::string specFile; // positional SPEC.mlir, or empty
   KernelRequest flagSpec; // the kernel asked for by flags when specFile is empty
   bool specFlagsGiven = false;
@@ -47,6 +47,10 @@ struct Options {
   std::string emit = "mlir";
   std::string outputFile; // -o
   int64_t vectorWidth = 0;
+  // viz (and the run flags for its inputs)
+  std::string pngFile, probsFile;
+  std::vector<int64_t> heads; // empty: every head (at most 64)
+  int64_t batchIndex = 0;
 };
 
 /// Parses argv (after the program name). Errors name the offending flag.

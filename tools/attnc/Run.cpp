@@ -3,6 +3,7 @@
 // reference, and time it.
 #include "Commands.h"
 #include "DeclaredInputs.h"
+#include "Heatmap.h"
 
 #include "runtime/BlockMask.h"
 #include "runtime/CpuKernel.h"
@@ -761,6 +762,108 @@ int runCommand(const Options &o) {
                "check uses the rounded values\n",
                s.elementType, s.kvType());
   return checkAndWrite(o, s, *in, call);
+}
+
+int vizCommand(const Options &o) {
+  StatusOr<KernelIr> base = loadKernel(o);
+  if (!base.ok())
+    return report(base.status());
+  // The same kernel with probs = true: the fused pass, then P from the LSE.
+  StatusOr<KernelIr> ir = base->withProbs();
+  if (!ir.ok())
+    return report(ir.status());
+  CpuCompileOptions compileOptions;
+  compileOptions.vectorWidth = o.vectorWidth;
+  CpuBackend backend(compileOptions);
+  auto translation = backend.translate(*ir); // names what it refuses
+  if (!translation.ok())
+    return report(translation.status());
+  const KernelSpec s = (*translation)->spec();
+  StatusOr<Inputs> in = loadInputs(o, s);
+  if (!in.ok())
+    return report(in.status());
+  if (o.batchIndex >= in->batch)
+    return report(fail(fmt::format("--batch-index {} is past the batch ({})",
+                                   o.batchIndex, in->batch)));
+  std::vector<int64_t> heads = o.heads;
+  if (heads.empty())
+    for (int64_t h = 0; h < std::min<int64_t>(s.qHeads, 64); ++h)
+      heads.push_back(h);
+  for (int64_t h : heads)
+    if (h >= s.qHeads)
+      return report(fail(fmt::format("--heads: head {} is past q_heads ({})", h,
+                                     s.qHeads)));
+  // Sized before anything is allocated (the call checks the same limit).
+  int64_t elements = 0;
+  if (__builtin_mul_overflow(in->batch * s.qHeads, in->seqQ, &elements) ||
+      __builtin_mul_overflow(elements, in->seqKv, &elements) ||
+      elements > kMaxProbsElements)
+    return report(fail(fmt::format(
+        "viz: the probabilities [{}, {}, {}, {}] exceed the {} elements (1 GiB "
+        "of f32) a probs call writes; draw fewer heads' inputs or shorter "
+        "sequences",
+        in->batch, s.qHeads, in->seqQ, in->seqKv, kMaxProbsElements)));
+
+  KernelCache cache({o.cacheDir, o.useCache});
+  CacheSource from = CacheSource::Compiled;
+  auto kernel = cache.get(*ir, backend, &from);
+  if (!kernel.ok())
+    return report(kernel.status());
+  HostCall call(s, *in, /*typed=*/true);
+  if (Status st = call.attachBlockMask(s); !st.ok())
+    return report(st);
+  std::vector<float> probs(static_cast<size_t>(elements));
+  call.args.probs = probsView(probs.data(), in->batch, s.qHeads, in->seqQ, in->seqKv);
+  unsigned threads = static_cast<unsigned>(o.threads ? o.threads : s.threads);
+  printKernel(s);
+  printShape(o, *in);
+  if (Status st = (*kernel)->run(call.args, threads); !st.ok())
+    return report(st);
+  int rc = kExitOk;
+  if (o.check) {
+    Comparison c = compareWithReference(s, call.args);
+    fmt::print("check     max |P - ref| {:.3g} vs tolerance {:.3g} (2 x naive f32 "
+               "error + 1e-5); O {:.3g} vs {:.3g}: {}\n",
+               c.probsError, c.probsTolerance, c.maxError, c.tolerance,
+               c.passed() ? "PASS" : "FAIL");
+    rc = c.passed() ? kExitOk : kExitCheckFailed;
+  }
+  if (!o.probsFile.empty()) {
+    if (Status st = writeNpy(o.probsFile, {in->batch, s.qHeads, in->seqQ, in->seqKv},
+                             probs.data());
+        !st.ok())
+      return report(st);
+    fmt::print("wrote     {} {}x{}x{}x{} (batch, q_heads, seq_q, seq_kv)\n",
+               o.probsFile, in->batch, s.qHeads, in->seqQ, in->seqKv);
+  }
+  if (!o.pngFile.empty()) {
+    ModEvaluator mods(s, call.args);
+    std::vector<HeatmapPanel> panels;
+    const int64_t b = o.batchIndex;
+    for (int64_t h : heads) {
+      HeatmapPanel p;
+      p.title = fmt::format("head {}", h);
+      p.rows = in->seqQ;
+      p.cols = in->seqKv;
+      p.p.resize(static_cast<size_t>(p.rows * p.cols));
+      p.visible.resize(p.p.size());
+      for (int64_t i = 0; i < p.rows; ++i)
+        for (int64_t j = 0; j < p.cols; ++j) {
+          p.p[i * p.cols + j] = call.args.probs.at(b, h, i, j);
+          p.visible[i * p.cols + j] = mods.visible(b, h, i, j);
+        }
+      panels.push_back(std::move(p));
+    }
+    // (The picture's font has no comma.)
+    std::string title = fmt::format("{}: batch {} - {} queries x {} keys", s.name, b,
+                                    in->seqQ, in->seqKv);
+    std::transform(title.begin(), title.end(), title.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (Status st = drawHeatmaps(panels, title, o.pngFile); !st.ok())
+      return report(st);
+    fmt::print("wrote     {} ({} heads of batch {})\n", o.pngFile, panels.size(), b);
+  }
+  return rc;
 }
 
 } // namespace attnc::cli

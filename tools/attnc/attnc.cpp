@@ -35,7 +35,7 @@ int run(int argc, char **argv) {
   // `attnc COMMAND --help`: that command's usage and flags.
   const std::string command = argv[1];
   if (command == "run" || command == "tune" || command == "compile" ||
-      command == "cache")
+      command == "cache" || command == "viz")
     for (int i = 2; i < argc; ++i)
       if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
         fmt::print("{}", usage(command));
@@ -50,6 +50,8 @@ int run(int argc, char **argv) {
     return cacheCommand(*options);
   if (options->command == "tune")
     return tuneCommand(*options);
+  if (options->command == "viz")
+    return vizCommand(*options);
   return options->command == "run" ? runCommand(*options)
                                    : compileCommand(*options);
 }
