@@ -47,10 +47,10 @@ struct Descriptor {
 
 /// The packed call holds the ABI's arguments, the split-KV workspace, then
 /// splits, begin, end, kt, tags and the batch base (abi::kCpuTrailingArgs
-/// in all) in a fixed array. The ABI has at most 5 tensors, 2 page-table
-/// arrays, 4 block-mask arrays and 16 inputs, so 27 + 7 = 34; load()
-/// checks it.
-constexpr size_t kPackedArgs = 34;
+/// in all) in a fixed array. The ABI has at most 6 tensors (q, k, v, o,
+/// lse, probs), 2 page-table arrays, 4 block-mask arrays and 16 inputs, so
+/// 28 + 7 = 35; load() checks it.
+constexpr size_t kPackedArgs = 35;
 
 /// The kernel's packed entry point (compiler/KernelAbi.h): one pointer per
 /// argument of its C interface.

@@ -182,8 +182,9 @@ struct AttentionArgs {
   BlockMaskArgs blockMask;
   SequenceArgs sequences;
   /// probs = true kernels: P[b, h, q, k] = exp(s - LSE), f32, [batch,
-  /// q_heads, seq_q, seq_kv] with any strides (probsView makes a dense
-  /// one); masked keys get 0. At most kMaxProbsElements elements.
+  /// q_heads, seq_q, seq_kv], key stride 1, any other strides (probsView
+  /// makes a dense one); masked keys get 0. At most kMaxProbsElements
+  /// elements.
   TensorView probs;
 };
 

@@ -60,6 +60,9 @@ ByteSpan byteSpan(const TensorView &t) {
 }
 
 Status checkNoSelfOverlap(const std::string &name, const TensorView &t) {
+  for (int64_t size : t.sizes)
+    if (size == 0)
+      return Status::success(); // no element: nothing to share
   std::array<int, 4> order = {0, 1, 2, 3};
   std::sort(order.begin(), order.end(),
             [&](int x, int y) { return t.strides[x] < t.strides[y]; });
@@ -69,9 +72,9 @@ Status checkNoSelfOverlap(const std::string &name, const TensorView &t) {
       continue;
     if (t.strides[d] < extent)
       return Status::error(fmt::format(
-          "{}: sizes [{}] with strides [{}] make elements share memory; an "
-          "output's elements need their own (a stride of 0, or one smaller "
-          "than what the dimensions inside it span, overlaps)",
+          "{}: sizes [{}] with strides [{}] may make elements share memory; "
+          "an output's elements need their own (ordered by stride, each "
+          "stride at least what the dimensions inside it span)",
           name, fmt::join(t.sizes, ", "), fmt::join(t.strides, ", ")));
     extent += (t.sizes[d] - 1) * t.strides[d];
   }
@@ -130,6 +133,9 @@ Status checkProbs(const KernelSpec &s, const AttentionArgs &a) {
   if (Status st = checkAddressable("probs", p.sizes.data(), p.strides.data(), 4);
       !st.ok())
     return st;
+  if (p.strides[3] != 1)
+    return Status::error(fmt::format(
+        "probs: the key stride (the last) must be 1, got {}", p.strides[3]));
   const std::array<int64_t, 4> want = {a.q.batch(), s.qHeads, a.q.seq(), a.k.seq()};
   if (p.sizes != want)
     return Status::error(fmt::format(

@@ -141,12 +141,11 @@ public:
       case abi::Role::Lse:
         args.push_back(lseTy);
         break;
-      case abi::Role::Probs: {
-        SmallVector<int64_t> shape(4, dyn);
+      case abi::Role::Probs: // [b, h, q, k], unit key stride (vector stores)
         args.push_back(MemRefType::get(
-            shape, f32, StridedLayoutAttr::get(b.getContext(), dyn, shape)));
+            {dyn, dyn, dyn, dyn}, f32,
+            StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn, 1})));
         break;
-      }
       case abi::Role::PageTable:
       case abi::Role::KvSeqlens:
       case abi::Role::KvNumBlocks:
@@ -159,6 +158,8 @@ public:
             StridedLayoutAttr::get(b.getContext(), dyn, shape)));
         break;
       }
+      case abi::Role::SequenceTable: // CUDA kernels only (cudaKernelArgs)
+        llvm_unreachable("a sequence table in a CPU kernel's arguments");
       case abi::Role::Input: {
         // Any sizes and strides: the runtime checks them at the boundary.
         SmallVector<int64_t> shape(arg.rank, dyn);
@@ -227,6 +228,8 @@ public:
       case abi::Role::FullKvIndices:
         blockIndex[1] = value;
         break;
+      case abi::Role::SequenceTable: // CUDA kernels only (cudaKernelArgs)
+        llvm_unreachable("a sequence table in a CPU kernel's arguments");
       case abi::Role::Input:
         inputs.push_back(value);
         break;
@@ -445,8 +448,8 @@ private:
     initState();
     visitTiles();
     finalize();
-    if (s.probs)
-      emitProbs();
+    if (s.probs) // the runtime passes one split; a row's LSE is final here
+      ifThen(cmp(arith::CmpIPredicate::eq, splits, idx(1)), [&] { emitProbs(); });
   }
 
   /// The key tiles of this item, each through processTile.

@@ -197,9 +197,9 @@ TEST(Infini, BadCallsAreNamed) {
       {[](InfiniArgs &a, InfiniOptions &) { a.z.dtype = DType::F16; },
        "infini: z: element type is f16, but the memory is f32"},
       {[](InfiniArgs &a, InfiniOptions &) { a.z.strides[1] = 0; },
-       "infini: z: sizes [2, 2, 1, 16] with strides [32, 0, 16, 1] make elements "
-       "share memory; an output's elements need their own (a stride of 0, or one "
-       "smaller than what the dimensions inside it span, overlaps)"},
+       "infini: z: sizes [2, 2, 1, 16] with strides [32, 0, 16, 1] may make "
+       "elements share memory; an output's elements need their own (ordered by "
+       "stride, each stride at least what the dimensions inside it span)"},
       {[](InfiniArgs &a, InfiniOptions &) { a.beta.pop_back(); },
        "infini: 3 gate logits (beta) given, but the kernel has q_heads = 4"},
       {[](InfiniArgs &a, InfiniOptions &) { a.beta[2] = NAN; },

@@ -261,9 +261,9 @@ TEST(Merge, BadArgumentsAreNamed) {
        "lses[1]: shape [1, 1, 4, 1] differs from o's rows, [batch, heads, seq, "
        "1] = [1, 2, 4, 1]"},
       {[](MergeArgs &m) { m.o.strides[2] = 0; },
-       "o: sizes [1, 2, 4, 8] with strides [64, 8, 0, 1] make elements share "
-       "memory; an output's elements need their own (a stride of 0, or one "
-       "smaller than what the dimensions inside it span, overlaps)"},
+       "o: sizes [1, 2, 4, 8] with strides [64, 8, 0, 1] may make elements "
+       "share memory; an output's elements need their own (ordered by stride, "
+       "each stride at least what the dimensions inside it span)"},
       {[](MergeArgs &m) { m.outputs[0].strides[2] = -m.outputs[0].strides[2]; },
        "outputs[0]: strides must be >= 0, got [64, 8, -16, 1]"},
       {[](MergeArgs &m) { m.o.strides[3] = 2; },

@@ -175,6 +175,29 @@ TEST(Probs, MaskedKeysAreZeroAndRowsSumToOne) {
   }
 }
 
+/// NaN and inf inputs: P follows the reference (a row whose visible scores
+/// meet a NaN is NaN on its visible keys, 0 on masked ones); no query rows
+/// at all is a valid call.
+TEST(Probs, NonFiniteRowsAndEmptyCalls) {
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x7a);
+  auto kernel = attnc::test::compileText(
+      "attn.kernel @nan attributes {q_heads = 2, d_qk = 16, element_type = f32, "
+      "probs = true, mask = #attn.mask<causal, bottom_right>}");
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  const KernelSpec &s = (*kernel)->spec();
+  ProbsCall c(s, 1, 20, 30, false, rng);
+  c.args.q.at(0, 1, 7, 3) = std::numeric_limits<float>::quiet_NaN();
+  c.args.k.at(0, 0, 2, 5) = std::numeric_limits<float>::infinity();
+  ASSERT_TRUE((*kernel)->run(c.args).ok());
+  Comparison cmp = compareWithReference(s, c.args);
+  EXPECT_TRUE(cmp.passed()) << "P error " << cmp.probsError << ", NaN missing "
+                            << cmp.nanMissing << ", non-finite " << cmp.nonFinite;
+  for (int64_t j = 0; j < 30; ++j) // row 7 sees keys 0..17 (bottom-right)
+    EXPECT_EQ(std::isnan(c.args.probs.at(0, 1, 7, j)), j <= 17) << j;
+  ProbsCall empty(s, 2, 0, 30, false, rng);
+  EXPECT_TRUE((*kernel)->run(empty.args).ok());
+}
+
 TEST(Probs, BadCallsAreNamed) {
   std::mt19937_64 rng(attnc::test::testSeed());
   auto kernel = attnc::test::compileText(
@@ -206,6 +229,18 @@ TEST(Probs, BadCallsAreNamed) {
             "probs: strides must be >= 0, got [" +
                 fmt::format("{}", a.probs.strides[0]) + ", " +
                 fmt::format("{}", a.probs.strides[1]) + ", -1, 1]");
+  a = c.args;
+  a.probs.strides[3] = 2;
+  EXPECT_EQ((*kernel)->run(a).message(),
+            "probs: the key stride (the last) must be 1, got 2");
+  a = c.args;
+  a.probs.strides[1] = 1;
+  EXPECT_EQ((*kernel)->run(a).message(),
+            "probs: sizes [1, 2, 3, 4] with strides [" + fmt::format("{}", a.probs.strides[0]) +
+                ", 1, " + fmt::format("{}", a.probs.strides[2]) +
+                ", 1] may make elements share memory; an output's elements need their "
+                "own (ordered by stride, each stride at least what the dimensions "
+                "inside it span)");
   EXPECT_EQ((*kernel)->run(c.args, 1, 2).message(),
             "kvSplits: probs kernels do not split their keys (they write P from "
             "each row's final LSE; got 2)");
@@ -217,7 +252,7 @@ TEST(Probs, BadCallsAreNamed) {
   for (TensorView *t : {&a.k, &a.v})
     t->sizes[2] = int64_t(1) << 14, t->strides[2] = 0;
   a.probs.sizes = {1, 2, int64_t(1) << 15, int64_t(1) << 14};
-  a.probs.strides = {0, 0, 0, 0};
+  a.probs.strides = {0, 0, 0, 1};
   EXPECT_EQ((*kernel)->run(a).message(),
             "probs: [1, 2, 32768, 16384] is 1073741824 elements, more than the "
             "268435456 (1 GiB of f32) a call writes; the probs output is for "

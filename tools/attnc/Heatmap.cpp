@@ -35,7 +35,7 @@ Status drawHeatmaps(const std::vector<HeatmapPanel> &panels,
     return Status::error(fmt::format(
         "viz: {} heads to draw; give 1 to 64 (--heads)", panels.size()));
   for (const HeatmapPanel &p : panels)
-    if (p.rows < 1 || p.cols < 1 || p.rows > (1 << 24) / p.cols ||
+    if (p.rows < 1 || p.cols < 1 || p.rows > kMaxHeatmapCells / p.cols ||
         p.p.size() != static_cast<size_t>(p.rows * p.cols) ||
         p.visible.size() != p.p.size())
       return Status::error(fmt::format(
@@ -46,13 +46,18 @@ Status drawHeatmaps(const std::vector<HeatmapPanel> &panels,
   const int64_t rows = panels[0].rows, cols = panels[0].cols;
   const int64_t longest = std::max(rows, cols);
   const int cell = static_cast<int>(std::clamp<int64_t>(384 / longest, 1, 8));
-  const int pw = static_cast<int>(std::min<int64_t>(cols * cell, 384 * cols / longest + 1));
-  const int ph = static_cast<int>(std::min<int64_t>(rows * cell, 384 * rows / longest + 1));
+  // A side of a few cells (one decode row) is stretched to 48 pixels.
+  const int pw = static_cast<int>(std::max<int64_t>(
+      48, std::min<int64_t>(cols * cell, 384 * cols / longest + 1)));
+  const int ph = static_cast<int>(std::max<int64_t>(
+      48, std::min<int64_t>(rows * cell, 384 * rows / longest + 1)));
   const int across = static_cast<int>(std::ceil(std::sqrt(double(panels.size()))));
   const int down = static_cast<int>((panels.size() + across - 1) / across);
   const int margin = 40, gap = 36, barWidth = 16, top = 44;
   const int width = margin + across * (pw + gap) + barWidth + 60;
-  const int height = top + down * (ph + gap + 12) + 20;
+  const int barHeight = 200;
+  // Tall enough for the panels and for the colour scale with its legend.
+  const int height = std::max(top + down * (ph + gap + 12) + 20, top + barHeight + 40);
   float pmax = 0;
   for (const HeatmapPanel &p : panels)
     for (size_t i = 0; i < p.p.size(); ++i)
@@ -98,7 +103,7 @@ Status drawHeatmaps(const std::vector<HeatmapPanel> &panels,
   }
   // The colour scale: 0 at the bottom, the largest weight at the top, and
   // the masked colour below it.
-  const int bx = margin + across * (pw + gap), by = top, bh = 200;
+  const int bx = margin + across * (pw + gap), by = top, bh = barHeight;
   for (int y = 0; y < bh; ++y)
     img.fill(bx, by + y, barWidth, 1, ramp(1.0 - double(y) / (bh - 1)));
   img.text(bx + barWidth + 4, by, fmt::format("{:.2g}", pmax), kInk, 1);

@@ -13,6 +13,9 @@
 
 namespace attnc::cli {
 
+/// The largest panel drawHeatmaps takes (queries x keys).
+constexpr int64_t kMaxHeatmapCells = int64_t(1) << 24;
+
 struct HeatmapPanel {
   std::string title;      // e.g. "head 3"
   int64_t rows = 0, cols = 0; // queries, keys
@@ -20,10 +23,11 @@ struct HeatmapPanel {
   std::vector<char> visible; // rows x cols: 0 where the mask hides the pair
 };
 
-/// Draws `panels` (at most 64, each at most 2^24 cells) into a PNG at
-/// `path`: cells of up to 8 pixels, panels of at most 384 pixels a side
-/// (larger ones show each pixel's largest weight), one colour scale from 0
-/// to the largest weight shown.
+/// Draws `panels` (at most 64, each at most kMaxHeatmapCells) into a PNG
+/// at `path`: cells of up to 8 pixels, panels of at most 384 pixels a side
+/// (larger ones show each pixel's largest weight) and at least 48 (a few
+/// rows, as in decode, are stretched), one colour scale from 0 to the
+/// largest weight shown.
 Status drawHeatmaps(const std::vector<HeatmapPanel> &panels,
                     const std::string &title, const std::string &path);
 

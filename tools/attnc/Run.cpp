@@ -793,9 +793,11 @@ int vizCommand(const Options &o) {
     if (h >= s.qHeads)
       return report(fail(fmt::format("--heads: head {} is past q_heads ({})", h,
                                      s.qHeads)));
-  // Sized before anything is allocated (the call checks the same limit).
+  // Sized before P is allocated or the kernel runs (the call checks the
+  // same limit; a picture has its own).
   int64_t elements = 0;
-  if (__builtin_mul_overflow(in->batch * s.qHeads, in->seqQ, &elements) ||
+  if (__builtin_mul_overflow(in->batch, s.qHeads, &elements) ||
+      __builtin_mul_overflow(elements, in->seqQ, &elements) ||
       __builtin_mul_overflow(elements, in->seqKv, &elements) ||
       elements > kMaxProbsElements)
     return report(fail(fmt::format(
@@ -803,6 +805,12 @@ int vizCommand(const Options &o) {
         "of f32) a probs call writes; draw fewer heads' inputs or shorter "
         "sequences",
         in->batch, s.qHeads, in->seqQ, in->seqKv, kMaxProbsElements)));
+
+  if (!o.pngFile.empty() && in->seqQ * in->seqKv > kMaxHeatmapCells)
+    return report(fail(fmt::format(
+        "viz: a heatmap of {} queries x {} keys has more than the {} cells a "
+        "picture draws (e.g. 4096 x 4096); use --probs alone, or shorter inputs",
+        in->seqQ, in->seqKv, kMaxHeatmapCells)));
 
   KernelCache cache({o.cacheDir, o.useCache});
   CacheSource from = CacheSource::Compiled;

@@ -13,3 +13,8 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, variant =
 
 // expected-error@+1 {{the cpu backend does not support the probs output with layout paged yet}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = true, layout = #attn.layout<paged>}
+
+// -----
+
+// expected-error@+1 {{the cpu backend does not support the probs output with layout varlen yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = true, layout = #attn.layout<varlen>}
