@@ -51,18 +51,17 @@ std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
   return args;
 }
 
-std::vector<Arg> cudaKernelArgs(ElementType element, bool lse,
+std::vector<Arg> cudaKernelArgs(ElementType element, bool lse, bool probs,
                                 Sequences sequences, bool blockSparse,
                                 const std::vector<InputArg> &inputs) {
   std::vector<Arg> args =
-      kernelArgs(element, element, lse, /*probs=*/false, /*paged=*/false,
-                 blockSparse, inputs);
+      kernelArgs(element, element, lse, probs, /*paged=*/false, blockSparse, inputs);
   std::vector<Arg> tables;
   if (sequences != Sequences::None)
     tables.push_back({"sequences", Role::SequenceTable, ElementType::I32, 2, false});
   if (sequences == Sequences::Paged)
     tables.push_back({"page_table", Role::PageTable, ElementType::I32, 1, false});
-  args.insert(args.begin() + (lse ? 5 : 4), tables.begin(), tables.end());
+  args.insert(args.begin() + 4 + lse + probs, tables.begin(), tables.end());
   return args;
 }
 
@@ -80,7 +79,7 @@ ParamsLayout cudaParamsLayout(const std::vector<Arg> &args) {
     const Arg &a = args[i];
     int64_t n = static_cast<int64_t>(i);
     if (a.role != Role::Q && a.role != Role::K && a.role != Role::V &&
-        a.role != Role::O && a.role != Role::Lse) {
+        a.role != Role::O && a.role != Role::Lse && a.role != Role::Probs) {
       std::string base = a.role == Role::Input ? "in_" + a.name : a.name;
       add(ParamField::Pointer, n, base,
           a.type == ElementType::I32 ? "const int *" : "const float *", 1, 8);
@@ -90,9 +89,10 @@ ParamsLayout cudaParamsLayout(const std::vector<Arg> &args) {
       }
       continue;
     }
-    std::string pointer = a.role == Role::Lse ? "float *"
-                          : a.written         ? "T *"
-                                              : "const T *";
+    // [b, h, s] strides (the last is 1); probs [b, h, q, k] likewise.
+    std::string pointer = a.role == Role::Lse || a.role == Role::Probs ? "float *"
+                          : a.written                                  ? "T *"
+                                                                       : "const T *";
     add(ParamField::Pointer, n, a.name, pointer, 1, 8);
     add(ParamField::Strides, n, a.name + "_stride", "long long", 3, 8);
   }

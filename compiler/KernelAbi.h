@@ -90,8 +90,8 @@ std::vector<Arg> kernelArgs(ElementType element, ElementType kvElement,
 
 /// The arguments of a CUDA kernel: kernelArgs() without the CPU's page
 /// table and kv lengths; varlen and paged kernels take the sequence table
-/// (and paged ones the page list) after lse instead.
-std::vector<Arg> cudaKernelArgs(ElementType element, bool lse,
+/// (and paged ones the page list) after lse and probs instead.
+std::vector<Arg> cudaKernelArgs(ElementType element, bool lse, bool probs,
                                 Sequences sequences, bool blockSparse,
                                 const std::vector<InputArg> &inputs);
 

@@ -121,6 +121,19 @@ StatusOr<StagedCall> StagedCall::stage(const KernelSpec &spec, const char *entry
   };
   if (Status st = copyInputsAndBlockMask(host, c.args_, copyIn); !st.ok())
     return st;
+  // probs (f32, written by the kernel): a dense buffer of its shape.
+  if (host.probs.data) {
+    const TensorView &h = host.probs;
+    auto bytes = denseBytes("probs", h, 4);
+    if (!bytes.ok())
+      return bytes.status();
+    auto index = add("probs", *bytes);
+    if (!index.ok())
+      return index.status();
+    c.args_.probs = probsView(static_cast<float *>(c.buffers_[*index].data), h.batch(),
+                              h.heads(), h.seq(), h.dim());
+    c.probs_ = *index;
+  }
   return c;
 }
 
@@ -133,8 +146,8 @@ AttentionArgs StagedCall::movedTo(const std::vector<void *> &addresses) const {
         return;
       }
   };
-  for (TensorView *t : {&a.q, &a.k, &a.v, &a.o, &a.lse, &a.sequences.kNew,
-                        &a.sequences.vNew})
+  for (TensorView *t : {&a.q, &a.k, &a.v, &a.o, &a.lse, &a.probs,
+                        &a.sequences.kNew, &a.sequences.vNew})
     move(t->data);
   for (InputTensor &in : a.inputs)
     move(in.data);
@@ -146,7 +159,7 @@ AttentionArgs StagedCall::movedTo(const std::vector<void *> &addresses) const {
 
 std::vector<size_t> StagedCall::written() const {
   std::vector<size_t> out;
-  for (int i : {o_, lse_})
+  for (int i : {o_, lse_, probs_})
     if (i >= 0)
       out.push_back(static_cast<size_t>(i));
   return out;
@@ -165,8 +178,12 @@ Status StagedCall::unstage(const AttentionArgs &host) const {
   if (!takesSequences(spec_.layout)) {
     for (int64_t b = 0; b < host.o.batch(); ++b)
       for (int64_t h = 0; h < host.o.heads(); ++h)
-        for (int64_t s = 0; s < host.o.seq(); ++s)
+        for (int64_t s = 0; s < host.o.seq(); ++s) {
           copyRow(b, h, s);
+          if (probs_ >= 0) // dense layouts only (the backends refuse others)
+            for (int64_t k = 0; k < host.probs.dim(); ++k)
+              host.probs.at(b, h, s, k) = args_.probs.at(b, h, s, k);
+        }
     return Status::success();
   }
   std::vector<Sequence> sequences;

@@ -34,7 +34,7 @@ public:
   /// every backend checks a call, then stages it:
   /// q, k, v, k_new and v_new are rounded in place to the kernel's f16 or
   /// bf16 and copied, dense, into buffers from `allocate`; o gets a 16-bit
-  /// buffer and lse an f32 one; declared inputs and the block mask are
+  /// buffer and lse and probs f32 ones; declared inputs and the block mask are
   /// copied as they are. Varlen and paged calls keep their tables where
   /// they are (they are read on the host). Launch the staged call through
   /// the usual checks (in the kernel's types, with its alignment rules).
@@ -47,7 +47,7 @@ public:
   const std::vector<StagedBuffer> &buffers() const { return buffers_; }
   /// args() with buffer i at `addresses[i]` instead (its device copy).
   AttentionArgs movedTo(const std::vector<void *> &addresses) const;
-  /// The buffers a run writes: o and lse (indices into buffers()). Appends
+  /// The buffers a run writes: o, lse and probs (indices into buffers()). Appends
   /// happen on the host, into the staged pools, before a launch.
   std::vector<size_t> written() const;
 
@@ -64,7 +64,8 @@ private:
   AttentionArgs args_;
   std::vector<StagedBuffer> buffers_;
   // Which buffer holds each tensor (-1: none).
-  int q_ = -1, k_ = -1, v_ = -1, o_ = -1, lse_ = -1, kNew_ = -1, vNew_ = -1;
+  int q_ = -1, k_ = -1, v_ = -1, o_ = -1, lse_ = -1, probs_ = -1, kNew_ = -1,
+      vNew_ = -1;
 };
 
 } // namespace attnc::cuda

@@ -167,6 +167,7 @@ std::string packParams(const detail::CudaCodegen &t, const AttentionArgs &a,
              : arg->role == abi::Role::K ? &a.k
              : arg->role == abi::Role::V ? &a.v
              : arg->role == abi::Role::O ? &a.o
+             : arg->role == abi::Role::Probs ? &a.probs
                                          : &a.lse;
     }
     switch (f.kind) {

@@ -106,6 +106,10 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
     checks.buffers.push_back(
         {"lse", a.lse.data,
          extentBytes(a.lse.sizes.data(), a.lse.strides.data(), 3, 4)});
+  if (s.probs)
+    checks.buffers.push_back(
+        {"probs", a.probs.data,
+         extentBytes(a.probs.sizes.data(), a.probs.strides.data(), 4, 4)});
   std::vector<const InputTensor *> extraInputs;
   for (const InputTensor &in : a.inputs)
     extraInputs.push_back(&in);

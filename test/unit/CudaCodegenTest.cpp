@@ -4,6 +4,7 @@
 // the SIMT emulator.)
 #include "ProgrammableCases.h"
 #include "RandomKernels.h"
+#include "SequenceCases.h"
 #include "TestUtil.h"
 
 #include "compiler/Pipelines/Pipelines.h"
@@ -122,6 +123,21 @@ std::vector<std::string> sweepSpecs() {
                         .text);
   // Declared inputs of rank 0, 3 and 4.
   specs.push_back(test::programmable::everyRankKernel("bf16"));
+  // The probs output's second pass: head dims up to 256, both types, a
+  // block mask, a custom region and GQA.
+  for (int d : {64, 128, 256})
+    for (const char *type : {"f16", "bf16"})
+      specs.push_back(fmt::format(
+          "attn.kernel @probs_{0}_{1} attributes {{q_heads = 8, kv_heads = 2, d_qk = {0}, "
+          "element_type = {1}, lse = true, probs = true, mask = #attn.mask<causal, "
+          "bottom_right>}}",
+          d, type));
+  specs.push_back("attn.kernel @probs_sparse attributes {q_heads = 4, d_qk = 128, "
+                  "element_type = f16, probs = true, block_sparse = "
+                  "#attn.block_sparse<block_q = 128, block_kv = 128>}");
+  std::string probsRegions = attnc::test::sequences::regionSpec("probs_regions", "bshd", "bf16");
+  probsRegions.replace(probsRegions.find("lse = true"), 10, "lse = true, probs = true");
+  specs.push_back(probsRegions);
   // Kernel names that are C++ keywords or names of the kernel text: the
   // entry is attnc_<name>, so they compile like any other.
   specs.push_back("attn.kernel @float attributes {q_heads = 2, d_qk = 64, "

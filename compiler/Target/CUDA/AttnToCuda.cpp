@@ -221,7 +221,8 @@ __device__ __forceinline__ KvRows attnc_kv_rows(const Params &p, const T *base,
 std::vector<abi::Arg> mlir::attn::cudaKernelArgs(KernelOp op) {
   abi::ElementType element = op.getElementType().isBF16() ? abi::ElementType::BF16
                                                           : abi::ElementType::F16;
-  return abi::cudaKernelArgs(element, op.getLseOrDefault(), sequencesOf(op),
+  return abi::cudaKernelArgs(element, op.getLseOrDefault(), op.getProbsOrDefault(),
+                             sequencesOf(op),
                              static_cast<bool>(op.getBlockSparseAttr()),
                              abi::inputArgs(op.getInputsAttr()));
 }
@@ -264,7 +265,17 @@ constexpr float SCALE = {16};
       op.getKvHeadsOrDefault(), op.getDQk(), op.getDvOrDefault(),
       pad16(op.getDQk()), pad16(op.getDvOrDefault()),
       number(op.getScaleOrDefault()), cudaEntryName(op));
-  out += paramsStruct(layout) + storeLse + kvTiles(op) + sequenceCode(op);
+  std::string storeProb =
+      op.getProbsOrDefault()
+          ? "constexpr bool PROBS = true;\n"
+            "__device__ __forceinline__ void store_prob(const Params &p, long long b, "
+            "long long h, long long row, long long col, float value) {\n"
+            "  store_global(p.probs + b * p.probs_stride[0] + h * p.probs_stride[1] + "
+            "row * p.probs_stride[2] + col, value);\n}\n"
+          : "constexpr bool PROBS = false;\n"
+            "__device__ __forceinline__ void store_prob(const Params &, long long, "
+            "long long, long long, long long, float) {}\n";
+  out += paramsStruct(layout) + storeLse + storeProb + kvTiles(op) + sequenceCode(op);
   // The mask, score and range functions: the one definition (Mods.h).
   out += printCudaMods(buildModDefinitions(op), op);
   return out + kFlashForward;

@@ -39,8 +39,11 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
     return op.emitOpError("the cuda backend needs head dims that are multiples "
                           "of 8 up to 256, got d_qk = ")
            << dQk << ", d_v = " << dV;
-  if (op.getVariantOrDefault() != Variant::Softmax || op.getProbsOrDefault())
-    return unsupported("linear attention or the probs output");
+  if (op.getVariantOrDefault() != Variant::Softmax)
+    return unsupported("linear attention");
+  const Layout layout = op.getLayoutOrDefault();
+  if (op.getProbsOrDefault() && (layout == Layout::Varlen || layout == Layout::Paged))
+    return unsupported(Twine("the probs output with layout ") + stringifyLayout(layout));
 
   ScheduleAttr s = op.getScheduleAttr();
   auto given = [&](int64_t (ScheduleAttr::*get)() const) -> int64_t {

@@ -28,11 +28,13 @@
 // CHECK: void attnc_range(const Params &p,
 // The kernel: cp.async pipelining, ldmatrix, tensor-core mma, online softmax.
 // CHECK: cp_async16(
-// CHECK: extern "C" __global__ void __launch_bounds__(THREADS, 1) KERNEL_NAME(Params p)
-// CHECK: attnc_range(p, q0, q_last, p.seq_q, p.seq_kv, range);
+// CHECK: void tile_scores(
 // CHECK: mma16816<T>(
 // CHECK: attnc_score(p, s_acc[n][e] * SCALE, b, h, rq, rk);
 // CHECK: (full_tile || attnc_mask(p, b, h, rq, rk))
+// CHECK: extern "C" __global__ void __launch_bounds__(THREADS, 1) KERNEL_NAME(Params p)
+// CHECK: attnc_range(p, q0, q_last, p.seq_q, p.seq_kv, range);
+// CHECK: tile_scores(s_acc, sQ, k_tile,
 // CHECK: exp2f(
 // CHECK: ldmatrix_x4_trans(
 // SM80: for sm_80.

@@ -49,3 +49,13 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_spa
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_sparse = #attn.block_sparse<block_q = 32, block_kv = 64>, schedule = #attn.schedule<warps = 4>}
 
 
+
+// -----
+
+// expected-error@+1 {{the cuda backend does not support linear attention yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, variant = #attn.variant<linear>}
+
+// -----
+
+// expected-error@+1 {{the cuda backend does not support the probs output with layout varlen yet}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, probs = true, layout = #attn.layout<varlen>}
