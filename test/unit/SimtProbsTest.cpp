@@ -118,18 +118,9 @@ TEST(SimtProbs, MutatedPassFailsTheCheck) {
       {"exp2f(fminf(d, 0.f))", "exp2f(fminf(d, 0.f) * 0.5f)"},
   };
   for (const Mutant &m : mutants) {
-    auto ir = KernelIr::parse(specs()[0], "<test>");
-    ASSERT_TRUE(ir.ok());
-    auto codegen = detail::translateForCuda(*ir, "sm_80");
-    ASSERT_TRUE(codegen.ok()) << codegen.status().message();
-    size_t at = codegen->source.find(m.from);
-    ASSERT_NE(at, std::string::npos) << m.from;
-    codegen->source.replace(at, std::strlen(m.from), m.to);
-    simt::CompileOptions options;
-    options.fileName = "probs_mutant.cu";
-    auto module = simt::Module::compile(codegen->source, options);
-    ASSERT_TRUE(module.ok()) << module.status().message();
-    cuda::SimtKernel kernel(*codegen, std::move(*module));
+    auto mutant = attnc::test::simt::mutantKernel(specs()[0], m.from, m.to);
+    ASSERT_TRUE(mutant.ok()) << mutant.status().message();
+    const cuda::SimtKernel &kernel = **mutant;
     // 150 queries over 70 keys, bottom-right: the first CTA sees no key and
     // visits no tile, so only the zero fill writes its rows.
     EXPECT_NE(probsCall(kernel.spec(), 1, 150, 70, rng,

@@ -12,6 +12,7 @@
 #include "runtime/Reference.h"
 #include "runtime/KernelIr.h"
 #include "runtime/cuda/Params.h"
+#include "runtime/cuda/SimtKernel.h"
 #include "runtime/cuda/simt/Emulator.h"
 #include "runtime/detail/Compiler.h"
 
@@ -236,6 +237,30 @@ inline std::string describe(const Comparison &c) {
       c.nonFinite ? ", NaN/inf found" : "",
       c.nanMissing ? ", a number where the reference is NaN" : "",
       c.lseMismatch ? ", a fully masked row's LSE is not -inf (or back)" : "");
+}
+
+/// A mutant: kernel `spec` translated for sm_80 with the first `from` of
+/// its CUDA text replaced by `to`, compiled for the emulator. Fails (with
+/// the reason) when the text has no `from`: a test whose mutation site
+/// vanished must not pass silently.
+inline StatusOr<std::unique_ptr<cuda::SimtKernel>>
+mutantKernel(const std::string &spec, const std::string &from, const std::string &to) {
+  auto ir = KernelIr::parse(spec, "<mutant>");
+  if (!ir.ok())
+    return ir.status();
+  auto codegen = detail::translateForCuda(*ir, "sm_80");
+  if (!codegen.ok())
+    return codegen.status();
+  const size_t at = codegen->source.find(from);
+  if (at == std::string::npos)
+    return Status::error("the kernel text has no '" + from + "' to mutate");
+  codegen->source.replace(at, from.size(), to);
+  CompileOptions options;
+  options.fileName = "mutant.cu";
+  auto module = Module::compile(codegen->source, options);
+  if (!module.ok())
+    return module.status();
+  return std::make_unique<cuda::SimtKernel>(*codegen, std::move(*module));
 }
 
 } // namespace attnc::test::simt
