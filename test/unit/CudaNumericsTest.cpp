@@ -1,5 +1,6 @@
 // GPU numerics: the CUDA backend against the float64 reference. Needs an
 // NVIDIA GPU and driver; elsewhere the test is skipped and says why.
+#include "CudaProbsCases.h"
 #include "CudaSequenceCalls.h"
 #include "ProgrammableCases.h"
 #include "TestUtil.h"
@@ -153,6 +154,43 @@ TEST(CudaNumerics, VarlenAndPagedMatchFloat64Reference) {
   std::printf("cuda sequences: %d calls of %zu kernels and appends on %s, seed %llu\n",
               calls, specs.size(), (*driver)->devices()[0].name.c_str(),
               static_cast<unsigned long long>(seed));
+}
+
+/// The probs output on a GPU: the emulator's cases (CudaProbsCases.h)
+/// through runFromHost, at larger shapes.
+TEST(CudaNumerics, ProbsMatchFloat64Softmax) {
+  auto driver = Driver::get();
+  if (!driver.ok())
+    GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
+  auto backend = CudaBackend::forDevice(0);
+  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed ^ 0x9b0);
+  KernelCache cache({"", /*disk=*/false});
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {113, 300}, {300, 113}, {513, 513}};
+  int calls = 0;
+  for (std::string text : test::probs::specs()) {
+    if (text.find("@regions") != std::string::npos)
+      text.replace(text.find("lse = true"), 10, "lse = true, probs = true");
+    auto ir = KernelIr::parse(text, "<test>");
+    ASSERT_TRUE(ir.ok()) << text << "\n" << ir.status().message();
+    auto kernel = cache.get(*ir, *backend);
+    ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
+    auto gpu = std::static_pointer_cast<const CudaKernel>(*kernel);
+    for (auto [seqQ, seqKv] : shapes) {
+      ++calls;
+      EXPECT_EQ(test::probs::probsCall(gpu->spec(), 2, seqQ, seqKv, rng,
+                                       [&](const AttentionArgs &a) {
+                                         auto millis = runFromHost(*gpu, a, /*reps=*/0);
+                                         return millis.ok() ? Status::success()
+                                                            : millis.status();
+                                       }),
+                "")
+          << "seed " << seed << ": " << text;
+    }
+  }
+  std::printf("cuda probs: %d calls on %s, seed %llu\n", calls,
+              (*driver)->devices()[0].name.c_str(), static_cast<unsigned long long>(seed));
 }
 
 /// The half-precision rule itself, on the host: output rounded to bf16
