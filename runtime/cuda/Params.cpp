@@ -54,6 +54,12 @@ Status checkCudaArgs(const KernelSpec &s, const AttentionArgs &a,
                             std::pair{"v", &a.v}, std::pair{"o", &a.o}})
     if (Status st = checkAlignment(name, *view); !st.ok())
       return st;
+  // lse and probs take scalar f32 stores: a misaligned one would fault on a
+  // GPU (and spoil the context for later calls) rather than fail here.
+  for (auto [name, view] : {std::pair{"lse", &a.lse}, std::pair{"probs", &a.probs}})
+    if (view->data && reinterpret_cast<uintptr_t>(view->data) % 4)
+      return Status::error(fmt::format(
+          "{}: the address must be 4-byte aligned (f32) for the cuda backend", name));
   // Params holds lengths as int; the grid is (query blocks, q heads, batch).
   const int64_t intMax = std::numeric_limits<int32_t>::max();
   if (a.q.seq() > intMax || a.k.seq() > intMax)

@@ -57,6 +57,11 @@ TEST(SimtProbs, MutatedPassFailsTheCheck) {
   } mutants[] = {
       {"store_prob(p, b, h, row, col, 0.f);", ";"},
       {"exp2f(fminf(d, 0.f))", "exp2f(fminf(d, 0.f) * 0.5f)"},
+      // The pass's synchronisation: the emulator reports the race or the
+      // stale cp.async read.
+      {"__syncthreads(); // every warp is done with stage 0", ";"},
+      {"(sK, gk, n0, p.seq_kv);\n      cp_async_commit();\n      cp_async_wait<0>();",
+       "(sK, gk, n0, p.seq_kv);\n      cp_async_commit();"},
   };
   for (const Mutant &m : mutants) {
     auto mutant = attnc::test::simt::mutantKernel(specs()[0], m.from, m.to);
@@ -69,6 +74,36 @@ TEST(SimtProbs, MutatedPassFailsTheCheck) {
               "")
         << "mutant '" << m.to << "' passed";
   }
+}
+
+/// A launch over "device" memory checks the f32 outputs' alignment (a
+/// misaligned scalar store would fault on a GPU).
+TEST(SimtProbs, MisalignedOutputsAreNamed) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  KernelCache cache({"", /*disk=*/false});
+  auto ir = KernelIr::parse(specs()[0], "<test>");
+  ASSERT_TRUE(ir.ok());
+  auto kernel = cache.get(*ir, cuda::SimtBackend());
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  const KernelSpec &s = (*kernel)->spec();
+  alignas(16) static uint16_t q[4 * 8 * 64], kv[2 * 8 * 64], o[4 * 8 * 64];
+  alignas(16) static float lse[4 * 8], probs[4 * 8 * 8 + 1];
+  auto view = [](uint16_t *data, int64_t heads) {
+    TensorView t = denseView(nullptr, Layout::BSHD, 1, 8, heads, 64);
+    t.data = data;
+    t.dtype = DType::F16;
+    return t;
+  };
+  AttentionArgs a{view(q, 4), view(kv, 2), view(kv, 2), view(o, 4),
+                  lseView(lse, 1, 4, 8)};
+  a.probs = probsView(probs, 1, 4, 8, 8);
+  a.probs.data = reinterpret_cast<char *>(probs) + 2;
+  EXPECT_EQ((*kernel)->launch(a, {}).message(),
+            "probs: the address must be 4-byte aligned (f32) for the cuda backend");
+  a.probs.data = probs;
+  a.lse.data = reinterpret_cast<char *>(lse) + 1;
+  EXPECT_EQ((*kernel)->launch(a, {}).message(),
+            "lse: the address must be 4-byte aligned (f32) for the cuda backend");
 }
 
 } // namespace

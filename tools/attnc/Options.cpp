@@ -500,8 +500,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
   }
   if (o.command == "viz") {
     if (o.target != "cpu")
-      return Status::error("attnc viz runs on --target cpu only (the probs "
-                           "output is a cpu feature for now)");
+      return Status::error("attnc viz runs on --target cpu only");
     if (o.pngFile.empty() && o.probsFile.empty())
       return Status::error("attnc viz needs --png FILE.png or --probs FILE.npy");
     if (o.heads.size() > 64)
