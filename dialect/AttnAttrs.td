@@ -58,6 +58,15 @@ def Attn_Variant : I32EnumAttr<"Variant", "attention family", [
   let cppNamespace = "::mlir::attn";
 }
 
+// Linear attention's feature map phi, applied elementwise to q and k.
+def Attn_FeatureMap : I32EnumAttr<"FeatureMap", "linear attention feature map", [
+    I32EnumAttrCase<"Elu1", 0, "elu1">,
+    I32EnumAttrCase<"Relu", 1, "relu">,
+    I32EnumAttrCase<"Identity", 2, "identity">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::attn";
+}
+
 // What a dimension of a declared input is indexed by: its size must equal
 // that extent at run time (`any`: a size of the caller's choosing).
 def Attn_InputDim : I32EnumAttr<"InputDim", "input dimension", [
@@ -88,6 +97,9 @@ def Attn_ModeAttr : EnumAttr<Attn_Dialect, Attn_Mode, "mode"> {
   let assemblyFormat = "`<` $value `>`";
 }
 def Attn_VariantAttr : EnumAttr<Attn_Dialect, Attn_Variant, "variant"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+def Attn_FeatureMapAttr : EnumAttr<Attn_Dialect, Attn_FeatureMap, "feature_map"> {
   let assemblyFormat = "`<` $value `>`";
 }
 

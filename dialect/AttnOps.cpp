@@ -192,6 +192,13 @@ LogicalResult KernelOp::verify() {
         return emitOpError() << "input '" << name << "' is declared twice";
     }
 
+  if (getVariantOrDefault() != Variant::Linear &&
+      (getFeatureMap() || getNormalize() || getEps()))
+    return emitOpError() << "feature_map, normalize and eps apply only to "
+                            "linear attention";
+  if (getEps() && !(std::isfinite(getEpsOrDefault()) && getEpsOrDefault() > 0))
+    return emitOpError() << "eps must be finite and > 0, got "
+                         << formatNumber(getEpsOrDefault());
   if (getVariantOrDefault() == Variant::Linear) {
     if (mask != MaskKind::None && mask != MaskKind::Causal)
       return emitOpError() << "linear attention supports mask none or causal, "

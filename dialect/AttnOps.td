@@ -62,6 +62,9 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     OptionalAttr<Attn_LayoutAttr>:$layout,
     OptionalAttr<Attn_ModeAttr>:$mode,
     OptionalAttr<Attn_VariantAttr>:$variant,
+    OptionalAttr<Attn_FeatureMapAttr>:$feature_map,
+    OptionalAttr<BoolAttr>:$normalize,
+    OptionalAttr<F64Attr>:$eps,
     OptionalAttr<BoolAttr>:$lse,
     OptionalAttr<BoolAttr>:$probs,
     OptionalAttr<TypedArrayAttrBase<Attn_InputAttr, "declared inputs">>:$inputs,
@@ -96,6 +99,13 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     Variant getVariantOrDefault();
     bool getLseOrDefault() { return getLse().value_or(false); }
     bool getProbsOrDefault() { return getProbs().value_or(false); }
+    /// Linear attention: phi (elu1), normalisation by phi(q) z (true) and
+    /// its denominator's floor (1e-6).
+    FeatureMap getFeatureMapOrDefault() {
+      return getFeatureMap().value_or(FeatureMap::Elu1);
+    }
+    bool getNormalizeOrDefault() { return getNormalize().value_or(true); }
+    double getEpsOrDefault() { return getEps() ? getEps()->convertToDouble() : 1e-6; }
     /// The declared input named `name`, or null.
     InputAttr lookupInput(::llvm::StringRef name);
   }];

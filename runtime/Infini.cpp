@@ -13,30 +13,6 @@ namespace {
 
 float sigma(float x) { return x > 0 ? x + 1.f : std::exp(x); } // elu + 1
 
-/// A state tensor (memory or z): f32, of `shape`, addressable, last stride
-/// 1, elements of its own.
-Status checkState(const char *name, const TensorView &t,
-                  const std::array<int64_t, 4> &shape, const char *rule) {
-  if (!t.data)
-    return Status::error(fmt::format("infini: {}: data pointer is null", name));
-  if (t.dtype != DType::F32)
-    return Status::error(fmt::format("infini: {}: element type is {}, but the "
-                                     "memory is f32",
-                                     name, toString(t.dtype)));
-  if (Status st = detail::checkAddressable(fmt::format("infini: {}", name),
-                                           t.sizes.data(), t.strides.data(), 4);
-      !st.ok())
-    return st;
-  if (t.sizes != shape)
-    return Status::error(fmt::format("infini: {}: shape [{}] must be {} = [{}]",
-                                     name, fmt::join(t.sizes, ", "), rule,
-                                     fmt::join(shape, ", ")));
-  if (t.strides[3] != 1)
-    return Status::error(fmt::format(
-        "infini: {}: the last stride must be 1, got {}", name, t.strides[3]));
-  return detail::checkNoSelfOverlap(fmt::format("infini: {}", name), t);
-}
-
 } // namespace
 
 Status infiniAttention(const CompiledKernel &local, const InfiniArgs &a,
@@ -74,11 +50,11 @@ Status infiniAttention(const CompiledKernel &local, const InfiniArgs &a,
         "{} and seq_kv {}",
         n, a.k.seq()));
   const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV;
-  if (Status st = checkState("memory", a.memory, {batch, hkv, dk, dv},
+  if (Status st = detail::checkState("infini: memory", a.memory, {batch, hkv, dk, dv},
                              "[batch, kv_heads, d_qk, d_v]");
       !st.ok())
     return st;
-  if (Status st = checkState("z", a.z, {batch, hkv, 1, dk}, "[batch, kv_heads, 1, d_qk]");
+  if (Status st = detail::checkState("infini: z", a.z, {batch, hkv, 1, dk}, "[batch, kv_heads, 1, d_qk]");
       !st.ok())
     return st;
   if (a.beta.size() != static_cast<size_t>(hq))

@@ -29,6 +29,8 @@ inline bool takesSequences(Layout layout) {
   return layout == Layout::Varlen || layout == Layout::Paged;
 }
 enum class Mode { Prefill, Decode };
+/// Linear attention's feature map (docs/linear.md).
+enum class FeatureMap { Elu1, Relu, Identity };
 
 /// Element types of tensors a kernel reads or writes.
 enum class DType { F32, F16, BF16, I32 };
@@ -75,6 +77,11 @@ struct KernelSpec {
   Mode mode = Mode::Prefill;
   bool lse = false;
   bool probs = false; // also write P[b, h, q, k] (runtime: AttentionArgs::probs)
+  // variant = linear (runtime/Linear.h): phi, normalisation and its floor.
+  bool linear = false;
+  FeatureMap featureMap = FeatureMap::Elu1;
+  bool normalize = true;
+  double eps = 1e-6;
   // Block sparsity (#attn.block_sparse): query and key rows per block; 0
   // when the kernel takes no block mask.
   int64_t blockQ = 0, blockKv = 0;

@@ -80,6 +80,24 @@ Status checkNoSelfOverlap(const std::string &name, const TensorView &t) {
   }
   return Status::success();
 }
+
+Status checkState(const std::string &name, const TensorView &t,
+                  const std::array<int64_t, 4> &shape, const char *rule) {
+  if (!t.data)
+    return Status::error(fmt::format("{}: data pointer is null", name));
+  if (t.dtype != DType::F32)
+    return Status::error(fmt::format("{}: element type is {}, but the state is f32",
+                                     name, toString(t.dtype)));
+  if (Status st = checkAddressable(name, t.sizes.data(), t.strides.data(), 4); !st.ok())
+    return st;
+  if (t.sizes != shape)
+    return Status::error(fmt::format("{}: shape [{}] must be {} = [{}]", name,
+                                     fmt::join(t.sizes, ", "), rule, fmt::join(shape, ", ")));
+  if (t.strides[3] != 1)
+    return Status::error(fmt::format("{}: the last stride must be 1, got {}", name,
+                                     t.strides[3]));
+  return checkNoSelfOverlap(name, t);
+}
 } // namespace detail
 
 using detail::checkAddressable;

@@ -13,7 +13,9 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
     return failure();
   };
   if (op.getVariantOrDefault() != Variant::Softmax)
-    return unsupported("variant ", stringifyVariant(op.getVariantOrDefault()));
+    return op.emitOpError("is variant linear: the cpu backend compiles softmax "
+                          "attention; run linear attention with LinearKernel "
+                          "(runtime/Linear.h)");
   const Layout layout = op.getLayoutOrDefault();
   if (op.getProbsOrDefault() && (layout == Layout::Varlen || layout == Layout::Paged))
     return unsupported("the probs output with layout ", stringifyLayout(layout));

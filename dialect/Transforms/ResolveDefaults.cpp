@@ -32,6 +32,11 @@ struct ResolveDefaults
       op.setVariantAttr(VariantAttr::get(ctx, op.getVariantOrDefault()));
       op.setLseAttr(b.getBoolAttr(op.getLseOrDefault()));
       op.setProbsAttr(b.getBoolAttr(op.getProbsOrDefault()));
+      if (op.getVariantOrDefault() == Variant::Linear) {
+        op.setFeatureMapAttr(FeatureMapAttr::get(ctx, op.getFeatureMapOrDefault()));
+        op.setNormalizeAttr(b.getBoolAttr(op.getNormalizeOrDefault()));
+        op.setEpsAttr(b.getF64FloatAttr(op.getEpsOrDefault()));
+      }
     });
   }
 };

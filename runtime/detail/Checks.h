@@ -29,6 +29,13 @@ ByteSpan byteSpan(const TensorView &t);
 /// past everything the dimensions inside it span. An error names `name`.
 Status checkNoSelfOverlap(const std::string &name, const TensorView &t);
 
+/// A caller-owned state tensor that a call reads and updates: non-null,
+/// f32, addressable, of `shape` (`rule` names it, e.g. "[batch, kv_heads,
+/// d_qk, d_v]"), last stride 1, elements of its own. Errors start with
+/// `name`.
+Status checkState(const std::string &name, const TensorView &t,
+                  const std::array<int64_t, 4> &shape, const char *rule);
+
 } // namespace attnc::detail
 
 #endif

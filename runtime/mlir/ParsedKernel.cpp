@@ -117,6 +117,20 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
                                                     : Mode::Prefill;
   s.lse = op.getLseOrDefault();
   s.probs = op.getProbsOrDefault();
+  s.linear = op.getVariantOrDefault() == a::Variant::Linear;
+  switch (op.getFeatureMapOrDefault()) {
+  case a::FeatureMap::Elu1:
+    s.featureMap = FeatureMap::Elu1;
+    break;
+  case a::FeatureMap::Relu:
+    s.featureMap = FeatureMap::Relu;
+    break;
+  case a::FeatureMap::Identity:
+    s.featureMap = FeatureMap::Identity;
+    break;
+  }
+  s.normalize = op.getNormalizeOrDefault();
+  s.eps = op.getEpsOrDefault();
   s.inputs = inputsOf(op);
   if (a::BlockSparseAttr blocks = op.getBlockSparseAttr()) {
     s.blockQ = blocks.getBlockQ();

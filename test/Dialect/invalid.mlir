@@ -408,3 +408,13 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, block_spa
 
 // expected-error@+1 {{block_sparse applies only to softmax attention}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, block_sparse = #attn.block_sparse<block_q = 64, block_kv = 64>}
+
+// -----
+
+// expected-error@+1 {{feature_map, normalize and eps apply only to linear attention}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, normalize = false}
+
+// -----
+
+// expected-error@+1 {{eps must be finite and > 0, got 0}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, eps = 0.0}

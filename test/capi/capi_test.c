@@ -369,7 +369,7 @@ int main(void) {
                   "element_type = f32, variant = #attn.variant<linear>}",
                   ATTNC_TARGET_CPU, &none),
               ATTNC_ERROR_UNSUPPORTED,
-              "the cpu backend does not support variant linear yet");
+              "is variant linear: the cpu backend compiles softmax attention; run linear attention with LinearKernel");
   CHECK_ERROR(attnc_kernel_create_from_mlir("attn.kernel @", ATTNC_TARGET_CPU,
                                             &none),
               ATTNC_ERROR_INVALID_SPEC, "invalid kernel spec");

@@ -195,7 +195,7 @@ TEST(Infini, BadCallsAreNamed) {
        "infini: memory: shape [2, 2, 16, 16] must be [batch, kv_heads, d_qk, d_v] = "
        "[2, 2, 16, 24]"},
       {[](InfiniArgs &a, InfiniOptions &) { a.z.dtype = DType::F16; },
-       "infini: z: element type is f16, but the memory is f32"},
+       "infini: z: element type is f16, but the state is f32"},
       {[](InfiniArgs &a, InfiniOptions &) { a.z.strides[1] = 0; },
        "infini: z: sizes [2, 2, 1, 16] with strides [32, 0, 16, 1] may make "
        "elements share memory; an output's elements need their own (ordered by "

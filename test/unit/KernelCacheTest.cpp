@@ -265,7 +265,7 @@ TEST_F(KernelCacheTest, InvalidSpecsAreErrorsNotEntries) {
   auto bad = cache.get(*ir, kCpu);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find(
-                "the cpu backend does not support variant linear yet"),
+                "is variant linear: the cpu backend compiles softmax attention; run linear attention with LinearKernel"),
             std::string::npos)
       << bad.status().message();
   EXPECT_FALSE(fs::exists(dir) && !fs::is_empty(dir));

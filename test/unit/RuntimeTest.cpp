@@ -95,7 +95,7 @@ TEST(Runtime, CompileErrorsCarryLocatedMessages) {
       "variant = #attn.variant<linear>}");
   ASSERT_FALSE(unsupported.ok());
   EXPECT_NE(unsupported.status().message().find(
-                "the cpu backend does not support variant linear yet"),
+                "is variant linear: the cpu backend compiles softmax attention; run linear attention with LinearKernel"),
             std::string::npos)
       << unsupported.status().message();
 }

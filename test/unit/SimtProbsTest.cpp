@@ -85,7 +85,6 @@ TEST(SimtProbs, MisalignedOutputsAreNamed) {
   ASSERT_TRUE(ir.ok());
   auto kernel = cache.get(*ir, cuda::SimtBackend());
   ASSERT_TRUE(kernel.ok()) << kernel.status().message();
-  const KernelSpec &s = (*kernel)->spec();
   alignas(16) static uint16_t q[4 * 8 * 64], kv[2 * 8 * 64], o[4 * 8 * 64];
   alignas(16) static float lse[4 * 8], probs[4 * 8 * 8 + 1];
   auto view = [](uint16_t *data, int64_t heads) {

@@ -6,7 +6,7 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, block_spa
 
 // -----
 
-// expected-error@+1 {{the cpu backend does not support variant linear yet}}
+// expected-error@+1 {{is variant linear: the cpu backend compiles softmax attention; run linear attention with LinearKernel (runtime/Linear.h)}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, variant = #attn.variant<linear>}
 
 // -----

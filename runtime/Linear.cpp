@@ -1,0 +1,180 @@
+#include "runtime/Linear.h"
+
+#include "runtime/ThreadPool.h"
+#include "runtime/detail/Checks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <new>
+#include <vector>
+
+namespace attnc {
+
+StatusOr<LinearKernel> LinearKernel::create(const KernelIr &ir) {
+  LinearKernel k;
+  k.spec_ = ir.view();
+  const KernelSpec &s = k.spec_;
+  if (!s.linear)
+    return Status::error(fmt::format(
+        "kernel @{} is softmax attention; LinearKernel runs variant = linear", s.name));
+  if (s.elementType != "f32" || s.kvType() != "f32")
+    return Status::error(fmt::format(
+        "kernel @{}: linear attention runs f32 tensors for now, got element_type {}",
+        s.name, s.elementType));
+  if (takesSequences(s.layout))
+    return Status::error(fmt::format(
+        "kernel @{}: linear attention takes layout bshd or bhsd for now, got {}", s.name,
+        toString(s.layout)));
+  if (!s.inputs.empty())
+    return Status::error(fmt::format(
+        "kernel @{}: linear attention reads no declared inputs", s.name));
+  if (s.blockN > 0)
+    k.chunk_ = s.blockN;
+  return k;
+}
+
+namespace {
+
+float phi(FeatureMap f, float x) {
+  switch (f) {
+  case FeatureMap::Elu1:
+    return x > 0 ? x + 1.f : std::exp(x);
+  case FeatureMap::Relu:
+    return x > 0 ? x : 0.f;
+  case FeatureMap::Identity:
+    break;
+  }
+  return x;
+}
+
+} // namespace
+
+Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
+                         unsigned threads) const {
+  const KernelSpec &s = spec_;
+  if (Status st = validateCall(s, a); !st.ok())
+    return st;
+  const bool causal = s.mask == MaskKind::Causal;
+  const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
+  const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV;
+  if (state) {
+    if (!causal)
+      return Status::error(fmt::format(
+          "kernel @{} has no causal mask: a state (earlier keys every row sees) is "
+          "for causal linear attention",
+          s.name));
+    if (Status st = detail::checkState("state s", state->s, {batch, hkv, dk, dv},
+                                       "[batch, kv_heads, d_qk, d_v]");
+        !st.ok())
+      return st;
+    if (Status st = detail::checkState("state z", state->z, {batch, hkv, 1, dk},
+                                       "[batch, kv_heads, 1, d_qk]");
+        !st.ok())
+      return st;
+    const struct {
+      const char *name;
+      const TensorView *t;
+    } views[] = {{"state s", &state->s}, {"state z", &state->z}, {"q", &a.q},
+                 {"k", &a.k},            {"v", &a.v},            {"o", &a.o}};
+    for (int i = 0; i < 2; ++i)
+      for (int j = i + 1; j < 6; ++j)
+        if (detail::byteSpan(*views[i].t).overlaps(detail::byteSpan(*views[j].t)))
+          return Status::error(fmt::format("{} overlaps {}; the state needs buffers "
+                                           "of its own",
+                                           views[i].name, views[j].name));
+  }
+  // Row i sees keys j <= i + off; without a mask every key (off past them).
+  const int64_t off = !causal ? std::numeric_limits<int32_t>::max()
+                      : s.alignment == Alignment::BottomRight ? seqKv - seqQ
+                                                              : 0;
+  const float scale = static_cast<float>(s.scale), eps = static_cast<float>(s.eps);
+  const int64_t chunk = chunk_, group = hq / hkv;
+  std::atomic<bool> outOfMemory{false};
+  auto task = [&](int64_t bk) {
+    const int64_t b = bk / hkv, kvh = bk % hkv;
+    std::vector<float> S, z, phiK, phiQ, num;
+    try {
+      S.assign(static_cast<size_t>(dk * dv), 0.f);
+      z.assign(static_cast<size_t>(dk), 0.f);
+      phiK.resize(static_cast<size_t>(chunk * dk));
+      phiQ.resize(static_cast<size_t>(dk));
+      num.resize(static_cast<size_t>(dv));
+    } catch (const std::bad_alloc &) {
+      outOfMemory = true;
+      return;
+    }
+    if (state)
+      for (int64_t d = 0; d < dk; ++d) {
+        z[d] = state->z.at(b, kvh, 0, d);
+        for (int64_t e = 0; e < dv; ++e)
+          S[d * dv + e] = state->s.at(b, kvh, d, e);
+      }
+    // Row i of every head of the group: the state (S, z: the keys before
+    // the current chunk) plus keys [c0, last] of the chunk in phiK.
+    auto emit = [&](int64_t i, int64_t c0, int64_t last) {
+      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+        float den = 0;
+        std::fill(num.begin(), num.end(), 0.f);
+        for (int64_t d = 0; d < dk; ++d) {
+          const float x = phiQ[d] = phi(s.featureMap, a.q.at(b, h, i, d));
+          den += x * z[d];
+          const float *row = &S[d * dv];
+          for (int64_t e = 0; e < dv; ++e)
+            num[e] += x * row[e];
+        }
+        for (int64_t j = c0; j <= last; ++j) {
+          const float *pk = &phiK[(j - c0) * dk];
+          float w = 0;
+          for (int64_t d = 0; d < dk; ++d)
+            w += phiQ[d] * pk[d];
+          den += w;
+          for (int64_t e = 0; e < dv; ++e)
+            num[e] += w * a.v.at(b, kvh, j, e);
+        }
+        const float inv = s.normalize ? scale / std::max(scale * den, eps) : scale;
+        for (int64_t e = 0; e < dv; ++e)
+          a.o.at(b, h, i, e) = num[e] * inv;
+      }
+    };
+    int64_t next = 0; // the first row not written yet (rows by last key)
+    for (; next < seqQ && next + off < 0; ++next)
+      emit(next, 0, -1); // sees no key of this call
+    for (int64_t c0 = 0; c0 < seqKv; c0 += chunk) {
+      const int64_t c1 = std::min(c0 + chunk, seqKv);
+      for (int64_t j = c0; j < c1; ++j)
+        for (int64_t d = 0; d < dk; ++d)
+          phiK[(j - c0) * dk + d] = phi(s.featureMap, a.k.at(b, kvh, j, d));
+      for (; next < seqQ && next + off < c1; ++next)
+        emit(next, c0, next + off);
+      for (int64_t j = c0; j < c1; ++j)
+        for (int64_t d = 0; d < dk; ++d) {
+          const float x = phiK[(j - c0) * dk + d];
+          z[d] += x;
+          float *row = &S[d * dv];
+          for (int64_t e = 0; e < dv; ++e)
+            row[e] += x * a.v.at(b, kvh, j, e);
+        }
+    }
+    for (; next < seqQ; ++next)
+      emit(next, 0, -1); // sees every key: all in S now
+    if (state)
+      for (int64_t d = 0; d < dk; ++d) {
+        state->z.at(b, kvh, 0, d) = z[d];
+        for (int64_t e = 0; e < dv; ++e)
+          state->s.at(b, kvh, d, e) = S[d * dv + e];
+      }
+  };
+  ThreadPool &pool = ThreadPool::shared();
+  pool.parallelFor(batch * hkv, threads ? threads : pool.workers() + 1, task);
+  if (outOfMemory)
+    return Status::ioError(fmt::format(
+        "linear attention: the per-head state ({} x {} floats) cannot be allocated", dk,
+        dv));
+  return Status::success();
+}
+
+} // namespace attnc

@@ -1,0 +1,254 @@
+// Linear attention (runtime/Linear.h, docs/linear.md) against its
+// definition computed quadratically in float64: every feature map, with
+// and without normalisation, no mask and causal in both alignments, GQA,
+// odd sizes; the chunked form equals the recurrent one over a long
+// sequence; a state carries a sequence across calls; every rejection.
+#include "TestUtil.h"
+
+#include "runtime/Linear.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace attnc;
+
+namespace {
+
+std::vector<float> random(std::mt19937_64 &rng, size_t n) {
+  std::vector<float> x(n);
+  for (float &e : x)
+    e = std::uniform_real_distribution<float>(-1, 1)(rng);
+  return x;
+}
+
+/// The definition, in T: s_ij = scale phi(q_i) . phi(k_j) over the keys
+/// row i sees, o_i = sum s_ij v_j / max(sum s_ij, eps) (or unnormalised).
+/// BHSD-packed tensors; `prior` keys (a state's) come first in k and v and
+/// every row sees them.
+template <typename T>
+std::vector<T> definition(const KernelSpec &s, const std::vector<float> &q,
+                          const std::vector<float> &k, const std::vector<float> &v,
+                          int64_t batch, int64_t seqQ, int64_t seqKv, int64_t prior = 0) {
+  auto phi = [&](T x) -> T {
+    switch (s.featureMap) {
+    case FeatureMap::Elu1:
+      return x > 0 ? x + 1 : std::exp(x);
+    case FeatureMap::Relu:
+      return x > 0 ? x : 0;
+    case FeatureMap::Identity:
+      break;
+    }
+    return x;
+  };
+  const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV, all = prior + seqKv;
+  const int64_t off = s.alignment == Alignment::BottomRight ? seqKv - seqQ : 0;
+  std::vector<T> o(batch * hq * seqQ * dv);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < hq; ++h)
+      for (int64_t i = 0; i < seqQ; ++i) {
+        const int64_t kvh = h / (hq / hkv);
+        const int64_t last = s.mask == MaskKind::Causal ? prior + i + off : all - 1;
+        std::vector<T> num(dv, 0);
+        T den = 0;
+        for (int64_t j = 0; j <= std::min(last, all - 1); ++j) {
+          T w = 0;
+          for (int64_t d = 0; d < dk; ++d)
+            w += phi(T(q[((b * hq + h) * seqQ + i) * dk + d])) *
+                 phi(T(k[((b * hkv + kvh) * all + j) * dk + d]));
+          w *= T(s.scale);
+          den += w;
+          for (int64_t e = 0; e < dv; ++e)
+            num[e] += w * T(v[((b * hkv + kvh) * all + j) * dv + e]);
+        }
+        for (int64_t e = 0; e < dv; ++e)
+          o[((b * hq + h) * seqQ + i) * dv + e] =
+              s.normalize ? num[e] / std::max(den, T(s.eps)) : num[e];
+      }
+  return o;
+}
+
+struct Call {
+  std::vector<float> q, k, v, o;
+  AttentionArgs args;
+  Call(const KernelSpec &s, int64_t batch, int64_t seqQ, int64_t seqKv, std::mt19937_64 &rng)
+      : q(random(rng, batch * s.qHeads * seqQ * s.dQk)),
+        k(random(rng, batch * s.kvHeads * seqKv * s.dQk)),
+        v(random(rng, batch * s.kvHeads * seqKv * s.dV)),
+        o(batch * s.qHeads * seqQ * s.dV, NAN) {
+    args = {denseView(q.data(), Layout::BHSD, batch, seqQ, s.qHeads, s.dQk),
+            denseView(k.data(), Layout::BHSD, batch, seqKv, s.kvHeads, s.dQk),
+            denseView(v.data(), Layout::BHSD, batch, seqKv, s.kvHeads, s.dV),
+            denseView(o.data(), Layout::BHSD, batch, seqQ, s.qHeads, s.dV),
+            {}};
+  }
+};
+
+/// max |got - want| <= 2 x that of the definition in f32, + 1e-5.
+std::string compare(const std::vector<float> &got, const std::vector<double> &want,
+                    const std::vector<float> &naive) {
+  double error = 0, naiveError = 0;
+  for (size_t e = 0; e < got.size(); ++e) {
+    if (!std::isfinite(got[e]))
+      return fmt::format("element {} is {}", e, got[e]);
+    error = std::max(error, std::abs(got[e] - want[e]));
+    naiveError = std::max(naiveError, std::abs(naive[e] - want[e]));
+  }
+  if (error <= 2 * naiveError + 1e-5)
+    return "";
+  return fmt::format("error {:.3g} vs tolerance {:.3g}", error, 2 * naiveError + 1e-5);
+}
+
+StatusOr<LinearKernel> kernelOf(const std::string &text) {
+  auto ir = KernelIr::parse(text, "<linear>");
+  if (!ir.ok())
+    return ir.status();
+  return LinearKernel::create(*ir);
+}
+
+TEST(Linear, MatchesItsDefinitionInFloat64) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  const char *maps[] = {"elu1", "relu", "identity"};
+  const char *masks[] = {"#attn.mask<none>", "#attn.mask<causal, top_left>",
+                         "#attn.mask<causal, bottom_right>"};
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {17, 113}, {113, 17}, {300, 300}};
+  int cases = 0;
+  for (int i = 0; i < 18; ++i) {
+    const int64_t kv = 1 + i % 2, qh = kv * (1 + i % 3);
+    const int64_t dk = i % 4 == 3 ? 17 : 32, dv = i % 5 == 4 ? 40 : dk;
+    const bool normalize = i % 6 != 5 && std::string(maps[i % 3]) == "elu1" ? true : i % 2;
+    const std::string text = fmt::format(
+        "attn.kernel @lin{} attributes {{q_heads = {}, kv_heads = {}, d_qk = {}, d_v = {}, "
+        "element_type = f32, variant = #attn.variant<linear>, feature_map = "
+        "#attn.feature_map<{}>, normalize = {}, mask = {}{}}}",
+        i, qh, kv, dk, dv, maps[i % 3], normalize ? "true" : "false", masks[i % 3 == 0 ? 0 : i % 3],
+        i % 4 == 1 ? ", schedule = #attn.schedule<block_n = 16>" : "");
+    auto kernel = kernelOf(text);
+    ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
+    const KernelSpec &s = kernel->spec();
+    auto [seqQ, seqKv] = shapes[i % 4];
+    Call c(s, 2, seqQ, seqKv, rng);
+    Status st = kernel->run(c.args, nullptr, i % 2 ? 1 : 0);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(compare(c.o, definition<double>(s, c.q, c.k, c.v, 2, seqQ, seqKv),
+                      definition<float>(s, c.q, c.k, c.v, 2, seqQ, seqKv)),
+              "")
+        << "seed " << seed << ": " << text << " at " << seqQ << " x " << seqKv;
+    ++cases;
+  }
+  std::printf("linear: %d cases, seed %llu\n", cases, static_cast<unsigned long long>(seed));
+}
+
+/// The chunked causal form (one call, chunks of 64) and the recurrent one
+/// (a call a token, carrying the state) over 2049 tokens.
+TEST(Linear, ChunkedEqualsRecurrentOverALongSequence) {
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x11);
+  auto kernel = kernelOf(
+      "attn.kernel @causal attributes {q_heads = 4, kv_heads = 2, d_qk = 32, d_v = 24, "
+      "element_type = f32, variant = #attn.variant<linear>, mask = #attn.mask<causal, "
+      "bottom_right>}");
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  const KernelSpec &s = kernel->spec();
+  const int64_t n = 2049;
+  Call whole(s, 1, n, n, rng);
+  ASSERT_TRUE(kernel->run(whole.args).ok());
+  std::vector<float> S(s.kvHeads * s.dQk * s.dV, 0.f), z(s.kvHeads * s.dQk, 0.f);
+  LinearState state{denseView(S.data(), Layout::BHSD, 1, s.dQk, s.kvHeads, s.dV),
+                    denseView(z.data(), Layout::BHSD, 1, 1, s.kvHeads, s.dQk)};
+  std::vector<float> step(whole.o.size());
+  for (int64_t t = 0; t < n; ++t) {
+    AttentionArgs a = whole.args;
+    for (TensorView *view : {&a.q, &a.k, &a.v})
+      view->data = static_cast<float *>(view->data) + t * view->strides[2];
+    a.o = denseView(step.data(), Layout::BHSD, 1, n, s.qHeads, s.dV);
+    a.o.data = step.data() + t * a.o.strides[2];
+    for (TensorView *view : {&a.q, &a.k, &a.v, &a.o})
+      view->sizes[2] = 1;
+    Status st = kernel->run(a, &state);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  double apart = 0;
+  for (size_t e = 0; e < step.size(); ++e)
+    apart = std::max(apart, double(std::abs(step[e] - whole.o[e])));
+  EXPECT_LE(apart, 1e-5) << "chunked and recurrent forms differ by " << apart;
+  // Both against the definition in float64.
+  EXPECT_EQ(compare(whole.o, definition<double>(s, whole.q, whole.k, whole.v, 1, n, n),
+                    definition<float>(s, whole.q, whole.k, whole.v, 1, n, n)),
+            "");
+}
+
+/// A state carries a sequence across calls: 300 tokens, then 77 more with
+/// the state, equal the last 77 rows of one call over 377.
+TEST(Linear, StateCarriesASequenceAcrossCalls) {
+  std::mt19937_64 rng(attnc::test::testSeed() ^ 0x22);
+  auto kernel = kernelOf(
+      "attn.kernel @causal attributes {q_heads = 2, d_qk = 16, element_type = f32, variant "
+      "= #attn.variant<linear>, feature_map = #attn.feature_map<relu>, mask = "
+      "#attn.mask<causal, bottom_right>}");
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  const KernelSpec &s = kernel->spec();
+  Call whole(s, 2, 377, 377, rng);
+  ASSERT_TRUE(kernel->run(whole.args).ok());
+  std::vector<float> S(2 * s.kvHeads * s.dQk * s.dV, 0.f), z(2 * s.kvHeads * s.dQk, 0.f),
+      o(whole.o.size());
+  LinearState state{denseView(S.data(), Layout::BHSD, 2, s.dQk, s.kvHeads, s.dV),
+                    denseView(z.data(), Layout::BHSD, 2, 1, s.kvHeads, s.dQk)};
+  for (auto [first, count] : {std::pair<int64_t, int64_t>{0, 300}, {300, 77}}) {
+    AttentionArgs a = whole.args;
+    a.o.data = o.data();
+    for (TensorView *view : {&a.q, &a.k, &a.v, &a.o}) {
+      view->data = static_cast<float *>(view->data) + first * view->strides[2];
+      view->sizes[2] = count;
+    }
+    Status st = kernel->run(a, &state);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  double apart = 0;
+  for (size_t e = 0; e < o.size(); ++e)
+    apart = std::max(apart, double(std::abs(o[e] - whole.o[e])));
+  EXPECT_LE(apart, 1e-5);
+}
+
+TEST(Linear, BadKernelsAndCallsAreNamed) {
+  std::mt19937_64 rng(attnc::test::testSeed());
+  EXPECT_EQ(kernelOf("attn.kernel @soft attributes {q_heads = 2, d_qk = 8, element_type = "
+                     "f32}").status().message(),
+            "kernel @soft is softmax attention; LinearKernel runs variant = linear");
+  EXPECT_EQ(kernelOf("attn.kernel @half attributes {q_heads = 2, d_qk = 8, element_type = "
+                     "f16, variant = #attn.variant<linear>}").status().message(),
+            "kernel @half: linear attention runs f32 tensors for now, got element_type f16");
+  EXPECT_EQ(kernelOf("attn.kernel @paged attributes {q_heads = 2, d_qk = 8, element_type = "
+                     "f32, variant = #attn.variant<linear>, layout = #attn.layout<paged>}")
+                .status()
+                .message(),
+            "kernel @paged: linear attention takes layout bshd or bhsd for now, got paged");
+  auto plain = kernelOf("attn.kernel @plain attributes {q_heads = 2, d_qk = 8, element_type "
+                        "= f32, variant = #attn.variant<linear>}");
+  auto causal = kernelOf("attn.kernel @causal attributes {q_heads = 2, d_qk = 8, "
+                         "element_type = f32, variant = #attn.variant<linear>, mask = "
+                         "#attn.mask<causal, top_left>}");
+  ASSERT_TRUE(plain.ok() && causal.ok());
+  Call c(plain->spec(), 1, 5, 5, rng);
+  std::vector<float> S(2 * 8 * 8), z(2 * 8);
+  LinearState state{denseView(S.data(), Layout::BHSD, 1, 8, 2, 8),
+                    denseView(z.data(), Layout::BHSD, 1, 1, 2, 8)};
+  EXPECT_EQ(plain->run(c.args, &state).message(),
+            "kernel @plain has no causal mask: a state (earlier keys every row sees) is "
+            "for causal linear attention");
+  LinearState bad = state;
+  bad.s.sizes[3] = 4;
+  EXPECT_EQ(causal->run(c.args, &bad).message(),
+            "state s: shape [1, 2, 8, 4] must be [batch, kv_heads, d_qk, d_v] = [1, 2, 8, 8]");
+  bad = state;
+  bad.z.data = c.k.data();
+  EXPECT_EQ(causal->run(c.args, &bad).message(),
+            "state z overlaps k; the state needs buffers of its own");
+  AttentionArgs wrong = c.args;
+  wrong.o.sizes[3] = 7;
+  EXPECT_EQ(causal->run(wrong).message(), "o: head dim is 7, but the kernel has d_v = 8");
+}
+
+} // namespace
