@@ -85,8 +85,17 @@ int main(int argc, char **argv) {
                     denseView(k.data(), Layout::BSHD, 1, n, heads, d),
                     denseView(v.data(), Layout::BSHD, 1, n, heads, d),
                     denseView(o.data(), Layout::BSHD, 1, n, heads, d), {}};
-    const double lin = medianMillis(reps, [&] { (void)linear->run(a, nullptr, threads); });
-    const double soft = medianMillis(reps, [&] { (void)(*softmax)->run(a, threads); });
+    Status failed = Status::success();
+    auto check = [&](Status st) {
+      if (!st.ok() && failed.ok())
+        failed = st;
+    };
+    const double lin = medianMillis(reps, [&] { check(linear->run(a, nullptr, threads)); });
+    const double soft = medianMillis(reps, [&] { check((*softmax)->run(a, threads)); });
+    if (!failed.ok()) { // a failing call would be timed as a fast no-op
+      fmt::print(stderr, "attnc-linear-bench: {}\n", failed.message());
+      return 1;
+    }
     fmt::print("{:>7} | {:>11.3f} {:>11.3f} | {:>16.2f}\n", n, lin, soft, soft / lin);
     if (n == 4096)
       linear4k = lin;

@@ -199,6 +199,11 @@ LogicalResult KernelOp::verify() {
   if (getEps() && !(std::isfinite(getEpsOrDefault()) && getEpsOrDefault() > 0))
     return emitOpError() << "eps must be finite and > 0, got "
                          << formatNumber(getEpsOrDefault());
+  // The kernels floor an f32 denominator with it: it must stay a normal f32.
+  if (getEps() && (getEpsOrDefault() < 1.1754943508222875e-38 ||
+                   getEpsOrDefault() > 3.4028234663852886e+38))
+    return emitOpError() << "eps (" << formatNumber(getEpsOrDefault())
+                         << ") must be a normal f32, in [1.17549e-38, 3.40282e+38]";
   if (getVariantOrDefault() == Variant::Linear) {
     if (mask != MaskKind::None && mask != MaskKind::Causal)
       return emitOpError() << "linear attention supports mask none or causal, "

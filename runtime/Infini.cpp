@@ -1,5 +1,6 @@
 #include "runtime/Infini.h"
 
+#include "runtime/CpuKernel.h"
 #include "runtime/ThreadPool.h"
 #include "runtime/detail/Checks.h"
 
@@ -18,6 +19,13 @@ float sigma(float x) { return x > 0 ? x + 1.f : std::exp(x); } // elu + 1
 Status infiniAttention(const CompiledKernel &local, const InfiniArgs &a,
                        const InfiniOptions &opt) {
   const KernelSpec &s = local.spec();
+  // The memory's loops run on the host, right after the local kernel: it
+  // must be a CPU kernel (a CUDA one runs asynchronously on device memory).
+  if (!dynamic_cast<const CpuKernel *>(&local))
+    return Status::error(fmt::format(
+        "infini: kernel @{} must be a cpu kernel (the memory's retrieval and "
+        "update run on the host)",
+        s.name));
   if (s.mask != MaskKind::Causal || s.elementType != "f32" || s.kvType() != "f32" ||
       takesSequences(s.layout) || !s.inputs.empty() || s.blockQ > 0 || s.probs)
     return Status::error(fmt::format(

@@ -51,7 +51,7 @@ struct InfiniOptions {
   unsigned threads = 0; // the local kernel's threads (0: its schedule's)
 };
 
-/// Runs one segment: `local` must be an f32 softmax kernel with a causal
+/// Runs one segment: `local` must be a CPU (CpuKernel), f32 softmax kernel with a causal
 /// mask (either alignment: n queries over the same n keys), dense layout,
 /// no declared inputs, block mask or probs. Every view is checked before
 /// anything is written; o then holds A and (memory, z) the updated state.

@@ -23,8 +23,9 @@ StatusOr<LinearKernel> LinearKernel::create(const KernelIr &ir) {
         "kernel @{} is softmax attention; LinearKernel runs variant = linear", s.name));
   if (s.elementType != "f32" || s.kvType() != "f32")
     return Status::error(fmt::format(
-        "kernel @{}: linear attention runs f32 tensors for now, got element_type {}",
-        s.name, s.elementType));
+        "kernel @{}: linear attention runs f32 tensors for now, got element_type {} "
+        "and kv_element_type {}",
+        s.name, s.elementType, s.kvType()));
   if (takesSequences(s.layout))
     return Status::error(fmt::format(
         "kernel @{}: linear attention takes layout bshd or bhsd for now, got {}", s.name,
@@ -58,6 +59,14 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
   const KernelSpec &s = spec_;
   if (Status st = validateCall(s, a); !st.ok())
     return st;
+  // o is written while q, k and v are read (a chunk's rows before its keys
+  // go into the state), by one task a (batch, kv head).
+  if (Status st = detail::checkNoSelfOverlap("o", a.o); !st.ok())
+    return st;
+  for (auto [name, t] : {std::pair{"q", &a.q}, {"k", &a.k}, {"v", &a.v}})
+    if (detail::byteSpan(a.o).overlaps(detail::byteSpan(*t)))
+      return Status::error(fmt::format(
+          "o overlaps {}; linear attention writes o while it reads {}", name, name));
   const bool causal = s.mask == MaskKind::Causal;
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV;
@@ -87,26 +96,33 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
                                            "of its own",
                                            views[i].name, views[j].name));
   }
-  // Row i sees keys j <= i + off; without a mask every key (off past them).
-  const int64_t off = !causal ? std::numeric_limits<int32_t>::max()
+  // Row i sees keys j <= i + off; without a mask every key (off past any
+  // addressable length: sizes are below 2^56, so i + off cannot overflow).
+  const int64_t off = !causal ? std::numeric_limits<int64_t>::max() / 4
                       : s.alignment == Alignment::BottomRight ? seqKv - seqQ
                                                               : 0;
   const float scale = static_cast<float>(s.scale), eps = static_cast<float>(s.eps);
   const int64_t chunk = chunk_, group = hq / hkv;
-  std::atomic<bool> outOfMemory{false};
+  // Every task's scratch, allocated before anything is written (a task
+  // cannot fail half-way through the call's state).
+  const int64_t tasks = batch * hkv;
+  const int64_t perTask = dk * dv + dk + chunk * dk + dk + dv;
+  std::vector<float> scratch;
+  try {
+    if (tasks > 0 && perTask > (int64_t(1) << 40) / tasks)
+      throw std::bad_alloc();
+    scratch.resize(static_cast<size_t>(tasks * perTask));
+  } catch (const std::bad_alloc &) {
+    return Status::ioError(fmt::format(
+        "linear attention: the scratch of {} (batch, kv head) tasks ({} floats each) "
+        "cannot be allocated",
+        tasks, perTask));
+  }
   auto task = [&](int64_t bk) {
     const int64_t b = bk / hkv, kvh = bk % hkv;
-    std::vector<float> S, z, phiK, phiQ, num;
-    try {
-      S.assign(static_cast<size_t>(dk * dv), 0.f);
-      z.assign(static_cast<size_t>(dk), 0.f);
-      phiK.resize(static_cast<size_t>(chunk * dk));
-      phiQ.resize(static_cast<size_t>(dk));
-      num.resize(static_cast<size_t>(dv));
-    } catch (const std::bad_alloc &) {
-      outOfMemory = true;
-      return;
-    }
+    float *base = scratch.data() + bk * perTask;
+    float *S = base, *z = S + dk * dv, *phiK = z + dk, *phiQ = phiK + chunk * dk,
+          *num = phiQ + dk;
     if (state)
       for (int64_t d = 0; d < dk; ++d) {
         z[d] = state->z.at(b, kvh, 0, d);
@@ -118,7 +134,7 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
     auto emit = [&](int64_t i, int64_t c0, int64_t last) {
       for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
         float den = 0;
-        std::fill(num.begin(), num.end(), 0.f);
+        std::fill(num, num + dv, 0.f);
         for (int64_t d = 0; d < dk; ++d) {
           const float x = phiQ[d] = phi(s.featureMap, a.q.at(b, h, i, d));
           den += x * z[d];
@@ -169,11 +185,7 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
       }
   };
   ThreadPool &pool = ThreadPool::shared();
-  pool.parallelFor(batch * hkv, threads ? threads : pool.workers() + 1, task);
-  if (outOfMemory)
-    return Status::ioError(fmt::format(
-        "linear attention: the per-head state ({} x {} floats) cannot be allocated", dk,
-        dv));
+  pool.parallelFor(tasks, threads ? threads : pool.workers() + 1, task);
   return Status::success();
 }
 

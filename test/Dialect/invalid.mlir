@@ -418,3 +418,8 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, normalize
 
 // expected-error@+1 {{eps must be finite and > 0, got 0}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, eps = 0.0}
+
+// -----
+
+// expected-error@+1 {{eps (1e-50) must be a normal f32, in [1.17549e-38, 3.40282e+38]}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, eps = 1.0e-50}

@@ -8,6 +8,7 @@
 #include "TestUtil.h"
 
 #include "runtime/BlockMask.h"
+#include "runtime/Infini.h"
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
 #include "runtime/cuda/SimtKernel.h"
@@ -103,6 +104,22 @@ TEST(SimtProbs, MisalignedOutputsAreNamed) {
   a.lse.data = reinterpret_cast<char *>(lse) + 1;
   EXPECT_EQ((*kernel)->launch(a, {}).message(),
             "lse: the address must be 4-byte aligned (f32) for the cuda backend");
+}
+
+/// Infini-attention's memory loops run on the host right after the local
+/// kernel: a CUDA kernel (here the emulated one) is refused by name.
+TEST(SimtProbs, InfiniRefusesACudaKernel) {
+  ATTNC_SKIP_WITHOUT_HOST_COMPILER();
+  KernelCache cache({"", /*disk=*/false});
+  auto ir = KernelIr::parse("attn.kernel @local attributes {q_heads = 2, d_qk = 64, "
+                            "element_type = f16, mask = #attn.mask<causal, bottom_right>}",
+                            "<test>");
+  ASSERT_TRUE(ir.ok());
+  auto kernel = cache.get(*ir, cuda::SimtBackend());
+  ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+  EXPECT_EQ(infiniAttention(**kernel, InfiniArgs{}).message(),
+            "infini: kernel @local must be a cpu kernel (the memory's retrieval and "
+            "update run on the host)");
 }
 
 } // namespace

@@ -9,12 +9,15 @@
 // CHECK-SAME: d_qk = 64 : i64
 // CHECK-SAME: d_v = 64 : i64
 // CHECK-SAME: element_type = f32
+// CHECK-NOT: eps
+// CHECK-NOT: feature_map
 // CHECK-SAME: kv_element_type = f32
 // CHECK-SAME: kv_heads = 8 : i64
 // CHECK-SAME: layout = #attn.layout<bshd>
 // CHECK-SAME: lse = false
 // CHECK-SAME: mask = #attn.mask<none>
 // CHECK-SAME: mode = #attn.mode<prefill>
+// CHECK-NOT: normalize
 // CHECK-SAME: probs = false
 // CHECK-SAME: q_heads = 8 : i64
 // CHECK-SAME: scale = 1.250000e-01 : f64
@@ -46,3 +49,12 @@ attn.kernel @half attributes {q_heads = 4, d_qk = 32, element_type = bf16}
 // CHECK-SAME: element_type = f32
 // CHECK-SAME: kv_element_type = f16
 attn.kernel @mixed attributes {q_heads = 4, d_qk = 32, element_type = f32, kv_element_type = f16}
+
+// Linear attention gets its feature map, normalisation and floor; softmax
+// kernels (above) get none of them.
+// CHECK-LABEL: attn.kernel @linear
+// CHECK-SAME: eps = 9.9999999999999995E-7 : f64
+// CHECK-SAME: feature_map = #attn.feature_map<elu1>
+// CHECK-SAME: normalize = true
+// CHECK-SAME: variant = #attn.variant<linear>
+attn.kernel @linear attributes {q_heads = 2, d_qk = 16, element_type = f32, variant = #attn.variant<linear>}
