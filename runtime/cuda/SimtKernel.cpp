@@ -1,5 +1,7 @@
 #include "runtime/cuda/SimtKernel.h"
 
+#include "runtime/detail/Checks.h"
+
 #include "runtime/Half.h"
 #include "runtime/cuda/HostRun.h"
 #include "runtime/cuda/Params.h"
@@ -31,18 +33,6 @@ public:
   detail::CudaCodegen codegen;
   std::string keyText;
 };
-
-/// The bytes a strided view spans, from its first element.
-size_t extentBytes(const int64_t *sizes, const int64_t *strides, size_t rank,
-                   int64_t elementBytes) {
-  int64_t last = 0;
-  for (size_t i = 0; i < rank; ++i) {
-    if (sizes[i] <= 0)
-      return 0;
-    last += (sizes[i] - 1) * strides[i];
-  }
-  return static_cast<size_t>((last + 1) * elementBytes);
-}
 
 } // namespace
 
@@ -96,20 +86,19 @@ Status SimtKernel::launch(const AttentionArgs &a, unsigned threads,
   appendNewKeys(sequences); // none for dense calls
   if (g.empty())
     return Status::success();
+  // Every tensor the kernel touches, by the bytes its (checked) view spans.
+  auto add = [&](const char *name, const TensorView &t) {
+    const detail::ByteSpan span = detail::byteSpan(t);
+    checks.buffers.push_back({name, t.data, span.end - span.begin});
+  };
   for (auto [name, view] :
        {std::pair{"q", &a.q}, std::pair{"k", &a.k}, std::pair{"v", &a.v},
         std::pair{"o", &a.o}})
-    checks.buffers.push_back(
-        {name, view->data,
-         extentBytes(view->sizes.data(), view->strides.data(), 4, 2)});
+    add(name, *view);
   if (s.lse)
-    checks.buffers.push_back(
-        {"lse", a.lse.data,
-         extentBytes(a.lse.sizes.data(), a.lse.strides.data(), 3, 4)});
+    add("lse", a.lse);
   if (s.probs)
-    checks.buffers.push_back(
-        {"probs", a.probs.data,
-         extentBytes(a.probs.sizes.data(), a.probs.strides.data(), 4, 4)});
+    add("probs", a.probs);
   std::vector<const InputTensor *> extraInputs;
   for (const InputTensor &in : a.inputs)
     extraInputs.push_back(&in);
