@@ -1,6 +1,7 @@
 #include "runtime/Infini.h"
 
 #include "runtime/CpuKernel.h"
+#include "runtime/Linear.h"
 #include "runtime/ThreadPool.h"
 #include "runtime/detail/Checks.h"
 
@@ -12,7 +13,8 @@
 namespace attnc {
 namespace {
 
-float sigma(float x) { return x > 0 ? x + 1.f : std::exp(x); } // elu + 1
+/// Infini-attention's sigma: elu + 1, linear attention's elu1 feature map.
+float sigma(float x) { return applyFeatureMap(FeatureMap::Elu1, x); }
 
 } // namespace
 
@@ -73,20 +75,14 @@ Status infiniAttention(const CompiledKernel &local, const InfiniArgs &a,
     if (!std::isfinite(a.beta[h]))
       return Status::error(fmt::format("infini: beta[{}] = {} is not finite", h, a.beta[h]));
   // The state is read and written while q, k, v are read and o written.
-  const struct {
-    const char *name;
-    const TensorView *t;
-  } views[] = {{"memory", &a.memory}, {"z", &a.z}, {"q", &a.q},
-               {"k", &a.k},           {"v", &a.v}, {"o", &a.o}};
-  for (int i = 0; i < 2; ++i)
-    for (int j = i + 1; j < 6; ++j)
-      if (detail::byteSpan(*views[i].t).overlaps(detail::byteSpan(*views[j].t)))
-        return Status::error(fmt::format("infini: {} overlaps {}; the memory "
-                                         "needs buffers of its own",
-                                         views[i].name, views[j].name));
-  for (int j = 2; j < 5; ++j)
-    if (detail::byteSpan(a.o).overlaps(detail::byteSpan(*views[j].t)))
-      return Status::error(fmt::format("infini: o overlaps {}", views[j].name));
+  if (auto pair = detail::firstOverlap({{"memory", &a.memory}, {"z", &a.z}, {"q", &a.q},
+                                        {"k", &a.k}, {"v", &a.v}, {"o", &a.o}},
+                                       2))
+    return Status::error(fmt::format("infini: {} overlaps {}; the memory needs "
+                                     "buffers of its own",
+                                     pair->first.name, pair->second.name));
+  if (auto pair = detail::firstOverlap({{"o", &a.o}, {"q", &a.q}, {"k", &a.k}, {"v", &a.v}}, 1))
+    return Status::error(fmt::format("infini: o overlaps {}", pair->second.name));
 
   // Retrieval from the memory as it was (before this segment): A_mem for
   // every query row, then the local attention into o, then the blend.

@@ -38,21 +38,6 @@ StatusOr<LinearKernel> LinearKernel::create(const KernelIr &ir) {
   return k;
 }
 
-namespace {
-
-float phi(FeatureMap f, float x) {
-  switch (f) {
-  case FeatureMap::Elu1:
-    return x > 0 ? x + 1.f : std::exp(x);
-  case FeatureMap::Relu:
-    return x > 0 ? x : 0.f;
-  case FeatureMap::Identity:
-    break;
-  }
-  return x;
-}
-
-} // namespace
 
 Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
                          unsigned threads) const {
@@ -63,10 +48,10 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
   // go into the state), by one task a (batch, kv head).
   if (Status st = detail::checkNoSelfOverlap("o", a.o); !st.ok())
     return st;
-  for (auto [name, t] : {std::pair{"q", &a.q}, {"k", &a.k}, {"v", &a.v}})
-    if (detail::byteSpan(a.o).overlaps(detail::byteSpan(*t)))
-      return Status::error(fmt::format(
-          "o overlaps {}; linear attention writes o while it reads {}", name, name));
+  if (auto pair = detail::firstOverlap({{"o", &a.o}, {"q", &a.q}, {"k", &a.k}, {"v", &a.v}}, 1))
+    return Status::error(fmt::format("o overlaps {0}; linear attention writes o while "
+                                     "it reads {0}",
+                                     pair->second.name));
   const bool causal = s.mask == MaskKind::Causal;
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV;
@@ -84,17 +69,16 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
                                        "[batch, kv_heads, 1, d_qk]");
         !st.ok())
       return st;
-    const struct {
-      const char *name;
-      const TensorView *t;
-    } views[] = {{"state s", &state->s}, {"state z", &state->z}, {"q", &a.q},
-                 {"k", &a.k},            {"v", &a.v},            {"o", &a.o}};
-    for (int i = 0; i < 2; ++i)
-      for (int j = i + 1; j < 6; ++j)
-        if (detail::byteSpan(*views[i].t).overlaps(detail::byteSpan(*views[j].t)))
-          return Status::error(fmt::format("{} overlaps {}; the state needs buffers "
-                                           "of its own",
-                                           views[i].name, views[j].name));
+    if (auto pair = detail::firstOverlap({{"state s", &state->s},
+                                          {"state z", &state->z},
+                                          {"q", &a.q},
+                                          {"k", &a.k},
+                                          {"v", &a.v},
+                                          {"o", &a.o}},
+                                         2))
+      return Status::error(fmt::format("{} overlaps {}; the state needs buffers of "
+                                       "its own",
+                                       pair->first.name, pair->second.name));
   }
   // Row i sees keys j <= i + off; without a mask every key (off past any
   // addressable length: sizes are below 2^56, so i + off cannot overflow).
@@ -136,7 +120,7 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
         float den = 0;
         std::fill(num, num + dv, 0.f);
         for (int64_t d = 0; d < dk; ++d) {
-          const float x = phiQ[d] = phi(s.featureMap, a.q.at(b, h, i, d));
+          const float x = phiQ[d] = applyFeatureMap(s.featureMap, a.q.at(b, h, i, d));
           den += x * z[d];
           const float *row = &S[d * dv];
           for (int64_t e = 0; e < dv; ++e)
@@ -163,7 +147,7 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
       const int64_t c1 = std::min(c0 + chunk, seqKv);
       for (int64_t j = c0; j < c1; ++j)
         for (int64_t d = 0; d < dk; ++d)
-          phiK[(j - c0) * dk + d] = phi(s.featureMap, a.k.at(b, kvh, j, d));
+          phiK[(j - c0) * dk + d] = applyFeatureMap(s.featureMap, a.k.at(b, kvh, j, d));
       for (; next < seqQ && next + off < c1; ++next)
         emit(next, c0, next + off);
       for (int64_t j = c0; j < c1; ++j)

@@ -24,7 +24,23 @@
 #include "runtime/Status.h"
 #include "runtime/Tensor.h"
 
+#include <cmath>
+
 namespace attnc {
+
+/// phi(x) for feature map `f`: elu(x) + 1, max(x, 0) or x (Infini-attention's
+/// sigma is elu1 too).
+inline float applyFeatureMap(FeatureMap f, float x) {
+  switch (f) {
+  case FeatureMap::Elu1:
+    return x > 0 ? x + 1.f : std::exp(x);
+  case FeatureMap::Relu:
+    return x > 0 ? x : 0.f;
+  case FeatureMap::Identity:
+    break;
+  }
+  return x;
+}
 
 /// The recurrent state of causal linear attention, f32: S [batch,
 /// kv_heads, d_qk, d_v] and z [batch, kv_heads, 1, d_qk], last stride 1.

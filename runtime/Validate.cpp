@@ -81,6 +81,15 @@ Status checkNoSelfOverlap(const std::string &name, const TensorView &t) {
   return Status::success();
 }
 
+std::optional<std::pair<NamedView, NamedView>>
+firstOverlap(const std::vector<NamedView> &views, size_t written) {
+  for (size_t i = 0; i < written && i < views.size(); ++i)
+    for (size_t j = i + 1; j < views.size(); ++j)
+      if (byteSpan(*views[i].view).overlaps(byteSpan(*views[j].view)))
+        return std::pair{views[i], views[j]};
+  return std::nullopt;
+}
+
 Status checkState(const std::string &name, const TensorView &t,
                   const std::array<int64_t, 4> &shape, const char *rule) {
   if (!t.data)

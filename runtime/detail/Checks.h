@@ -7,6 +7,9 @@
 #include "runtime/Tensor.h"
 
 #include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace attnc::detail {
@@ -28,6 +31,17 @@ ByteSpan byteSpan(const TensorView &t);
 /// memory: ordered by stride, each dimension of size > 1 strides at least
 /// past everything the dimensions inside it span. An error names `name`.
 Status checkNoSelfOverlap(const std::string &name, const TensorView &t);
+
+/// A view and the name messages give it.
+struct NamedView {
+  const char *name;
+  const TensorView *view;
+};
+/// The first pair (i, j), i < j and i < `written`, of `views` whose bytes
+/// overlap: the first `written` views are buffers a call writes, which may
+/// share memory with no other view; the rest are read. Null when none.
+std::optional<std::pair<NamedView, NamedView>>
+firstOverlap(const std::vector<NamedView> &views, size_t written);
 
 /// A caller-owned state tensor that a call reads and updates: non-null,
 /// f32, addressable, of `shape` (`rule` names it, e.g. "[batch, kv_heads,
