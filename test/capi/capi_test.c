@@ -193,6 +193,23 @@ int main(void) {
     CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
                 "num_parts (0) must be in [1, 2^20]");
     margs.num_parts = 2;
+    margs.threads = -1;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "threads must be >= 0, got -1");
+    margs.threads = 0;
+    margs.stream = &margs;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "stream must be NULL for attnc_merge");
+    margs.stream = NULL;
+    margs.target = (attnc_target)7;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_UNSUPPORTED,
+                "target (7) is not an attnc_target");
+    margs.target = ATTNC_TARGET_CPU;
+    margs.o = NULL;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "args and args->o must not be NULL");
+    margs.o = &tm;
+    margs.num_parts = 2;
     parts[1].sizes[2] = 5;
     CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
                 "outputs[1]: shape [2, 4, 5, 24] differs from o's [2, 4, 17, 24]");
