@@ -126,6 +126,13 @@ ParamsLayout cudaParamsLayout(const std::vector<Arg> &args);
 /// paged call as a batch of 1). See convert-attn-to-scf.
 constexpr int kCpuTrailingArgs = 7;
 
+/// Rows of a CPU kernel's K^T tile ([rows, block_n] f32 words): d_qk, or
+/// with bf16 products (schedule dot = 16) ceil(d_qk / 2) words each holding
+/// the bf16 pair K[j, 2r], K[j, 2r + 1].
+constexpr int64_t ktRows(int64_t dQk, int64_t dot) {
+  return dot == 16 ? (dQk + 1) / 2 : dQk;
+}
+
 /// The packed entry point of CPU kernel `name`: `void (void **args)`, one
 /// pointer per argument of the C interface (memref descriptors, then
 /// pointers to the int64 scalars).

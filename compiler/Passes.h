@@ -20,6 +20,11 @@ namespace mlir::attn {
 
 /// f32 lanes in the host's widest usable vector register (16, 8 or 4).
 int64_t hostVectorWidth();
+/// Whether the host has AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16).
+bool hostHasBf16Dot();
+/// Whether the host has AVX512_BF16 and issues vdpbf16ps at the rate of an
+/// f32 FMA (AMD's cores), so that bf16 kernels use it (schedule dot = 16).
+bool hostHasFastBf16Dot();
 
 } // namespace mlir::attn
 

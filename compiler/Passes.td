@@ -36,7 +36,8 @@ def ConvertAttnToSCF : Pass<"convert-attn-to-scf", "ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::LLVM::LLVMDialect"
   ];
 }
 
@@ -59,8 +60,11 @@ def AttnSelectCpuSchedule : Pass<"attn-select-cpu-schedule"> {
     width of the target (16 f32 lanes with AVX-512, 8 with AVX2, else 4),
     a register-blocked micro-tile sized for that width, block_n so that one
     packed K tile (d_qk x block_n floats) stays within 32 KiB, block_m, and the
-    default thread count. Fields the user set are kept. With `--vector-width`
-    and `--threads` the target can be fixed (0 means: ask the host).
+    default thread count, and `dot = 16` (bf16 products by `vdpbf16ps`) for
+    kernels whose Q, K and V are all bf16 when the vector width is 16 and
+    the target has AVX512_BF16. Fields the user set are kept. With
+    `--vector-width`, `--threads` and `--bf16-dot` the target can be fixed
+    (0 or -1 means: ask the host).
 
     ```mlir
     // attn-opt --attn-select-cpu-schedule="vector-width=16 threads=2"
@@ -74,6 +78,9 @@ def AttnSelectCpuSchedule : Pass<"attn-select-cpu-schedule"> {
            "f32 lanes per vector (4, 8, 16); 0 picks the host's">,
     Option<"threads", "threads", "int64_t", /*default=*/"0",
            "default worker threads; 0 picks the host's core count">,
+    Option<"bf16Dot", "bf16-dot", "int64_t", /*default=*/"-1",
+           "1 if the target has AVX512_BF16 (vdpbf16ps), 0 if not; -1 asks "
+           "the host">,
   ];
 }
 

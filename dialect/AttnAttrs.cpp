@@ -227,6 +227,7 @@ constexpr ScheduleKey kScheduleKeys[] = {
     {"warps", &ScheduleAttr::getWarps},
     {"stages", &ScheduleAttr::getStages},
     {"split_kv", &ScheduleAttr::getSplitKv},
+    {"dot", &ScheduleAttr::getDot},
 };
 constexpr size_t kNumScheduleKeys = std::size(kScheduleKeys);
 } // namespace
@@ -251,7 +252,7 @@ Attribute ScheduleAttr::parse(AsmParser &parser, Type) {
         parser.emitError(keyLoc, "unknown schedule key '")
             << key
             << "'; expected block_m, block_n, micro_m, micro_n, "
-               "vector_width, threads, warps, stages or split_kv";
+               "vector_width, threads, warps, stages, split_kv or dot";
         return {};
       }
       if (seen[i]) {
@@ -268,7 +269,7 @@ Attribute ScheduleAttr::parse(AsmParser &parser, Type) {
   }
   return parser.getChecked<ScheduleAttr>(
       loc, parser.getContext(), values[0], values[1], values[2], values[3],
-      values[4], values[5], values[6], values[7], values[8]);
+      values[4], values[5], values[6], values[7], values[8], values[9]);
 }
 
 void ScheduleAttr::print(AsmPrinter &printer) const {
@@ -288,9 +289,10 @@ LogicalResult
 ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                      int64_t blockM, int64_t blockN, int64_t microM,
                      int64_t microN, int64_t vectorWidth, int64_t threads,
-                     int64_t warps, int64_t stages, int64_t splitKv) {
-  const int64_t values[] = {blockM,  blockN, microM, microN, vectorWidth,
-                            threads, warps,  stages, splitKv};
+                     int64_t warps, int64_t stages, int64_t splitKv,
+                     int64_t dot) {
+  const int64_t values[] = {blockM, blockN, microM,  microN, vectorWidth,
+                            threads, warps, stages, splitKv, dot};
   for (size_t i = 0; i < kNumScheduleKeys; ++i)
     if (values[i] < 0)
       return emitError() << "schedule '" << kScheduleKeys[i].name << "' ("
@@ -323,5 +325,8 @@ ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << ") must be a power of two no greater than 16";
   if (stages > 8)
     return emitError() << "stages (" << stages << ") must be at most 8";
+  if (dot && dot != 16 && dot != 32)
+    return emitError() << "dot (" << dot
+                       << ") must be 16 (bf16 products) or 32 (f32 products)";
   return success();
 }

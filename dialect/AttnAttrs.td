@@ -201,13 +201,17 @@ def Attn_ScheduleAttr : Attn_Attr<"Schedule", "schedule"> {
     ```
     `block_m`/`block_n`: query/key rows per tile. CPU: `micro_m` rows by
     `micro_n` columns of register-blocked accumulators, `vector_width` f32
-    lanes, default `threads`. GPU: `warps`, pipeline `stages`, `split_kv`.
+    lanes, default `threads`, and `dot`: the bits of the elements the
+    matrix products multiply (32: every operand widened to f32, FMAs; 16:
+    bf16 pairs by `vdpbf16ps`, for bf16 kernels on AVX512_BF16 hosts; unset:
+    32). GPU: `warps`, pipeline `stages`, `split_kv`.
   }];
   let parameters = (ins
     "int64_t":$blockM, "int64_t":$blockN,
     "int64_t":$microM, "int64_t":$microN, "int64_t":$vectorWidth,
     "int64_t":$threads,
-    "int64_t":$warps, "int64_t":$stages, "int64_t":$splitKv);
+    "int64_t":$warps, "int64_t":$stages, "int64_t":$splitKv,
+    "int64_t":$dot);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

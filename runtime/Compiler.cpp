@@ -4,6 +4,7 @@
 
 #include "compiler/AttnToSCF/AttnToSCF.h"
 #include "compiler/KernelAbi.h"
+#include "compiler/Passes.h"
 #include "compiler/Pipelines/Pipelines.h"
 #include "compiler/Target/CUDA/AttnToCuda.h"
 #include "dialect/Transforms/Passes.h"
@@ -215,6 +216,15 @@ translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
     return p.fail("scheduling failed");
   if (mlir::failed(mlir::attn::checkCpuSupport(p.kernel)))
     return p.fail("unsupported kernel");
+  // The JIT compiles for this host: bf16 products need its instructions.
+  if (p.kernel.getScheduleAttr().getDot() == 16 &&
+      !mlir::attn::hostHasBf16Dot()) {
+    p.kernel.emitOpError()
+        << "has schedule dot = 16 (bf16 products by vdpbf16ps), but this "
+           "host's CPU ("
+        << llvm::sys::getHostCPUName() << ") has no AVX512_BF16; use dot = 32";
+    return p.fail("unsupported kernel");
+  }
   t->resolved = viewOf(p.kernel, ir.view().mods);
   t->resolvedOp = printKernel(p.kernel);
   t->cifaceParams = cpuAbiArgs(t->resolved).size() +

@@ -394,7 +394,8 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
 
   // Prefill kernels keep K^T tiles per thread (decode kernels visit each
   // tile once and pack it on the stack: they get an empty cache).
-  const int64_t tileFloats = s.dQk * s.blockN;
+  const int64_t ktRows = mlir::attn::abi::ktRows(s.dQk, s.dot);
+  const int64_t tileFloats = ktRows * s.blockN;
   const int64_t slots =
       s.mode != Mode::Prefill
           ? 0
@@ -425,7 +426,7 @@ Status CpuKernel::run(const AttentionArgs &a, unsigned threads,
         [](int64_t i, const Segment &g) { return i < g.firstItem; });
     const Segment &g = *std::prev(it);
     const Sequence *q = g.sequence;
-    const int64_t ktSizes[] = {slots, s.dQk, s.blockN},
+    const int64_t ktSizes[] = {slots, ktRows, s.blockN},
                   ktStrides[] = {tileFloats, s.blockN, 1};
     Descriptor kt(cache.tiles.data(), ktSizes, ktStrides, 3);
     Descriptor tags(cache.tags.data(), &slots, &unitStride, 1);

@@ -63,7 +63,8 @@ scheduleAttr(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
       pick(s.threads, &a::ScheduleAttr::getThreads),
       pick(s.warps, &a::ScheduleAttr::getWarps),
       pick(s.stages, &a::ScheduleAttr::getStages),
-      pick(s.splitKv, &a::ScheduleAttr::getSplitKv));
+      pick(s.splitKv, &a::ScheduleAttr::getSplitKv),
+      pick(s.dot, &a::ScheduleAttr::getDot));
 }
 
 } // namespace
@@ -176,7 +177,7 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
   optional("lse", r.lse, b.getBoolAttr(true));
   const Schedule &s = r.schedule;
   if (s.blockM || s.blockN || s.microM || s.microN || s.vectorWidth ||
-      s.threads || s.warps || s.stages || s.splitKv) {
+      s.threads || s.warps || s.stages || s.splitKv || s.dot) {
     auto sched = scheduleAttr([&] { return mlir::emitError(loc); }, ctx, s,
                               nullptr);
     if (!sched)

@@ -92,6 +92,7 @@ struct KernelSpec {
   // Schedule (CPU fields; GPU schedules live with their translation).
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0, vectorWidth = 0;
   int64_t threads = 0;
+  int64_t dot = 0; // 16: bf16 products (vdpbf16ps); 0 or 32: f32 products
 };
 
 const char *toString(MaskKind kind);

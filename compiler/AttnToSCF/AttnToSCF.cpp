@@ -18,6 +18,12 @@
 // one difference in the loop nest) and copy V tiles in prefill too. Varlen
 // kernels are dense kernels: the runtime runs each sequence as a batch of 1,
 // passing its index as batch_base for the regions.
+// With bf16 products (schedule dot = 16) the Q, K^T, P and V tiles hold
+// bf16 pairs, one pair of adjacent reduction elements per 32-bit word (bit
+// patterns, only moved), and both micro-kernels multiply them with
+// vdpbf16ps: Q unscaled (S is scaled in f32 as it is stored), P rounded to
+// bf16 as the softmax writes it (the row sums add the f32 values), V
+// always copied, two key rows interleaved.
 // Every local buffer is a static tile: nothing scales with seq_q x seq_kv.
 // The K^T cache (runtime-owned, seq_kv x d_qk floats, tagged per tile) is
 // the one buffer that grows with seq_kv.
@@ -27,6 +33,7 @@
 #include "compiler/Passes.h"
 #include "dialect/Mods.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <algorithm>
@@ -58,6 +65,7 @@ struct KernelShape {
   int64_t blockQ, blockKv; // #attn.block_sparse; 0 when dense
   bool paged; // K and V come from page pools through a page table
   bool probs; // also write P = exp(S - LSE), a second pass over the tiles
+  bool dot16; // bf16 products (vdpbf16ps) on tiles of bf16 pairs
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -82,11 +90,16 @@ struct KernelShape {
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockQ() : 0,
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0,
             op.getLayoutOrDefault() == Layout::Paged,
-            op.getProbsOrDefault()};
+            op.getProbsOrDefault(),
+            s.getDot() == 16};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
   int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
+  /// Elements of the reduction dims per tile word: 2 with bf16 pairs.
+  int64_t unit() const { return dot16 ? 2 : 1; }
+  /// Rows of the K^T tile (words per key column).
+  int64_t ktRows() const { return abi::ktRows(dQk, dot16 ? 16 : 32); }
 };
 
 class LoopNestEmitter {
@@ -121,7 +134,7 @@ public:
         StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn}));
     Type index = b.getIndexType();
     auto partialsTy = MemRefType::get({dyn}, f32);
-    auto ktTy = MemRefType::get({dyn, s.dQk, s.blockN}, f32);
+    auto ktTy = MemRefType::get({dyn, s.ktRows(), s.blockN}, f32);
     auto tagsTy = MemRefType::get({dyn}, b.getI64Type());
     SmallVector<Type> args;
     for (const abi::Arg &arg : abiArgs()) {
@@ -243,11 +256,11 @@ public:
     batchBase = entry->getArgument(next + 6);
 
     // Tiles live on the stack of the calling thread, allocated once per call.
-    qTile = tile({s.blockM, s.roundUp(s.dQk)});
+    qTile = tile({s.blockM, s.roundUp(s.ktRows())});
     if (!s.cacheKt)
-      kTile = tile({s.dQk, s.blockN});
+      kTile = tile({s.ktRows(), s.blockN});
     if (packsV())
-      vTile = tile({s.blockN, s.roundUp(s.dV)});
+      vTile = tile({(s.blockN + s.unit() - 1) / s.unit(), s.roundUp(s.dV)});
     if (s.paged)
       for (Value &rows : pageRows)
         rows = tile({s.blockN}, b.getIndexType());
@@ -370,6 +383,53 @@ private:
     }
     return element.isF32() ? x : b.create<arith::ExtFOp>(vecTy, x).getResult();
   }
+  /// bf16 products: 2 x W bf16 elements of a global row from column `col`
+  /// (the first `lanes` read, the rest 0), as W words of bf16 pairs.
+  Value loadPairsAt(Value mem, ValueRange prefix, Value col, int64_t lanes) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.push_back(col);
+    auto rowTy = VectorType::get({2 * s.width}, b.getBF16Type());
+    Value x;
+    if (lanes == 2 * s.width) {
+      x = b.create<vector::LoadOp>(rowTy, mem, indices);
+    } else {
+      Value mask = b.create<vector::CreateMaskOp>(
+          VectorType::get({2 * s.width}, b.getI1Type()), ValueRange{idx(lanes)});
+      Value zero = b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(rowTy, b.getFloatAttr(b.getBF16Type(), 0.0)));
+      x = b.create<vector::MaskedLoadOp>(rowTy, mem, indices, mask, zero);
+    }
+    return b.create<vector::BitCastOp>(vecTy, x);
+  }
+  /// The reduction-dim chunk of a Q or K row at word `c` (`elements`
+  /// valid): f32 lanes, or with bf16 products words of bf16 pairs.
+  Value loadChunk(Value mem, ValueRange prefix, Value c, int64_t elements) {
+    if (!s.dot16)
+      return loadRowAt(mem, prefix, c, elements);
+    return loadPairsAt(mem, prefix, mul(c, idx(2)), elements);
+  }
+  /// acc + the pairwise products of the bf16 pairs in words `x` and `y`
+  /// (vdpbf16ps: bf16 inputs exact, f32 sums; denormal inputs read as 0).
+  Value dotBf16(Value acc, Value x, Value y) {
+    auto pairsTy = VectorType::get({2 * s.width}, b.getBF16Type());
+    return b
+        .create<LLVM::CallIntrinsicOp>(
+            TypeRange{vecTy}, "llvm.x86.avx512bf16.dpbf16ps.512",
+            ValueRange{acc, b.create<vector::BitCastOp>(pairsTy, x),
+                       b.create<vector::BitCastOp>(pairsTy, y)})
+        .getResult(0);
+  }
+  /// Words of the bf16 pairs of 2 x W f32 lanes `lo` then `hi`, rounded to
+  /// nearest even (vcvtne2ps2bf16; NaN stays NaN).
+  Value packBf16(Value lo, Value hi) {
+    auto pairsTy = VectorType::get({2 * s.width}, b.getBF16Type());
+    Value x = b.create<LLVM::CallIntrinsicOp>(
+                   TypeRange{pairsTy}, "llvm.x86.avx512bf16.cvtne2ps2bf16.512",
+                   ValueRange{hi, lo})
+                  .getResult(0);
+    return b.create<vector::BitCastOp>(vecTy, x);
+  }
+
   /// Stores the lanes of `value` below `limit - col` to a global row, rounded
   /// to nearest even where the tensor holds f16 or bf16.
   void storeRow(Value value, Value mem, ValueRange prefix, int64_t col,
@@ -587,7 +647,7 @@ private:
           packK(n0, minS(idx(s.blockN), sub(seqKv, n0)));
           store(id, ktTags, {ktIndex});
         });
-        if (s.paged && !probsPass)
+        if (packsV() && !probsPass)
           packV(n0, cols);
       } else {
         packK(n0, cols);
@@ -620,19 +680,24 @@ private:
     return add(m0, b.create<arith::DivUIOp>(r, idx(s.split.headsPerItem)));
   }
 
-  /// qTile[r, :] = scale * Q[b, headOf(r), positionOf(r), :]; rows in
-  /// [rows, rowsUp) are 0.
+  /// qTile[r, :] = scale * Q[b, headOf(r), positionOf(r), :] (with bf16
+  /// products: Q's bf16 pairs, unscaled); rows in [rows, rowsUp) are 0.
   void packQ() {
     Value scale = splat(s.scale);
+    const int64_t chunk = s.width * s.unit();
     forEachRow(idx(0), rows, 1, [&](Value i) {
       Value h = headOf(i), row = positionOf(i);
-      for (int64_t c = 0; c < s.dQk; c += s.width) {
-        Value x = loadRow(q, {batch, h, row}, c, s.dQk);
-        storeVec(b.create<arith::MulFOp>(x, scale), qTile, {i, idx(c)});
+      for (int64_t c = 0; c < s.dQk; c += chunk) {
+        Value word = idx(c / s.unit());
+        Value x = loadChunk(q, {batch, h, row}, word,
+                            std::min(chunk, s.dQk - c));
+        if (!s.dot16)
+          x = b.create<arith::MulFOp>(x, scale);
+        storeVec(x, qTile, {i, word});
       }
     });
     forEachRow(rows, rowsUp, 1, [&](Value i) {
-      for (int64_t c = 0; c < s.dQk; c += s.width)
+      for (int64_t c = 0; c < s.ktRows(); c += s.width)
         storeVec(splat(0.0), qTile, {i, idx(c)});
     });
   }
@@ -708,9 +773,9 @@ private:
   Value ktMem() { return s.cacheKt ? ktCache : kTile; }
 
   /// Whether V tiles are copied to vTile (decode; paged kernels, whose
-  /// rows would each need a page lookup inside the P V micro-kernel) or
-  /// read in place (dense prefill).
-  bool packsV() const { return !s.cacheKt || s.paged; }
+  /// rows would each need a page lookup inside the P V micro-kernel; bf16
+  /// products, which interleave key rows) or read in place (dense prefill).
+  bool packsV() const { return !s.cacheKt || s.paged || s.dot16; }
 
   /// Paged: the page and slot of each key row of the tile at n0 and of the
   /// next tile (for its prefetches), once a tile: page = page_table[b,
@@ -760,6 +825,8 @@ private:
   /// tile ahead of the stream (decode at 4k-32k keys, 1 thread: 8.5-8.8 ->
   /// 8.9-9.6 GB/s).
   void packV(Value n0, Value cols) {
+    if (s.dot16)
+      return packVPairs(cols);
     forEachRow(idx(0), cols, 1, [&](Value j) {
       SmallVector<Value> nextRow = kvRow(j, /*next=*/true), row = kvRow(j);
       for (int64_t c = 0; c < s.dV; c += lineElements(v))
@@ -772,19 +839,71 @@ private:
     });
   }
 
+  /// bf16 products: vTile[p, c] = the pair (V[2p, c], V[2p + 1, c]) of
+  /// tile rows, for p < ceil(cols / 2); a key row past the tile reads as 0
+  /// (its P is 0, and 0 x a stale NaN would not be). Rows are prefetched
+  /// one tile ahead as packV does.
+  void packVPairs(Value cols) {
+    auto halfTy = VectorType::get({s.width}, b.getBF16Type());
+    SmallVector<int64_t> interleave;
+    for (int64_t e = 0; e < s.width; ++e)
+      interleave.append({e, s.width + e});
+    Value zero = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(halfTy, b.getFloatAttr(b.getBF16Type(), 0.0)));
+    Value pairs = b.create<arith::CeilDivUIOp>(cols, idx(2));
+    forEachRow(idx(0), pairs, 1, [&](Value p) {
+      Value j0 = mul(p, idx(2)), j1 = add(j0, idx(1));
+      Value second = cmp(arith::CmpIPredicate::ult, j1, cols);
+      Value j1In = minS(j1, sub(cols, idx(1)));
+      SmallVector<Value> rows[2] = {kvRow(j0), kvRow(j1In)};
+      for (Value j : {j0, j1In}) {
+        SmallVector<Value> nextRow = kvRow(j, /*next=*/true);
+        for (int64_t c = 0; c < s.dV; c += lineElements(v))
+          prefetch(v, at(nextRow, idx(c)));
+        if (!s.cacheKt)
+          for (int64_t c = 0; c < s.dQk; c += lineElements(k))
+            prefetch(k, at(nextRow, idx(c)));
+      }
+      for (int64_t c = 0; c < s.dV; c += s.width) {
+        int64_t lanes = std::min(s.width, s.dV - c);
+        Value x[2];
+        for (int r = 0; r < 2; ++r) {
+          SmallVector<Value> indices = at(rows[r], idx(c));
+          if (lanes == s.width) {
+            x[r] = b.create<vector::LoadOp>(halfTy, v, indices);
+          } else {
+            Value mask = b.create<vector::CreateMaskOp>(
+                VectorType::get({s.width}, b.getI1Type()),
+                ValueRange{idx(lanes)});
+            x[r] = b.create<vector::MaskedLoadOp>(halfTy, v, indices, mask,
+                                                  zero);
+          }
+        }
+        x[1] = b.create<arith::SelectOp>(second, x[1], zero);
+        Value words = b.create<vector::BitCastOp>(
+            vecTy, b.create<vector::ShuffleOp>(x[0], x[1], interleave));
+        storeVec(words, vTile, {p, idx(c)});
+      }
+    });
+  }
+
   /// K^T[:, j] = K[b, kvh, n0 + j, :] for j < cols. K is transposed a
   /// width x width block at a time; only the rows of a short last tile that
   /// do not fill a block go through scalar stores.
   void packK(Value n0, Value cols) {
     Value fullRows = mul(b.create<arith::DivUIOp>(cols, idx(s.width)),
                          idx(s.width));
-    // A width x width block of keys j0.. and dims c..: `lanes` dims valid.
-    auto transposeChunk = [&](Value j0, Value c, int64_t lanes) {
+    // With bf16 products K^T's rows are words of bf16 pairs: the same
+    // transposes move pairs, K^T[r, j] = (K[j, 2r], K[j, 2r + 1]).
+    const int64_t unit = s.unit(), chunk = s.width * unit;
+    // A width x width block of keys j0.. and words c..: `elements` of the
+    // head dim valid.
+    auto transposeChunk = [&](Value j0, Value c, int64_t elements) {
       SmallVector<Value> rows;
       for (int64_t r = 0; r < s.width; ++r)
-        rows.push_back(loadRowAt(k, kvRow(add(j0, idx(r))), c, lanes));
+        rows.push_back(loadChunk(k, kvRow(add(j0, idx(r))), c, elements));
       SmallVector<Value> columns = transposeBlock(std::move(rows));
-      for (int64_t e = 0; e < lanes; ++e)
+      for (int64_t e = 0; e < (elements + unit - 1) / unit; ++e)
         storeVec(columns[e], ktMem(), ktAt(add(c, idx(e)), j0));
     };
     // Whole chunks of dims in a loop, not unrolled: unrolled, an innermost
@@ -792,31 +911,33 @@ private:
     // in the loop below), whose pairwise dependence checks took LLVM's
     // loop-load elimination about 140 ms a compile (docs/perf.md, "Cold
     // compile").
-    const int64_t whole = s.dQk / s.width * s.width;
+    const int64_t whole = s.dQk / chunk * chunk; // elements
+    const int64_t wholeWords = whole / unit;
     forEachRow(idx(0), fullRows, s.width, [&](Value j0) {
-      forEachRow(idx(0), idx(whole), s.width,
-                 [&](Value c) { transposeChunk(j0, c, s.width); });
+      forEachRow(idx(0), idx(wholeWords), s.width,
+                 [&](Value c) { transposeChunk(j0, c, chunk); });
       if (whole < s.dQk)
-        transposeChunk(j0, idx(whole), s.dQk - whole);
+        transposeChunk(j0, idx(wholeWords), s.dQk - whole);
     });
     // The keys of a short last tile that fill no block: a column at a time.
-    auto scatterChunk = [&](Value j, Value c, int64_t lanes) {
-      Value x = loadRowAt(k, kvRow(j), c, lanes);
-      for (int64_t e = 0; e < lanes; ++e)
+    auto scatterChunk = [&](Value j, Value c, int64_t elements) {
+      Value x = loadChunk(k, kvRow(j), c, elements);
+      for (int64_t e = 0; e < (elements + unit - 1) / unit; ++e)
         store(b.create<vector::ExtractOp>(x, ArrayRef<int64_t>{e}), ktMem(),
               ktAt(add(c, idx(e)), j));
     };
     forEachRow(fullRows, cols, 1, [&](Value j) {
-      forEachRow(idx(0), idx(whole), s.width,
-                 [&](Value c) { scatterChunk(j, c, s.width); });
+      forEachRow(idx(0), idx(wholeWords), s.width,
+                 [&](Value c) { scatterChunk(j, c, chunk); });
       if (whole < s.dQk)
-        scatterChunk(j, idx(whole), s.dQk - whole);
+        scatterChunk(j, idx(wholeWords), s.dQk - whole);
     });
   }
 
   /// Register-blocked micro-kernel: for rows [i0, i0 + micro_m) and columns
   /// [c0, c0 + lanes * width), acc += sum_r lhs[i, r] * rhs[r, col] over
   /// r in [0, depth); `accIn`/`accOut` load and store the accumulators.
+  /// With bf16 products r counts words of bf16 pairs on both sides.
   void microKernel(Value i0, Value c0, int64_t vectors, Value depth, Value lhs,
                    function_ref<Value(Value, int64_t)> rhsVec,
                    function_ref<Value(int64_t, int64_t)> accIn,
@@ -833,8 +954,11 @@ private:
           for (int64_t r = 0; r < s.microM; ++r) {
             Value a = splatOf(load(lhs, {add(i0, idx(r)), d}));
             for (int64_t n = 0; n < vectors; ++n)
-              next.push_back(b.create<vector::FMAOp>(
-                  a, rhsVecs[n], acc[r * vectors + n]));
+              next.push_back(
+                  s.dot16 ? dotBf16(acc[r * vectors + n], a, rhsVecs[n])
+                          : b.create<vector::FMAOp>(a, rhsVecs[n],
+                                                    acc[r * vectors + n])
+                                .getResult());
           }
           return next;
         });
@@ -849,12 +973,14 @@ private:
     forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
       forEachRow(idx(0), idx(s.blockN), s.microN, [&](Value j0) {
         microKernel(
-            i0, j0, vectors, idx(s.dQk), qTile,
+            i0, j0, vectors, idx(s.ktRows()), qTile,
             [&](Value d, int64_t n) {
               return loadVec(ktMem(), ktAt(d, add(j0, idx(n * s.width))));
             },
             [&](int64_t, int64_t) { return splat(0.0); },
             [&](int64_t r, int64_t n, Value acc) {
+              if (s.dot16) // Q was not pre-scaled
+                acc = b.create<arith::MulFOp>(acc, splat(s.scale));
               storeVec(acc, sTile,
                        {add(i0, idx(r)), add(j0, idx(n * s.width))});
             });
@@ -1017,9 +1143,10 @@ private:
     }
     Value nextSlot = b.create<arith::RemUIOp>(
         add(ktIndex, idx(1)), b.create<memref::DimOp>(ktCache, 0));
-    int64_t dimsPerRow = (s.dQk + s.blockM - 1) / s.blockM;
+    int64_t dimsPerRow = (s.ktRows() + s.blockM - 1) / s.blockM;
     for (int64_t dd = 0; dd < dimsPerRow; ++dd) {
-      Value d = minS(add(mul(i, idx(dimsPerRow)), idx(dd)), idx(s.dQk - 1));
+      Value d = minS(add(mul(i, idx(dimsPerRow)), idx(dd)),
+                     idx(s.ktRows() - 1));
       for (int64_t c = 0; c < s.blockN; c += lineElements(ktCache))
         prefetch(ktCache, {nextSlot, d, idx(c)});
     }
@@ -1049,11 +1176,20 @@ private:
           b.create<arith::SelectOp>(allMasked, f32Const(0.0), newMax);
       Value shift = splatOf(safeMax);
       Value vsum = splat(0.0);
-      for (int64_t c = 0; c < s.blockN; c += s.width) {
-        Value p = expNonPositive(
-            b.create<arith::SubFOp>(loadVec(sTile, {i, idx(c)}), shift));
-        storeVec(p, sTile, {i, idx(c)});
-        vsum = b.create<arith::AddFOp>(vsum, p);
+      // With bf16 products the row's first block_n / 2 words get P's bf16
+      // pairs: the pair of lanes c .. c + 2W - 1 goes to words c / 2 ..,
+      // which the loads of this or an earlier step have already read.
+      for (int64_t c = 0; c < s.blockN; c += s.width * s.unit()) {
+        Value p[2] = {splat(0.0), splat(0.0)};
+        for (int64_t h = 0; h < s.unit() && c + h * s.width < s.blockN; ++h) {
+          p[h] = expNonPositive(b.create<arith::SubFOp>(
+              loadVec(sTile, {i, idx(c + h * s.width)}), shift));
+          vsum = b.create<arith::AddFOp>(vsum, p[h]);
+        }
+        if (s.dot16)
+          storeVec(packBf16(p[0], p[1]), sTile, {i, idx(c / 2)});
+        else
+          storeVec(p[0], sTile, {i, idx(c)});
       }
       Value tileSum =
           b.create<vector::ReductionOp>(vector::CombiningKind::ADD, vsum);
@@ -1080,8 +1216,11 @@ private:
         };
         // V is read in place: its rows are already [key, d_v] with unit
         // stride, the layout this product wants; lanes past d_v read 0.
+        // With bf16 products both sides are words of key pairs.
+        Value depth = s.dot16 ? b.create<arith::CeilDivUIOp>(cols, idx(2))
+                              : cols;
         microKernel(
-            i0, idx(c0), vectors, cols, sTile,
+            i0, idx(c0), vectors, depth, sTile,
             [&](Value d, int64_t n) {
               if (packsV())
                 return loadVec(vTile, {d, idx(c0 + n * s.width)});

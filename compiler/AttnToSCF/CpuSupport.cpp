@@ -23,6 +23,18 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
   if (!s || !s.isCompleteForCpu())
     return op.emitOpError(
         "has no complete cpu schedule; run attn-select-cpu-schedule first");
+  if (s.getDot() == 16) {
+    Type bf16 = BFloat16Type::get(op.getContext());
+    if (op.getElementType() != bf16 || op.getKvElementTypeOrDefault() != bf16)
+      return op.emitOpError()
+             << "has schedule dot = 16 (bf16 products), which needs "
+                "element_type and kv_element_type bf16, got "
+             << op.getElementType() << " and " << op.getKvElementTypeOrDefault();
+    if (s.getVectorWidth() != 16)
+      return op.emitOpError() << "has schedule dot = 16 (bf16 products), "
+                                 "which needs vector_width 16 (AVX-512), got "
+                              << s.getVectorWidth();
+  }
   if (BlockSparseAttr sparse = op.getBlockSparseAttr()) {
     // A tile of block_m query rows (one head per tile) and block_n keys must
     // lie inside one sparse block.

@@ -21,7 +21,8 @@ void mlir::attn::buildAttnCpuSchedulePipeline(
     OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(createAttnResolveDefaults());
   pm.addPass(createAttnSelectCpuSchedule(
-      AttnSelectCpuScheduleOptions{options.vectorWidth, options.threads}));
+      AttnSelectCpuScheduleOptions{options.vectorWidth, options.threads,
+                                   options.bf16Dot}));
 }
 
 void mlir::attn::buildAttnCpuCodegenPipeline(OpPassManager &pm) {

@@ -14,6 +14,11 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
   Option<int64_t> threads{*this, "threads",
                           llvm::cl::desc("default threads; 0: host cores"),
                           llvm::cl::init(0)};
+  Option<int64_t> bf16Dot{
+      *this, "bf16-dot",
+      llvm::cl::desc("1: the target multiplies bf16 pairs fast (vdpbf16ps), "
+                     "0: it does not, -1: ask the host"),
+      llvm::cl::init(-1)};
 };
 
 /// attn.kernel -> attn.kernel with every default explicit and a CPU schedule.

@@ -21,6 +21,18 @@ int64_t hostVectorWidth() {
     return 8;
   return 4;
 }
+
+bool hostHasBf16Dot() {
+  return llvm::sys::getHostCPUFeatures().lookup("avx512bf16");
+}
+
+bool hostHasFastBf16Dot() {
+  // vdpbf16ps zmm issues at the f32 FMA rate on AMD's AVX512_BF16 cores
+  // (Zen 4, Zen 5: twice the multiply-adds); on the Intel cores measured
+  // so far it gives half the multiply-adds of an FMA (docs/perf.md).
+  return hostHasBf16Dot() &&
+         llvm::StringRef(llvm::sys::getHostCPUName()).starts_with("znver");
+}
 } // namespace mlir::attn
 
 using namespace mlir;
@@ -36,13 +48,15 @@ struct SelectCpuSchedule
     int64_t hostThreads =
         threads > 0 ? threads
                     : std::max<int64_t>(1, std::thread::hardware_concurrency());
+    bool bf16 = bf16Dot >= 0 ? bf16Dot > 0 : hostHasFastBf16Dot();
     getOperation()->walk([&](KernelOp op) {
-      if (failed(select(op, hostWidth, hostThreads)))
+      if (failed(select(op, hostWidth, hostThreads, bf16)))
         signalPassFailure();
     });
   }
 
-  LogicalResult select(KernelOp op, int64_t hostWidth, int64_t hostThreads) {
+  LogicalResult select(KernelOp op, int64_t hostWidth, int64_t hostThreads,
+                       bool hostBf16Dot) {
     ScheduleAttr s = op.getScheduleAttr();
     auto given = [&](int64_t (ScheduleAttr::*get)() const) -> int64_t {
       return s ? (s.*get)() : 0;
@@ -107,16 +121,23 @@ struct SelectCpuSchedule
       blockM = 64;
     if (!nThreads)
       nThreads = hostThreads;
+    // bf16 products where every product's operands are bf16 and the target
+    // multiplies bf16 pairs fast (hostHasFastBf16Dot).
+    int64_t dot = given(&ScheduleAttr::getDot);
+    Type bf16 = BFloat16Type::get(op.getContext());
+    if (!dot && hostBf16Dot && width == 16 && op.getElementType() == bf16 &&
+        op.getKvElementTypeOrDefault() == bf16)
+      dot = 16;
     auto emitError = [&] { return op.emitOpError(); };
     if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,
                                     width, nThreads, given(&ScheduleAttr::getWarps),
                                     given(&ScheduleAttr::getStages),
-                                    given(&ScheduleAttr::getSplitKv))))
+                                    given(&ScheduleAttr::getSplitKv), dot)))
       return failure();
     op.setScheduleAttr(ScheduleAttr::get(
         op.getContext(), blockM, blockN, microM, microN, width, nThreads,
         given(&ScheduleAttr::getWarps), given(&ScheduleAttr::getStages),
-        given(&ScheduleAttr::getSplitKv)));
+        given(&ScheduleAttr::getSplitKv), dot));
     return success();
   }
 };

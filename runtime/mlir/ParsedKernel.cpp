@@ -144,6 +144,7 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
     s.microN = sched.getMicroN();
     s.vectorWidth = sched.getVectorWidth();
     s.threads = sched.getThreads();
+    s.dot = sched.getDot();
   }
   return s;
 }

@@ -2,6 +2,7 @@
 // with the float64 reference under design.md's tolerance rule.
 #include "TestUtil.h"
 
+#include "compiler/Passes.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/Reference.h"
 
@@ -101,7 +102,7 @@ std::string reproCommand(const KernelSpec &s, int64_t batch, int64_t seqQ,
 /// (empty: f32); counts fully masked rows and prints the cases run.
 void sweep(const char *what, int specs,
            const std::vector<std::pair<std::string, std::string>> &types,
-           int &fullyMaskedRows) {
+           int &fullyMaskedRows, int64_t dot = 0) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed);
   int cases = 0, failures = 0;
@@ -113,6 +114,17 @@ void sweep(const char *what, int specs,
       if (kvType != type)
         request.kvElementType = kvType;
     }
+    if (dot) { // products forced; they need 16 lanes
+      request.schedule.dot = dot;
+      Schedule &c = request.schedule;
+      if (c.vectorWidth) {
+        const int64_t vectors = c.microN / c.vectorWidth;
+        const int64_t tiles = c.blockN / c.microN;
+        c.vectorWidth = 16;
+        c.microN = 16 * vectors;
+        c.blockN = c.microN * tiles;
+      }
+    }
     auto ir = KernelIr::build(request);
     EXPECT_TRUE(ir.ok()) << "seed " << seed << ": " << ir.status().message();
     if (!ir.ok())
@@ -123,6 +135,8 @@ void sweep(const char *what, int specs,
     if (!kernel.ok())
       return;
     const KernelSpec &resolved = (*kernel)->spec();
+    if (dot)
+      EXPECT_EQ(resolved.dot, dot) << ir->text();
     const DType type = dtypeNamed(resolved.elementType);
     const DType kvType = dtypeNamed(resolved.kvType());
     for (int shapeIndex = 0; shapeIndex < kShapesPerSpec; ++shapeIndex) {
@@ -217,6 +231,55 @@ TEST(Numerics, HalfPrecisionSweepMatchesFloat64Reference) {
   constexpr int kHalfSpecs = 30;
   int fullyMaskedRows = 0;
   sweep("numerics sweep (f16/bf16)", kHalfSpecs, types, fullyMaskedRows);
+}
+
+// bf16 products (schedule dot = 16: vdpbf16ps on bf16 pairs, P rounded to
+// bf16 for P V) under the same rule, on every kind of kernel of the sweep.
+// The heuristic picks them on fast hosts only; here they are forced
+// wherever the host has the instructions.
+TEST(Numerics, Bf16ProductsSweepMatchesFloat64Reference) {
+  if (!mlir::attn::hostHasBf16Dot())
+    GTEST_SKIP() << "this host has no AVX512_BF16 (vdpbf16ps): bf16 products "
+                    "cannot run here";
+  int fullyMaskedRows = 0;
+  sweep("numerics sweep (bf16 products)", 30, {{"bf16", "bf16"}},
+        fullyMaskedRows, /*dot=*/16);
+}
+
+// The heuristic picks bf16 products where the host multiplies bf16 pairs
+// fast; a kernel that asks for them explicitly compiles only where the host
+// has the instructions, and is refused by name elsewhere.
+TEST(Numerics, Bf16ProductsFollowTheHost) {
+  KernelRequest r;
+  r.qHeads = 4;
+  r.kvHeads = 2;
+  r.dQk = r.dV = 64;
+  r.elementType = "bf16";
+  auto ir = KernelIr::build(r);
+  ASSERT_TRUE(ir.ok()) << ir.status().message();
+  auto heuristic = CpuKernel::compile(*ir);
+  ASSERT_TRUE(heuristic.ok()) << heuristic.status().message();
+  EXPECT_EQ((*heuristic)->spec().dot,
+            mlir::attn::hostHasFastBf16Dot() ? 16 : 0);
+
+  r.schedule.dot = 16;
+  auto forced = KernelIr::build(r);
+  ASSERT_TRUE(forced.ok()) << forced.status().message();
+  auto kernel = CpuKernel::compile(*forced);
+  if (mlir::attn::hostHasBf16Dot()) {
+    ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+    EXPECT_EQ((*kernel)->spec().dot, 16);
+  } else {
+    ASSERT_FALSE(kernel.ok());
+    EXPECT_NE(kernel.status().message().find(
+                  "has schedule dot = 16 (bf16 products by vdpbf16ps), but "
+                  "this host's CPU ("),
+              std::string::npos)
+        << kernel.status().message();
+    EXPECT_NE(kernel.status().message().find(") has no AVX512_BF16; use dot = 32"),
+              std::string::npos)
+        << kernel.status().message();
+  }
 }
 
 } // namespace

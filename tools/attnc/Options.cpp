@@ -41,6 +41,8 @@ const char *const kSpecFlags = R"(spec flags (instead of SPEC.mlir):
                          and paged: see --seqlens)
   --mode prefill|decode  decode: few query rows (default prefill)
   --block-m, --block-n, --micro-m, --micro-n, --vector-width N   schedule
+  --dot 16|32            CPU products: 16 multiplies bf16 pairs (vdpbf16ps;
+                         bf16 kernels on AVX512_BF16 hosts), 32 widens to f32
 )";
 const char *const kRunFlags = R"(run flags:
   --batch B, --seq-q N, --seq-kv M   shape (default batch 1, seq-kv = seq-q)
@@ -347,6 +349,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--block-n", {true, true, kAll, atLeast(1, s.schedule.blockN)}},
       {"--micro-m", {true, true, kAll, atLeast(1, s.schedule.microM)}},
       {"--micro-n", {true, true, kAll, atLeast(1, s.schedule.microN)}},
+      {"--dot", {true, true, kAll, atLeast(1, s.schedule.dot)}},
       {"--vector-width", {true, false, kAll, atLeast(1, o.vectorWidth)}},
       {"--batch", {true, false, kRun | kViz, atLeast(1, o.batch)}},
       {"--seq-q", {true, false, kRun | kViz, atLeast(1, o.seqQ)}},

@@ -18,3 +18,13 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = t
 
 // expected-error@+1 {{the cpu backend does not support the probs output with layout varlen yet}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, probs = true, layout = #attn.layout<varlen>}
+
+// -----
+
+// expected-error@+1 {{has schedule dot = 16 (bf16 products), which needs element_type and kv_element_type bf16, got 'bf16' and 'f16'}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = bf16, kv_element_type = f16, schedule = #attn.schedule<dot = 16>}
+
+// -----
+
+// expected-error@+1 {{has schedule dot = 16 (bf16 products), which needs vector_width 16 (AVX-512), got 8}}
+attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = bf16, schedule = #attn.schedule<vector_width = 8, dot = 16>}

@@ -1,5 +1,5 @@
-// RUN: attn-opt %s --split-input-file --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1" --convert-attn-to-scf | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-lower-to-cpu-pipeline="vector-width=16 threads=1" | FileCheck %s --check-prefix=LLVM
+// RUN: attn-opt %s --split-input-file --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1 bf16-dot=0" --convert-attn-to-scf | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-lower-to-cpu-pipeline="vector-width=16 threads=1 bf16-dot=0" | FileCheck %s --check-prefix=LLVM
 
 // 16-bit tensors keep their type in the signature; loads widen to f32
 // (masked loads of a head dim that is no multiple of the vector width read
