@@ -227,26 +227,37 @@ TensorView typedView(Bytes &bytes, DType type, int64_t batch,
 
 /// Prefill with bf16 and f16 tensors (q, k, v and o) against the f32 kernel
 /// on the same shape, interleaved run by run: GFLOP/s and the ratio to f32.
+/// bf16 runs twice: widened to f32 products (dot 32) and with bf16 products
+/// (dot 16, vdpbf16ps) where the host has AVX512_BF16.
 void runHalfPrefill(const PrefillShape &s, unsigned threads, int reps,
                     std::mt19937 &rng) {
-  const DType types[] = {DType::F32, DType::BF16, DType::F16};
+  const bool bf16Dot = __builtin_cpu_supports("avx512bf16");
+  struct Contender {
+    DType type;
+    int64_t dot;
+  };
+  std::vector<Contender> contenders = {
+      {DType::F32, 0}, {DType::BF16, 32}, {DType::F16, 0}};
+  if (bf16Dot)
+    contenders.push_back({DType::BF16, 16});
   std::vector<std::unique_ptr<CpuKernel>> kernels;
   std::vector<std::vector<char>> buffers;
   std::vector<AttentionArgs> args;
-  buffers.reserve(12);
-  for (DType type : types) {
-    KernelRequest spec = prefillSpec(s, type);
+  buffers.reserve(4 * contenders.size());
+  for (const Contender &c : contenders) {
+    KernelRequest spec = prefillSpec(s, c.type);
+    spec.schedule.dot = c.dot;
     kernels.push_back(compileOrExit(spec));
     auto tensor = [&](int64_t heads) -> std::vector<char> & {
-      buffers.push_back(randomTensor(heads * s.seq * s.d, type, rng));
+      buffers.push_back(randomTensor(heads * s.seq * s.d, c.type, rng));
       return buffers.back();
     };
     std::vector<char> &q = tensor(s.qHeads), &k = tensor(s.kvHeads),
                       &v = tensor(s.kvHeads), &o = tensor(s.qHeads);
-    args.push_back({typedView(q, type, 1, s.seq, s.qHeads, s.d),
-                    typedView(k, type, 1, s.seq, s.kvHeads, s.d),
-                    typedView(v, type, 1, s.seq, s.kvHeads, s.d),
-                    typedView(o, type, 1, s.seq, s.qHeads, s.d),
+    args.push_back({typedView(q, c.type, 1, s.seq, s.qHeads, s.d),
+                    typedView(k, c.type, 1, s.seq, s.kvHeads, s.d),
+                    typedView(v, c.type, 1, s.seq, s.kvHeads, s.d),
+                    typedView(o, c.type, 1, s.seq, s.qHeads, s.d),
                     {}});
   }
   std::vector<std::function<void()>> runs;
@@ -260,11 +271,18 @@ void runHalfPrefill(const PrefillShape &s, unsigned threads, int reps,
   }
   std::vector<double> t = interleavedMedians(reps, runs);
   double flops = attentionFlops(kernels[0]->spec(), args[0]);
-  fmt::print("{:>7} {:>3} {:>5}/{:<3} {:>6} {:>7} | {:>8.1f} {:>8.1f} {:>8.1f} | "
-             "{:>8.2f} {:>8.2f}\n",
+  auto rate = [&](size_t i) {
+    return i < t.size() ? fmt::format("{:.1f}", flops / t[i] / 1e9)
+                        : std::string("-");
+  };
+  auto ratio = [&](size_t i) {
+    return i < t.size() ? fmt::format("{:.2f}", t[0] / t[i]) : std::string("-");
+  };
+  fmt::print("{:>7} {:>3} {:>5}/{:<3} {:>6} {:>7} | {:>8} {:>8} {:>8} {:>8} | "
+             "{:>8} {:>8} {:>8}\n",
              threads, s.d, s.qHeads, s.kvHeads, s.seq,
-             s.causal ? "causal" : "none", flops / t[0] / 1e9,
-             flops / t[1] / 1e9, flops / t[2] / 1e9, t[0] / t[1], t[0] / t[2]);
+             s.causal ? "causal" : "none", rate(0), rate(1), rate(3), rate(2),
+             ratio(1), ratio(3), ratio(2));
 }
 
 /// Reads [begin, end) of `bytes` with 64-byte vector loads into four
@@ -645,10 +663,13 @@ int main(int argc, char **argv) {
           runPrefill({qHeads, qHeads / 4, d, seq, causal}, threads, reps, rng);
         }
   fmt::print("\nprefill in half precision (q, k, v, o of one type, f32 "
-             "accumulation) against the f32 kernel, same shapes, interleaved\n"
-             "{:>7} {:>3} {:>9} {:>6} {:>7} | {:>8} {:>8} {:>8} | {:>8} {:>8}\n",
-             "threads", "d", "heads", "seq", "mask", "f32", "bf16", "f16",
-             "bf16/f32", "f16/f32");
+             "accumulation) against the f32 kernel, same shapes, interleaved; "
+             "GFLOP/s. bf16: f32 products (dot 32); bf16x2: bf16 products "
+             "(dot 16, vdpbf16ps; '-' without AVX512_BF16)\n"
+             "{:>7} {:>3} {:>9} {:>6} {:>7} | {:>8} {:>8} {:>8} {:>8} | "
+             "{:>8} {:>8} {:>8}\n",
+             "threads", "d", "heads", "seq", "mask", "f32", "bf16", "bf16x2",
+             "f16", "bf16/f32", "x2/f32", "f16/f32");
   for (unsigned threads : threadCounts)
     for (int64_t seq : quick ? std::vector<int64_t>{2048}
                              : std::vector<int64_t>{2048, 4096})

@@ -651,7 +651,7 @@ private:
           packV(n0, cols);
       } else {
         packK(n0, cols);
-        if (!probsPass)
+        if (packsV() && !probsPass)
           packV(n0, cols);
       }
       computeScores();
