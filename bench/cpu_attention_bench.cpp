@@ -331,9 +331,11 @@ KernelRequest decodeSpec(const char *name, int64_t qHeads, int64_t kvHeads,
 struct DecodeShape {
   int64_t batch, qHeads, kvHeads, seqKv;
   DType kvType;
+  bool bf16Products = false; // bf16 q and o over a bf16 cache, dot 16
 };
 
-/// Decode, f32 queries over a K/V cache of `kvType`: attnc's GB/s (K and V
+/// Decode, f32 queries over a K/V cache of `kvType` (or bf16 queries with
+/// bf16 products over a bf16 cache): attnc's GB/s (K and V
 /// bytes at their element size over the kernel's time) against the
 /// read-only stream over the same K and V buffers, on the same pool
 /// threads, interleaved run by run.
@@ -341,17 +343,22 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
                std::mt19937 &rng) {
   const int64_t d = 128;
   KernelRequest spec = decodeSpec("decode", s.qHeads, s.kvHeads, Layout::BHSD, s.kvType);
+  const DType qType = s.bf16Products ? DType::BF16 : DType::F32;
+  if (s.bf16Products) {
+    spec.elementType = "bf16";
+    spec.kvElementType.clear();
+    spec.schedule.dot = 16;
+  }
   auto kernel = compileOrExit(spec);
   const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;
-  std::vector<float> q = uniformInputs(s.batch * s.qHeads * d, rng);
-  std::vector<float> o(q.size());
+  std::vector<char> q = randomTensor(s.batch * s.qHeads * d, qType, rng);
+  std::vector<char> o(q.size());
   std::vector<char> k = randomTensor(kvElements, s.kvType, rng),
                     v = randomTensor(kvElements, s.kvType, rng);
-  AttentionArgs args{
-      denseView(q.data(), Layout::BHSD, s.batch, 1, s.qHeads, d),
-      typedView(k, s.kvType, s.batch, s.seqKv, s.kvHeads, d),
-      typedView(v, s.kvType, s.batch, s.seqKv, s.kvHeads, d),
-      denseView(o.data(), Layout::BHSD, s.batch, 1, s.qHeads, d), {}};
+  AttentionArgs args{typedView(q, qType, s.batch, 1, s.qHeads, d),
+                     typedView(k, s.kvType, s.batch, s.seqKv, s.kvHeads, d),
+                     typedView(v, s.kvType, s.batch, s.seqKv, s.kvHeads, d),
+                     typedView(o, qType, s.batch, 1, s.qHeads, d), {}};
   if (Status st = kernel->run(args, threads); !st.ok()) {
     fmt::print(stderr, "decode run failed: {}\n", st.message());
     std::exit(1);
@@ -382,9 +389,10 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
   std::vector<double> t = interleavedMedians(
       reps, {[&] { (void)kernel->run(args, threads); }, stream});
   double fusedGBs = bytes / t[0] / 1e9, streamGBs = bytes / t[1] / 1e9;
-  fmt::print("{:>7} {:>5} {:>5}/{:<2} {:>4} {:>7} {:>9.1f} | {:>8.1f} {:>8.1f} | "
+  fmt::print("{:>7} {:>5} {:>5}/{:<2} {:>6} {:>7} {:>9.1f} | {:>8.1f} {:>8.1f} | "
              "{:>8.2f}\n",
-             threads, s.batch, s.qHeads, s.kvHeads, toString(s.kvType), s.seqKv,
+             threads, s.batch, s.qHeads, s.kvHeads,
+             s.bf16Products ? "bf16x2" : toString(s.kvType), s.seqKv,
              bytes / 1e6, fusedGBs, streamGBs, fusedGBs / streamGBs);
 }
 
@@ -704,9 +712,10 @@ int main(int argc, char **argv) {
   }
   if (prefillOnly || servingOnly)
     return 0;
-  fmt::print("\ndecode (seq_q 1, f32 q and o over an f32/f16/bf16 K/V cache, "
-             "d 128, causal bottom_right)\n"
-             "{:>7} {:>5} {:>8} {:>4} {:>7} {:>9} | {:>8} {:>8} | {:>8}\n",
+  fmt::print("\ndecode (seq_q 1, f32 q and o over an f32/f16/bf16 K/V cache; "
+             "bf16x2: bf16 q and o over a bf16 cache with bf16 products, dot "
+             "16, where the host has AVX512_BF16; d 128, causal bottom_right)\n"
+             "{:>7} {:>5} {:>8} {:>6} {:>7} {:>9} | {:>8} {:>8} | {:>8}\n",
              "threads", "batch", "heads", "kv", "seq_kv", "KV MB", "GB/s",
              "stream", "ratio");
   std::vector<DecodeShape> decodes;
@@ -716,6 +725,13 @@ int main(int argc, char **argv) {
                                  : std::vector<int64_t>{4096, 16384, 32768})
         decodes.push_back({1, 32, kvHeads, seqKv, kvType});
       decodes.push_back({8, 32, kvHeads, 4096, kvType});
+    }
+  if (__builtin_cpu_supports("avx512bf16"))
+    for (int64_t kvHeads : {8, 1}) {
+      for (int64_t seqKv : quick ? std::vector<int64_t>{4096, 32768}
+                                 : std::vector<int64_t>{4096, 16384, 32768})
+        decodes.push_back({1, 32, kvHeads, seqKv, DType::BF16, true});
+      decodes.push_back({8, 32, kvHeads, 4096, DType::BF16, true});
     }
   for (unsigned threads : threadCounts)
     for (const DecodeShape &s : decodes)
