@@ -272,6 +272,12 @@ attnc_tensor attnc_tensor_lse(float *data, int64_t batch, int64_t heads,
   return tensor(attnc::lseView(data, batch, heads, seq), ATTNC_DTYPE_F32);
 }
 
+attnc_tensor attnc_tensor_probs(float *data, int64_t batch, int64_t heads,
+                                int64_t seqQ, int64_t seqKv) {
+  return tensor(attnc::probsView(data, batch, heads, seqQ, seqKv),
+                ATTNC_DTYPE_F32);
+}
+
 attnc_status attnc_kernel_create(const attnc_spec *spec, attnc_target target,
                                  attnc_kernel **out) {
   return guarded("attnc_kernel_create", [&]() -> attnc_status {
@@ -417,10 +423,11 @@ attnc_status convertSequences(const attnc_sequences *q, attnc::SequenceArgs &out
   return view("v_new", q->v_new, out.vNew);
 }
 
-/// attnc_kernel_run_args and attnc_kernel_run_sequences (`sequences` may
-/// be NULL).
+/// attnc_kernel_run_args, attnc_kernel_run_sequences and
+/// attnc_kernel_run_probs (`sequences` and `probs` may be NULL).
 attnc_status runCall(attnc_kernel *kernel, const attnc_run_args *a,
-                     const attnc_sequences *sequences) {
+                     const attnc_sequences *sequences,
+                     const attnc_tensor *probs = nullptr) {
     if (!kernel || !a || !a->q || !a->k || !a->v || !a->o)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   "kernel, q, k, v and o must not be NULL");
@@ -439,7 +446,8 @@ attnc_status runCall(attnc_kernel *kernel, const attnc_run_args *a,
     for (auto [name, t, out] :
          {std::tuple{"q", a->q, &args.q}, std::tuple{"k", a->k, &args.k},
           std::tuple{"v", a->v, &args.v}, std::tuple{"o", a->o, &args.o},
-          std::tuple{"lse", a->lse, &args.lse}})
+          std::tuple{"lse", a->lse, &args.lse},
+          std::tuple{"probs", probs, &args.probs}})
       if (attnc_status st = view(name, t, *out); st != ATTNC_OK)
         return st;
     if (attnc_status st = convertInputs(a->inputs, a->num_inputs, args.inputs);
@@ -475,6 +483,18 @@ attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
                                    const attnc_run_args *a) {
   return guarded("attnc_kernel_run_args",
                  [&]() -> attnc_status { return runCall(kernel, a, nullptr); });
+}
+
+attnc_status attnc_kernel_run_probs(attnc_kernel *kernel,
+                                    const attnc_run_args *a,
+                                    const attnc_tensor *probs) {
+  return guarded("attnc_kernel_run_probs", [&]() -> attnc_status {
+    if (!probs)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "probs must not be NULL (attnc_kernel_run_args runs "
+                  "kernels without probs)");
+    return runCall(kernel, a, nullptr, probs);
+  });
 }
 
 attnc_status attnc_kernel_run_sequences(attnc_kernel *kernel,

@@ -754,6 +754,72 @@ int main(void) {
     attnc_kernel_destroy(paged);
   }
 
+  /* Attention weights (probs = true, from dialect text): every P row
+   * equals the double-precision softmax of its scores, 0 where masked. */
+  {
+    static float probs[B * HQ * SQ * SKV], po[B * SQ * HQ * D];
+    attnc_kernel *pk = NULL;
+    CHECK(attnc_kernel_create_from_mlir(
+              "attn.kernel @c_api_probs attributes {q_heads = 4, kv_heads = 2, "
+              "d_qk = 24, element_type = f32, mask = #attn.mask<causal, "
+              "bottom_right>, probs = true}",
+              ATTNC_TARGET_CPU, &pk) == ATTNC_OK,
+          "%s", attnc_last_error());
+    for (size_t i = 0; i < sizeof probs / sizeof *probs; ++i)
+      probs[i] = NAN;
+    attnc_tensor tpo = attnc_tensor_dense(po, ATTNC_DTYPE_F32, ATTNC_LAYOUT_BSHD, B, SQ, HQ, D);
+    attnc_tensor tp = attnc_tensor_probs(probs, B, HQ, SQ, SKV);
+    attnc_run_args pa = {&tq, &tk, &tv, &tpo, NULL, NULL, 0, NULL, 1, NULL};
+    CHECK(attnc_kernel_run_probs(pk, &pa, &tp) == ATTNC_OK, "%s", attnc_last_error());
+    double worst = 0;
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < HQ; ++h)
+        for (int i = 0; i < SQ; ++i) {
+          double s[SKV], m = -INFINITY, sum = 0;
+          for (int j = 0; j < SKV; ++j) {
+            s[j] = -INFINITY;
+            if (j > i + SKV - SQ)
+              continue;
+            double dot = 0;
+            for (int e = 0; e < D; ++e)
+              dot += (double)q[((b * SQ + i) * HQ + h) * D + e] *
+                     k[((b * SKV + j) * HKV + h / (HQ / HKV)) * D + e];
+            s[j] = dot / sqrt((double)D);
+            m = s[j] > m ? s[j] : m;
+          }
+          for (int j = 0; j < SKV; ++j)
+            sum += s[j] > -INFINITY ? exp(s[j] - m) : 0;
+          for (int j = 0; j < SKV; ++j) {
+            double want = s[j] > -INFINITY ? exp(s[j] - m) / sum : 0;
+            double diff = fabs(probs[((b * HQ + h) * SQ + i) * SKV + j] - want);
+            if (!(diff <= worst)) /* a NaN (an unwritten weight) sticks */
+              worst = diff;
+          }
+        }
+    CHECK(worst < 1e-6, "max probs error %g", worst);
+    double perr = max_error(po, q, k, v, B, SQ, SKV, HQ, HKV, D);
+    CHECK(perr < 1e-5, "max output error %g", perr);
+    CHECK_ERROR(attnc_kernel_run_args(pk, &pa), ATTNC_ERROR_INVALID_ARGUMENT,
+                "probs: the kernel was compiled with probs = true, but no "
+                "probs buffer was given");
+    CHECK_ERROR(attnc_kernel_run_probs(pk, &pa, NULL), ATTNC_ERROR_INVALID_ARGUMENT,
+                "probs must not be NULL (attnc_kernel_run_args runs kernels "
+                "without probs)");
+    attnc_tensor short_p = attnc_tensor_probs(probs, B, HQ, SQ, SKV - 1);
+    CHECK_ERROR(attnc_kernel_run_probs(pk, &pa, &short_p), ATTNC_ERROR_INVALID_ARGUMENT,
+                "probs: shape [2, 4, 17, 32] must be [batch, q_heads, seq_q, "
+                "seq_kv] = [2, 4, 17, 33]");
+    attnc_kernel *plain_k = NULL;
+    CHECK(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, &plain_k) == ATTNC_OK,
+          "%s", attnc_last_error());
+    attnc_run_args plain = {&tq, &tk, &tv, &to, &tl, NULL, 0, NULL, 1, NULL};
+    CHECK_ERROR(attnc_kernel_run_probs(plain_k, &plain, &tp), ATTNC_ERROR_INVALID_ARGUMENT,
+                "probs: a buffer was given, but the kernel was compiled with "
+                "probs = false");
+    attnc_kernel_destroy(plain_k);
+    attnc_kernel_destroy(pk);
+  }
+
   attnc_kernel_destroy(NULL); /* allowed */
 
   printf("%d passed, %d failed\n", passed, failed);

@@ -16,6 +16,7 @@
  * 16-bit elements, 16-byte aligned, with batch, head and seq strides
  * multiples of 8; LSE stays float32 on the device.
  *
+ * 0.2.3 adds, compatibly, attnc_kernel_run_probs and attnc_tensor_probs.
  * ABI 2 (libattnc.so.2): attnc_spec gained `kv_dtype` (its size changed);
  * the CPU target takes f16 and bf16 tensors. 0.2.1 adds, compatibly, the
  * VARLEN and PAGED layouts, attnc_sequences, attnc_kernel_run_sequences,
@@ -199,6 +200,11 @@ ATTNC_API attnc_tensor attnc_tensor_dense(void *data, attnc_dtype dtype,
                                           int64_t dim);
 ATTNC_API attnc_tensor attnc_tensor_lse(float *data, int64_t batch,
                                         int64_t heads, int64_t seq);
+/* A dense float32 attention-weights buffer [batch, heads, seq_q, seq_kv]
+ * (C order) for attnc_kernel_run_probs. */
+ATTNC_API attnc_tensor attnc_tensor_probs(float *data, int64_t batch,
+                                          int64_t heads, int64_t seq_q,
+                                          int64_t seq_kv);
 /* An attnc_sequences with every array NULL and struct_size set. */
 ATTNC_API attnc_sequences attnc_sequences_init(void);
 
@@ -269,6 +275,17 @@ ATTNC_API attnc_status attnc_kernel_run_args(attnc_kernel *kernel,
 ATTNC_API attnc_status attnc_kernel_run_sequences(
     attnc_kernel *kernel, const attnc_run_args *args,
     const attnc_sequences *sequences);
+
+/* A call to a kernel that also writes its attention weights (`probs =
+ * true` in its attn dialect text; attnc_kernel_create_from_mlir; BSHD or
+ * BHSD layout; package version 0.2.3): `args` as above, and `probs`, a
+ * float32 [batch, q_heads, seq_q, seq_kv] tensor with key stride 1 (see
+ * attnc_tensor_probs), which receives P = exp(S - LSE), 0 where masked,
+ * at most 2^28 elements. The other run functions refuse such a kernel;
+ * this one refuses a kernel without probs (docs/visualize.md). */
+ATTNC_API attnc_status attnc_kernel_run_probs(attnc_kernel *kernel,
+                                              const attnc_run_args *args,
+                                              const attnc_tensor *probs);
 
 /* The block mask of a block-sparse kernel's own mask for one shape (and
  * the kernel's declared inputs, which its mask may read), built block by

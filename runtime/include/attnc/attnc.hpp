@@ -108,6 +108,12 @@ public:
     return record(attnc_kernel_run_sequences(handle_, &args, &sequences));
   }
 
+  /// A probs = true kernel's call: the tensors in `args`, and the attention
+  /// weights [batch, q_heads, seq_q, seq_kv] into `probs`.
+  attnc_status runWithProbs(const attnc_run_args &args, const attnc_tensor &probs) {
+    return record(attnc_kernel_run_probs(handle_, &args, &probs));
+  }
+
   /// The block mask of this block-sparse kernel's own mask for one shape
   /// (and the declared inputs its mask reads); see its ok() and error().
   BlockMask blockMask(int64_t batch, int64_t seqQ, int64_t seqKv,
