@@ -58,11 +58,13 @@ def Attn_Variant : I32EnumAttr<"Variant", "attention family", [
   let cppNamespace = "::mlir::attn";
 }
 
-// Linear attention's feature map phi, applied elementwise to q and k.
+// Linear attention's feature map phi, applied elementwise to q and k
+// (custom: the kernel's 'feature' region).
 def Attn_FeatureMap : I32EnumAttr<"FeatureMap", "linear attention feature map", [
     I32EnumAttrCase<"Elu1", 0, "elu1">,
     I32EnumAttrCase<"Relu", 1, "relu">,
-    I32EnumAttrCase<"Identity", 2, "identity">]> {
+    I32EnumAttrCase<"Identity", 2, "identity">,
+    I32EnumAttrCase<"Custom", 3, "custom">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::attn";
 }

@@ -192,6 +192,13 @@ LogicalResult KernelOp::verify() {
         return emitOpError() << "input '" << name << "' is declared twice";
     }
 
+  if ((getFeatureMapOrDefault() == FeatureMap::Custom) !=
+      !getFeatureFn().empty())
+    return emitOpError() << (getFeatureFn().empty()
+                                 ? "a custom feature_map requires a 'feature' "
+                                   "region"
+                                 : "a 'feature' region requires feature_map = "
+                                   "#attn.feature_map<custom>");
   if (getVariantOrDefault() != Variant::Linear &&
       (getFeatureMap() || getNormalize() || getEps()))
     return emitOpError() << "feature_map, normalize and eps apply only to "
@@ -284,8 +291,13 @@ LogicalResult KernelOp::verifyRegions() {
                                   "(score: f32, b, h, q, k: index)", scoreArgs,
                                   b.getF32Type())))
     return failure();
+  if (failed(verifyModifierRegion(*this, getFeatureFn(), "feature",
+                                  "(x: f32)", {b.getF32Type()},
+                                  b.getF32Type())))
+    return failure();
   for (auto [region, name] : {std::pair{&getMaskFn(), "mask"},
-                              std::pair{&getScoreFn(), "score"}})
+                              std::pair{&getScoreFn(), "score"},
+                              std::pair{&getFeatureFn(), "feature"}})
     if (!region->empty() && failed(verifyRegionBody(*this, *region, name)))
       return failure();
   return success();

@@ -71,10 +71,12 @@ def Attn_KernelOp : Attn_Op<"kernel", [Symbol, IsolatedFromAbove]> {
     OptionalAttr<Attn_BlockSparseAttr>:$block_sparse,
     OptionalAttr<Attn_ScheduleAttr>:$schedule
   );
-  let regions = (region MaxSizedRegion<1>:$mask_fn, MaxSizedRegion<1>:$score_fn);
+  let regions = (region MaxSizedRegion<1>:$mask_fn, MaxSizedRegion<1>:$score_fn,
+                        MaxSizedRegion<1>:$feature_fn);
 
   let assemblyFormat = [{
     $sym_name attr-dict-with-keyword (`mask` $mask_fn^)? (`score` $score_fn^)?
+    (`feature` $feature_fn^)?
   }];
   let hasVerifier = 1;
   let hasRegionVerifier = 1;

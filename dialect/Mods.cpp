@@ -157,6 +157,15 @@ ModDefinitions mlir::attn::buildModDefinitions(KernelOp op) {
     b.create<func::ReturnOp>(s);
   }
 
+  // A custom feature map.
+  if (op.getVariantOrDefault() == Variant::Linear &&
+      op.getFeatureMapOrDefault() == FeatureMap::Custom) {
+    defs.feature = makeFunc(b, module, "feature", {f32}, {f32}, op);
+    Block &entry = defs.feature.front();
+    b.create<func::ReturnOp>(
+        inlineRegion(b, op.getFeatureFn(), {entry.getArgument(0)}));
+  }
+
   // The key range of a block of query rows.
   if (mask.getKind() != MaskKind::Custom) {
     defs.range = makeFunc(b, module, "range", four, four, op);

@@ -31,6 +31,10 @@ struct ModDefinitions {
   /// that row's visible keys exactly. Null for custom masks: every key may
   /// be visible and none is known to be.
   func::FuncOp range;
+  /// (x: f32) -> f32: a custom feature map phi (linear attention, the
+  /// kernel's 'feature' region). Null for the built-in ones
+  /// (runtime/Linear.h).
+  func::FuncOp feature;
 };
 
 /// The definitions for `op` (verified; defaults may be implicit). Each

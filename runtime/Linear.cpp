@@ -1,5 +1,6 @@
 #include "runtime/Linear.h"
 
+#include "runtime/ModProgram.h"
 #include "runtime/ThreadPool.h"
 #include "runtime/detail/Checks.h"
 
@@ -33,6 +34,9 @@ StatusOr<LinearKernel> LinearKernel::create(const KernelIr &ir) {
   if (!s.inputs.empty())
     return Status::error(fmt::format(
         "kernel @{}: linear attention reads no declared inputs", s.name));
+  if (s.featureMap == FeatureMap::Custom && !(s.mods && s.mods->feature))
+    return Status::error(fmt::format(
+        "internal error: kernel @{} has a custom feature map but no program", s.name));
   if (s.blockN > 0)
     k.chunk_ = s.blockN;
   return k;
@@ -104,6 +108,19 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
   }
   auto task = [&](int64_t bk) {
     const int64_t b = bk / hkv, kvh = bk % hkv;
+    // phi: a built-in map, or the 'feature' region's program in f32.
+    ModEnv env;
+    env.seqQ = seqQ;
+    env.seqKv = seqKv;
+    std::vector<ModValue> registers;
+    auto phi = [&](float x) -> float {
+      if (s.featureMap != FeatureMap::Custom)
+        return applyFeatureMap(s.featureMap, x);
+      ModValue arg, result;
+      arg.f = x;
+      evaluate<float>(*s.mods->feature, &arg, &result, env, registers);
+      return static_cast<float>(result.f);
+    };
     float *base = scratch.data() + bk * perTask;
     float *S = base, *z = S + dk * dv, *phiK = z + dk, *phiQ = phiK + chunk * dk,
           *num = phiQ + dk;
@@ -120,7 +137,7 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
         float den = 0;
         std::fill(num, num + dv, 0.f);
         for (int64_t d = 0; d < dk; ++d) {
-          const float x = phiQ[d] = applyFeatureMap(s.featureMap, a.q.at(b, h, i, d));
+          const float x = phiQ[d] = phi(a.q.at(b, h, i, d));
           den += x * z[d];
           const float *row = &S[d * dv];
           for (int64_t e = 0; e < dv; ++e)
@@ -147,7 +164,7 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
       const int64_t c1 = std::min(c0 + chunk, seqKv);
       for (int64_t j = c0; j < c1; ++j)
         for (int64_t d = 0; d < dk; ++d)
-          phiK[(j - c0) * dk + d] = applyFeatureMap(s.featureMap, a.k.at(b, kvh, j, d));
+          phiK[(j - c0) * dk + d] = phi(a.k.at(b, kvh, j, d));
       for (; next < seqQ && next + off < c1; ++next)
         emit(next, c0, next + off);
       for (int64_t j = c0; j < c1; ++j)

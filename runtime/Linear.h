@@ -18,7 +18,9 @@
 // state (causal only) holds the keys before this call's: they are seen by
 // every row, and the call adds its keys to it in place, so a call of one
 // token is the recurrent decode step. GQA: the q heads of a group share
-// their kv head's state. Everything is f32, accumulated in f32.
+// their kv head's state. Everything is f32, accumulated in f32. A custom
+// feature map (the kernel's 'feature' region) is evaluated in f32 from
+// its compiled program (runtime/ModProgram.h).
 
 #include "runtime/KernelIr.h"
 #include "runtime/Status.h"
@@ -28,8 +30,9 @@
 
 namespace attnc {
 
-/// phi(x) for feature map `f`: elu(x) + 1, max(x, 0) or x (Infini-attention's
-/// sigma is elu1 too).
+/// phi(x) for built-in feature map `f`: elu(x) + 1, max(x, 0) or x
+/// (Infini-attention's sigma is elu1 too). Custom maps are programs
+/// (KernelSpec::mods->feature), which LinearKernel evaluates.
 inline float applyFeatureMap(FeatureMap f, float x) {
   switch (f) {
   case FeatureMap::Elu1:
@@ -37,6 +40,7 @@ inline float applyFeatureMap(FeatureMap f, float x) {
   case FeatureMap::Relu:
     return x > 0 ? x : 0.f;
   case FeatureMap::Identity:
+  case FeatureMap::Custom:
     break;
   }
   return x;

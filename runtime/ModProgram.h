@@ -51,9 +51,10 @@ struct ModProgram {
   bool reads(int32_t reg) const;
 };
 
-/// The programs of one kernel (absent: identity / all visible / unknown).
+/// The programs of one kernel (absent: identity / all visible / unknown /
+/// a built-in feature map).
 struct ModPrograms {
-  std::optional<ModProgram> mask, score, range;
+  std::optional<ModProgram> mask, score, range, feature;
 };
 
 /// One register: an integer (normalised to its type's width) or a float.

@@ -30,7 +30,7 @@ inline bool takesSequences(Layout layout) {
 }
 enum class Mode { Prefill, Decode };
 /// Linear attention's feature map (docs/linear.md).
-enum class FeatureMap { Elu1, Relu, Identity };
+enum class FeatureMap { Elu1, Relu, Identity, Custom }; // Custom: mods->feature
 
 /// Element types of tensors a kernel reads or writes.
 enum class DType { F32, F16, BF16, I32 };

@@ -136,6 +136,8 @@ std::shared_ptr<const ModPrograms> compileMods(mlir::attn::KernelOp op) {
     mods->score = compile(defs.score, op);
   if (defs.range)
     mods->range = compile(defs.range, op);
+  if (defs.feature)
+    mods->feature = compile(defs.feature, op);
   return mods;
 }
 

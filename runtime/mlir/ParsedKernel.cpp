@@ -128,6 +128,9 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
   case a::FeatureMap::Identity:
     s.featureMap = FeatureMap::Identity;
     break;
+  case a::FeatureMap::Custom:
+    s.featureMap = FeatureMap::Custom;
+    break;
   }
   s.normalize = op.getNormalizeOrDefault();
   s.eps = op.getEpsOrDefault();

@@ -422,6 +422,37 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, normalize
 
 // -----
 
+// expected-error@+1 {{a custom feature_map requires a 'feature' region}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, feature_map = #attn.feature_map<custom>}
+
+// -----
+
+// expected-error@+1 {{a 'feature' region requires feature_map = #attn.feature_map<custom>}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>} feature {
+^bb0(%x: f32):
+  attn.yield %x : f32
+}
+
+// -----
+
+// expected-error@+1 {{'feature' region must take (x: f32)}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, feature_map = #attn.feature_map<custom>} feature {
+^bb0(%x: f32, %d: index):
+  attn.yield %x : f32
+}
+
+// -----
+
+// expected-error@+4 {{is not allowed in a 'feature' region}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, feature_map = #attn.feature_map<custom>} feature {
+^bb0(%x: f32):
+  %c = arith.constant 2 : index
+  %v = vector.broadcast %x : f32 to vector<4xf32>
+  attn.yield %x : f32
+}
+
+// -----
+
 // expected-error@+1 {{eps must be finite and > 0, got 0}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, eps = 0.0}
 

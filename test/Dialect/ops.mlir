@@ -48,6 +48,19 @@ attn.kernel @block_sparse attributes {q_heads = 4, d_qk = 64, element_type = f16
 // CHECK-SAME: variant = #attn.variant<linear>
 attn.kernel @linear attributes {q_heads = 4, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, mask = #attn.mask<causal, top_left>}
 
+// A custom feature map: softplus, log(1 + e^x).
+// CHECK-LABEL: attn.kernel @softplus_features
+// CHECK-SAME: feature_map = #attn.feature_map<custom>
+// CHECK: feature {
+// CHECK: math.log1p
+// CHECK: attn.yield
+attn.kernel @softplus_features attributes {q_heads = 4, d_qk = 64, element_type = f32, variant = #attn.variant<linear>, feature_map = #attn.feature_map<custom>} feature {
+^bb0(%x: f32):
+  %e = math.exp %x : f32
+  %y = math.log1p %e : f32
+  attn.yield %y : f32
+}
+
 // CHECK-LABEL: attn.kernel @custom_mask
 // CHECK-SAME: mask = #attn.mask<custom>
 // CHECK: mask {

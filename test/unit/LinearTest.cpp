@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
 
 using namespace attnc;
@@ -28,10 +29,13 @@ std::vector<float> random(std::mt19937_64 &rng, size_t n) {
 /// row i sees, o_i = sum s_ij v_j / max(sum s_ij, eps) (or unnormalised).
 /// BHSD-packed tensors; `prior` keys (a state's) come first in k and v and
 /// every row sees them.
+/// `custom` is phi for a custom feature map, written out here (not the
+/// kernel's program).
 template <typename T>
 std::vector<T> definition(const KernelSpec &s, const std::vector<float> &q,
                           const std::vector<float> &k, const std::vector<float> &v,
-                          int64_t batch, int64_t seqQ, int64_t seqKv, int64_t prior = 0) {
+                          int64_t batch, int64_t seqQ, int64_t seqKv, int64_t prior = 0,
+                          std::function<T(T)> custom = {}) {
   auto phi = [&](T x) -> T {
     switch (s.featureMap) {
     case FeatureMap::Elu1:
@@ -40,6 +44,8 @@ std::vector<T> definition(const KernelSpec &s, const std::vector<float> &q,
       return x > 0 ? x : 0;
     case FeatureMap::Identity:
       break;
+    case FeatureMap::Custom:
+      return custom(x);
     }
     return x;
   };
@@ -147,6 +153,74 @@ TEST(Linear, MatchesItsDefinitionInFloat64) {
     ++cases;
   }
   std::printf("linear: %d cases, seed %llu\n", cases, static_cast<unsigned long long>(seed));
+}
+
+/// A custom feature map (the kernel's 'feature' region): softplus,
+/// log(1 + e^x), which no built-in is, and elu + 1 written as a region,
+/// which must give what the built-in gives. Both masks, with and without
+/// normalisation, against the definition with phi written out in C++.
+TEST(Linear, CustomFeatureMapMatchesItsDefinition) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  const char *softplus = R"(feature {
+    ^bb0(%x: f32):
+      %e = math.exp %x : f32
+      %y = math.log1p %e : f32
+      attn.yield %y : f32
+    })";
+  const char *elu1 = R"(feature {
+    ^bb0(%x: f32):
+      %zero = arith.constant 0.0 : f32
+      %one = arith.constant 1.0 : f32
+      %pos = arith.cmpf ogt, %x, %zero : f32
+      %a = arith.addf %x, %one : f32
+      %b = math.exp %x : f32
+      %y = arith.select %pos, %a, %b : f32
+      attn.yield %y : f32
+    })";
+  for (int i = 0; i < 8; ++i) {
+    const bool causal = i % 2, normalize = i / 2 % 2, isSoftplus = i < 4;
+    const std::string text = fmt::format(
+        "attn.kernel @custom{} attributes {{q_heads = 4, kv_heads = 2, d_qk = 17, "
+        "element_type = f32, variant = #attn.variant<linear>, feature_map = "
+        "#attn.feature_map<custom>, normalize = {}, mask = {}{}}} {}",
+        i, normalize ? "true" : "false",
+        causal ? "#attn.mask<causal, bottom_right>" : "#attn.mask<none>",
+        i % 4 == 3 ? ", schedule = #attn.schedule<block_n = 16>" : "",
+        isSoftplus ? softplus : elu1);
+    auto kernel = kernelOf(text);
+    ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
+    const KernelSpec &s = kernel->spec();
+    ASSERT_EQ(s.featureMap, FeatureMap::Custom);
+    const int64_t seqQ = causal ? 113 : 17, seqKv = 113;
+    Call c(s, 2, seqQ, seqKv, rng);
+    Status st = kernel->run(c.args, nullptr, i % 3 ? 1 : 0);
+    ASSERT_TRUE(st.ok()) << st.message();
+    auto phi = [&](auto x) -> decltype(x) {
+      if (isSoftplus)
+        return std::log1p(std::exp(x));
+      return x > 0 ? x + 1 : std::exp(x);
+    };
+    EXPECT_EQ(compare(c.o,
+                      definition<double>(s, c.q, c.k, c.v, 2, seqQ, seqKv, 0,
+                                         [&](double x) { return phi(x); }),
+                      definition<float>(s, c.q, c.k, c.v, 2, seqQ, seqKv, 0,
+                                        [&](float x) { return phi(x); })),
+              "")
+        << "seed " << seed << ": " << text;
+    if (!isSoftplus) { // the same as the built-in elu1, to rounding
+      std::string builtIn = text.substr(0, text.find(" feature {"));
+      builtIn.replace(builtIn.find("#attn.feature_map<custom>"),
+                      std::string("#attn.feature_map<custom>").size(),
+                      "#attn.feature_map<elu1>");
+      auto reference = kernelOf(builtIn);
+      ASSERT_TRUE(reference.ok()) << builtIn << "\n" << reference.status().message();
+      std::vector<float> region = c.o;
+      ASSERT_TRUE(reference->run(c.args).ok());
+      for (size_t e = 0; e < region.size(); ++e)
+        ASSERT_NEAR(region[e], c.o[e], 1e-6 * (1 + std::abs(c.o[e]))) << builtIn;
+    }
+  }
 }
 
 /// The chunked causal form (one call, chunks of 64) and the recurrent one
