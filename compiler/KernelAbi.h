@@ -157,6 +157,19 @@ struct MergeParams {
   int32_t count, batch, heads, seq, dim, pad;
 };
 
+/// The CUDA linear-attention kernel's parameters (linearKernelToCuda):
+/// f32 q, k, v, o as device addresses, strides in elements over [batch,
+/// heads, seq] (the head-dim stride is 1), and off, the causal diagonal's
+/// offset (seq_kv - seq_q for bottom_right, 0 for top_left). Offsets are
+/// static_asserted in the generated source.
+constexpr int kLinearWarps = 4; // rows (one a warp) in flight per CTA
+constexpr int kLinearColumns = 32; // v columns a CTA owns (one a lane)
+struct LinearParams {
+  uint64_t q, k, v, o;
+  int64_t qStride[3], kStride[3], vStride[3], oStride[3];
+  int32_t batch, seqQ, seqKv, off;
+};
+
 } // namespace mlir::attn::abi
 
 #endif

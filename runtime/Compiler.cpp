@@ -235,6 +235,26 @@ translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
   return std::unique_ptr<Translation>(std::move(t));
 }
 
+StatusOr<LinearCudaCodegen> translateLinearForCuda(const KernelIr &ir) {
+  auto parsed = ParsedKernel::parse(ir.source(), ir.sourceName());
+  if (!parsed.ok())
+    return parsed.status();
+  ParsedKernel &p = **parsed;
+  mlir::PassManager resolve(p.context.get());
+  resolve.addPass(mlir::attn::createAttnResolveDefaults());
+  if (mlir::failed(resolve.run(*p.module)))
+    return p.fail("invalid kernel spec");
+  auto source = mlir::attn::linearKernelToCuda(p.kernel);
+  if (mlir::failed(source))
+    return p.fail("unsupported kernel");
+  LinearCudaCodegen t;
+  t.source = std::move(*source);
+  t.entry = mlir::attn::linearEntryName(p.kernel);
+  t.chunk = mlir::attn::linearChunk(p.kernel);
+  t.sharedBytes = mlir::attn::linearSharedBytes(p.kernel);
+  return t;
+}
+
 StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
                                        const std::string &arch) {
   auto parsed = ParsedKernel::parse(ir.source(), ir.sourceName());

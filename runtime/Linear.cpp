@@ -43,10 +43,8 @@ StatusOr<LinearKernel> LinearKernel::create(const KernelIr &ir) {
 }
 
 
-Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
-                         unsigned threads) const {
-  const KernelSpec &s = spec_;
-  if (Status st = validateCall(s, a); !st.ok())
+Status LinearKernel::check(const AttentionArgs &a) const {
+  if (Status st = validateCall(spec_, a); !st.ok())
     return st;
   // o is written while q, k and v are read (a chunk's rows before its keys
   // go into the state), by one task a (batch, kv head).
@@ -56,6 +54,14 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
     return Status::error(fmt::format("o overlaps {0}; linear attention writes o while "
                                      "it reads {0}",
                                      pair->second.name));
+  return Status::success();
+}
+
+Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
+                         unsigned threads) const {
+  const KernelSpec &s = spec_;
+  if (Status st = check(a); !st.ok())
+    return st;
   const bool causal = s.mask == MaskKind::Causal;
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV;

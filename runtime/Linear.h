@@ -68,6 +68,9 @@ public:
   /// null: none). Every view is checked before anything is written.
   Status run(const AttentionArgs &args, const LinearState *state = nullptr,
              unsigned threads = 0) const;
+  /// The checks of a call without a state (run makes them first): the
+  /// views against the spec, and o overlapping nothing it is computed from.
+  Status check(const AttentionArgs &args) const;
 
 private:
   KernelSpec spec_;

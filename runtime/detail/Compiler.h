@@ -48,6 +48,14 @@ struct CudaCodegen {
 StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
                                        const std::string &arch);
 
+/// A linear-attention kernel (variant = linear) translated to CUDA C++
+/// (linearKernelToCuda).
+struct LinearCudaCodegen {
+  std::string source, entry;
+  int64_t chunk = 0, sharedBytes = 0;
+};
+StatusOr<LinearCudaCodegen> translateLinearForCuda(const KernelIr &ir);
+
 } // namespace attnc::detail
 
 #endif

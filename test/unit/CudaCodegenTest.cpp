@@ -10,6 +10,7 @@
 #include "compiler/Pipelines/Pipelines.h"
 #include "compiler/Target/CUDA/AttnToCuda.h"
 #include "runtime/ThreadPool.h"
+#include "runtime/cuda/CudaLinear.h"
 #include "runtime/cuda/CudaMerge.h"
 #include "runtime/cuda/Nvrtc.h"
 
@@ -218,6 +219,46 @@ TEST(CudaCodegen, MergeCompilesForSm80AndSm90WithoutSpills) {
   std::printf("cuda merge: 6 kernels compiled, at most %d registers\n", registers);
 }
 
+/// The linear-attention kernel (docs/linear.md): each feature map (a
+/// custom region included), causal and not, at the head dims the CUDA
+/// kernel takes; NVRTC compiles it for sm_80 and sm_90 with no spill.
+TEST(CudaCodegen, LinearCompilesForSm80AndSm90WithoutSpills) {
+  auto nvrtc = cuda::Nvrtc::get();
+  if (!nvrtc.ok())
+    GTEST_SKIP() << "skipped: " << nvrtc.status().message();
+  const char *custom = R"( feature {
+    ^bb0(%x: f32):
+      %e = math.exp %x : f32
+      %y = math.log1p %e : f32
+      attn.yield %y : f32
+    })";
+  int kernels = 0, registers = 0;
+  for (const char *map : {"elu1", "relu", "identity", "custom"})
+    for (const char *mask : {"none", "causal, bottom_right"})
+      for (int64_t d : {32, 64, 128}) {
+        const std::string text = fmt::format(
+            "attn.kernel @lin attributes {{q_heads = 8, kv_heads = 2, d_qk = {0}, "
+            "element_type = f32, variant = #attn.variant<linear>, feature_map = "
+            "#attn.feature_map<{1}>, mask = #attn.mask<{2}>}}{3}",
+            d, map, mask, std::string(map) == "custom" ? custom : "");
+        auto ir = KernelIr::parse(text, "<linear>");
+        ASSERT_TRUE(ir.ok()) << ir.status().message();
+        auto kernel = cuda::CudaLinear::create(*ir);
+        ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
+        for (const char *arch : {"sm_80", "sm_90"}) {
+          auto out = (*nvrtc)->compile(kernel->source(), kernel->entry() + ".cu", {arch, {}});
+          ASSERT_TRUE(out.ok()) << text << "\n" << out.status().message().substr(0, 2000);
+          EXPECT_TRUE(out->ptxas.found) << out->log;
+          EXPECT_EQ(out->ptxas.spillStoreBytes + out->ptxas.spillLoadBytes, 0)
+              << text << " " << arch << "\n" << out->log;
+          registers = std::max(registers, out->ptxas.registers);
+          ++kernels;
+        }
+      }
+  std::printf("cuda linear: %d kernels compiled, at most %d registers\n", kernels,
+              registers);
+}
+
 /// The Params struct's static_asserts catch a layout that drifted from
 /// compiler/KernelAbi.h (the runtime packs by it): swapping two members
 /// must not compile.
@@ -251,3 +292,4 @@ TEST(CudaCodegen, ParamsThatDriftFromTheAbiDoNotCompile) {
 }
 
 } // namespace
+

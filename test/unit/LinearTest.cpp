@@ -3,6 +3,7 @@
 // and without normalisation, no mask and causal in both alignments, GQA,
 // odd sizes; the chunked form equals the recurrent one over a long
 // sequence; a state carries a sequence across calls; every rejection.
+#include "LinearDefinition.h"
 #include "TestUtil.h"
 
 #include "runtime/Linear.h"
@@ -15,99 +16,12 @@
 #include <random>
 
 using namespace attnc;
+using attnc::test::Call;
+using attnc::test::compare;
+using attnc::test::definition;
+using attnc::test::random;
 
 namespace {
-
-std::vector<float> random(std::mt19937_64 &rng, size_t n) {
-  std::vector<float> x(n);
-  for (float &e : x)
-    e = std::uniform_real_distribution<float>(-1, 1)(rng);
-  return x;
-}
-
-/// The definition, in T: s_ij = scale phi(q_i) . phi(k_j) over the keys
-/// row i sees, o_i = sum s_ij v_j / max(sum s_ij, eps) (or unnormalised).
-/// BHSD-packed tensors; `prior` keys (a state's) come first in k and v and
-/// every row sees them.
-/// `custom` is phi for a custom feature map, written out here (not the
-/// kernel's program).
-template <typename T>
-std::vector<T> definition(const KernelSpec &s, const std::vector<float> &q,
-                          const std::vector<float> &k, const std::vector<float> &v,
-                          int64_t batch, int64_t seqQ, int64_t seqKv, int64_t prior = 0,
-                          std::function<T(T)> custom = {}) {
-  auto phi = [&](T x) -> T {
-    switch (s.featureMap) {
-    case FeatureMap::Elu1:
-      return x > 0 ? x + 1 : std::exp(x);
-    case FeatureMap::Relu:
-      return x > 0 ? x : 0;
-    case FeatureMap::Identity:
-      break;
-    case FeatureMap::Custom:
-      return custom(x);
-    }
-    return x;
-  };
-  const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV, all = prior + seqKv;
-  const int64_t off = s.alignment == Alignment::BottomRight ? seqKv - seqQ : 0;
-  std::vector<T> o(batch * hq * seqQ * dv);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t h = 0; h < hq; ++h)
-      for (int64_t i = 0; i < seqQ; ++i) {
-        const int64_t kvh = h / (hq / hkv);
-        std::vector<T> num(dv, 0);
-        T den = 0;
-        for (int64_t j = 0; j < all; ++j) {
-          // The prior keys are seen by every row; the call's up to i + off.
-          if (s.mask == MaskKind::Causal && j >= prior && j - prior > i + off)
-            continue;
-          T w = 0;
-          for (int64_t d = 0; d < dk; ++d)
-            w += phi(T(q[((b * hq + h) * seqQ + i) * dk + d])) *
-                 phi(T(k[((b * hkv + kvh) * all + j) * dk + d]));
-          w *= T(s.scale);
-          den += w;
-          for (int64_t e = 0; e < dv; ++e)
-            num[e] += w * T(v[((b * hkv + kvh) * all + j) * dv + e]);
-        }
-        for (int64_t e = 0; e < dv; ++e)
-          o[((b * hq + h) * seqQ + i) * dv + e] =
-              s.normalize ? num[e] / std::max(den, T(s.eps)) : num[e];
-      }
-  return o;
-}
-
-struct Call {
-  std::vector<float> q, k, v, o;
-  AttentionArgs args;
-  Call(const KernelSpec &s, int64_t batch, int64_t seqQ, int64_t seqKv, std::mt19937_64 &rng)
-      : q(random(rng, batch * s.qHeads * seqQ * s.dQk)),
-        k(random(rng, batch * s.kvHeads * seqKv * s.dQk)),
-        v(random(rng, batch * s.kvHeads * seqKv * s.dV)),
-        o(batch * s.qHeads * seqQ * s.dV, NAN) {
-    args = {denseView(q.data(), Layout::BHSD, batch, seqQ, s.qHeads, s.dQk),
-            denseView(k.data(), Layout::BHSD, batch, seqKv, s.kvHeads, s.dQk),
-            denseView(v.data(), Layout::BHSD, batch, seqKv, s.kvHeads, s.dV),
-            denseView(o.data(), Layout::BHSD, batch, seqQ, s.qHeads, s.dV),
-            {}};
-  }
-};
-
-/// max |got - want| <= 2 x that of the definition in f32, + 1e-5.
-std::string compare(const std::vector<float> &got, const std::vector<double> &want,
-                    const std::vector<float> &naive) {
-  double error = 0, naiveError = 0;
-  for (size_t e = 0; e < got.size(); ++e) {
-    if (!std::isfinite(got[e]))
-      return fmt::format("element {} is {}", e, got[e]);
-    error = std::max(error, std::abs(got[e] - want[e]));
-    naiveError = std::max(naiveError, std::abs(naive[e] - want[e]));
-  }
-  if (error <= 2 * naiveError + 1e-5)
-    return "";
-  return fmt::format("error {:.3g} vs tolerance {:.3g}", error, 2 * naiveError + 1e-5);
-}
 
 StatusOr<LinearKernel> kernelOf(const std::string &text) {
   auto ir = KernelIr::parse(text, "<linear>");

@@ -45,6 +45,19 @@ FailureOr<std::string> translateKernelToCuda(KernelOp op, StringRef arch,
 FailureOr<std::string> mergeKernelToCuda(StringRef elementType);
 std::string mergeEntryName(StringRef elementType);
 
+/// CUDA C++ for a resolved linear-attention kernel (variant = linear;
+/// runtime/Linear.h's semantics, without a recurrent state): one `extern
+/// "C" __global__` function, linearEntryName(op), taking abi::LinearParams;
+/// grid (batch x kv_heads, ceil(d_v / kLinearColumns)), kLinearWarps x 32
+/// threads, linearSharedBytes of dynamic shared memory. Fails, with the
+/// rule, for element types other than f32, varlen and paged layouts, and
+/// tiles over 48 KiB of shared memory.
+FailureOr<std::string> linearKernelToCuda(KernelOp op);
+std::string linearEntryName(KernelOp op);
+/// The causal form's chunk on the GPU: the schedule's block_n, else 32.
+int64_t linearChunk(KernelOp op);
+int64_t linearSharedBytes(KernelOp op);
+
 } // namespace mlir::attn
 
 #endif

@@ -40,7 +40,10 @@ FailureOr<CudaSchedule> mlir::attn::selectCudaSchedule(KernelOp op,
                           "of 8 up to 256, got d_qk = ")
            << dQk << ", d_v = " << dV;
   if (op.getVariantOrDefault() != Variant::Softmax)
-    return unsupported("linear attention");
+    return op.emitOpError("is variant linear: the cuda attention kernel "
+                          "computes softmax attention; linear attention has a "
+                          "kernel of its own (cuda::CudaLinear, "
+                          "runtime/cuda/CudaLinear.h)");
   const Layout layout = op.getLayoutOrDefault();
   if (op.getProbsOrDefault() && (layout == Layout::Varlen || layout == Layout::Paged))
     return unsupported(Twine("the probs output with layout ") + stringifyLayout(layout));

@@ -279,6 +279,29 @@ private:
 
 } // namespace
 
+std::string mlir::attn::printCudaFeature(const ModDefinitions &defs,
+                                         KernelOp op) {
+  Printer printer(op);
+  std::string out = kHelpers;
+  const char *head = "__device__ __forceinline__ float attnc_feature(const Params &p, float a0)";
+  if (defs.feature)
+    return out + printer.function(defs.feature, head, [&](ValueRange r) {
+             return "  return " + printer.name(r[0]) + ";\n";
+           });
+  // The built-ins, as runtime/Linear.h applies them (a NaN stays NaN
+  // through elu1 and identity, and relu maps it to 0, as x > 0 ? x : 0).
+  switch (op.getFeatureMapOrDefault()) {
+  case FeatureMap::Elu1:
+    return out + head + " { return a0 > 0.f ? a0 + 1.f : expf(a0); }\n";
+  case FeatureMap::Relu:
+    return out + head + " { return a0 > 0.f ? a0 : 0.f; }\n";
+  case FeatureMap::Identity:
+  case FeatureMap::Custom:
+    break;
+  }
+  return out + head + " { return a0; }\n";
+}
+
 std::string mlir::attn::printCudaMods(const ModDefinitions &defs, KernelOp op) {
   Printer printer(op);
   std::string out = kHelpers;

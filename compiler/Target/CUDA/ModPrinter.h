@@ -19,6 +19,10 @@ namespace mlir::attn {
 /// range and none known to be fully visible for custom masks).
 std::string printCudaMods(const ModDefinitions &defs, KernelOp op);
 
+/// The helper functions and `attnc_feature(const Params &, float)`: linear
+/// attention's phi, the kernel's 'feature' region or its built-in map.
+std::string printCudaFeature(const ModDefinitions &defs, KernelOp op);
+
 } // namespace mlir::attn
 
 #endif

@@ -52,7 +52,7 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, block_spa
 
 // -----
 
-// expected-error@+1 {{the cuda backend does not support linear attention yet}}
+// expected-error@+1 {{is variant linear: the cuda attention kernel computes softmax attention; linear attention has a kernel of its own (cuda::CudaLinear, runtime/cuda/CudaLinear.h)}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f16, variant = #attn.variant<linear>}
 
 // -----

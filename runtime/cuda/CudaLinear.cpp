@@ -1,0 +1,116 @@
+#include "runtime/cuda/CudaLinear.h"
+
+#include "runtime/cuda/simt/Emulator.h"
+#include "runtime/detail/Checks.h"
+#include "runtime/detail/Compiler.h"
+
+#include <fmt/format.h>
+
+#include <limits>
+#include <mutex>
+
+namespace attnc::cuda {
+
+namespace abi = mlir::attn::abi;
+
+struct CudaLinear::Module {
+  std::once_flag once;
+  StatusOr<std::unique_ptr<simt::Module>> compiled =
+      Status::error("internal error: the linear kernel's module was not compiled");
+};
+
+StatusOr<CudaLinear> CudaLinear::create(const KernelIr &ir) {
+  auto cpu = LinearKernel::create(ir);
+  if (!cpu.ok())
+    return cpu.status();
+  auto codegen = detail::translateLinearForCuda(ir);
+  if (!codegen.ok())
+    return codegen.status();
+  CudaLinear k;
+  k.cpu_ = std::move(*cpu);
+  k.source_ = std::move(codegen->source);
+  k.entry_ = std::move(codegen->entry);
+  k.chunk_ = codegen->chunk;
+  k.sharedBytes_ = codegen->sharedBytes;
+  k.module_ = std::make_shared<Module>();
+  return k;
+}
+
+Status CudaLinear::check(const AttentionArgs &a) const {
+  if (Status st = cpu_.check(a); !st.ok())
+    return st;
+  const int64_t intMax = std::numeric_limits<int32_t>::max();
+  const KernelSpec &s = spec();
+  if (a.q.batch() > intMax || a.q.seq() > intMax || a.k.seq() > intMax)
+    return Status::error(fmt::format(
+        "batch ({}), seq_q ({}) and seq_kv ({}) must each be at most {} for the "
+        "cuda linear kernel",
+        a.q.batch(), a.q.seq(), a.k.seq(), intMax));
+  if (a.q.batch() * s.kvHeads > intMax)
+    return Status::error(fmt::format(
+        "batch x kv_heads ({} x {}) CTAs exceed the grid's {} (grid.x)", a.q.batch(),
+        s.kvHeads, intMax));
+  return Status::success();
+}
+
+abi::LinearParams CudaLinear::pack(const AttentionArgs &a) const {
+  const KernelSpec &s = spec();
+  abi::LinearParams p{};
+  auto address = [](const void *data) {
+    return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data));
+  };
+  p.q = address(a.q.data);
+  p.k = address(a.k.data);
+  p.v = address(a.v.data);
+  p.o = address(a.o.data);
+  for (int j = 0; j < 3; ++j) {
+    p.qStride[j] = a.q.strides[j];
+    p.kStride[j] = a.k.strides[j];
+    p.vStride[j] = a.v.strides[j];
+    p.oStride[j] = a.o.strides[j];
+  }
+  p.batch = static_cast<int32_t>(a.q.batch());
+  p.seqQ = static_cast<int32_t>(a.q.seq());
+  p.seqKv = static_cast<int32_t>(a.k.seq());
+  // The causal diagonal (the kernel reads it only when causal), as
+  // LinearKernel::run takes it; seq_kv - seq_q fits: both are int32.
+  p.off = s.mask == MaskKind::Causal && s.alignment == Alignment::BottomRight
+              ? static_cast<int32_t>(a.k.seq() - a.q.seq())
+              : 0;
+  return p;
+}
+
+std::array<unsigned, 3> CudaLinear::grid(const AttentionArgs &a) const {
+  const KernelSpec &s = spec();
+  return {static_cast<unsigned>(a.q.batch() * s.kvHeads),
+          static_cast<unsigned>((s.dV + abi::kLinearColumns - 1) / abi::kLinearColumns),
+          1};
+}
+
+Status CudaLinear::runSimt(const AttentionArgs &a, unsigned threads) const {
+  if (Status st = check(a); !st.ok())
+    return st;
+  const std::array<unsigned, 3> g = grid(a);
+  if (g[0] == 0)
+    return Status::success();
+  std::call_once(module_->once, [&] {
+    simt::CompileOptions options;
+    options.fileName = entry_ + ".cu";
+    module_->compiled = simt::Module::compile(source_, options);
+  });
+  if (!module_->compiled.ok())
+    return module_->compiled.status();
+  simt::LaunchChecks checks;
+  checks.threads = threads;
+  for (auto [name, t] : {std::pair{"q", &a.q}, std::pair{"k", &a.k},
+                         std::pair{"v", &a.v}, std::pair{"o", &a.o}}) {
+    detail::ByteSpan span = detail::byteSpan(*t);
+    checks.buffers.push_back({name, t->data, span.end - span.begin});
+  }
+  const abi::LinearParams params = pack(a);
+  return (*module_->compiled)
+      ->launch({g[0], g[1], g[2]}, {abi::kLinearWarps * 32, 1, 1},
+               static_cast<size_t>(sharedBytes_), &params, sizeof params, checks);
+}
+
+} // namespace attnc::cuda

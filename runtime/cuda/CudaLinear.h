@@ -1,0 +1,56 @@
+#ifndef ATTNC_RUNTIME_CUDA_CUDALINEAR_H
+#define ATTNC_RUNTIME_CUDA_CUDALINEAR_H
+
+// Linear attention (variant = linear; runtime/Linear.h) on the CUDA target:
+// the kernel text linearKernelToCuda emits (compiler/Target/CUDA), its
+// parameter packing and its run under the SIMT emulator. The semantics are
+// LinearKernel's (without a recurrent state, which the CUDA kernel does not
+// take yet); LinearKernel is the reference it is tested against.
+
+#include "compiler/KernelAbi.h"
+#include "runtime/Linear.h"
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace attnc::cuda {
+
+/// A linear kernel's CUDA side: its source, entry point and launch shape.
+class CudaLinear {
+public:
+  /// Translates `ir` (LinearKernel::create's rules, then the CUDA kernel's:
+  /// f32, dense layouts, shared memory within 48 KiB).
+  static StatusOr<CudaLinear> create(const KernelIr &ir);
+
+  const std::string &source() const { return source_; }
+  const std::string &entry() const { return entry_; }
+  int64_t chunk() const { return chunk_; }
+  int64_t sharedBytes() const { return sharedBytes_; }
+  const KernelSpec &spec() const { return cpu_.spec(); }
+
+  /// LinearKernel's checks, then the CUDA kernel's: sizes within its int
+  /// fields and grid.
+  Status check(const AttentionArgs &args) const;
+  /// The parameters of a checked call and its grid (x: batch x kv_heads
+  /// CTAs; y: slices of kLinearColumns v columns).
+  mlir::attn::abi::LinearParams pack(const AttentionArgs &args) const;
+  std::array<unsigned, 3> grid(const AttentionArgs &args) const;
+
+  /// Runs a call on the SIMT emulator (host memory standing in for the
+  /// device's, every tensor registered for its bounds checks); `threads`
+  /// OS threads run CTAs (0: one per core). The module is compiled on the
+  /// first call.
+  Status runSimt(const AttentionArgs &args, unsigned threads = 0) const;
+
+private:
+  LinearKernel cpu_;
+  std::string source_, entry_;
+  int64_t chunk_ = 0, sharedBytes_ = 0;
+  struct Module;
+  std::shared_ptr<Module> module_;
+};
+
+} // namespace attnc::cuda
+
+#endif
