@@ -235,7 +235,10 @@ translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
   return std::unique_ptr<Translation>(std::move(t));
 }
 
-StatusOr<LinearCudaCodegen> translateLinearForCuda(const KernelIr &ir) {
+namespace {
+/// `ir` parsed, with every default written out (what the CUDA emitters
+/// take).
+StatusOr<std::unique_ptr<ParsedKernel>> parseResolved(const KernelIr &ir) {
   auto parsed = ParsedKernel::parse(ir.source(), ir.sourceName());
   if (!parsed.ok())
     return parsed.status();
@@ -244,6 +247,15 @@ StatusOr<LinearCudaCodegen> translateLinearForCuda(const KernelIr &ir) {
   resolve.addPass(mlir::attn::createAttnResolveDefaults());
   if (mlir::failed(resolve.run(*p.module)))
     return p.fail("invalid kernel spec");
+  return parsed;
+}
+} // namespace
+
+StatusOr<LinearCudaCodegen> translateLinearForCuda(const KernelIr &ir) {
+  auto parsed = parseResolved(ir);
+  if (!parsed.ok())
+    return parsed.status();
+  ParsedKernel &p = **parsed;
   auto source = mlir::attn::linearKernelToCuda(p.kernel);
   if (mlir::failed(source))
     return p.fail("unsupported kernel");
@@ -257,14 +269,10 @@ StatusOr<LinearCudaCodegen> translateLinearForCuda(const KernelIr &ir) {
 
 StatusOr<CudaCodegen> translateForCuda(const KernelIr &ir,
                                        const std::string &arch) {
-  auto parsed = ParsedKernel::parse(ir.source(), ir.sourceName());
+  auto parsed = parseResolved(ir);
   if (!parsed.ok())
     return parsed.status();
   ParsedKernel &p = **parsed;
-  mlir::PassManager resolve(p.context.get());
-  resolve.addPass(mlir::attn::createAttnResolveDefaults());
-  if (mlir::failed(resolve.run(*p.module)))
-    return p.fail("invalid kernel spec");
   mlir::attn::CudaSchedule schedule;
   auto source = mlir::attn::translateKernelToCuda(p.kernel, arch, &schedule);
   if (mlir::failed(source))

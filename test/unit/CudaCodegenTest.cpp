@@ -2,6 +2,7 @@
 // CUDA C++ and compiled by NVRTC for sm_80 and sm_90; any compile error or
 // any spill at the default schedules fails. (Running them is for a GPU, or
 // the SIMT emulator.)
+#include "LinearDefinition.h"
 #include "ProgrammableCases.h"
 #include "RandomKernels.h"
 #include "SequenceCases.h"
@@ -226,12 +227,7 @@ TEST(CudaCodegen, LinearCompilesForSm80AndSm90WithoutSpills) {
   auto nvrtc = cuda::Nvrtc::get();
   if (!nvrtc.ok())
     GTEST_SKIP() << "skipped: " << nvrtc.status().message();
-  const char *custom = R"( feature {
-    ^bb0(%x: f32):
-      %e = math.exp %x : f32
-      %y = math.log1p %e : f32
-      attn.yield %y : f32
-    })";
+  const char *custom = attnc::test::kSoftplusFeature;
   int kernels = 0, registers = 0;
   for (const char *map : {"elu1", "relu", "identity", "custom"})
     for (const char *mask : {"none", "causal, bottom_right"})

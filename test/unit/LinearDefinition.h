@@ -18,6 +18,15 @@
 
 namespace attnc::test {
 
+/// A custom feature map, softplus: phi(x) = log(1 + e^x), which no built-in
+/// is; spec text to append to a linear kernel's attributes.
+inline const char *kSoftplusFeature = R"( feature {
+  ^bb0(%x: f32):
+    %e = math.exp %x : f32
+    %y = math.log1p %e : f32
+    attn.yield %y : f32
+  })";
+
 inline std::vector<float> random(std::mt19937_64 &rng, size_t n) {
   std::vector<float> x(n);
   for (float &e : x)

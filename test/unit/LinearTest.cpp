@@ -76,13 +76,8 @@ TEST(Linear, MatchesItsDefinitionInFloat64) {
 TEST(Linear, CustomFeatureMapMatchesItsDefinition) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed);
-  const char *softplus = R"(feature {
-    ^bb0(%x: f32):
-      %e = math.exp %x : f32
-      %y = math.log1p %e : f32
-      attn.yield %y : f32
-    })";
-  const char *elu1 = R"(feature {
+  const char *softplus = attnc::test::kSoftplusFeature;
+  const char *elu1 = R"( feature {
     ^bb0(%x: f32):
       %zero = arith.constant 0.0 : f32
       %one = arith.constant 1.0 : f32
@@ -97,7 +92,7 @@ TEST(Linear, CustomFeatureMapMatchesItsDefinition) {
     const std::string text = fmt::format(
         "attn.kernel @custom{} attributes {{q_heads = 4, kv_heads = 2, d_qk = 17, "
         "element_type = f32, variant = #attn.variant<linear>, feature_map = "
-        "#attn.feature_map<custom>, normalize = {}, mask = {}{}}} {}",
+        "#attn.feature_map<custom>, normalize = {}, mask = {}{}}}{}",
         i, normalize ? "true" : "false",
         causal ? "#attn.mask<causal, bottom_right>" : "#attn.mask<none>",
         i % 4 == 3 ? ", schedule = #attn.schedule<block_n = 16>" : "",

@@ -31,13 +31,6 @@ StatusOr<cuda::CudaLinear> kernelOf(const std::string &text) {
   return cuda::CudaLinear::create(*ir);
 }
 
-const char *kSoftplus = R"( feature {
-  ^bb0(%x: f32):
-    %e = math.exp %x : f32
-    %y = math.log1p %e : f32
-    attn.yield %y : f32
-  })";
-
 TEST(SimtLinear, MatchesItsDefinitionInFloat64) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   const uint64_t seed = attnc::test::testSeed();
@@ -58,7 +51,7 @@ TEST(SimtLinear, MatchesItsDefinitionInFloat64) {
         "#attn.feature_map<{}>, normalize = {}, mask = {}{}}}{}",
         i, qh, kv, dk, dv, maps[map], normalize ? "true" : "false", masks[mask],
         i % 5 == 2 ? ", schedule = #attn.schedule<block_n = 16>" : "",
-        map == 3 ? kSoftplus : "");
+        map == 3 ? attnc::test::kSoftplusFeature : "");
     auto kernel = kernelOf(text);
     ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
     const KernelSpec &s = kernel->spec();

@@ -36,6 +36,19 @@ std::string number(double v) {
 
 namespace {
 
+/// The generated Params' static_asserts against compiler/KernelAbi.h's
+/// struct, which the runtime packs by.
+std::string offsetCheck(const char *field, size_t offset) {
+  return llvm::formatv("static_assert(ATTNC_OFFSETOF(Params, {0}) == {1}, "
+                       "\"Params.{0} drifted from KernelAbi.h\");\n",
+                       field, offset);
+}
+std::string sizeCheck(size_t size) {
+  return llvm::formatv("static_assert(sizeof(Params) == {0}, \"Params "
+                       "drifted from KernelAbi.h\");\n",
+                       size);
+}
+
 /// The Params struct, printed from the one ABI description, with a
 /// static_assert on every offset and on its size: the runtime packs the
 /// same layout (runtime/cuda/CudaKernel.cpp), so a drift cannot compile.
@@ -51,16 +64,9 @@ std::string paramsStruct(const abi::ParamsLayout &layout) {
     members += llvm::formatv("  {0}{1}{2}{3};\n", type, pointer ? "" : " ",
                              f.name, array)
                    .str();
-    checks += llvm::formatv("static_assert(ATTNC_OFFSETOF(Params, {0}) == "
-                            "{1}, \"Params.{0} drifted from KernelAbi.h\");\n",
-                            f.name, f.offset)
-                  .str();
+    checks += offsetCheck(f.name.c_str(), f.offset);
   }
-  return "struct Params {\n" + members + "};\n" + checks +
-         llvm::formatv("static_assert(sizeof(Params) == {0}, \"Params drifted "
-                       "from KernelAbi.h\");\n",
-                       layout.bytes)
-             .str();
+  return "struct Params {\n" + members + "};\n" + checks + sizeCheck(layout.bytes);
 }
 
 /// The key tiles a CTA visits. Dense: the key range's tiles. Block-sparse:
@@ -324,9 +330,7 @@ struct Params {{
       t->name, t->type, t->toFloat, t->fromFloat, mergeEntryName(elementType),
       abi::kMergeMaxParts, abi::kMergeWarps);
   auto check = [&](const char *field, size_t offset) {
-    out += llvm::formatv("static_assert(ATTNC_OFFSETOF(Params, {0}) == {1}, "
-                         "\"Params.{0} drifted from KernelAbi.h\");\n",
-                         field, offset);
+    out += offsetCheck(field, offset);
   };
   using P = abi::MergeParams;
   check("part_lse", offsetof(P, partLse));
@@ -338,9 +342,7 @@ struct Params {{
   check("lse_stride", offsetof(P, lseStride));
   check("count", offsetof(P, count));
   check("dim", offsetof(P, dim));
-  out += llvm::formatv("static_assert(sizeof(Params) == {0}, \"Params "
-                       "drifted from KernelAbi.h\");\n",
-                       sizeof(P));
+  out += sizeCheck(sizeof(P));
   return out + kMergeKernel;
 }
 
@@ -403,9 +405,7 @@ struct Params {{
       static_cast<float>(op.getScaleOrDefault()),
       static_cast<float>(op.getEpsOrDefault()));
   auto check = [&](const char *field, size_t offset) {
-    out += llvm::formatv("static_assert(ATTNC_OFFSETOF(Params, {0}) == {1}, "
-                         "\"Params.{0} drifted from KernelAbi.h\");\n",
-                         field, offset);
+    out += offsetCheck(field, offset);
   };
   using P = abi::LinearParams;
   check("k", offsetof(P, k));
@@ -414,9 +414,7 @@ struct Params {{
   check("o_stride", offsetof(P, oStride));
   check("batch", offsetof(P, batch));
   check("off", offsetof(P, off));
-  out += llvm::formatv("static_assert(sizeof(Params) == {0}, \"Params "
-                       "drifted from KernelAbi.h\");\n",
-                       sizeof(P));
+  out += sizeCheck(sizeof(P));
   out += printCudaFeature(buildModDefinitions(op), op);
   return out + kLinearKernel;
 }
