@@ -205,8 +205,9 @@ def Attn_ScheduleAttr : Attn_Attr<"Schedule", "schedule"> {
     `micro_n` columns of register-blocked accumulators, `vector_width` f32
     lanes, default `threads`, and `dot`: the bits of the elements the
     matrix products multiply (32: every operand widened to f32, FMAs; 16:
-    bf16 pairs by `vdpbf16ps`, for bf16 kernels on AVX512_BF16 hosts; unset:
-    32). GPU: `warps`, pipeline `stages`, `split_kv`.
+    bf16 pairs by `vdpbf16ps`, for bf16 kernels on AVX512_BF16 hosts); the
+    CPU schedule pass sets 16 where its heuristic applies and leaves it
+    unset (32) otherwise. GPU: `warps`, pipeline `stages`, `split_kv`.
   }];
   let parameters = (ins
     "int64_t":$blockM, "int64_t":$blockN,

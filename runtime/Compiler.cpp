@@ -214,17 +214,18 @@ translateForCpu(const KernelIr &ir, const CpuCompileOptions &options) {
   mlir::attn::buildAttnCpuSchedulePipeline(schedule, pipelineOptions);
   if (mlir::failed(schedule.run(*p.module)))
     return p.fail("scheduling failed");
-  if (mlir::failed(mlir::attn::checkCpuSupport(p.kernel)))
-    return p.fail("unsupported kernel");
-  // The JIT compiles for this host: bf16 products need its instructions.
-  if (p.kernel.getScheduleAttr().getDot() == 16 &&
-      !mlir::attn::hostHasBf16Dot()) {
+  // The JIT compiles for this host: bf16 products need its instructions
+  // (said first: on such a host the kernel's other rules do not matter).
+  if (mlir::attn::ScheduleAttr s = p.kernel.getScheduleAttr();
+      s && s.getDot() == 16 && !mlir::attn::hostHasBf16Dot()) {
     p.kernel.emitOpError()
         << "has schedule dot = 16 (bf16 products by vdpbf16ps), but this "
            "host's CPU ("
         << llvm::sys::getHostCPUName() << ") has no AVX512_BF16; use dot = 32";
     return p.fail("unsupported kernel");
   }
+  if (mlir::failed(mlir::attn::checkCpuSupport(p.kernel)))
+    return p.fail("unsupported kernel");
   t->resolved = viewOf(p.kernel, ir.view().mods);
   t->resolvedOp = printKernel(p.kernel);
   t->cifaceParams = cpuAbiArgs(t->resolved).size() +

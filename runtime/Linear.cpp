@@ -164,8 +164,18 @@ Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
       }
     };
     int64_t next = 0; // the first row not written yet (rows by last key)
-    for (; next < seqQ && next + off < 0; ++next)
-      emit(next, 0, -1); // sees no key of this call
+    // Rows that see no key of this call: with a state they see its keys;
+    // without one, no key at all, and they get 0 (whatever q holds, as the
+    // CUDA kernel and softmax attention give).
+    for (; next < seqQ && next + off < 0; ++next) {
+      if (state) {
+        emit(next, 0, -1);
+        continue;
+      }
+      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h)
+        for (int64_t e = 0; e < dv; ++e)
+          a.o.at(b, h, next, e) = 0.f;
+    }
     for (int64_t c0 = 0; c0 < seqKv; c0 += chunk) {
       const int64_t c1 = std::min(c0 + chunk, seqKv);
       for (int64_t j = c0; j < c1; ++j)

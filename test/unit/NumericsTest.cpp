@@ -246,6 +246,72 @@ TEST(Numerics, Bf16ProductsSweepMatchesFloat64Reference) {
         fullyMaskedRows, /*dot=*/16);
 }
 
+// bf16 products at the sizes where pairs have a tail: odd head dims (a last
+// word holding one element and a 0), odd key counts (a last key pair with
+// one key past the tile), short tiles, block_n 16 (a P vector packed with
+// zeros), GQA, both masks, and the probs pass.
+TEST(Numerics, Bf16ProductsOddSizesMatchFloat64Reference) {
+  if (!mlir::attn::hostHasBf16Dot())
+    GTEST_SKIP() << "this host has no AVX512_BF16 (vdpbf16ps): bf16 products "
+                    "cannot run here";
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  const int64_t dims[][2] = {{17, 17}, {33, 19}, {41, 40}, {3, 5}};
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {17, 17}, {5, 113}, {113, 33}};
+  int cases = 0;
+  for (int i = 0; i < 16; ++i) {
+    KernelRequest r;
+    r.name = fmt::format("odd{}", i);
+    r.qHeads = 4;
+    r.kvHeads = 1 + i % 2;
+    r.dQk = dims[i % 4][0];
+    r.dV = dims[i % 4][1];
+    r.elementType = "bf16";
+    if (i / 4 % 2) {
+      r.mask = MaskKind::Causal;
+      r.alignment = Alignment::BottomRight;
+    }
+    r.schedule.dot = 16;
+    if (i % 3 == 0) {
+      r.schedule.vectorWidth = 16;
+      r.schedule.blockN = r.schedule.microN = 16;
+    }
+    auto ir = KernelIr::build(r);
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    if (i % 5 == 1) { // the probs pass recomputes the same scores
+      auto withProbs = ir->withProbs();
+      ASSERT_TRUE(withProbs.ok()) << withProbs.status().message();
+      ir = std::move(withProbs);
+    }
+    auto kernel = CpuKernel::compile(*ir);
+    ASSERT_TRUE(kernel.ok()) << ir->text() << "\n" << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    ASSERT_EQ(s.dot, 16) << ir->text();
+    auto [seqQ, seqKv] = shapes[i / 4];
+    Buffer q(s.layout, 2, seqQ, s.qHeads, s.dQk, i % 2, rng),
+        k(s.layout, 2, seqKv, s.kvHeads, s.dQk, i % 2, rng),
+        v(s.layout, 2, seqKv, s.kvHeads, s.dV, i % 2, rng),
+        o(s.layout, 2, seqQ, s.qHeads, s.dV, i % 2, rng);
+    q.convertTo(DType::BF16);
+    k.convertTo(DType::BF16);
+    v.convertTo(DType::BF16);
+    o.convertTo(DType::BF16);
+    std::vector<float> probs(s.probs ? 2 * s.qHeads * seqQ * seqKv : 0, NAN);
+    AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+    if (s.probs)
+      args.probs = probsView(probs.data(), 2, s.qHeads, seqQ, seqKv);
+    Status st = (*kernel)->run(args, 2);
+    ASSERT_TRUE(st.ok()) << st.message();
+    Comparison c = compareWithReference(s, args);
+    EXPECT_TRUE(c.passed()) << ir->text() << " at " << seqQ << " x " << seqKv
+                            << " (seed " << seed << "): error " << c.maxError << " vs "
+                            << c.tolerance << ", probs error " << c.probsError;
+    ++cases;
+  }
+  std::printf("bf16 products, odd sizes: %d cases, seed %llu\n", cases,
+              static_cast<unsigned long long>(seed));
+}
+
 // The heuristic picks bf16 products where the host multiplies bf16 pairs
 // fast; a kernel that asks for them explicitly compiles only where the host
 // has the instructions, and is refused by name elsewhere.

@@ -389,7 +389,7 @@ FailureOr<std::string> mlir::attn::linearKernelToCuda(KernelOp op) {
 #define KERNEL_NAME {1}
 constexpr int DK = {2}, DV = {3}, GROUP = {4}, KV_HEADS = {5}, CHUNK = {6}, WARPS = {7};
 constexpr bool CAUSAL = {8}, NORMALIZE = {9};
-constexpr float SCALE = {10:e}f, EPS = {11:e}f;
+constexpr float SCALE = {10}, EPS = {11};
 struct Params {{
   const float *q, *k, *v;
   float *o;
@@ -402,8 +402,9 @@ struct Params {{
       linearChunk(op), abi::kLinearWarps,
       mask.getKind() == MaskKind::Causal ? "true" : "false",
       op.getNormalizeOrDefault() ? "true" : "false",
-      static_cast<float>(op.getScaleOrDefault()),
-      static_cast<float>(op.getEpsOrDefault()));
+      // As the CPU's float: number() keeps every digit of it.
+      number(static_cast<float>(op.getScaleOrDefault())),
+      number(static_cast<float>(op.getEpsOrDefault())));
   auto check = [&](const char *field, size_t offset) {
     out += offsetCheck(field, offset);
   };

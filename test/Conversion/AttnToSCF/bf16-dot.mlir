@@ -2,6 +2,7 @@
 // RUN: attn-opt %s --split-input-file --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1 bf16-dot=0" | FileCheck %s --check-prefix=NODOT
 // RUN: attn-opt %s --split-input-file --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=8 threads=1 bf16-dot=1" | FileCheck %s --check-prefix=NODOT
 // RUN: attn-opt %s --split-input-file --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1 bf16-dot=1" --convert-attn-to-scf | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-resolve-defaults --attn-select-cpu-schedule="vector-width=16 threads=1 bf16-dot=1" --convert-attn-to-scf | FileCheck %s --check-prefix=NOEXT
 // RUN: attn-opt %s --split-input-file --attn-lower-to-cpu-pipeline="vector-width=16 threads=1 bf16-dot=1" | FileCheck %s --check-prefix=LLVM
 
 // The K^T cache is 20 words (pairs) of 40 dims by 128 keys.
@@ -23,8 +24,11 @@
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"({{.*}}) : (vector<16xf32>, vector<32xbf16>, vector<32xbf16>) -> vector<16xf32>
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512bf16.cvtne2ps2bf16.512"({{.*}}) : (vector<16xf32>, vector<16xf32>) -> vector<32xbf16>
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
-// CHECK-NOT: arith.extf {{.*}}bf16
 // CHECK: return
+// Nothing widens bf16 anywhere in the function (packs included).
+// NOEXT-LABEL: func.func @bf16_dot(
+// NOEXT-NOT: arith.extf
+// NOEXT: return
 // LLVM-LABEL: llvm.func @bf16_dot(
 // LLVM: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
 // LLVM: llvm.func @_mlir_ciface_bf16_dot
@@ -38,6 +42,7 @@ attn.kernel @bf16_dot attributes {q_heads = 4, kv_heads = 2, d_qk = 40, element_
 // CHECK-LABEL: func.func @f16_kernel(
 // CHECK-NOT: llvm.call_intrinsic
 // CHECK: return
+// NOEXT-LABEL: func.func @f16_kernel(
 attn.kernel @f16_kernel attributes {q_heads = 4, d_qk = 64, element_type = f16}
 
 // -----
