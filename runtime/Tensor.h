@@ -52,15 +52,24 @@ struct TensorView {
 };
 
 /// A view of a contiguous f32 buffer stored in `layout` order.
+/// a x b x ..., or INT64_MAX where the product overflows: a view helper's
+/// strides for sizes no buffer has, which the boundary then refuses ("span
+/// more than 2^56 elements") instead of the helper overflowing.
+inline int64_t satMul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+inline int64_t satMul(int64_t a, int64_t b, int64_t c) { return satMul(satMul(a, b), c); }
+
 inline TensorView denseView(float *data, Layout layout, int64_t batch,
                             int64_t seq, int64_t heads, int64_t dim) {
   TensorView t;
   t.data = data;
   t.sizes = {batch, heads, seq, dim};
   if (layout == Layout::BSHD)
-    t.strides = {seq * heads * dim, dim, heads * dim, 1};
+    t.strides = {satMul(seq, heads, dim), dim, satMul(heads, dim), 1};
   else
-    t.strides = {heads * seq * dim, seq * dim, dim, 1};
+    t.strides = {satMul(heads, seq, dim), satMul(seq, dim), dim, 1};
   return t;
 }
 
@@ -70,7 +79,7 @@ inline TensorView lseView(float *data, int64_t batch, int64_t heads,
   TensorView t;
   t.data = data;
   t.sizes = {batch, heads, seq, 1};
-  t.strides = {heads * seq, seq, 1, 1};
+  t.strides = {satMul(heads, seq), seq, 1, 1};
   return t;
 }
 
@@ -168,7 +177,7 @@ inline TensorView pagedView(void *data, DType dtype, int64_t numPages,
   t.data = data;
   t.dtype = dtype;
   t.sizes = {numPages, kvHeads, pageSize, dim};
-  t.strides = {pageSize * kvHeads * dim, dim, kvHeads * dim, 1};
+  t.strides = {satMul(pageSize, kvHeads, dim), dim, satMul(kvHeads, dim), 1};
   return t;
 }
 
@@ -198,7 +207,7 @@ inline TensorView probsView(float *data, int64_t batch, int64_t heads,
   TensorView t;
   t.data = data;
   t.sizes = {batch, heads, seqQ, seqKv};
-  t.strides = {heads * seqQ * seqKv, seqQ * seqKv, seqKv, 1};
+  t.strides = {satMul(heads, seqQ, seqKv), satMul(seqQ, seqKv), seqKv, 1};
   return t;
 }
 

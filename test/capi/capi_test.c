@@ -809,6 +809,12 @@ int main(void) {
     CHECK_ERROR(attnc_kernel_run_probs(pk, &pa, &short_p), ATTNC_ERROR_INVALID_ARGUMENT,
                 "probs: shape [2, 4, 17, 32] must be [batch, q_heads, seq_q, "
                 "seq_kv] = [2, 4, 17, 33]");
+    /* Sizes no buffer has: the helper's strides saturate and the boundary
+     * refuses them, rather than the helper overflowing. */
+    attnc_tensor huge_p = attnc_tensor_probs(probs, B, (int64_t)1 << 40,
+                                             (int64_t)1 << 40, SKV);
+    CHECK_ERROR(attnc_kernel_run_probs(pk, &pa, &huge_p), ATTNC_ERROR_INVALID_ARGUMENT,
+                "span more than 2^56 elements");
     attnc_kernel *plain_k = NULL;
     CHECK(attnc_kernel_create(&spec, ATTNC_TARGET_CPU, &plain_k) == ATTNC_OK,
           "%s", attnc_last_error());

@@ -135,8 +135,9 @@ void sweep(const char *what, int specs,
     if (!kernel.ok())
       return;
     const KernelSpec &resolved = (*kernel)->spec();
-    if (dot)
+    if (dot) {
       EXPECT_EQ(resolved.dot, dot) << ir->text();
+    }
     const DType type = dtypeNamed(resolved.elementType);
     const DType kvType = dtypeNamed(resolved.kvType());
     for (int shapeIndex = 0; shapeIndex < kShapesPerSpec; ++shapeIndex) {
