@@ -255,6 +255,40 @@ TEST(CudaCodegen, LinearCompilesForSm80AndSm90WithoutSpills) {
               registers);
 }
 
+/// linearKernelToCuda's own rules, for callers that reach it without
+/// LinearKernel's checks (CudaLinear::create makes those first): each
+/// refusal names the rule.
+TEST(CudaCodegen, LinearEmitterRefusesByName) {
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialects(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return mlir::success();
+  });
+  const std::pair<const char *, const char *> cases[] = {
+      {"attn.kernel @half attributes {q_heads = 2, d_qk = 8, element_type = f16, "
+       "variant = #attn.variant<linear>}",
+       "the cuda backend runs linear attention on f32 tensors for now, got "
+       "element_type 'f16' and kv_element_type 'f16'"},
+      {"attn.kernel @paged attributes {q_heads = 2, d_qk = 8, element_type = f32, "
+       "variant = #attn.variant<linear>, layout = #attn.layout<paged>}",
+       "the cuda backend runs linear attention on layout bshd or bhsd for now, "
+       "got paged"},
+      {"attn.kernel @soft attributes {q_heads = 2, d_qk = 8, element_type = f32}",
+       "is softmax attention; the cuda linear kernel runs variant = linear"},
+  };
+  for (auto [spec, message] : cases) {
+    diagnostics.clear();
+    auto module = mlir::parseSourceString<mlir::ModuleOp>(spec, &context);
+    ASSERT_TRUE(module) << spec << "\n" << diagnostics;
+    auto kernel = *module->getOps<mlir::attn::KernelOp>().begin();
+    EXPECT_TRUE(mlir::failed(mlir::attn::linearKernelToCuda(kernel))) << spec;
+    EXPECT_NE(diagnostics.find(message), std::string::npos) << spec << "\n" << diagnostics;
+  }
+}
+
 /// The Params struct's static_asserts catch a layout that drifted from
 /// compiler/KernelAbi.h (the runtime packs by it): swapping two members
 /// must not compile.
