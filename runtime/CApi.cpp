@@ -56,14 +56,21 @@ template <typename Body> attnc_status guarded(const char *call, Body &&body) {
   }
 }
 
+/// Whether `m` is the CUDA driver's "there is no GPU to use" (Driver.cpp).
+bool isNoDevice(const std::string &m) {
+  for (const char *p : {"no CUDA driver", "no CUDA device", "cuInit failed"})
+    if (m.rfind(p, 0) == 0)
+      return true;
+  return false;
+}
+
 /// Maps a compiler failure to a status code by the front end's summary line.
 attnc_status failCompile(const attnc::Status &st) {
   const std::string &m = st.message();
   auto startsWith = [&](const char *p) { return m.rfind(p, 0) == 0; };
   if (startsWith("unsupported kernel"))
     return fail(ATTNC_ERROR_UNSUPPORTED, m);
-  if (startsWith("no CUDA driver") || startsWith("no CUDA device") ||
-      startsWith("cuInit failed"))
+  if (isNoDevice(m))
     return fail(ATTNC_ERROR_NO_DEVICE, m);
   if (startsWith("invalid kernel spec") || startsWith("scheduling failed") ||
       startsWith("element type") ||
@@ -526,16 +533,18 @@ attnc_status attnc_merge(const attnc_merge_args *a) {
     if (a->threads < 0)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   fmt::format("threads must be >= 0, got {}", a->threads));
-    const int target = static_cast<int>(a->target);
-    if (target != ATTNC_TARGET_CPU && target != ATTNC_TARGET_CUDA_SIM)
+    const int target = raw(a->target);
+    if (target != ATTNC_TARGET_CPU && target != ATTNC_TARGET_CUDA_SIM &&
+        target != ATTNC_TARGET_CUDA)
       return fail(ATTNC_ERROR_UNSUPPORTED,
-                  target == ATTNC_TARGET_CUDA
-                      ? std::string("attnc_merge: the CUDA target is not "
-                                    "available yet (ATTNC_TARGET_CPU or "
-                                    "ATTNC_TARGET_CUDA_SIM)")
-                      : fmt::format("target ({}) is not an attnc_target", target));
-    if (a->stream)
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT, "stream must be NULL for attnc_merge");
+                  fmt::format("target ({}) is not an attnc_target", target));
+    if (target == ATTNC_TARGET_CUDA && a->threads != 0)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "threads must be 0 for the CUDA target");
+    if (target != ATTNC_TARGET_CUDA && a->stream)
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT,
+                  "stream must be NULL for attnc_merge on the CPU and CUDA_SIM "
+                  "targets");
     if (a->lse && !a->lse->data)
       return fail(ATTNC_ERROR_INVALID_ARGUMENT,
                   "lse->data is NULL (pass lse = NULL to skip the merged LSE)");
@@ -557,11 +566,14 @@ attnc_status attnc_merge(const attnc_merge_args *a) {
     if (attnc_status st = view("lse", a->lse, m.lse); st != ATTNC_OK)
       return st;
     const unsigned threads = static_cast<unsigned>(a->threads);
-    if (attnc::Status st = target == ATTNC_TARGET_CPU
-                               ? attnc::mergeAttention(m, threads)
-                               : attnc::cuda::simtMerge(m, threads);
-        !st.ok())
-      return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
+    attnc::Status st = target == ATTNC_TARGET_CPU ? attnc::mergeAttention(m, threads)
+                       : target == ATTNC_TARGET_CUDA_SIM
+                           ? attnc::cuda::simtMerge(m, threads)
+                           : attnc::cuda::deviceMerge(m, a->stream);
+    if (!st.ok())
+      return fail(isNoDevice(st.message()) ? ATTNC_ERROR_NO_DEVICE
+                                           : ATTNC_ERROR_INVALID_ARGUMENT,
+                  st.message());
     return ATTNC_OK;
   });
 }

@@ -1,5 +1,6 @@
 #include "runtime/cuda/CudaLinear.h"
 
+#include "runtime/cuda/DeviceFunction.h"
 #include "runtime/cuda/simt/Emulator.h"
 #include "runtime/detail/Checks.h"
 #include "runtime/detail/Compiler.h"
@@ -111,6 +112,17 @@ Status CudaLinear::runSimt(const AttentionArgs &a, unsigned threads) const {
   return (*module_->compiled)
       ->launch({g[0], g[1], g[2]}, {abi::kLinearWarps * 32, 1, 1},
                static_cast<size_t>(sharedBytes_), &params, sizeof params, checks);
+}
+
+Status CudaLinear::launch(const AttentionArgs &a, void *stream) const {
+  if (Status st = check(a); !st.ok())
+    return st;
+  auto function = DeviceFunction::load(source_, entry_, sharedBytes_);
+  if (!function.ok())
+    return function.status();
+  const abi::LinearParams params = pack(a);
+  return (*function)->launch(grid(a), abi::kLinearWarps * 32, &params, sizeof params,
+                             stream);
 }
 
 } // namespace attnc::cuda

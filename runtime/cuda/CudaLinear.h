@@ -42,6 +42,10 @@ public:
   /// OS threads run CTAs (0: one per core). The module is compiled on the
   /// first call.
   Status runSimt(const AttentionArgs &args, unsigned threads = 0) const;
+  /// Runs a call on GPU 0 (`data` of q, k, v, o are device addresses) on
+  /// `stream` (a CUstream; null: the default stream), not waited for.
+  /// Without a GPU: the driver's error. Compiled, not yet run on a GPU.
+  Status launch(const AttentionArgs &args, void *stream = nullptr) const;
 
 private:
   LinearKernel cpu_;

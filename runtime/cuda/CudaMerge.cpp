@@ -1,6 +1,7 @@
 #include "runtime/cuda/CudaMerge.h"
 
 #include "compiler/Target/CUDA/AttnToCuda.h"
+#include "runtime/cuda/DeviceFunction.h"
 #include "runtime/cuda/simt/Emulator.h"
 #include "runtime/detail/Checks.h"
 
@@ -146,6 +147,20 @@ Status simtMerge(const MergeArgs &a, unsigned threads) {
   const abi::MergeParams params = packMerge(a);
   return (*module)->launch({grid, 1, 1}, {abi::kMergeWarps * 32, 1, 1}, 0,
                            &params, sizeof params, checks);
+}
+
+Status deviceMerge(const MergeArgs &a, void *stream) {
+  if (Status st = checkCudaMerge(a); !st.ok())
+    return st;
+  auto source = mergeSource(a.o.dtype);
+  if (!source.ok())
+    return source.status();
+  auto function = DeviceFunction::load(*source, mergeEntry(a.o.dtype), 0);
+  if (!function.ok())
+    return function.status();
+  const abi::MergeParams params = packMerge(a);
+  return (*function)->launch({mergeGrid(a), 1, 1}, abi::kMergeWarps * 32, &params,
+                             sizeof params, stream);
 }
 
 } // namespace attnc::cuda

@@ -35,6 +35,13 @@ unsigned mergeGrid(const MergeArgs &args);
 /// per process.
 Status simtMerge(const MergeArgs &args, unsigned threads = 0);
 
+/// Merges on GPU 0: every tensor's `data` is a device address (f32, f16 or
+/// bf16 elements, LSEs f32), launched on `stream` (a CUstream; null: the
+/// default stream) and not waited for. Without a GPU: the driver's error
+/// ("no CUDA driver: ..."). Written against the driver API and compiled,
+/// not yet run on a GPU.
+Status deviceMerge(const MergeArgs &args, void *stream = nullptr);
+
 } // namespace attnc::cuda
 
 #endif

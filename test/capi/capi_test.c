@@ -181,9 +181,19 @@ int main(void) {
         diff = fmax(diff, fabs(emulated[i] - merged[i]));
       CHECK(diff < 1e-6, "cuda-sim merge: max difference %g", diff);
     }
+    /* The CUDA target takes device addresses: here only its argument
+     * checks, and without a driver its status (these buffers are host
+     * memory, which a GPU must not be given). */
     margs.target = ATTNC_TARGET_CUDA;
-    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_UNSUPPORTED,
-                "attnc_merge: the CUDA target is not available yet");
+    margs.threads = 1;
+    CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,
+                "threads must be 0 for the CUDA target");
+    margs.threads = 0;
+    void *cuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!cuda)
+      CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_NO_DEVICE, "no CUDA driver");
+    else
+      dlclose(cuda);
     margs.target = ATTNC_TARGET_CPU;
     tlm.data = NULL;
     CHECK_ERROR(attnc_merge(&margs), ATTNC_ERROR_INVALID_ARGUMENT,

@@ -7,7 +7,11 @@
 
 #include "runtime/KernelCache.h"
 #include "runtime/Reference.h"
+#include "runtime/Linear.h"
+#include "runtime/Merge.h"
 #include "runtime/cuda/CudaKernel.h"
+#include "runtime/cuda/CudaLinear.h"
+#include "runtime/cuda/CudaMerge.h"
 #include "runtime/cuda/DeviceRun.h"
 #include "runtime/cuda/Driver.h"
 #include "runtime/Half.h"
@@ -17,6 +21,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 using namespace attnc;
 using namespace attnc::cuda;
@@ -229,6 +234,106 @@ TEST(CudaNumerics, HalfToleranceRuleSeparatesRoundingFromErrors) {
   a.lse.at(0, 0, 3, 0) += 1e-3f; // LSE is f32: bf16-sized errors fail
   Comparison badLse = compareWithReference(s, a);
   EXPECT_FALSE(badLse.passed()) << badLse.lseError << " vs " << badLse.lseTolerance;
+}
+
+} // namespace
+
+namespace {
+
+/// A host f32 vector copied to a new device buffer.
+attnc::StatusOr<attnc::cuda::DeviceBuffer> toDevice(const std::vector<float> &x) {
+  auto buffer = attnc::cuda::DeviceBuffer::alloc(std::max<size_t>(x.size(), 1) * 4);
+  if (!buffer.ok())
+    return buffer.status();
+  if (attnc::Status st = buffer->upload(x.data(), x.size() * 4); !st.ok())
+    return st;
+  return buffer;
+}
+
+/// `host` with its data replaced by `buffer`'s device address.
+attnc::TensorView onDevice(attnc::TensorView host, const attnc::cuda::DeviceBuffer &buffer) {
+  host.data = reinterpret_cast<void *>(static_cast<uintptr_t>(buffer.ptr()));
+  return host;
+}
+
+// The merge and linear-attention kernels launched on the GPU (device
+// addresses, the default stream) against the CPU's mergeAttention and
+// LinearKernel, which are tested against float64.
+TEST(CudaNumerics, MergeAndLinearOnTheGpuMatchTheCpu) {
+  auto driver = attnc::cuda::Driver::get();
+  if (!driver.ok())
+    GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
+  std::mt19937_64 rng(attnc::test::testSeed());
+  auto random = [&](size_t n) {
+    std::vector<float> x(n);
+    for (float &e : x)
+      e = std::uniform_real_distribution<float>(-1, 1)(rng);
+    return x;
+  };
+  const int64_t batch = 2, heads = 4, seq = 17, dim = 40;
+  {
+    const int64_t n = batch * heads * seq * dim, rows = batch * heads * seq;
+    std::vector<float> o0 = random(n), o1 = random(n), l0 = random(rows), l1 = random(rows);
+    std::vector<float> want(n), got(n, NAN), wantLse(rows), gotLse(rows, NAN);
+    attnc::MergeArgs host;
+    host.outputs = {attnc::denseView(o0.data(), Layout::BHSD, batch, seq, heads, dim),
+                    attnc::denseView(o1.data(), Layout::BHSD, batch, seq, heads, dim)};
+    host.lses = {attnc::lseView(l0.data(), batch, heads, seq),
+                 attnc::lseView(l1.data(), batch, heads, seq)};
+    host.o = attnc::denseView(want.data(), Layout::BHSD, batch, seq, heads, dim);
+    host.lse = attnc::lseView(wantLse.data(), batch, heads, seq);
+    ASSERT_TRUE(attnc::mergeAttention(host, 1).ok());
+    auto d0 = toDevice(o0), d1 = toDevice(o1), e0 = toDevice(l0), e1 = toDevice(l1),
+         dout = toDevice(got), dlse = toDevice(gotLse);
+    for (auto *b : {&d0, &d1, &e0, &e1, &dout, &dlse})
+      ASSERT_TRUE(b->ok()) << b->status().message();
+    attnc::MergeArgs device = host;
+    device.outputs = {onDevice(host.outputs[0], *d0), onDevice(host.outputs[1], *d1)};
+    device.lses = {onDevice(host.lses[0], *e0), onDevice(host.lses[1], *e1)};
+    device.o = onDevice(host.o, *dout);
+    device.lse = onDevice(host.lse, *dlse);
+    attnc::Status st = attnc::cuda::deviceMerge(device);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ((*driver)->api().ctxSynchronize(), 0);
+    ASSERT_TRUE(dout->download(got.data(), n * 4).ok());
+    ASSERT_TRUE(dlse->download(gotLse.data(), rows * 4).ok());
+    for (int64_t e = 0; e < n; ++e)
+      ASSERT_NEAR(got[e], want[e], 1e-5) << "merge element " << e;
+    for (int64_t r = 0; r < rows; ++r)
+      ASSERT_NEAR(gotLse[r], wantLse[r], 1e-5) << "merge LSE " << r;
+  }
+  for (const char *mask : {"none", "causal, bottom_right"}) {
+    const std::string text = fmt::format(
+        "attn.kernel @gpu_linear attributes {{q_heads = 4, kv_heads = 2, d_qk = 32, d_v = "
+        "40, element_type = f32, variant = #attn.variant<linear>, mask = #attn.mask<{}>}}",
+        mask);
+    auto ir = attnc::KernelIr::parse(text, "<linear>");
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    auto cpu = attnc::LinearKernel::create(*ir);
+    auto gpu = attnc::cuda::CudaLinear::create(*ir);
+    ASSERT_TRUE(cpu.ok() && gpu.ok()) << text;
+    const int64_t seqQ = 17, seqKv = 113;
+    std::vector<float> q = random(batch * 4 * seqQ * 32), k = random(batch * 2 * seqKv * 32),
+                       v = random(batch * 2 * seqKv * 40), want(batch * 4 * seqQ * 40),
+                       got(want.size(), NAN);
+    AttentionArgs host{attnc::denseView(q.data(), Layout::BHSD, batch, seqQ, 4, 32),
+                       attnc::denseView(k.data(), Layout::BHSD, batch, seqKv, 2, 32),
+                       attnc::denseView(v.data(), Layout::BHSD, batch, seqKv, 2, 40),
+                       attnc::denseView(want.data(), Layout::BHSD, batch, seqQ, 4, 40),
+                       {}};
+    ASSERT_TRUE(cpu->run(host).ok());
+    auto dq = toDevice(q), dk = toDevice(k), dv = toDevice(v), dout = toDevice(got);
+    for (auto *b : {&dq, &dk, &dv, &dout})
+      ASSERT_TRUE(b->ok()) << b->status().message();
+    AttentionArgs device{onDevice(host.q, *dq), onDevice(host.k, *dk),
+                         onDevice(host.v, *dv), onDevice(host.o, *dout), {}};
+    attnc::Status st = gpu->launch(device);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ((*driver)->api().ctxSynchronize(), 0);
+    ASSERT_TRUE(dout->download(got.data(), got.size() * 4).ok());
+    for (size_t e = 0; e < got.size(); ++e)
+      ASSERT_NEAR(got[e], want[e], 1e-4 * (1 + std::abs(want[e]))) << text << " element " << e;
+  }
 }
 
 } // namespace

@@ -16,7 +16,8 @@
  * 16-bit elements, 16-byte aligned, with batch, head and seq strides
  * multiples of 8; LSE stays float32 on the device.
  *
- * 0.2.3 adds, compatibly, attnc_kernel_run_probs and attnc_tensor_probs.
+ * 0.2.3 adds, compatibly, attnc_kernel_run_probs, attnc_tensor_probs and
+ * attnc_merge on ATTNC_TARGET_CUDA.
  * ABI 2 (libattnc.so.2): attnc_spec gained `kv_dtype` (its size changed);
  * the CPU target takes f16 and bf16 tensors. 0.2.1 adds, compatibly, the
  * VARLEN and PAGED layouts, attnc_sequences, attnc_kernel_run_sequences,
@@ -314,8 +315,11 @@ ATTNC_API void attnc_kernel_destroy(attnc_kernel *kernel);
  * (lse) may be one of the parts exactly (in place); no other overlap is
  * allowed. target: ATTNC_TARGET_CPU (on `threads` threads, 0: every core)
  * or ATTNC_TARGET_CUDA_SIM (the CUDA kernel, emulated; at most 16 parts,
- * one element type, not in place); ATTNC_TARGET_CUDA is not available yet.
- * stream must be NULL. */
+ * one element type, not in place), or ATTNC_TARGET_CUDA (the same kernel
+ * on GPU 0, package version 0.2.3: `data` are device addresses, threads
+ * 0, launched on `stream`, a CUstream or NULL, and not waited for; no GPU:
+ * ATTNC_ERROR_NO_DEVICE; not yet run on a GPU). stream must be NULL for
+ * the other targets. */
 typedef struct attnc_merge_args {
   const attnc_tensor *outputs, *lses;
   int64_t num_parts;
