@@ -22,9 +22,9 @@ DeviceFunction::load(const std::string &source, const std::string &entry,
   auto driver = Driver::get();
   if (!driver.ok())
     return driver.status();
-  if (ordinal < 0 || ordinal >= static_cast<int>((*driver)->devices().size()))
-    return Status::error(fmt::format("no CUDA device {} (this machine has {})",
-                                     ordinal, (*driver)->devices().size()));
+  // Checks the ordinal ("no CUDA device N ...") and makes its context current.
+  if (Status st = (*driver)->use(ordinal); !st.ok())
+    return st;
   static std::mutex mutex;
   static std::map<std::pair<std::string, int>, std::shared_ptr<const DeviceFunction>>
       loaded;
@@ -32,8 +32,6 @@ DeviceFunction::load(const std::string &source, const std::string &entry,
   const auto key = std::make_pair(source, ordinal);
   if (auto it = loaded.find(key); it != loaded.end())
     return it->second;
-  if (Status st = (*driver)->use(ordinal); !st.ok())
-    return st;
   auto nvrtc = Nvrtc::get();
   if (!nvrtc.ok())
     return nvrtc.status();
