@@ -566,14 +566,22 @@ attnc_status attnc_merge(const attnc_merge_args *a) {
     if (attnc_status st = view("lse", a->lse, m.lse); st != ATTNC_OK)
       return st;
     const unsigned threads = static_cast<unsigned>(a->threads);
+    if (target == ATTNC_TARGET_CUDA) {
+      // The arguments first (INVALID_ARGUMENT); then what can fail on the
+      // way to the GPU: no device, or the compile, load or launch
+      // (INTERNAL).
+      if (attnc::Status st = attnc::cuda::checkCudaMerge(m); !st.ok())
+        return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
+      if (attnc::Status st = attnc::cuda::deviceMerge(m, a->stream); !st.ok())
+        return fail(isNoDevice(st.message()) ? ATTNC_ERROR_NO_DEVICE
+                                             : ATTNC_ERROR_INTERNAL,
+                    st.message());
+      return ATTNC_OK;
+    }
     attnc::Status st = target == ATTNC_TARGET_CPU ? attnc::mergeAttention(m, threads)
-                       : target == ATTNC_TARGET_CUDA_SIM
-                           ? attnc::cuda::simtMerge(m, threads)
-                           : attnc::cuda::deviceMerge(m, a->stream);
+                                                  : attnc::cuda::simtMerge(m, threads);
     if (!st.ok())
-      return fail(isNoDevice(st.message()) ? ATTNC_ERROR_NO_DEVICE
-                                           : ATTNC_ERROR_INVALID_ARGUMENT,
-                  st.message());
+      return fail(ATTNC_ERROR_INVALID_ARGUMENT, st.message());
     return ATTNC_OK;
   });
 }

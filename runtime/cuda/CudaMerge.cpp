@@ -152,6 +152,8 @@ Status simtMerge(const MergeArgs &a, unsigned threads) {
 Status deviceMerge(const MergeArgs &a, void *stream) {
   if (Status st = checkCudaMerge(a); !st.ok())
     return st;
+  if (mergeGrid(a) == 0)
+    return Status::success();
   auto source = mergeSource(a.o.dtype);
   if (!source.ok())
     return source.status();

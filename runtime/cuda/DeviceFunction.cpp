@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 namespace attnc::cuda {
 
@@ -25,11 +26,14 @@ DeviceFunction::load(const std::string &source, const std::string &entry,
   // Checks the ordinal ("no CUDA device N ...") and makes its context current.
   if (Status st = (*driver)->use(ordinal); !st.ok())
     return st;
+  // One load per (text, entry, shared bytes, device). The lock is held
+  // while NVRTC compiles (a first call only).
   static std::mutex mutex;
-  static std::map<std::pair<std::string, int>, std::shared_ptr<const DeviceFunction>>
+  static std::map<std::tuple<std::string, std::string, int64_t, int>,
+                  std::shared_ptr<const DeviceFunction>>
       loaded;
   std::lock_guard<std::mutex> lock(mutex);
-  const auto key = std::make_pair(source, ordinal);
+  const auto key = std::make_tuple(source, entry, sharedBytes, ordinal);
   if (auto it = loaded.find(key); it != loaded.end())
     return it->second;
   auto nvrtc = Nvrtc::get();

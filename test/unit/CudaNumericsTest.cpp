@@ -263,6 +263,11 @@ TEST(CudaNumerics, MergeAndLinearOnTheGpuMatchTheCpu) {
   auto driver = attnc::cuda::Driver::get();
   if (!driver.ok())
     GTEST_SKIP() << "skipped (needs an NVIDIA GPU): " << driver.status().message();
+  if ((*driver)->devices().empty())
+    GTEST_SKIP() << "skipped: the CUDA driver sees no GPU";
+  // GPU 0's context current before the first allocation (the launches
+  // make it current too, but only after the buffers exist).
+  ASSERT_TRUE((*driver)->use(0).ok());
   std::mt19937_64 rng(attnc::test::testSeed());
   auto random = [&](size_t n) {
     std::vector<float> x(n);

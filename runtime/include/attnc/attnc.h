@@ -317,8 +317,10 @@ ATTNC_API void attnc_kernel_destroy(attnc_kernel *kernel);
  * or ATTNC_TARGET_CUDA_SIM (the CUDA kernel, emulated; at most 16 parts,
  * one element type, not in place), or ATTNC_TARGET_CUDA (the same kernel
  * on GPU 0, package version 0.2.3: `data` are device addresses, threads
- * 0, launched on `stream`, a CUstream or NULL, and not waited for; no GPU:
- * ATTNC_ERROR_NO_DEVICE; not yet run on a GPU). stream must be NULL for
+ * 0, launched on `stream`, a CUstream of GPU 0's primary context or NULL,
+ * and not waited for; the call makes that context current on the calling
+ * thread; no GPU: ATTNC_ERROR_NO_DEVICE; a failed compile, load or launch:
+ * ATTNC_ERROR_INTERNAL; not yet run on a GPU). stream must be NULL for
  * the other targets. */
 typedef struct attnc_merge_args {
   const attnc_tensor *outputs, *lses;
