@@ -828,15 +828,22 @@ private:
     if (s.dot16)
       return packVPairs(cols);
     forEachRow(idx(0), cols, 1, [&](Value j) {
-      SmallVector<Value> nextRow = kvRow(j, /*next=*/true), row = kvRow(j);
-      for (int64_t c = 0; c < s.dV; c += lineElements(v))
-        prefetch(v, at(nextRow, idx(c)));
-      if (!s.cacheKt) // prefill: the K tile comes from the K^T cache
-        for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-          prefetch(k, at(nextRow, idx(c)));
+      prefetchNextRow(j);
+      SmallVector<Value> row = kvRow(j);
       for (int64_t c = 0; c < s.dV; c += s.width)
         storeVec(loadRow(v, row, c, s.dV), vTile, {j, idx(c)});
     });
+  }
+
+  /// Row j of the next tile's V, and of its K in decode (prefill takes K
+  /// from the K^T cache), prefetched a line at a time.
+  void prefetchNextRow(Value j) {
+    SmallVector<Value> nextRow = kvRow(j, /*next=*/true);
+    for (int64_t c = 0; c < s.dV; c += lineElements(v))
+      prefetch(v, at(nextRow, idx(c)));
+    if (!s.cacheKt)
+      for (int64_t c = 0; c < s.dQk; c += lineElements(k))
+        prefetch(k, at(nextRow, idx(c)));
   }
 
   /// bf16 products: vTile[p, c] = the pair (V[2p, c], V[2p + 1, c]) of
@@ -856,14 +863,8 @@ private:
       Value second = cmp(arith::CmpIPredicate::ult, j1, cols);
       Value j1In = minS(j1, sub(cols, idx(1)));
       SmallVector<Value> rows[2] = {kvRow(j0), kvRow(j1In)};
-      for (Value j : {j0, j1In}) {
-        SmallVector<Value> nextRow = kvRow(j, /*next=*/true);
-        for (int64_t c = 0; c < s.dV; c += lineElements(v))
-          prefetch(v, at(nextRow, idx(c)));
-        if (!s.cacheKt)
-          for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-            prefetch(k, at(nextRow, idx(c)));
-      }
+      prefetchNextRow(j0);
+      prefetchNextRow(j1In);
       for (int64_t c = 0; c < s.dV; c += s.width) {
         int64_t lanes = std::min(s.width, s.dV - c);
         Value x[2];
