@@ -14,10 +14,14 @@ namespace attnc::cuda {
 
 namespace abi = mlir::attn::abi;
 
+/// What the kernel's text becomes, each made on first use: the emulator's
+/// module and GPU 0's loaded function.
 struct CudaLinear::Module {
-  std::once_flag once;
+  std::once_flag once, deviceOnce;
   StatusOr<std::unique_ptr<simt::Module>> compiled =
       Status::error("internal error: the linear kernel's module was not compiled");
+  StatusOr<std::shared_ptr<const DeviceFunction>> device =
+      Status::error("internal error: the linear kernel was not loaded");
 };
 
 StatusOr<CudaLinear> CudaLinear::create(const KernelIr &ir) {
@@ -120,11 +124,13 @@ Status CudaLinear::launch(const AttentionArgs &a, void *stream) const {
     return st;
   if (grid(a)[0] == 0)
     return Status::success();
-  auto function = DeviceFunction::load(source_, entry_, sharedBytes_);
-  if (!function.ok())
-    return function.status();
+  std::call_once(module_->deviceOnce, [&] {
+    module_->device = DeviceFunction::load(source_, entry_, sharedBytes_);
+  });
+  if (!module_->device.ok())
+    return module_->device.status();
   const abi::LinearParams params = pack(a);
-  return (*function)->launch(grid(a), abi::kLinearWarps * 32, &params, sizeof params,
+  return (*module_->device)->launch(grid(a), abi::kLinearWarps * 32, &params, sizeof params,
                              stream);
 }
 

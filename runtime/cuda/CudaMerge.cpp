@@ -154,14 +154,27 @@ Status deviceMerge(const MergeArgs &a, void *stream) {
     return st;
   if (mergeGrid(a) == 0)
     return Status::success();
-  auto source = mergeSource(a.o.dtype);
-  if (!source.ok())
-    return source.status();
-  auto function = DeviceFunction::load(*source, mergeEntry(a.o.dtype), 0);
-  if (!function.ok())
-    return function.status();
+  // GPU 0's merge function per element type, loaded on first use (the text
+  // is not made again for every call).
+  static std::mutex mutex;
+  static std::map<DType, std::shared_ptr<const DeviceFunction>> loaded;
+  std::shared_ptr<const DeviceFunction> function;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::shared_ptr<const DeviceFunction> &slot = loaded[a.o.dtype];
+    if (!slot) {
+      auto source = mergeSource(a.o.dtype);
+      if (!source.ok())
+        return source.status();
+      auto f = DeviceFunction::load(*source, mergeEntry(a.o.dtype), 0);
+      if (!f.ok())
+        return f.status();
+      slot = *f;
+    }
+    function = slot;
+  }
   const abi::MergeParams params = packMerge(a);
-  return (*function)->launch({mergeGrid(a), 1, 1}, abi::kMergeWarps * 32, &params,
+  return function->launch({mergeGrid(a), 1, 1}, abi::kMergeWarps * 32, &params,
                              sizeof params, stream);
 }
 

@@ -5,11 +5,7 @@
 
 #include <fmt/format.h>
 
-#include <functional>
-#include <map>
-#include <mutex>
 #include <string>
-#include <tuple>
 
 namespace attnc::cuda {
 
@@ -26,16 +22,6 @@ DeviceFunction::load(const std::string &source, const std::string &entry,
   // Checks the ordinal ("no CUDA device N ...") and makes its context current.
   if (Status st = (*driver)->use(ordinal); !st.ok())
     return st;
-  // One load per (text, entry, shared bytes, device). The lock is held
-  // while NVRTC compiles (a first call only).
-  static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::string, int64_t, int>,
-                  std::shared_ptr<const DeviceFunction>>
-      loaded;
-  std::lock_guard<std::mutex> lock(mutex);
-  const auto key = std::make_tuple(source, entry, sharedBytes, ordinal);
-  if (auto it = loaded.find(key); it != loaded.end())
-    return it->second;
   auto nvrtc = Nvrtc::get();
   if (!nvrtc.ok())
     return nvrtc.status();
@@ -55,7 +41,6 @@ DeviceFunction::load(const std::string &source, const std::string &entry,
                                     static_cast<int>(sharedBytes)))
     return Status::error(fmt::format("cannot opt in to {} bytes of shared memory: {}",
                                      sharedBytes, (*driver)->describe(rc)));
-  loaded[key] = f;
   return std::shared_ptr<const DeviceFunction>(f);
 }
 

@@ -3,9 +3,10 @@
 
 // A generated kernel outside CudaKernel (the merge and linear-attention
 // kernels: one `extern "C" __global__` function taking one Params struct)
-// compiled by NVRTC for a GPU's arch and loaded on it. Compiled once per
-// (source, device) in a process. Without a driver or a device, load()
-// returns the driver's error ("no CUDA driver: ...").
+// compiled by NVRTC for a GPU's arch and loaded on it. Each load()
+// compiles: callers keep what they load (deviceMerge per element type,
+// CudaLinear per kernel). Without a driver or a device, load() returns the
+// driver's error ("no CUDA driver: ...").
 
 #include "runtime/Status.h"
 
