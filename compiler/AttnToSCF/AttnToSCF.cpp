@@ -66,6 +66,10 @@ struct KernelShape {
   bool paged; // K and V come from page pools through a page table
   bool probs; // also write P = exp(S - LSE), a second pass over the tiles
   bool dot16; // bf16 products (vdpbf16ps) on tiles of bf16 pairs
+  /// Decode of a GQA group of at most kMaxDecodeRowsFormRows rows (f32
+  /// products): scores straight from K's rows and P V from V's rows in
+  /// place, with no K^T or V copy (computeScoresRows).
+  bool rowsForm;
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -91,7 +95,9 @@ struct KernelShape {
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0,
             op.getLayoutOrDefault() == Layout::Paged,
             op.getProbsOrDefault(),
-            s.getDot() == 16};
+            s.getDot() == 16,
+            op.getModeOrDefault() == Mode::Decode && s.getDot() != 16 &&
+                s.getBlockM() <= kMaxDecodeRowsFormRows};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
@@ -257,8 +263,10 @@ public:
 
     // Tiles live on the stack of the calling thread, allocated once per call.
     qTile = tile({s.blockM, s.roundUp(s.ktRows())});
-    if (!s.cacheKt)
+    if (!s.cacheKt && !s.rowsForm)
       kTile = tile({s.ktRows(), s.blockN});
+    if (s.rowsForm)
+      dotTile = tile({s.blockM, s.width * s.width});
     if (packsV())
       vTile = tile({(s.blockN + s.unit() - 1) / s.unit(), s.roundUp(s.dV)});
     if (s.paged)
@@ -649,12 +657,15 @@ private:
         });
         if (packsV() && !probsPass)
           packV(n0, cols);
-      } else {
+      } else if (!s.rowsForm) {
         packK(n0, cols);
         if (packsV() && !probsPass)
           packV(n0, cols);
       }
-      computeScores();
+      if (s.rowsForm)
+        computeScoresRows(n0, cols);
+      else
+        computeScores();
       if (defs.score)
         applyScore(n0);
       applyMask(n0, cols, trusted);
@@ -772,10 +783,14 @@ private:
   }
   Value ktMem() { return s.cacheKt ? ktCache : kTile; }
 
-  /// Whether V tiles are copied to vTile (decode; paged kernels, whose
-  /// rows would each need a page lookup inside the P V micro-kernel; bf16
-  /// products, which interleave key rows) or read in place (dense prefill).
-  bool packsV() const { return !s.cacheKt || s.paged || s.dot16; }
+  /// Whether V tiles are copied to vTile (decode with K^T tiles; paged
+  /// prefill, whose rows would each need a page lookup inside the P V
+  /// micro-kernel; bf16 products, which interleave key rows) or read in
+  /// place (dense prefill, and the rows form of decode, whose V rows are
+  /// prefetched with its K rows).
+  bool packsV() const {
+    return !s.rowsForm && (!s.cacheKt || s.paged || s.dot16);
+  }
 
   /// Paged: the page and slot of each key row of the tile at n0 and of the
   /// next tile (for its prefetches), once a tile: page = page_table[b,
@@ -987,6 +1002,99 @@ private:
             });
       });
     });
+  }
+
+  /// The rows form of sTile = qTile * K^T for decode (rowsForm), a chunk
+  /// of `width` keys at a time. A loop over the chunk's keys reads each K
+  /// row once, in place and in key order, multiplies it with every row's
+  /// Q (d_qk lanes: one vector a row and key, the lanes not yet summed)
+  /// into dotTile, and prefetches the K and V rows `width` keys ahead
+  /// (paged: the next tile's row, whose page findPages looked up). Then a
+  /// shuffle tree (sumLanes) sums each row's `width` vectors across lanes
+  /// into one vector of `width` scores. Keys past the tile read the tile's
+  /// last row (their scores are masked to -inf). The key loop is a loop,
+  /// not unrolled: unrolled, LLVM hoisted all of the chunk's K loads above
+  /// the products and spilled them.
+  void computeScoresRows(Value n0, Value cols) {
+    const int64_t w = s.width;
+    Value last = sub(cols, idx(1));
+    forEachRow(idx(0), idx(s.blockN), w, [&](Value c) {
+      forEachRow(idx(0), idx(w), 1, [&](Value j) {
+        Value key = minS(add(c, j), last);
+        prefetchRowAhead(key);
+        SmallVector<Value> row = kvRow(key);
+        SmallVector<Value> keyVecs;
+        for (int64_t d = 0; d < s.dQk; d += w)
+          keyVecs.push_back(loadChunk(k, row, idx(d), std::min(w, s.dQk - d)));
+        // micro_m rows at a time, each row's products in two chains (even
+        // and odd chunks of d_qk), so that 2 x micro_m FMA chains overlap.
+        forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
+          for (int64_t r = 0; r < s.microM; ++r) {
+            Value i = add(i0, idx(r));
+            Value acc[2];
+            for (int64_t n = 0; n < int64_t(keyVecs.size()); ++n) {
+              Value qv = loadVec(qTile, {i, idx(n * w)});
+              Value &a = acc[n % 2];
+              a = a ? b.create<vector::FMAOp>(qv, keyVecs[n], a).getResult()
+                    : b.create<arith::MulFOp>(qv, keyVecs[n]).getResult();
+            }
+            Value sum = acc[1] ? b.create<arith::AddFOp>(acc[0], acc[1])
+                                     .getResult()
+                               : acc[0];
+            storeVec(sum, dotTile, {i, mul(j, idx(w))});
+          }
+        });
+      });
+      forEachRow(idx(0), rowsUp, 1, [&](Value i) {
+        // A binary counter of partial sums: a vector of level L holds 2^L
+        // keys' partial sums, width / 2^L lanes each.
+        SmallVector<std::pair<int64_t, Value>> stack;
+        for (int64_t j = 0; j < w; ++j) {
+          stack.push_back({0, loadVec(dotTile, {i, idx(j * w)})});
+          while (stack.size() >= 2 &&
+                 stack[stack.size() - 1].first == stack[stack.size() - 2].first) {
+            auto [level, hi] = stack.pop_back_val();
+            Value lo = stack.pop_back_val().second;
+            stack.push_back({level + 1, sumLanes(lo, hi, level)});
+          }
+        }
+        storeVec(stack.front().second, sTile, {i, c});
+      });
+    });
+  }
+
+  /// Combines two vectors of level `level` (each 2^level keys of g = width
+  /// / 2^level lanes) into one of level + 1: the first halves of every key's
+  /// lanes, a's keys then b's, plus the second halves; keys stay in order.
+  Value sumLanes(Value a, Value bVec, int64_t level) {
+    const int64_t g = s.width >> level, keys = int64_t(1) << level;
+    SmallVector<int64_t> first, second;
+    for (int64_t src = 0; src < 2; ++src)
+      for (int64_t key = 0; key < keys; ++key)
+        for (int64_t l = 0; l < g / 2; ++l) {
+          first.push_back(src * s.width + key * g + l);
+          second.push_back(src * s.width + key * g + g / 2 + l);
+        }
+    return b.create<arith::AddFOp>(
+        b.create<vector::ShuffleOp>(a, bVec, first),
+        b.create<vector::ShuffleOp>(a, bVec, second));
+  }
+
+  /// Rows form: prefetches the K and V rows of the key `width` ahead of
+  /// tile row j (dense, clamped to the last key), or of the next tile's row
+  /// j (paged).
+  void prefetchRowAhead(Value j) {
+    SmallVector<Value> row;
+    if (s.paged) {
+      row = kvRow(j, /*next=*/true);
+    } else {
+      Value key = minS(add(add(n0Cur, j), idx(s.width)), sub(seqKv, idx(1)));
+      row = {batch, kvHead, key};
+    }
+    for (int64_t c = 0; c < s.dQk; c += lineElements(k))
+      prefetch(k, at(row, idx(c)));
+    for (int64_t c = 0; c < s.dV; c += lineElements(v))
+      prefetch(v, at(row, idx(c)));
   }
 
   /// The row's query position, clamped into [0, seq_q): padding rows of a
@@ -1209,9 +1317,18 @@ private:
   /// accTile += sTile[:, :cols] * V[b, kvh, n0 : n0 + cols, :].
   void accumulatePV(Value cols) {
     int64_t dVPad = s.roundUp(s.dV);
+    // The rows form reads V in place, once per pass over d_v: as many
+    // vectors a pass as the registers hold (micro_m x vectors accumulators
+    // plus the V row's vectors and a broadcast), at most 4.
+    int64_t passWidth = s.microN;
+    if (s.rowsForm) {
+      int64_t registers = s.width == 16 ? 32 : 16;
+      int64_t vectors = std::clamp<int64_t>((registers - 8) / s.microM, 1, 4);
+      passWidth = std::max(passWidth, vectors * s.width);
+    }
     forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
-      for (int64_t c0 = 0; c0 < dVPad; c0 += s.microN) {
-        int64_t vectors = std::min(s.microN, dVPad - c0) / s.width;
+      for (int64_t c0 = 0; c0 < dVPad; c0 += passWidth) {
+        int64_t vectors = std::min(passWidth, dVPad - c0) / s.width;
         auto at = [&](int64_t r, int64_t n) -> SmallVector<Value> {
           return {add(i0, idx(r)), idx(c0 + n * s.width)};
         };
@@ -1225,8 +1342,7 @@ private:
             [&](Value d, int64_t n) {
               if (packsV())
                 return loadVec(vTile, {d, idx(c0 + n * s.width)});
-              return loadRow(v, {batch, kvHead, add(n0Cur, d)},
-                             c0 + n * s.width, s.dV);
+              return loadRow(v, kvRow(d), c0 + n * s.width, s.dV);
             },
             [&](int64_t r, int64_t n) {
               // acc *= exp(old max - new max) (updateSoftmax's alpha).
@@ -1320,6 +1436,7 @@ private:
   Value rowLse;            // probs: each row's LSE, for the second pass
   bool probsPass = false;  // processTile writes P instead of updating O
   Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum, rowAlpha;
+  Value dotTile; // rows form: [row, key x width] lane-wise products
   Value seqQ, seqKv, batchSize, numQBlocks;
   // Paged: the page table, the kv lengths and the pools' page size.
   Value pageTable, kvSeqlens, pageSize;

@@ -32,6 +32,13 @@ struct WorkSplit {
   }
 };
 
+/// Decode tiles of at most this many rows (a GQA group of up to 8 query
+/// heads) take the rows form when their products are f32: scores straight
+/// from K's rows and P V from V's rows, with no K^T or V copy
+/// (AttnToSCF.cpp, computeScoresRows). Larger tiles (MQA) are compute-bound
+/// and keep K^T tiles, whose products need no sums across lanes.
+inline constexpr int64_t kMaxDecodeRowsFormRows = 8;
+
 } // namespace mlir::attn
 
 #endif

@@ -1,5 +1,6 @@
 // attn-select-cpu-schedule: the CPU backend's schedule heuristic. It lives
 // with the CPU target (compiler/), not in the dialect.
+#include "compiler/AttnToSCF/WorkSplit.h"
 #include "compiler/Passes.h"
 #include "dialect/AttnOps.h"
 
@@ -122,11 +123,15 @@ struct SelectCpuSchedule
     if (!nThreads)
       nThreads = hostThreads;
     // bf16 products where every product's operands are bf16 and the target
-    // multiplies bf16 pairs fast (hostHasFastBf16Dot).
+    // multiplies bf16 pairs fast (hostHasFastBf16Dot), except in decode
+    // tiles that take the rows form (f32 products, no K^T or V copies:
+    // 0.69-0.74 of the read stream against 0.38-0.62 for bf16 pairs on
+    // K^T tiles, docs/perf.md "Decode").
     int64_t dot = given(&ScheduleAttr::getDot);
     Type bf16 = BFloat16Type::get(op.getContext());
+    bool rowsForm = decode && blockM <= kMaxDecodeRowsFormRows;
     if (!dot && hostBf16Dot && width == 16 && op.getElementType() == bf16 &&
-        op.getKvElementTypeOrDefault() == bf16)
+        op.getKvElementTypeOrDefault() == bf16 && !rowsForm)
       dot = 16;
     auto emitError = [&] { return op.emitOpError(); };
     if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,

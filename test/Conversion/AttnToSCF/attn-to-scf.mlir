@@ -98,18 +98,40 @@ attn.kernel @gqa_causal attributes {q_heads = 8, kv_heads = 2, d_qk = 64, elemen
 // CHECK: return
 attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type = f32}
 
-// Decode visits each key tile once: the K^T and V tiles are packed on the
-// stack (sequential streams from memory) and the cache is not touched.
+// Decode of a GQA group of up to 8 query heads (here 4) takes the rows form:
+// no K^T or V tile on the stack, K's and V's rows are read in place. Each
+// key prefetches the K and V rows a chunk of 16 keys ahead, its lane-wise
+// products with the 4 rows go to a [4, 16 x 16] tile, and a shuffle tree
+// sums each row's 16 vectors across lanes (first level: the halves of
+// keys 0 and 1; last level: the even and odd lanes), keys in order. The
+// K^T cache is not touched.
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: %[[DKT:[a-z0-9]+]]: memref<?x64x{{[0-9]+}}xf32>, %[[DTAGS:[a-z0-9]+]]: memref<?xi64>
-// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x[[BN:[0-9]+]]xf32>
-// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<[[BN]]x64xf32>
-// Copying a V row prefetches the next tile's V and K rows.
+// CHECK-NOT: memref<64x{{[0-9]+}}xf32>
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<4x256xf32>
+// CHECK-NOT: memref<64x{{[0-9]+}}xf32>
 // CHECK: memref.prefetch
+// CHECK: vector.fma
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31] : vector<16xf32>, vector<16xf32>
 // CHECK-NOT: %[[DTAGS]]
 // CHECK-NOT: %[[DKT]]
 // CHECK: return
 attn.kernel @decode attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = f32, mode = #attn.mode<decode>}
+
+// A decode tile of more than 8 rows (16 query heads on one kv head) is
+// compute-bound and keeps tiles: K^T and V are packed on the stack
+// (sequential streams from memory), and copying a V row prefetches the next
+// tile's V and K rows.
+// CHECK-LABEL: func.func @decode_mqa(
+// CHECK-SAME: %[[MKT:[a-z0-9]+]]: memref<?x64x{{[0-9]+}}xf32>, %[[MTAGS:[a-z0-9]+]]: memref<?xi64>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x[[BN:[0-9]+]]xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<[[BN]]x64xf32>
+// CHECK: memref.prefetch
+// CHECK-NOT: %[[MTAGS]]
+// CHECK-NOT: %[[MKT]]
+// CHECK: return
+attn.kernel @decode_mqa attributes {q_heads = 16, kv_heads = 1, d_qk = 64, element_type = f32, mode = #attn.mode<decode>}
 
 // A sliding window bounds the key range on both sides.
 // CHECK-LABEL: func.func @window(
