@@ -331,11 +331,13 @@ KernelRequest decodeSpec(const char *name, int64_t qHeads, int64_t kvHeads,
 struct DecodeShape {
   int64_t batch, qHeads, kvHeads, seqKv;
   DType kvType;
-  bool bf16Products = false; // bf16 q and o over a bf16 cache, dot 16
+  // bf16 q and o over a bf16 cache with this schedule dot (16: bf16
+  // products, "bf16x2"; 32: f32 products, "bf16q"); 0: f32 q and o.
+  int64_t bf16Dot = 0;
 };
 
-/// Decode, f32 queries over a K/V cache of `kvType` (or bf16 queries with
-/// bf16 products over a bf16 cache): attnc's GB/s (K and V
+/// Decode, f32 queries over a K/V cache of `kvType` (or bf16 queries over a
+/// bf16 cache, products as `bf16Dot` says): attnc's GB/s (K and V
 /// bytes at their element size over the kernel's time) against the
 /// read-only stream over the same K and V buffers, on the same pool
 /// threads, interleaved run by run.
@@ -343,11 +345,11 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
                std::mt19937 &rng) {
   const int64_t d = 128;
   KernelRequest spec = decodeSpec("decode", s.qHeads, s.kvHeads, Layout::BHSD, s.kvType);
-  const DType qType = s.bf16Products ? DType::BF16 : DType::F32;
-  if (s.bf16Products) {
+  const DType qType = s.bf16Dot ? DType::BF16 : DType::F32;
+  if (s.bf16Dot) {
     spec.elementType = "bf16";
     spec.kvElementType.clear();
-    spec.schedule.dot = 16;
+    spec.schedule.dot = s.bf16Dot;
   }
   auto kernel = compileOrExit(spec);
   const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;
@@ -392,7 +394,7 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
   fmt::print("{:>7} {:>5} {:>5}/{:<2} {:>6} {:>7} {:>9.1f} | {:>8.1f} {:>8.1f} | "
              "{:>8.2f}\n",
              threads, s.batch, s.qHeads, s.kvHeads,
-             s.bf16Products ? "bf16x2" : toString(s.kvType), s.seqKv,
+             s.bf16Dot == 16 ? "bf16x2" : s.bf16Dot ? "bf16q" : toString(s.kvType), s.seqKv,
              bytes / 1e6, fusedGBs, streamGBs, fusedGBs / streamGBs);
 }
 
@@ -713,8 +715,9 @@ int main(int argc, char **argv) {
   if (prefillOnly || servingOnly)
     return 0;
   fmt::print("\ndecode (seq_q 1, f32 q and o over an f32/f16/bf16 K/V cache; "
-             "bf16x2: bf16 q and o over a bf16 cache with bf16 products, dot "
-             "16, where the host has AVX512_BF16; d 128, causal bottom_right)\n"
+             "bf16q: bf16 q and o over a bf16 cache, f32 products (dot 32); "
+             "bf16x2: the same with bf16 products, dot 16, where the host has "
+             "AVX512_BF16; d 128, causal bottom_right)\n"
              "{:>7} {:>5} {:>8} {:>6} {:>7} {:>9} | {:>8} {:>8} | {:>8}\n",
              "threads", "batch", "heads", "kv", "seq_kv", "KV MB", "GB/s",
              "stream", "ratio");
@@ -726,13 +729,16 @@ int main(int argc, char **argv) {
         decodes.push_back({1, 32, kvHeads, seqKv, kvType});
       decodes.push_back({8, 32, kvHeads, 4096, kvType});
     }
-  if (__builtin_cpu_supports("avx512bf16"))
+  for (int64_t dot : {32, 16}) {
+    if (dot == 16 && !__builtin_cpu_supports("avx512bf16"))
+      continue;
     for (int64_t kvHeads : {8, 1}) {
       for (int64_t seqKv : quick ? std::vector<int64_t>{4096, 32768}
                                  : std::vector<int64_t>{4096, 16384, 32768})
-        decodes.push_back({1, 32, kvHeads, seqKv, DType::BF16, true});
-      decodes.push_back({8, 32, kvHeads, 4096, DType::BF16, true});
+        decodes.push_back({1, 32, kvHeads, seqKv, DType::BF16, dot});
+      decodes.push_back({8, 32, kvHeads, 4096, DType::BF16, dot});
     }
+  }
   for (unsigned threads : threadCounts)
     for (const DecodeShape &s : decodes)
       if (!onlySeq || s.seqKv == onlySeq)
