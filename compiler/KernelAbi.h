@@ -159,15 +159,20 @@ struct MergeParams {
 
 /// The CUDA linear-attention kernel's parameters (linearKernelToCuda):
 /// f32 q, k, v, o as device addresses, strides in elements over [batch,
-/// heads, seq] (the head-dim stride is 1), and off, the causal diagonal's
-/// offset (seq_kv - seq_q for bottom_right, 0 for top_left). Offsets are
-/// static_asserted in the generated source.
+/// heads, seq] (the head-dim stride is 1), off, the causal diagonal's
+/// offset (seq_kv - seq_q for bottom_right, 0 for top_left), and the
+/// recurrent state (causal kernels; 0: none): S [batch, kv_heads, d_qk,
+/// d_v] with strides over its first three dims, z [batch, kv_heads, 1,
+/// d_qk] with strides over its first two. Offsets are static_asserted in
+/// the generated source.
 constexpr int kLinearWarps = 4; // rows (one a warp) in flight per CTA
 constexpr int kLinearColumns = 32; // v columns a CTA owns (one a lane)
 struct LinearParams {
   uint64_t q, k, v, o;
   int64_t qStride[3], kStride[3], vStride[3], oStride[3];
   int32_t batch, seqQ, seqKv, off;
+  uint64_t stateS, stateZ;
+  int64_t sStride[3], zStride[2];
 };
 
 } // namespace mlir::attn::abi

@@ -57,39 +57,46 @@ Status LinearKernel::check(const AttentionArgs &a) const {
   return Status::success();
 }
 
+Status LinearKernel::checkState(const AttentionArgs &a, const LinearState &state) const {
+  const KernelSpec &s = spec_;
+  if (s.mask != MaskKind::Causal)
+    return Status::error(fmt::format(
+        "kernel @{} has no causal mask: a state (earlier keys every row sees) is "
+        "for causal linear attention",
+        s.name));
+  const int64_t batch = a.q.batch();
+  if (Status st = detail::checkState("state s", state.s, {batch, s.kvHeads, s.dQk, s.dV},
+                                     "[batch, kv_heads, d_qk, d_v]");
+      !st.ok())
+    return st;
+  if (Status st = detail::checkState("state z", state.z, {batch, s.kvHeads, 1, s.dQk},
+                                     "[batch, kv_heads, 1, d_qk]");
+      !st.ok())
+    return st;
+  if (auto pair = detail::firstOverlap({{"state s", &state.s},
+                                        {"state z", &state.z},
+                                        {"q", &a.q},
+                                        {"k", &a.k},
+                                        {"v", &a.v},
+                                        {"o", &a.o}},
+                                       2))
+    return Status::error(fmt::format("{} overlaps {}; the state needs buffers of "
+                                     "its own",
+                                     pair->first.name, pair->second.name));
+  return Status::success();
+}
+
 Status LinearKernel::run(const AttentionArgs &a, const LinearState *state,
                          unsigned threads) const {
   const KernelSpec &s = spec_;
   if (Status st = check(a); !st.ok())
     return st;
+  if (state)
+    if (Status st = checkState(a, *state); !st.ok())
+      return st;
   const bool causal = s.mask == MaskKind::Causal;
   const int64_t batch = a.q.batch(), seqQ = a.q.seq(), seqKv = a.k.seq();
   const int64_t hq = s.qHeads, hkv = s.kvHeads, dk = s.dQk, dv = s.dV;
-  if (state) {
-    if (!causal)
-      return Status::error(fmt::format(
-          "kernel @{} has no causal mask: a state (earlier keys every row sees) is "
-          "for causal linear attention",
-          s.name));
-    if (Status st = detail::checkState("state s", state->s, {batch, hkv, dk, dv},
-                                       "[batch, kv_heads, d_qk, d_v]");
-        !st.ok())
-      return st;
-    if (Status st = detail::checkState("state z", state->z, {batch, hkv, 1, dk},
-                                       "[batch, kv_heads, 1, d_qk]");
-        !st.ok())
-      return st;
-    if (auto pair = detail::firstOverlap({{"state s", &state->s},
-                                          {"state z", &state->z},
-                                          {"q", &a.q},
-                                          {"k", &a.k},
-                                          {"v", &a.v},
-                                          {"o", &a.o}},
-                                         2))
-      return Status::error(fmt::format("{} overlaps {}; the state needs buffers of "
-                                       "its own",
-                                       pair->first.name, pair->second.name));
-  }
   // Row i sees keys j <= i + off; without a mask every key (off past any
   // addressable length: sizes are below 2^56, so i + off cannot overflow).
   const int64_t off = !causal ? std::numeric_limits<int64_t>::max() / 4

@@ -71,6 +71,9 @@ public:
   /// The checks of a call without a state (run makes them first): the
   /// views against the spec, and o overlapping nothing it is computed from.
   Status check(const AttentionArgs &args) const;
+  /// The checks of a call's state (run makes them after check's): a causal
+  /// kernel, S and z of the call's shape, overlapping nothing.
+  Status checkState(const AttentionArgs &args, const LinearState &state) const;
 
 private:
   KernelSpec spec_;

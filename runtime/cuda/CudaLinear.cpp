@@ -41,9 +41,12 @@ StatusOr<CudaLinear> CudaLinear::create(const KernelIr &ir) {
   return k;
 }
 
-Status CudaLinear::check(const AttentionArgs &a) const {
+Status CudaLinear::check(const AttentionArgs &a, const LinearState *state) const {
   if (Status st = cpu_.check(a); !st.ok())
     return st;
+  if (state)
+    if (Status st = cpu_.checkState(a, *state); !st.ok())
+      return st;
   const int64_t intMax = std::numeric_limits<int32_t>::max();
   const KernelSpec &s = spec();
   if (a.q.batch() > intMax || a.q.seq() > intMax || a.k.seq() > intMax)
@@ -58,7 +61,7 @@ Status CudaLinear::check(const AttentionArgs &a) const {
   return Status::success();
 }
 
-abi::LinearParams CudaLinear::pack(const AttentionArgs &a) const {
+abi::LinearParams CudaLinear::pack(const AttentionArgs &a, const LinearState *state) const {
   const KernelSpec &s = spec();
   abi::LinearParams p{};
   auto address = [](const void *data) {
@@ -82,20 +85,30 @@ abi::LinearParams CudaLinear::pack(const AttentionArgs &a) const {
   p.off = s.mask == MaskKind::Causal && s.alignment == Alignment::BottomRight
               ? static_cast<int32_t>(a.k.seq() - a.q.seq())
               : 0;
+  if (state) {
+    p.stateS = address(state->s.data);
+    p.stateZ = address(state->z.data);
+    for (int j = 0; j < 3; ++j)
+      p.sStride[j] = state->s.strides[j];
+    for (int j = 0; j < 2; ++j)
+      p.zStride[j] = state->z.strides[j];
+  }
   return p;
 }
 
-std::array<unsigned, 3> CudaLinear::grid(const AttentionArgs &a) const {
+std::array<unsigned, 3> CudaLinear::grid(const AttentionArgs &a,
+                                         const LinearState *state) const {
   const KernelSpec &s = spec();
+  const int64_t slices = (s.dV + abi::kLinearColumns - 1) / abi::kLinearColumns;
   return {static_cast<unsigned>(a.q.batch() * s.kvHeads),
-          static_cast<unsigned>((s.dV + abi::kLinearColumns - 1) / abi::kLinearColumns),
-          1};
+          state ? 1u : static_cast<unsigned>(slices), 1};
 }
 
-Status CudaLinear::runSimt(const AttentionArgs &a, unsigned threads) const {
-  if (Status st = check(a); !st.ok())
+Status CudaLinear::runSimt(const AttentionArgs &a, const LinearState *state,
+                           unsigned threads) const {
+  if (Status st = check(a, state); !st.ok())
     return st;
-  const std::array<unsigned, 3> g = grid(a);
+  const std::array<unsigned, 3> g = grid(a, state);
   if (g[0] == 0)
     return Status::success();
   std::call_once(module_->once, [&] {
@@ -112,26 +125,32 @@ Status CudaLinear::runSimt(const AttentionArgs &a, unsigned threads) const {
     detail::ByteSpan span = detail::byteSpan(*t);
     checks.buffers.push_back({name, t->data, span.end - span.begin});
   }
-  const abi::LinearParams params = pack(a);
+  if (state)
+    for (auto [name, t] : {std::pair{"state s", &state->s}, std::pair{"state z", &state->z}}) {
+      detail::ByteSpan span = detail::byteSpan(*t);
+      checks.buffers.push_back({name, t->data, span.end - span.begin});
+    }
+  const abi::LinearParams params = pack(a, state);
   return (*module_->compiled)
       ->launch({g[0], g[1], g[2]}, {abi::kLinearWarps * 32, 1, 1},
                static_cast<size_t>(sharedBytes_), &params, sizeof params, checks);
 }
 
-Status CudaLinear::launch(const AttentionArgs &a, void *stream) const {
+Status CudaLinear::launch(const AttentionArgs &a, const LinearState *state,
+                          void *stream) const {
   // The checks read no tensor data: device addresses are only compared.
-  if (Status st = check(a); !st.ok())
+  if (Status st = check(a, state); !st.ok())
     return st;
-  if (grid(a)[0] == 0)
+  if (grid(a, state)[0] == 0)
     return Status::success();
   std::call_once(module_->deviceOnce, [&] {
     module_->device = DeviceFunction::load(source_, entry_, sharedBytes_);
   });
   if (!module_->device.ok())
     return module_->device.status();
-  const abi::LinearParams params = pack(a);
-  return (*module_->device)->launch(grid(a), abi::kLinearWarps * 32, &params, sizeof params,
-                             stream);
+  const abi::LinearParams params = pack(a, state);
+  return (*module_->device)->launch(grid(a, state), abi::kLinearWarps * 32, &params,
+                                    sizeof params, stream);
 }
 
 } // namespace attnc::cuda

@@ -258,7 +258,8 @@ attnc::TensorView onDevice(attnc::TensorView host, const attnc::cuda::DeviceBuff
 
 // The merge and linear-attention kernels launched on the GPU (device
 // addresses, the default stream) against the CPU's mergeAttention and
-// LinearKernel, which are tested against float64.
+// LinearKernel (with and without a recurrent state), which are tested
+// against float64.
 TEST(CudaNumerics, MergeAndLinearOnTheGpuMatchTheCpu) {
   auto driver = attnc::cuda::Driver::get();
   if (!driver.ok())
@@ -338,6 +339,33 @@ TEST(CudaNumerics, MergeAndLinearOnTheGpuMatchTheCpu) {
     ASSERT_TRUE(dout->download(got.data(), got.size() * 4).ok());
     for (size_t e = 0; e < got.size(); ++e)
       ASSERT_NEAR(got[e], want[e], 1e-4 * (1 + std::abs(want[e]))) << text << " element " << e;
+    if (std::string(mask) == "none")
+      continue;
+    // The recurrent state: two calls over one device state, against the
+    // CPU's two calls over its own; o of the second call and S, z after it.
+    const int64_t dQk = 32, dV = 40;
+    std::vector<float> S(batch * 2 * dQk * dV, 0.f), z(batch * 2 * dQk, 0.f);
+    attnc::LinearState cpuState{attnc::denseView(S.data(), Layout::BHSD, batch, dQk, 2, dV),
+                                attnc::denseView(z.data(), Layout::BHSD, batch, 1, 2, dQk)};
+    auto dS = toDevice(S), dz = toDevice(z);
+    ASSERT_TRUE(dS.ok() && dz.ok());
+    attnc::LinearState gpuState{onDevice(cpuState.s, *dS), onDevice(cpuState.z, *dz)};
+    for (int call = 0; call < 2; ++call) {
+      ASSERT_TRUE(cpu->run(host, &cpuState).ok());
+      st = gpu->launch(device, &gpuState);
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+    ASSERT_EQ((*driver)->api().ctxSynchronize(), 0);
+    std::vector<float> gotS(S.size()), gotZ(z.size());
+    ASSERT_TRUE(dout->download(got.data(), got.size() * 4).ok());
+    ASSERT_TRUE(dS->download(gotS.data(), gotS.size() * 4).ok());
+    ASSERT_TRUE(dz->download(gotZ.data(), gotZ.size() * 4).ok());
+    for (size_t e = 0; e < got.size(); ++e)
+      ASSERT_NEAR(got[e], want[e], 1e-4 * (1 + std::abs(want[e]))) << "state o " << e;
+    for (size_t e = 0; e < S.size(); ++e)
+      ASSERT_NEAR(gotS[e], S[e], 1e-4 * (1 + std::abs(S[e]))) << "state S " << e;
+    for (size_t e = 0; e < z.size(); ++e)
+      ASSERT_NEAR(gotZ[e], z[e], 1e-4 * (1 + std::abs(z[e]))) << "state z " << e;
   }
 }
 

@@ -118,6 +118,21 @@ inline std::string compare(const std::vector<float> &got, const std::vector<doub
   return fmt::format("error {:.3g} vs tolerance {:.3g}", error, 2 * naiveError + 1e-5);
 }
 
+/// BHSD-packed [batch, heads, sum of lengths, d] from calls' BHSD-packed
+/// [batch, heads, length_i, d] tensors, keys in call order: the keys a
+/// state holds, then the current call's, for the definition's `prior`.
+inline std::vector<float>
+concatKeys(const std::vector<std::pair<const std::vector<float> *, int64_t>> &parts,
+           int64_t batch, int64_t heads, int64_t d) {
+  std::vector<float> out;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (auto [x, n] : parts)
+        out.insert(out.end(), x->begin() + ((b * heads + h) * n) * d,
+                   x->begin() + ((b * heads + h) * n + n) * d);
+  return out;
+}
+
 } // namespace attnc::test
 
 #endif

@@ -234,20 +234,10 @@ TEST(Linear, StateMatchesTheDefinitionWithItsKeysFirst) {
       Status st = kernel->run(c.args, &state);
       ASSERT_TRUE(st.ok()) << st.message();
       // k and v with the earlier keys first, per (batch, kv head).
-      std::vector<float> k, v;
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < 2; ++h) {
-          for (auto [dst, a, bb, n, d] :
-               {std::tuple{&k, &earlier.k, b, prior, int64_t(16)},
-                std::tuple{&k, &c.k, b, seqKv, int64_t(16)}})
-            dst->insert(dst->end(), a->begin() + ((bb * 2 + h) * n) * d,
-                        a->begin() + ((bb * 2 + h) * n + n) * d);
-          for (auto [dst, a, bb, n, d] :
-               {std::tuple{&v, &earlier.v, b, prior, int64_t(8)},
-                std::tuple{&v, &c.v, b, seqKv, int64_t(8)}})
-            dst->insert(dst->end(), a->begin() + ((bb * 2 + h) * n) * d,
-                        a->begin() + ((bb * 2 + h) * n + n) * d);
-        }
+      const std::vector<float> k = attnc::test::concatKeys(
+                                   {{&earlier.k, prior}, {&c.k, seqKv}}, B, 2, 16),
+                               v = attnc::test::concatKeys(
+                                   {{&earlier.v, prior}, {&c.v, seqKv}}, B, 2, 8);
       EXPECT_EQ(compare(c.o, definition<double>(s, c.q, k, v, B, seqQ, seqKv, prior),
                         definition<float>(s, c.q, k, v, B, seqQ, seqKv, prior)),
                 "")

@@ -395,6 +395,8 @@ struct Params {{
   float *o;
   long long q_stride[3], k_stride[3], v_stride[3], o_stride[3];
   int batch, seq_q, seq_kv, off;
+  float *state_s, *state_z;
+  long long s_stride[3], z_stride[2];
 };
 )",
       op.getSymName(), linearEntryName(op), op.getDQk(), op.getDvOrDefault(),
@@ -415,6 +417,10 @@ struct Params {{
   check("o_stride", offsetof(P, oStride));
   check("batch", offsetof(P, batch));
   check("off", offsetof(P, off));
+  check("state_s", offsetof(P, stateS));
+  check("state_z", offsetof(P, stateZ));
+  check("s_stride", offsetof(P, sStride));
+  check("z_stride", offsetof(P, zStride));
   out += sizeCheck(sizeof(P));
   out += printCudaFeature(buildModDefinitions(op), op);
   return out + kLinearKernel;
