@@ -6,13 +6,18 @@
 //     K^T tile (d_qk x block_n): prefill takes it from the calling thread's
 //       K^T cache, transposing K only on the first visit of the tile by this
 //       thread in this call; decode (one visit per tile) packs it on the stack
-//     S = Q K^T               register-blocked micro_m x micro_n micro-kernel
+//     S = Q K^T               register-blocked micro_m x micro_n micro-kernel;
+//                             decode tiles of up to 8 rows (a GQA group)
+//                             take the rows form instead: no K^T tile, each
+//                             K row times every Q row, lanes summed by a
+//                             shuffle tree (computeScoresRows)
 //     S = score(S)            softcap, ALiBi, custom (dialect/Mods.h)
 //     S = mask(S)             only on tiles that the key range does not
 //                             prove fully visible (and short tiles)
 //     online softmax: row max m, row sum l, P = exp(S - m), rescale acc
-//     acc += P V              register-blocked micro-kernel; prefill reads V
-//                             in place, decode packs it (sequential streams)
+//     acc += P V              register-blocked micro-kernel; prefill and the
+//                             rows form read V in place, other decode tiles
+//                             pack it (sequential streams)
 //   O = acc / l, LSE = m + log(l); a fully masked row gives O = 0, LSE = -inf
 // Paged kernels (layout = paged) read K/V rows through the page table (the
 // one difference in the loop nest) and copy V tiles in prefill too. Varlen

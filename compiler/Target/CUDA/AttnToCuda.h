@@ -46,9 +46,10 @@ FailureOr<std::string> mergeKernelToCuda(StringRef elementType);
 std::string mergeEntryName(StringRef elementType);
 
 /// CUDA C++ for a resolved linear-attention kernel (variant = linear;
-/// runtime/Linear.h's semantics, without a recurrent state): one `extern
-/// "C" __global__` function, linearEntryName(op), taking abi::LinearParams;
-/// grid (batch x kv_heads, ceil(d_v / kLinearColumns)), kLinearWarps x 32
+/// runtime/Linear.h's semantics, the recurrent state included): one
+/// `extern "C" __global__` function, linearEntryName(op), taking
+/// abi::LinearParams; grid (batch x kv_heads, ceil(d_v / kLinearColumns),
+/// or 1 with a state), kLinearWarps x 32
 /// threads, linearSharedBytes of dynamic shared memory. Fails, with the
 /// rule, for element types other than f32, varlen and paged layouts, and
 /// tiles over 48 KiB of shared memory.
