@@ -42,6 +42,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -72,8 +73,8 @@ struct KernelShape {
   bool probs; // also write P = exp(S - LSE), a second pass over the tiles
   bool dot16; // bf16 products (vdpbf16ps) on tiles of bf16 pairs
   /// Decode of a GQA group of at most kMaxDecodeRowsFormRows rows (f32
-  /// products): scores straight from K's rows and P V from V's rows in
-  /// place, with no K^T or V copy (computeScoresRows).
+  /// products; takesDecodeRowsForm): scores straight from K's rows and P V
+  /// from V's rows in place, with no K^T or V copy (computeScoresRows).
   bool rowsForm;
 
   static KernelShape of(KernelOp op) {
@@ -101,8 +102,8 @@ struct KernelShape {
             op.getLayoutOrDefault() == Layout::Paged,
             op.getProbsOrDefault(),
             s.getDot() == 16,
-            op.getModeOrDefault() == Mode::Decode && s.getDot() != 16 &&
-                s.getBlockM() <= kMaxDecodeRowsFormRows};
+            takesDecodeRowsForm(op.getModeOrDefault() == Mode::Decode,
+                                s.getBlockM(), s.getDot())};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
@@ -817,19 +818,29 @@ private:
       }
     });
   }
-  /// The indices of K/V row j of the current tile (`next`: of the next
-  /// tile, clamped to the last key) for this item's (batch, kv head),
-  /// before the head-dim index: dense [b, kvh, key]; paged [page, kvh,
-  /// slot] (findPages).
-  SmallVector<Value> kvRow(Value j, bool next = false) {
+  /// The indices of K/V row j of the current tile (`ahead` > 0: the row
+  /// `ahead` keys further, clamped to the last key; paged kernels look up
+  /// only the next tile's rows, ahead = block_n) for this item's (batch, kv
+  /// head), before the head-dim index: dense [b, kvh, key]; paged [page,
+  /// kvh, slot] (findPages).
+  SmallVector<Value> kvRow(Value j, int64_t ahead = 0) {
     if (!s.paged) {
       Value key = add(n0Cur, j);
-      if (next)
-        key = minS(add(key, idx(s.blockN)), sub(seqKv, idx(1)));
+      if (ahead)
+        key = minS(add(key, idx(ahead)), sub(seqKv, idx(1)));
       return {batch, kvHead, key};
     }
-    int t = next ? 2 : 0;
+    assert((ahead == 0 || ahead == s.blockN) && "findPages looks up the next tile only");
+    int t = ahead ? 2 : 0;
     return {load(pageRows[t], {j}), kvHead, load(pageRows[t + 1], {j})};
+  }
+  /// Prefetches K/V row `row` a line at a time: V's, and K's if `withK`.
+  void prefetchRow(ArrayRef<Value> row, bool withK) {
+    if (withK)
+      for (int64_t c = 0; c < s.dQk; c += lineElements(k))
+        prefetch(k, at(row, idx(c)));
+    for (int64_t c = 0; c < s.dV; c += lineElements(v))
+      prefetch(v, at(row, idx(c)));
   }
   static SmallVector<Value> at(ArrayRef<Value> prefix, Value last) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());
@@ -858,12 +869,7 @@ private:
   /// Row j of the next tile's V, and of its K in decode (prefill takes K
   /// from the K^T cache), prefetched a line at a time.
   void prefetchNextRow(Value j) {
-    SmallVector<Value> nextRow = kvRow(j, /*next=*/true);
-    for (int64_t c = 0; c < s.dV; c += lineElements(v))
-      prefetch(v, at(nextRow, idx(c)));
-    if (!s.cacheKt)
-      for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-        prefetch(k, at(nextRow, idx(c)));
+    prefetchRow(kvRow(j, s.blockN), /*withK=*/!s.cacheKt);
   }
 
   /// bf16 products: vTile[p, c] = the pair (V[2p, c], V[2p + 1, c]) of
@@ -1028,25 +1034,37 @@ private:
         Value key = minS(add(c, j), last);
         prefetchRowAhead(key);
         SmallVector<Value> row = kvRow(key);
-        SmallVector<Value> keyVecs;
-        for (int64_t d = 0; d < s.dQk; d += w)
-          keyVecs.push_back(loadChunk(k, row, idx(d), std::min(w, s.dQk - d)));
         // micro_m rows at a time, each row's products in two chains (even
         // and odd chunks of d_qk), so that 2 x micro_m FMA chains overlap.
+        // The K row's chunks are loaded a group at a time, as many as the
+        // registers hold beside the 2 x micro_m accumulators and a Q chunk
+        // (all of d_qk 128 at width 16; 6 chunks at width 8 and micro_m 4).
+        const int64_t chunks = (s.dQk + w - 1) / w;
+        const int64_t registers = w == 16 ? 32 : 16;
+        const int64_t group = std::max<int64_t>(1, registers - 2 * s.microM - 2);
         forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
+          SmallVector<Value> acc(2 * s.microM);
+          for (int64_t g0 = 0; g0 < chunks; g0 += group) {
+            const int64_t g1 = std::min(chunks, g0 + group);
+            SmallVector<Value> keyVecs;
+            for (int64_t n = g0; n < g1; ++n)
+              keyVecs.push_back(
+                  loadChunk(k, row, idx(n * w), std::min(w, s.dQk - n * w)));
+            for (int64_t r = 0; r < s.microM; ++r)
+              for (int64_t n = g0; n < g1; ++n) {
+                Value qv = loadVec(qTile, {add(i0, idx(r)), idx(n * w)});
+                Value kv = keyVecs[n - g0];
+                Value &a = acc[2 * r + n % 2];
+                a = a ? b.create<vector::FMAOp>(qv, kv, a).getResult()
+                      : b.create<arith::MulFOp>(qv, kv).getResult();
+              }
+          }
           for (int64_t r = 0; r < s.microM; ++r) {
-            Value i = add(i0, idx(r));
-            Value acc[2];
-            for (int64_t n = 0; n < int64_t(keyVecs.size()); ++n) {
-              Value qv = loadVec(qTile, {i, idx(n * w)});
-              Value &a = acc[n % 2];
-              a = a ? b.create<vector::FMAOp>(qv, keyVecs[n], a).getResult()
-                    : b.create<arith::MulFOp>(qv, keyVecs[n]).getResult();
-            }
-            Value sum = acc[1] ? b.create<arith::AddFOp>(acc[0], acc[1])
-                                     .getResult()
-                               : acc[0];
-            storeVec(sum, dotTile, {i, mul(j, idx(w))});
+            Value sum = acc[2 * r + 1]
+                            ? b.create<arith::AddFOp>(acc[2 * r], acc[2 * r + 1])
+                                  .getResult()
+                            : acc[2 * r];
+            storeVec(sum, dotTile, {add(i0, idx(r)), mul(j, idx(w))});
           }
         });
       });
@@ -1089,17 +1107,7 @@ private:
   /// tile row j (dense, clamped to the last key), or of the next tile's row
   /// j (paged).
   void prefetchRowAhead(Value j) {
-    SmallVector<Value> row;
-    if (s.paged) {
-      row = kvRow(j, /*next=*/true);
-    } else {
-      Value key = minS(add(add(n0Cur, j), idx(s.width)), sub(seqKv, idx(1)));
-      row = {batch, kvHead, key};
-    }
-    for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-      prefetch(k, at(row, idx(c)));
-    for (int64_t c = 0; c < s.dV; c += lineElements(v))
-      prefetch(v, at(row, idx(c)));
+    prefetchRow(kvRow(j, s.paged ? s.blockN : s.width), /*withK=*/true);
   }
 
   /// The row's query position, clamped into [0, seq_q): padding rows of a
@@ -1322,9 +1330,10 @@ private:
   /// accTile += sTile[:, :cols] * V[b, kvh, n0 : n0 + cols, :].
   void accumulatePV(Value cols) {
     int64_t dVPad = s.roundUp(s.dV);
-    // The rows form reads V in place, once per pass over d_v: as many
-    // vectors a pass as the registers hold (micro_m x vectors accumulators
-    // plus the V row's vectors and a broadcast), at most 4.
+    // The rows form reads V in place, once per pass over d_v: at least
+    // micro_n, and up to 4 vectors a pass where the registers hold them
+    // (micro_m x vectors accumulators plus the V row's vectors and a
+    // broadcast).
     int64_t passWidth = s.microN;
     if (s.rowsForm) {
       int64_t registers = s.width == 16 ? 32 : 16;

@@ -38,6 +38,11 @@ struct WorkSplit {
 /// (AttnToSCF.cpp, computeScoresRows). Larger tiles (MQA) are compute-bound
 /// and keep K^T tiles, whose products need no sums across lanes.
 inline constexpr int64_t kMaxDecodeRowsFormRows = 8;
+/// Whether a kernel's tiles take the rows form: decode, at most
+/// kMaxDecodeRowsFormRows rows a tile, f32 products (schedule dot != 16).
+inline bool takesDecodeRowsForm(bool decode, int64_t blockM, int64_t dot) {
+  return decode && dot != 16 && blockM <= kMaxDecodeRowsFormRows;
+}
 
 } // namespace mlir::attn
 

@@ -89,8 +89,9 @@ struct SelectCpuSchedule
     // the group's K/V tiles are read once (see WorkSplit).
     bool decode = op.getModeOrDefault() == Mode::Decode;
     if (!blockN && decode) {
-      // Decode packs each K tile (d_qk x block_n f32) on the stack: keep it
-      // within 32 KiB of L1.
+      // Decode tiles over 8 rows pack each K tile (d_qk x block_n f32) on
+      // the stack: keep it within 32 KiB of L1. The rows form (smaller
+      // tiles) packs none, and was measured at this block_n (64 at d 128).
       int64_t fit = 8192 / static_cast<int64_t>(op.getDQk());
       blockN = std::clamp<int64_t>(fit / microN * microN, microN, 128);
     } else if (!blockN) {
@@ -124,14 +125,14 @@ struct SelectCpuSchedule
       nThreads = hostThreads;
     // bf16 products where every product's operands are bf16 and the target
     // multiplies bf16 pairs fast (hostHasFastBf16Dot), except in decode
-    // tiles that take the rows form (f32 products, no K^T or V copies:
-    // 0.69-0.74 of the read stream against 0.38-0.62 for bf16 pairs on
-    // K^T tiles, docs/perf.md "Decode").
+    // tiles that take the rows form with f32 products (no K^T or V copies:
+    // 0.68-0.73 of the read stream from memory on the Zen 5 VM, against
+    // 0.44-0.60 for bf16 pairs on K^T tiles; docs/perf.md "Decode").
     int64_t dot = given(&ScheduleAttr::getDot);
     Type bf16 = BFloat16Type::get(op.getContext());
-    bool rowsForm = decode && blockM <= kMaxDecodeRowsFormRows;
     if (!dot && hostBf16Dot && width == 16 && op.getElementType() == bf16 &&
-        op.getKvElementTypeOrDefault() == bf16 && !rowsForm)
+        op.getKvElementTypeOrDefault() == bf16 &&
+        !takesDecodeRowsForm(decode, blockM, /*dot=*/0))
       dot = 16;
     auto emitError = [&] { return op.emitOpError(); };
     if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,

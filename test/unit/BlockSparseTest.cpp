@@ -5,6 +5,7 @@
 #include "RandomKernels.h"
 #include "TestUtil.h"
 
+#include "compiler/AttnToSCF/WorkSplit.h"
 #include "runtime/BlockMask.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/Reference.h"
@@ -71,6 +72,11 @@ TEST(BlockSparse, RandomBlockMasksMatchFloat64Reference) {
                  "%r = arith.subf %s, %t : f32\n  attn.yield %r : f32\n}";
       break;
     }
+    // One kernel in three is a decode kernel of 4-row tiles, which takes
+    // the rows form (scores from K's rows, V in place).
+    const bool rows = n % 3 == 2;
+    if (rows)
+      attrs += ", mode = #attn.mode<decode>, schedule = #attn.schedule<block_m = 4>";
     std::string text = fmt::format(
         "attn.kernel @sparse{} attributes {{q_heads = {}, kv_heads = {}, d_qk "
         "= {}, d_v = {}, element_type = f32, lse = {}, block_sparse = "
@@ -80,6 +86,8 @@ TEST(BlockSparse, RandomBlockMasksMatchFloat64Reference) {
     auto kernel = attnc::test::compileText(text, "<block sparse>");
     ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
     const KernelSpec &s = (*kernel)->spec();
+    EXPECT_EQ(mlir::attn::takesDecodeRowsForm(s.mode == Mode::Decode, s.blockM, s.dot), rows)
+        << text;
     EXPECT_EQ(blockQ % s.blockM, 0) << text;
     EXPECT_EQ(blockKv % s.blockN, 0) << text;
     for (int shape = 0; shape < 3; ++shape) {

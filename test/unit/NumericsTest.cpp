@@ -2,6 +2,7 @@
 // with the float64 reference under design.md's tolerance rule.
 #include "TestUtil.h"
 
+#include "compiler/AttnToSCF/WorkSplit.h"
 #include "compiler/Passes.h"
 #include "runtime/CpuKernel.h"
 #include "runtime/Reference.h"
@@ -10,7 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace attnc;
 using attnc::test::Buffer;
@@ -310,6 +315,150 @@ TEST(Numerics, Bf16ProductsOddSizesMatchFloat64Reference) {
     ++cases;
   }
   std::printf("bf16 products, odd sizes: %d cases, seed %llu\n", cases,
+              static_cast<unsigned long long>(seed));
+}
+
+// The rows form of decode (GQA groups of up to 8 rows: scores from K's
+// rows, lanes summed by a shuffle tree, V read in place) at fixed sizes:
+// vector widths 4, 8 and 16 (each tree depth), head dims that are and are
+// not multiples of the width (masked tails; d_v != d_qk), groups of 2, 4
+// and 8 rows (8 rows at width 4 and 8: two row groups of micro_m 4), f32,
+// f16 and bf16 caches, causal or not, one or three queries, and key counts
+// of 1, 17, a tile plus 3 (a short last tile) and 300; split-KV on one case
+// in three. Every case is checked to take the rows form.
+TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  const int64_t widths[] = {4, 8, 16};
+  const int64_t dims[][2] = {{20, 20}, {128, 128}, {17, 40}, {33, 7}};
+  const int64_t groups[][2] = {{8, 2}, {6, 3}, {8, 1}}; // q heads, kv heads
+  const char *kvTypes[] = {"f32", "f16", "bf16"};
+  int cases = 0;
+  for (int i = 0; i < 12; ++i) {
+    KernelRequest r;
+    r.name = fmt::format("rows{}", i);
+    r.mode = Mode::Decode;
+    r.qHeads = groups[i % 3][0];
+    r.kvHeads = groups[i % 3][1];
+    r.dQk = dims[i % 4][0];
+    r.dV = dims[i % 4][1];
+    if (const char *kv = kvTypes[i / 4]; std::string(kv) != "f32")
+      r.kvElementType = kv;
+    if (i % 2) {
+      r.mask = MaskKind::Causal;
+      r.alignment = Alignment::BottomRight;
+    }
+    r.layout = i % 2 ? Layout::BSHD : Layout::BHSD;
+    r.schedule.vectorWidth = widths[i % 3];
+    r.schedule.threads = 2;
+    auto ir = KernelIr::build(r);
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    auto kernel = CpuKernel::compile(*ir);
+    ASSERT_TRUE(kernel.ok()) << ir->text() << "\n" << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    ASSERT_TRUE(mlir::attn::takesDecodeRowsForm(true, s.blockM, s.dot))
+        << ir->text() << ": block_m " << s.blockM << ", dot " << s.dot;
+    const DType kvType = dtypeNamed(s.kvType());
+    for (int64_t seqKv : {int64_t(1), int64_t(17), s.blockN + 3, int64_t(300)})
+      for (int64_t seqQ : {1, 3}) {
+        Buffer q(s.layout, 2, seqQ, s.qHeads, s.dQk, i % 2, rng),
+            k(s.layout, 2, seqKv, s.kvHeads, s.dQk, i % 2, rng),
+            v(s.layout, 2, seqKv, s.kvHeads, s.dV, i % 2, rng),
+            o(s.layout, 2, seqQ, s.qHeads, s.dV, i % 2, rng);
+        k.convertTo(kvType);
+        v.convertTo(kvType);
+        o.fill(std::numeric_limits<float>::quiet_NaN());
+        AttentionArgs args{q.view, k.view, v.view, o.view, {}};
+        const int64_t splits = cases % 3 == 0 ? 3 : 0;
+        Status st = (*kernel)->run(args, 2, splits);
+        ASSERT_TRUE(st.ok()) << st.message();
+        Comparison c = compareWithReference(s, args);
+        EXPECT_TRUE(c.passed() && o.touchedOutsideView() == 0)
+            << ir->text() << " at " << seqQ << " x " << seqKv << ", splits " << splits
+            << " (seed " << seed << "): error " << c.maxError << " vs " << c.tolerance
+            << ", non-finite " << c.nonFinite << ", writes outside o "
+            << o.touchedOutsideView();
+        ++cases;
+      }
+  }
+  std::printf("decode rows form: %d cases, seed %llu\n", cases,
+              static_cast<unsigned long long>(seed));
+}
+
+/// A copy of dense view `t`'s elements that ends where an inaccessible page
+/// begins, so that reading one element past the view faults.
+class EndGuardedCopy {
+public:
+  explicit EndGuardedCopy(const TensorView &t) : view(t) {
+    const size_t bytes = static_cast<size_t>(sizeOf(t.dtype) * t.sizes[0] * t.sizes[1] *
+                                             t.sizes[2] * t.sizes[3]);
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t dataBytes = (bytes + page - 1) / page * page;
+    length_ = dataBytes + page;
+    void *base = mmap(nullptr, length_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED || mprotect(static_cast<char *>(base) + dataBytes, page, PROT_NONE))
+      std::abort();
+    base_ = static_cast<char *>(base);
+    view.data = base_ + dataBytes - bytes;
+    std::memcpy(view.data, t.data, bytes);
+  }
+  ~EndGuardedCopy() { munmap(base_, length_); }
+  EndGuardedCopy(const EndGuardedCopy &) = delete;
+  EndGuardedCopy &operator=(const EndGuardedCopy &) = delete;
+  TensorView view;
+
+private:
+  char *base_ = nullptr;
+  size_t length_ = 0;
+};
+
+// Decode reads no K or V row past the cache: K and V end where an
+// inaccessible page begins (a read past them faults, and the test binary
+// dies), for the rows form at each vector width (a short last tile, masked
+// head-dim tails, f16) and for K^T tiles (MQA).
+TEST(Numerics, DecodeReadsNothingPastTheKvCache) {
+  const uint64_t seed = attnc::test::testSeed();
+  std::mt19937_64 rng(seed);
+  int cases = 0;
+  for (int i = 0; i < 8; ++i) {
+    KernelRequest r;
+    r.name = fmt::format("edge{}", i);
+    r.mode = Mode::Decode;
+    r.qHeads = i < 6 ? 8 : 16;
+    r.kvHeads = i < 6 ? 2 : 1;
+    r.dQk = r.dV = i % 2 ? 20 : 128;
+    r.layout = Layout::BHSD;
+    if (i % 4 >= 2)
+      r.kvElementType = "f16";
+    const int64_t widths[] = {4, 8, 16};
+    r.schedule.vectorWidth = widths[i % 3];
+    r.schedule.threads = 1;
+    auto ir = KernelIr::build(r);
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    auto kernel = CpuKernel::compile(*ir);
+    ASSERT_TRUE(kernel.ok()) << ir->text() << "\n" << kernel.status().message();
+    const KernelSpec &s = (*kernel)->spec();
+    EXPECT_EQ(mlir::attn::takesDecodeRowsForm(true, s.blockM, s.dot), i < 6) << ir->text();
+    const DType kvType = dtypeNamed(s.kvType());
+    for (int64_t seqKv : {int64_t(1), int64_t(17), s.blockN + 3}) {
+      Buffer q(s.layout, 1, 1, s.qHeads, s.dQk, false, rng),
+          k(s.layout, 1, seqKv, s.kvHeads, s.dQk, false, rng),
+          v(s.layout, 1, seqKv, s.kvHeads, s.dV, false, rng),
+          o(s.layout, 1, 1, s.qHeads, s.dV, false, rng);
+      k.convertTo(kvType);
+      v.convertTo(kvType);
+      EndGuardedCopy guardedK(k.view), guardedV(v.view);
+      AttentionArgs args{q.view, guardedK.view, guardedV.view, o.view, {}};
+      Status st = (*kernel)->run(args, 1);
+      ASSERT_TRUE(st.ok()) << st.message();
+      Comparison c = compareWithReference(s, args);
+      EXPECT_TRUE(c.passed()) << ir->text() << " at seq_kv " << seqKv << " (seed " << seed
+                              << "): error " << c.maxError << " vs " << c.tolerance;
+      ++cases;
+    }
+  }
+  std::printf("decode at the cache's end: %d cases, seed %llu\n", cases,
               static_cast<unsigned long long>(seed));
 }
 

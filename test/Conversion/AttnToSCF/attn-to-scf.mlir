@@ -110,9 +110,12 @@ attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type
 // CHECK-NOT: memref<64x{{[0-9]+}}xf32>
 // CHECK: memref.alloca() {alignment = 64 : i64} : memref<4x256xf32>
 // CHECK-NOT: memref<64x{{[0-9]+}}xf32>
+// CHECK-NOT: memref<128x64xf32>
 // CHECK: memref.prefetch
 // CHECK: vector.fma
 // CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31] : vector<16xf32>, vector<16xf32>
+// CHECK: vector.shuffle %{{.+}}, %{{.+}} [0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29] : vector<16xf32>, vector<16xf32>
 // CHECK: vector.shuffle %{{.+}}, %{{.+}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31] : vector<16xf32>, vector<16xf32>
 // CHECK-NOT: %[[DTAGS]]
 // CHECK-NOT: %[[DKT]]

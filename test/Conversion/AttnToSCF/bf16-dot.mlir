@@ -50,3 +50,32 @@ attn.kernel @f16_kernel attributes {q_heads = 4, d_qk = 64, element_type = f16}
 // SCHED-LABEL: attn.kernel @mixed
 // SCHED-NOT: dot =
 attn.kernel @mixed attributes {q_heads = 4, d_qk = 64, element_type = bf16, kv_element_type = f16}
+
+// -----
+
+// A bf16 decode tile of up to 8 rows (GQA 8/2: 4 rows) takes the rows form
+// with f32 products: no dot = 16 even where bf16 pairs are fast, and no
+// vdpbf16ps; the K^T cache is not used.
+// SCHED-LABEL: attn.kernel @bf16_decode
+// SCHED-NOT: dot =
+// CHECK-LABEL: func.func @bf16_decode(
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: vector.fma
+// CHECK-NOT: llvm.call_intrinsic
+// CHECK: return
+// NOEXT-LABEL: func.func @bf16_decode(
+attn.kernel @bf16_decode attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = bf16, mode = #attn.mode<decode>}
+
+// -----
+
+// A bf16 decode tile of more than 8 rows (MQA 16/1) keeps K^T tiles and
+// gets bf16 products.
+// SCHED-LABEL: attn.kernel @bf16_decode_mqa
+// SCHED-SAME: dot = 16>
+// NODOT-LABEL: attn.kernel @bf16_decode_mqa
+// NODOT-NOT: dot =
+// CHECK-LABEL: func.func @bf16_decode_mqa(
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
+// CHECK: return
+// NOEXT-LABEL: func.func @bf16_decode_mqa(
+attn.kernel @bf16_decode_mqa attributes {q_heads = 16, kv_heads = 1, d_qk = 64, element_type = bf16, mode = #attn.mode<decode>}
