@@ -8,6 +8,7 @@
 #include "runtime/Linear.h"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
@@ -116,6 +117,37 @@ inline std::string compare(const std::vector<float> &got, const std::vector<doub
   if (error <= 2 * naiveError + 1e-5)
     return "";
   return fmt::format("error {:.3g} vs tolerance {:.3g}", error, 2 * naiveError + 1e-5);
+}
+
+/// Two small kernels for the state's errors: no mask, and causal.
+inline const char *kPlainLinear =
+    "attn.kernel @plain attributes {q_heads = 2, d_qk = 8, element_type = f32, variant = "
+    "#attn.variant<linear>}";
+inline const char *kCausalLinear =
+    "attn.kernel @causal attributes {q_heads = 2, d_qk = 8, element_type = f32, variant = "
+    "#attn.variant<linear>, mask = #attn.mask<causal, top_left>}";
+
+/// A call with a state: the kernel's run (CPU or CUDA) of `args`.
+using StateRun = std::function<Status(const AttentionArgs &, const LinearState *)>;
+
+/// The state's errors (LinearKernel::checkState's messages) through `plain`
+/// and `causal`, which run kPlainLinear's and kCausalLinear's kernels;
+/// `c` is a call of 1 x 5 x 5 for them.
+inline void expectStateErrors(const StateRun &plain, const StateRun &causal, Call &c) {
+  std::vector<float> S(2 * 8 * 8), z(2 * 8);
+  LinearState state{denseView(S.data(), Layout::BHSD, 1, 8, 2, 8),
+                    denseView(z.data(), Layout::BHSD, 1, 1, 2, 8)};
+  EXPECT_EQ(plain(c.args, &state).message(),
+            "kernel @plain has no causal mask: a state (earlier keys every row sees) is "
+            "for causal linear attention");
+  LinearState bad = state;
+  bad.s.sizes[3] = 4;
+  EXPECT_EQ(causal(c.args, &bad).message(),
+            "state s: shape [1, 2, 8, 4] must be [batch, kv_heads, d_qk, d_v] = [1, 2, 8, 8]");
+  bad = state;
+  bad.z.data = c.k.data();
+  EXPECT_EQ(causal(c.args, &bad).message(),
+            "state z overlaps k; the state needs buffers of its own");
 }
 
 /// BHSD-packed [batch, heads, sum of lengths, d] from calls' BHSD-packed

@@ -259,27 +259,13 @@ TEST(Linear, BadKernelsAndCallsAreNamed) {
                 .status()
                 .message(),
             "kernel @paged: linear attention takes layout bshd or bhsd for now, got paged");
-  auto plain = kernelOf("attn.kernel @plain attributes {q_heads = 2, d_qk = 8, element_type "
-                        "= f32, variant = #attn.variant<linear>}");
-  auto causal = kernelOf("attn.kernel @causal attributes {q_heads = 2, d_qk = 8, "
-                         "element_type = f32, variant = #attn.variant<linear>, mask = "
-                         "#attn.mask<causal, top_left>}");
+  auto plain = kernelOf(attnc::test::kPlainLinear);
+  auto causal = kernelOf(attnc::test::kCausalLinear);
   ASSERT_TRUE(plain.ok() && causal.ok());
   Call c(plain->spec(), 1, 5, 5, rng);
-  std::vector<float> S(2 * 8 * 8), z(2 * 8);
-  LinearState state{denseView(S.data(), Layout::BHSD, 1, 8, 2, 8),
-                    denseView(z.data(), Layout::BHSD, 1, 1, 2, 8)};
-  EXPECT_EQ(plain->run(c.args, &state).message(),
-            "kernel @plain has no causal mask: a state (earlier keys every row sees) is "
-            "for causal linear attention");
-  LinearState bad = state;
-  bad.s.sizes[3] = 4;
-  EXPECT_EQ(causal->run(c.args, &bad).message(),
-            "state s: shape [1, 2, 8, 4] must be [batch, kv_heads, d_qk, d_v] = [1, 2, 8, 8]");
-  bad = state;
-  bad.z.data = c.k.data();
-  EXPECT_EQ(causal->run(c.args, &bad).message(),
-            "state z overlaps k; the state needs buffers of its own");
+  attnc::test::expectStateErrors(
+      [&](const AttentionArgs &a, const LinearState *st) { return plain->run(a, st); },
+      [&](const AttentionArgs &a, const LinearState *st) { return causal->run(a, st); }, c);
   AttentionArgs wrong = c.args;
   wrong.o.sizes[3] = 7;
   EXPECT_EQ(causal->run(wrong).message(), "o: head dim is 7, but the kernel has d_v = 8");

@@ -149,27 +149,20 @@ TEST(SimtLinear, RecurrentStateMatchesTheDefinitionAndTheCpu) {
 TEST(SimtLinear, StateCallsAreCheckedLikeTheCpus) {
   ATTNC_SKIP_WITHOUT_HOST_COMPILER();
   std::mt19937_64 rng(attnc::test::testSeed());
-  auto plain = kernelOf("attn.kernel @plain attributes {q_heads = 2, d_qk = 8, element_type "
-                        "= f32, variant = #attn.variant<linear>}");
-  auto causal = kernelOf("attn.kernel @causal attributes {q_heads = 2, d_qk = 8, "
-                         "element_type = f32, variant = #attn.variant<linear>, mask = "
-                         "#attn.mask<causal, top_left>}");
+  auto plain = kernelOf(attnc::test::kPlainLinear);
+  auto causal = kernelOf(attnc::test::kCausalLinear);
   ASSERT_TRUE(plain.ok() && causal.ok());
   Call c(plain->spec(), 1, 5, 5, rng);
-  std::vector<float> S(2 * 8 * 8), z(2 * 8);
-  LinearState state{denseView(S.data(), Layout::BHSD, 1, 8, 2, 8),
-                    denseView(z.data(), Layout::BHSD, 1, 1, 2, 8)};
-  EXPECT_EQ(plain->runSimt(c.args, &state).message(),
-            "kernel @plain has no causal mask: a state (earlier keys every row sees) is "
-            "for causal linear attention");
-  LinearState bad = state;
-  bad.s.sizes[3] = 4;
-  EXPECT_EQ(causal->runSimt(c.args, &bad).message(),
-            "state s: shape [1, 2, 8, 4] must be [batch, kv_heads, d_qk, d_v] = [1, 2, 8, 8]");
-  bad = state;
-  bad.z.data = c.k.data();
-  EXPECT_EQ(causal->launch(c.args, &bad).message(),
-            "state z overlaps k; the state needs buffers of its own");
+  // The emulator's runs, and the GPU launch (its checks come first).
+  attnc::test::expectStateErrors(
+      [&](const AttentionArgs &a, const LinearState *st) { return plain->runSimt(a, st); },
+      [&](const AttentionArgs &a, const LinearState *st) { return causal->runSimt(a, st); },
+      c);
+  attnc::test::expectStateErrors(
+      [&](const AttentionArgs &a, const LinearState *st) { return plain->launch(a, st); },
+      [&](const AttentionArgs &a, const LinearState *st) { return causal->launch(a, st); },
+      c);
+  std::vector<float> z(2 * 8);
   // One CTA a (batch, kv head) with a state, a slice of 32 v columns each
   // without.
   auto wide = kernelOf("attn.kernel @wide attributes {q_heads = 2, d_qk = 8, d_v = 72, "
