@@ -112,6 +112,8 @@ struct KernelShape {
   int64_t unit() const { return dot16 ? 2 : 1; }
   /// Rows of the K^T tile (words per key column).
   int64_t ktRows() const { return abi::ktRows(dQk, dot16 ? 16 : 32); }
+  /// Vector registers of the target: 32 zmm with AVX-512, else 16.
+  int64_t vectorRegisters() const { return width == 16 ? 32 : 16; }
 };
 
 class LoopNestEmitter {
@@ -669,7 +671,7 @@ private:
           packV(n0, cols);
       }
       if (s.rowsForm)
-        computeScoresRows(n0, cols);
+        computeScoresRows(cols);
       else
         computeScores();
       if (defs.score)
@@ -1026,22 +1028,22 @@ private:
   /// last row (their scores are masked to -inf). The key loop is a loop,
   /// not unrolled: unrolled, LLVM hoisted all of the chunk's K loads above
   /// the products and spilled them.
-  void computeScoresRows(Value n0, Value cols) {
+  void computeScoresRows(Value cols) {
     const int64_t w = s.width;
+    // micro_m rows at a time, each row's products in two chains (even and
+    // odd chunks of d_qk), so that 2 x micro_m FMA chains overlap. The K
+    // row's chunks are loaded a group at a time, as many as the registers
+    // hold beside the 2 x micro_m accumulators and a Q chunk (all of d_qk
+    // 128 at width 16; 6 chunks at width 8 and micro_m 4).
+    const int64_t chunks = (s.dQk + w - 1) / w;
+    const int64_t group =
+        std::max<int64_t>(1, s.vectorRegisters() - 2 * s.microM - 2);
     Value last = sub(cols, idx(1));
     forEachRow(idx(0), idx(s.blockN), w, [&](Value c) {
       forEachRow(idx(0), idx(w), 1, [&](Value j) {
         Value key = minS(add(c, j), last);
         prefetchRowAhead(key);
         SmallVector<Value> row = kvRow(key);
-        // micro_m rows at a time, each row's products in two chains (even
-        // and odd chunks of d_qk), so that 2 x micro_m FMA chains overlap.
-        // The K row's chunks are loaded a group at a time, as many as the
-        // registers hold beside the 2 x micro_m accumulators and a Q chunk
-        // (all of d_qk 128 at width 16; 6 chunks at width 8 and micro_m 4).
-        const int64_t chunks = (s.dQk + w - 1) / w;
-        const int64_t registers = w == 16 ? 32 : 16;
-        const int64_t group = std::max<int64_t>(1, registers - 2 * s.microM - 2);
         forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
           SmallVector<Value> acc(2 * s.microM);
           for (int64_t g0 = 0; g0 < chunks; g0 += group) {
@@ -1336,8 +1338,8 @@ private:
     // broadcast).
     int64_t passWidth = s.microN;
     if (s.rowsForm) {
-      int64_t registers = s.width == 16 ? 32 : 16;
-      int64_t vectors = std::clamp<int64_t>((registers - 8) / s.microM, 1, 4);
+      int64_t vectors =
+          std::clamp<int64_t>((s.vectorRegisters() - 8) / s.microM, 1, 4);
       passWidth = std::max(passWidth, vectors * s.width);
     }
     forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
