@@ -9,6 +9,7 @@
 
 #include <limits>
 #include <mutex>
+#include <vector>
 
 namespace attnc::cuda {
 
@@ -120,16 +121,14 @@ Status CudaLinear::runSimt(const AttentionArgs &a, const LinearState *state,
     return module_->compiled.status();
   simt::LaunchChecks checks;
   checks.threads = threads;
-  for (auto [name, t] : {std::pair{"q", &a.q}, std::pair{"k", &a.k},
-                         std::pair{"v", &a.v}, std::pair{"o", &a.o}}) {
+  std::vector<std::pair<const char *, const TensorView *>> tensors = {
+      {"q", &a.q}, {"k", &a.k}, {"v", &a.v}, {"o", &a.o}};
+  if (state)
+    tensors.insert(tensors.end(), {{"state s", &state->s}, {"state z", &state->z}});
+  for (auto [name, t] : tensors) {
     detail::ByteSpan span = detail::byteSpan(*t);
     checks.buffers.push_back({name, t->data, span.end - span.begin});
   }
-  if (state)
-    for (auto [name, t] : {std::pair{"state s", &state->s}, std::pair{"state z", &state->z}}) {
-      detail::ByteSpan span = detail::byteSpan(*t);
-      checks.buffers.push_back({name, t->data, span.end - span.begin});
-    }
   const abi::LinearParams params = pack(a, state);
   return (*module_->compiled)
       ->launch({g[0], g[1], g[2]}, {abi::kLinearWarps * 32, 1, 1},
