@@ -1021,8 +1021,9 @@ private:
   /// of `width` keys at a time. A loop over the chunk's keys reads each K
   /// row once, in place and in key order, multiplies it with every row's
   /// Q (d_qk lanes: one vector a row and key, the lanes not yet summed)
-  /// into dotTile, and prefetches the K and V rows `width` keys ahead
-  /// (paged: the next tile's row, whose page findPages looked up). Then a
+  /// into dotTile, and prefetches the key's V row, which this tile's P V
+  /// reads next (accumulatePV prefetches the next tile's K rows in turn:
+  /// each phase prefetches what the other reads). Then a
   /// shuffle tree (sumLanes) sums each row's `width` vectors across lanes
   /// into one vector of `width` scores. Keys past the tile read the tile's
   /// last row (their scores are masked to -inf). The key loop is a loop,
@@ -1042,7 +1043,8 @@ private:
     forEachRow(idx(0), idx(s.blockN), w, [&](Value c) {
       forEachRow(idx(0), idx(w), 1, [&](Value j) {
         Value key = minS(add(c, j), last);
-        prefetchRowAhead(key);
+        if (!probsPass) // the probs pass reads no V
+          prefetchRow(kvRow(key), /*withK=*/false);
         SmallVector<Value> row = kvRow(key);
         forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
           SmallVector<Value> acc(2 * s.microM);
@@ -1105,12 +1107,6 @@ private:
         b.create<vector::ShuffleOp>(a, bVec, second));
   }
 
-  /// Rows form: prefetches the K and V rows of the key `width` ahead of
-  /// tile row j (dense, clamped to the last key), or of the next tile's row
-  /// j (paged).
-  void prefetchRowAhead(Value j) {
-    prefetchRow(kvRow(j, s.paged ? s.blockN : s.width), /*withK=*/true);
-  }
 
   /// The row's query position, clamped into [0, seq_q): padding rows of a
   /// tile must not show user code an out-of-range index.
@@ -1329,6 +1325,25 @@ private:
     });
   }
 
+  /// Rows form, P V pass `pass` of `passes` at tile row j: prefetches that
+  /// pass's share of the lines of the next tile's K row j (dense: clamped
+  /// to the last key; paged: the row findPages looked up), which the next
+  /// tile's scores read. The scores prefetch this tile's V rows in turn
+  /// (computeScoresRows), so both phases keep requests in flight for the
+  /// other's data. Against K and V prefetched `width` keys ahead from the
+  /// scores alone (and 64-key tiles), with the tile's K and V rows in 32
+  /// KiB (SelectCpuSchedule): 16-bit caches from memory 1.04-1.13x, f32
+  /// 1.06-1.09x at 1 thread and 1.00-1.03x at 2 (medians of three
+  /// same-process runs; docs/perf.md "Decode").
+  void prefetchNextKLines(Value j, int64_t pass, int64_t passes) {
+    const int64_t line = lineElements(k);
+    const int64_t lines = (s.dQk + line - 1) / line;
+    const int64_t per = (lines + passes - 1) / passes;
+    SmallVector<Value> row = kvRow(j, s.blockN);
+    for (int64_t l = pass * per; l < std::min(lines, (pass + 1) * per); ++l)
+      prefetch(k, at(row, idx(l * line)));
+  }
+
   /// accTile += sTile[:, :cols] * V[b, kvh, n0 : n0 + cols, :].
   void accumulatePV(Value cols) {
     int64_t dVPad = s.roundUp(s.dV);
@@ -1356,6 +1371,9 @@ private:
         microKernel(
             i0, idx(c0), vectors, depth, sTile,
             [&](Value d, int64_t n) {
+              if (s.rowsForm && n == 0)
+                prefetchNextKLines(d, c0 / passWidth,
+                                   (dVPad + passWidth - 1) / passWidth);
               if (packsV())
                 return loadVec(vTile, {d, idx(c0 + n * s.width)});
               return loadRow(v, kvRow(d), c0 + n * s.width, s.dV);

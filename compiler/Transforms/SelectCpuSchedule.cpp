@@ -88,11 +88,23 @@ struct SelectCpuSchedule
     // Decode: one tile holds one query row of every head in a GQA group, so
     // the group's K/V tiles are read once (see WorkSplit).
     bool decode = op.getModeOrDefault() == Mode::Decode;
+    int64_t group = static_cast<int64_t>(op.getQHeads()) / op.getKvHeadsOrDefault();
     if (!blockN && decode) {
       // Decode tiles over 8 rows pack each K tile (d_qk x block_n f32) on
-      // the stack: keep it within 32 KiB of L1. The rows form (smaller
-      // tiles) packs none, and was measured at this block_n (64 at d 128).
+      // the stack: keep it within 32 KiB of L1. The rows form packs none;
+      // its scores prefetch the tile's V rows into L1 while they read its
+      // K rows, so a tile's K and V rows are kept within 32 KiB instead
+      // (d 128: 32 keys of f32, 64 of f16/bf16). With the new prefetches,
+      // 32 f32 keys ran 1.03-1.15x 64 and 32 16-bit keys 0.87-0.99x 64
+      // (medians of three same-process runs; docs/perf.md "Decode").
       int64_t fit = 8192 / static_cast<int64_t>(op.getDQk());
+      if (!sparse && takesDecodeRowsForm(decode, blockM ? blockM : group,
+                                         given(&ScheduleAttr::getDot))) {
+        int64_t kvBytes =
+            op.getKvElementTypeOrDefault().getIntOrFloatBitWidth() / 8;
+        fit = 32768 / (kvBytes * (static_cast<int64_t>(op.getDQk()) +
+                                  static_cast<int64_t>(op.getDvOrDefault())));
+      }
       blockN = std::clamp<int64_t>(fit / microN * microN, microN, 128);
     } else if (!blockN) {
       // Prefill reads K^T tiles from its cache (L2), so the tile is sized
@@ -103,7 +115,6 @@ struct SelectCpuSchedule
     if (sparse && !given(&ScheduleAttr::getBlockN))
       while (blockN > microN && sparse.getBlockKv() % blockN)
         blockN -= microN;
-    int64_t group = static_cast<int64_t>(op.getQHeads()) / op.getKvHeadsOrDefault();
     if (!blockM && decode && !sparse)
       blockM = group;
     if (!blockM && sparse) {

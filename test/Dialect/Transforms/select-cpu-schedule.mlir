@@ -18,19 +18,33 @@ attn.kernel @d64 attributes {q_heads = 8, d_qk = 64, element_type = f32}
 attn.kernel @d256 attributes {q_heads = 8, d_qk = 256, element_type = f32}
 
 // Decode: a tile is one query row of each head of a GQA group, so the
-// group shares its K/V tiles; MHA decodes one row at a time. Its K tile,
-// packed on the stack, stays within 32 KiB (d_qk x block_n f32).
+// group shares its K/V tiles; MHA decodes one row at a time. Tiles of up to
+// 8 rows take the rows form: a tile's K and V rows stay within 32 KiB
+// (block_n x (d_qk + d_v) x the cache's element size), 32 keys of f32 and
+// 64 of f16/bf16 at d 128. Larger groups pack a K tile on the stack, kept
+// within 32 KiB (d_qk x block_n f32).
 // AVX512-LABEL: attn.kernel @decode_gqa
-// AVX512-SAME: schedule = #attn.schedule<block_m = 4, block_n = 64, micro_m = 4,
+// AVX512-SAME: schedule = #attn.schedule<block_m = 4, block_n = 32, micro_m = 4,
 // AVX2-LABEL: attn.kernel @decode_gqa
-// AVX2-SAME: schedule = #attn.schedule<block_m = 4, block_n = 64, micro_m = 4,
+// AVX2-SAME: schedule = #attn.schedule<block_m = 4, block_n = 32, micro_m = 4,
 attn.kernel @decode_gqa attributes {q_heads = 32, kv_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
+// AVX512-LABEL: attn.kernel @decode_gqa_f16
+// AVX512-SAME: schedule = #attn.schedule<block_m = 4, block_n = 64, micro_m = 4,
+// AVX2-LABEL: attn.kernel @decode_gqa_f16
+// AVX2-SAME: schedule = #attn.schedule<block_m = 4, block_n = 64, micro_m = 4,
+attn.kernel @decode_gqa_f16 attributes {q_heads = 32, kv_heads = 8, d_qk = 128, element_type = f32, kv_element_type = f16, mode = #attn.mode<decode>}
+// AVX512-LABEL: attn.kernel @decode_d64_bf16
+// AVX512-SAME: block_n = 128
+attn.kernel @decode_d64_bf16 attributes {q_heads = 32, kv_heads = 8, d_qk = 64, element_type = bf16, mode = #attn.mode<decode>}
 // AVX512-LABEL: attn.kernel @decode_mha
-// AVX512-SAME: schedule = #attn.schedule<block_m = 1, block_n = 64, micro_m = 1,
+// AVX512-SAME: schedule = #attn.schedule<block_m = 1, block_n = 32, micro_m = 1,
 attn.kernel @decode_mha attributes {q_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
 // AVX512-LABEL: attn.kernel @decode_group6
-// AVX512-SAME: schedule = #attn.schedule<block_m = 6, block_n = 64, micro_m = 6,
+// AVX512-SAME: schedule = #attn.schedule<block_m = 6, block_n = 32, micro_m = 6,
 attn.kernel @decode_group6 attributes {q_heads = 12, kv_heads = 2, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
+// AVX512-LABEL: attn.kernel @decode_mqa
+// AVX512-SAME: schedule = #attn.schedule<block_m = 32, block_n = 64, micro_m = 8,
+attn.kernel @decode_mqa attributes {q_heads = 32, kv_heads = 1, d_qk = 128, element_type = f32, kv_element_type = f16, mode = #attn.mode<decode>}
 // AVX512-LABEL: attn.kernel @decode_d256
 // AVX512-SAME: block_n = 32
 attn.kernel @decode_d256 attributes {q_heads = 8, d_qk = 256, element_type = f32, mode = #attn.mode<decode>}
