@@ -1023,7 +1023,8 @@ private:
   /// Q (d_qk lanes: one vector a row and key, the lanes not yet summed)
   /// into dotTile, and prefetches the key's V row, which this tile's P V
   /// reads next (accumulatePV prefetches the next tile's K rows in turn:
-  /// each phase prefetches what the other reads). Then a
+  /// each phase prefetches what the other reads; the probs pass, which has
+  /// no P V, prefetches the next tile's K row here). Then a
   /// shuffle tree (sumLanes) sums each row's `width` vectors across lanes
   /// into one vector of `width` scores. Keys past the tile read the tile's
   /// last row (their scores are masked to -inf). The key loop is a loop,
@@ -1043,9 +1044,11 @@ private:
     forEachRow(idx(0), idx(s.blockN), w, [&](Value c) {
       forEachRow(idx(0), idx(w), 1, [&](Value j) {
         Value key = minS(add(c, j), last);
-        if (!probsPass) // the probs pass reads no V
-          prefetchRow(kvRow(key), /*withK=*/false);
         SmallVector<Value> row = kvRow(key);
+        if (probsPass) // it reads no V, and runs no P V to prefetch K
+          prefetchNextKLines(key, 0, 1);
+        else
+          prefetchRow(row, /*withK=*/false);
         forEachRow(idx(0), rowsUp, s.microM, [&](Value i0) {
           SmallVector<Value> acc(2 * s.microM);
           for (int64_t g0 = 0; g0 < chunks; g0 += group) {
@@ -1371,9 +1374,18 @@ private:
         microKernel(
             i0, idx(c0), vectors, depth, sTile,
             [&](Value d, int64_t n) {
-              if (s.rowsForm && n == 0)
-                prefetchNextKLines(d, c0 / passWidth,
-                                   (dVPad + passWidth - 1) / passWidth);
+              if (s.rowsForm && n == 0) {
+                auto ahead = [&] {
+                  prefetchNextKLines(d, c0 / passWidth,
+                                     (dVPad + passWidth - 1) / passWidth);
+                };
+                // Once a key: where a tile has several row groups (vector
+                // width 8 or 4), the first group's passes prefetch.
+                if (s.blockM <= s.microM)
+                  ahead();
+                else
+                  ifThen(cmp(arith::CmpIPredicate::eq, i0, idx(0)), ahead);
+              }
               if (packsV())
                 return loadVec(vTile, {d, idx(c0 + n * s.width)});
               return loadRow(v, kvRow(d), c0 + n * s.width, s.dV);
