@@ -94,9 +94,11 @@ struct SelectCpuSchedule
       // the stack: keep it within 32 KiB of L1. The rows form packs none;
       // its scores prefetch the tile's V rows into L1 while they read its
       // K rows, so a tile's K and V rows are kept within 32 KiB instead
-      // (d 128: 32 keys of f32, 64 of f16/bf16). With the new prefetches,
-      // 32 f32 keys ran 1.03-1.15x 64 and 32 16-bit keys 0.87-0.99x 64
-      // (medians of three same-process runs; docs/perf.md "Decode").
+      // (d 128: 32 keys of f32, 64 of f16/bf16; never under micro_n keys).
+      // With those prefetches, 32 f32 keys ran 1.03-1.15x 64 and 32 16-bit
+      // keys 0.87-0.99x 64 (medians of three same-process runs; docs/perf.md
+      // "Decode"). Block-sparse decode, whose tiles must divide block_kv,
+      // keeps the K-tile rule (not measured with the rows form's prefetches).
       int64_t fit = 8192 / static_cast<int64_t>(op.getDQk());
       if (!sparse && takesDecodeRowsForm(decode, blockM ? blockM : group,
                                          given(&ScheduleAttr::getDot))) {

@@ -21,8 +21,9 @@ attn.kernel @d256 attributes {q_heads = 8, d_qk = 256, element_type = f32}
 // group shares its K/V tiles; MHA decodes one row at a time. Tiles of up to
 // 8 rows take the rows form: a tile's K and V rows stay within 32 KiB
 // (block_n x (d_qk + d_v) x the cache's element size), 32 keys of f32 and
-// 64 of f16/bf16 at d 128. Larger groups pack a K tile on the stack, kept
-// within 32 KiB (d_qk x block_n f32).
+// 64 of f16/bf16 at d 128 (never under micro_n keys: d 256 f32 gets 32).
+// Larger groups pack a K tile on the stack, kept within 32 KiB (d_qk x
+// block_n f32).
 // AVX512-LABEL: attn.kernel @decode_gqa
 // AVX512-SAME: schedule = #attn.schedule<block_m = 4, block_n = 32, micro_m = 4,
 // AVX2-LABEL: attn.kernel @decode_gqa
