@@ -310,6 +310,10 @@ float streamRead512(const char *bytes, size_t begin, size_t end) {
   return sum;
 }
 
+/// --prefetch N: schedule prefetch N (1 into L1, 2 into L2) for the decode
+/// kernels that take the rows form; 0 leaves it to the heuristic.
+int64_t decodePrefetch = 0;
+
 /// A decode kernel (causal bottom-right, d 128, f32 q) over a K/V cache of
 /// `kvType` stored in `layout`.
 KernelRequest decodeSpec(const char *name, int64_t qHeads, int64_t kvHeads,
@@ -351,6 +355,10 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
     spec.kvElementType.clear();
     spec.schedule.dot = s.bf16Dot;
   }
+  // --prefetch: the level for the kernels that take the rows form (GQA
+  // groups of at most 8 rows, f32 products); the heuristic's otherwise.
+  if (decodePrefetch && s.qHeads / s.kvHeads <= 8 && s.bf16Dot != 16)
+    spec.schedule.prefetch = decodePrefetch;
   auto kernel = compileOrExit(spec);
   const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;
   std::vector<char> q = randomTensor(s.batch * s.qHeads * d, qType, rng);
@@ -641,10 +649,13 @@ int main(int argc, char **argv) {
       servingOnly = true;
     else if (a == "--huge-pages")
       hugePages = true;
+    else if (a == "--prefetch" && i + 1 < argc)
+      decodePrefetch = std::atoi(argv[++i]);
     else {
       fmt::print(stderr, "usage: attnc-cpu-bench [--quick] [--reps N] "
                          "[--threads T] [--d D] [--seq N] [--prefill-only] "
-                         "[--decode-only] [--serving-only] [--huge-pages]\n");
+                         "[--decode-only] [--serving-only] [--huge-pages] "
+                         "[--prefetch 1|2]\n");
       return 2;
     }
   }

@@ -25,6 +25,8 @@ bool hostHasBf16Dot();
 /// Whether the host has AVX512_BF16 and issues vdpbf16ps at the rate of an
 /// f32 FMA (AMD's cores), so that bf16 kernels use it (schedule dot = 16).
 bool hostHasFastBf16Dot();
+/// The host's L1 data cache in bytes (0 when the system does not say).
+int64_t hostL1dBytes();
 
 } // namespace mlir::attn
 

@@ -62,9 +62,11 @@ def AttnSelectCpuSchedule : Pass<"attn-select-cpu-schedule"> {
     packed K tile (d_qk x block_n floats) stays within 32 KiB, block_m, and the
     default thread count, and `dot = 16` (bf16 products by `vdpbf16ps`) for
     kernels whose Q, K and V are all bf16 when the vector width is 16 and
-    the target has AVX512_BF16. Fields the user set are kept. With
-    `--vector-width`, `--threads` and `--bf16-dot` the target can be fixed
-    (0 or -1 means: ask the host).
+    the target has AVX512_BF16, and for decode kernels that take the rows
+    form `prefetch = 1` (into L1) where the L1d holds 48 KiB or more, else
+    `prefetch = 2` (into L2). Fields the user set are kept. With
+    `--vector-width`, `--threads`, `--bf16-dot` and `--l1d-bytes` the target
+    can be fixed (0 or -1 means: ask the host).
 
     ```mlir
     // attn-opt --attn-select-cpu-schedule="vector-width=16 threads=2"
@@ -81,6 +83,9 @@ def AttnSelectCpuSchedule : Pass<"attn-select-cpu-schedule"> {
     Option<"bf16Dot", "bf16-dot", "int64_t", /*default=*/"-1",
            "1 if the target has AVX512_BF16 (vdpbf16ps), 0 if not; -1 asks "
            "the host">,
+    Option<"l1dBytes", "l1d-bytes", "int64_t", /*default=*/"0",
+           "the target's L1 data cache in bytes (picks the decode rows "
+           "form's prefetch level); 0 asks the host">,
   ];
 }
 

@@ -228,6 +228,7 @@ constexpr ScheduleKey kScheduleKeys[] = {
     {"stages", &ScheduleAttr::getStages},
     {"split_kv", &ScheduleAttr::getSplitKv},
     {"dot", &ScheduleAttr::getDot},
+    {"prefetch", &ScheduleAttr::getPrefetch},
 };
 constexpr size_t kNumScheduleKeys = std::size(kScheduleKeys);
 } // namespace
@@ -252,7 +253,8 @@ Attribute ScheduleAttr::parse(AsmParser &parser, Type) {
         parser.emitError(keyLoc, "unknown schedule key '")
             << key
             << "'; expected block_m, block_n, micro_m, micro_n, "
-               "vector_width, threads, warps, stages, split_kv or dot";
+               "vector_width, threads, warps, stages, split_kv, dot or "
+               "prefetch";
         return {};
       }
       if (seen[i]) {
@@ -269,7 +271,8 @@ Attribute ScheduleAttr::parse(AsmParser &parser, Type) {
   }
   return parser.getChecked<ScheduleAttr>(
       loc, parser.getContext(), values[0], values[1], values[2], values[3],
-      values[4], values[5], values[6], values[7], values[8], values[9]);
+      values[4], values[5], values[6], values[7], values[8], values[9],
+      values[10]);
 }
 
 void ScheduleAttr::print(AsmPrinter &printer) const {
@@ -290,9 +293,9 @@ ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                      int64_t blockM, int64_t blockN, int64_t microM,
                      int64_t microN, int64_t vectorWidth, int64_t threads,
                      int64_t warps, int64_t stages, int64_t splitKv,
-                     int64_t dot) {
+                     int64_t dot, int64_t prefetch) {
   const int64_t values[] = {blockM, blockN, microM,  microN, vectorWidth,
-                            threads, warps, stages, splitKv, dot};
+                            threads, warps, stages, splitKv, dot, prefetch};
   for (size_t i = 0; i < kNumScheduleKeys; ++i)
     if (values[i] < 0)
       return emitError() << "schedule '" << kScheduleKeys[i].name << "' ("
@@ -328,5 +331,8 @@ ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (dot && dot != 16 && dot != 32)
     return emitError() << "dot (" << dot
                        << ") must be 16 (bf16 products) or 32 (f32 products)";
+  if (prefetch > 2)
+    return emitError() << "prefetch (" << prefetch
+                       << ") must be 1 (into L1) or 2 (into L2)";
   return success();
 }

@@ -207,14 +207,19 @@ def Attn_ScheduleAttr : Attn_Attr<"Schedule", "schedule"> {
     matrix products multiply (32: every operand widened to f32, FMAs; 16:
     bf16 pairs by `vdpbf16ps`, for bf16 kernels on AVX512_BF16 hosts); the
     CPU schedule pass sets 16 where its heuristic applies and leaves it
-    unset (32) otherwise. GPU: `warps`, pipeline `stages`, `split_kv`.
+    unset (32) otherwise. `prefetch`: the cache level that a decode
+    kernel's software prefetches of K and V fill in the rows form (GQA
+    groups of at most 8 rows with f32 products): 1 prefetches into L1
+    (`prefetcht0`), 2 into L2 (`prefetcht2`); the CPU schedule pass sets it
+    for those kernels from the host's L1d size. GPU: `warps`, pipeline
+    `stages`, `split_kv`.
   }];
   let parameters = (ins
     "int64_t":$blockM, "int64_t":$blockN,
     "int64_t":$microM, "int64_t":$microN, "int64_t":$vectorWidth,
     "int64_t":$threads,
     "int64_t":$warps, "int64_t":$stages, "int64_t":$splitKv,
-    "int64_t":$dot);
+    "int64_t":$dot, "int64_t":$prefetch);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

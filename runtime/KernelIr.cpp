@@ -64,7 +64,8 @@ scheduleAttr(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
       pick(s.warps, &a::ScheduleAttr::getWarps),
       pick(s.stages, &a::ScheduleAttr::getStages),
       pick(s.splitKv, &a::ScheduleAttr::getSplitKv),
-      pick(s.dot, &a::ScheduleAttr::getDot));
+      pick(s.dot, &a::ScheduleAttr::getDot),
+      pick(s.prefetch, &a::ScheduleAttr::getPrefetch));
 }
 
 } // namespace
@@ -177,7 +178,8 @@ StatusOr<KernelIr> KernelIr::build(const KernelRequest &r,
   optional("lse", r.lse, b.getBoolAttr(true));
   const Schedule &s = r.schedule;
   if (s.blockM || s.blockN || s.microM || s.microN || s.vectorWidth ||
-      s.threads || s.warps || s.stages || s.splitKv || s.dot) {
+      s.threads || s.warps || s.stages || s.splitKv || s.dot ||
+      s.prefetch) {
     auto sched = scheduleAttr([&] { return mlir::emitError(loc); }, ctx, s,
                               nullptr);
     if (!sched)

@@ -27,6 +27,7 @@ struct Schedule {
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0, vectorWidth = 0;
   int64_t threads = 0, warps = 0, stages = 0, splitKv = 0;
   int64_t dot = 0; // CPU: 16 (bf16 products) or 32 (f32 products)
+  int64_t prefetch = 0; // CPU decode rows form: 1 into L1, 2 into L2
 };
 
 /// What a front end without MLIR asks for (the C API's attnc_spec, the

@@ -93,6 +93,7 @@ struct KernelSpec {
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0, vectorWidth = 0;
   int64_t threads = 0;
   int64_t dot = 0; // 16: bf16 products (vdpbf16ps); 0 or 32: f32 products
+  int64_t prefetch = 0; // decode rows form: 1 into L1, 2 into L2; 0 unset
 };
 
 const char *toString(MaskKind kind);

@@ -76,6 +76,8 @@ struct KernelShape {
   /// products; takesDecodeRowsForm): scores straight from K's rows and P V
   /// from V's rows in place, with no K^T or V copy (computeScoresRows).
   bool rowsForm;
+  /// The rows form's K/V prefetches fill L2 (schedule prefetch = 2), not L1.
+  bool prefetchL2;
 
   static KernelShape of(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
@@ -103,7 +105,8 @@ struct KernelShape {
             op.getProbsOrDefault(),
             s.getDot() == 16,
             takesDecodeRowsForm(op.getModeOrDefault() == Mode::Decode,
-                                s.getBlockM(), s.getDot())};
+                                s.getBlockM(), s.getDot()),
+            s.getPrefetch() == 2};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
@@ -344,10 +347,12 @@ private:
     Type element = cast<MemRefType>(mem.getType()).getElementType();
     return 512 / element.getIntOrFloatBitWidth();
   }
-  /// A read prefetch into all cache levels (it never faults).
-  void prefetch(Value mem, ValueRange indices) {
+  /// A read prefetch (it never faults): into all cache levels, or with
+  /// `intoL2` into L2 and not L1 (x86: prefetcht0 / prefetcht2).
+  void prefetch(Value mem, ValueRange indices, bool intoL2 = false) {
     b.create<memref::PrefetchOp>(mem, indices, /*isWrite=*/false,
-                                 /*localityHint=*/3, /*isDataCache=*/true);
+                                 /*localityHint=*/intoL2 ? 1 : 3,
+                                 /*isDataCache=*/true);
   }
 
   /// A 64-byte aligned stack tile of f32 (or `element`: index, 8 bytes),
@@ -836,13 +841,15 @@ private:
     int t = ahead ? 2 : 0;
     return {load(pageRows[t], {j}), kvHead, load(pageRows[t + 1], {j})};
   }
-  /// Prefetches K/V row `row` a line at a time: V's, and K's if `withK`.
+  /// Prefetches K/V row `row` a line at a time: V's, and K's if `withK`;
+  /// into L2 in the rows form with schedule prefetch = 2.
   void prefetchRow(ArrayRef<Value> row, bool withK) {
+    const bool intoL2 = s.rowsForm && s.prefetchL2;
     if (withK)
       for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-        prefetch(k, at(row, idx(c)));
+        prefetch(k, at(row, idx(c)), intoL2);
     for (int64_t c = 0; c < s.dV; c += lineElements(v))
-      prefetch(v, at(row, idx(c)));
+      prefetch(v, at(row, idx(c)), intoL2);
   }
   static SmallVector<Value> at(ArrayRef<Value> prefix, Value last) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());
@@ -1337,14 +1344,16 @@ private:
   /// scores alone (and 64-key tiles), with the tile's K and V rows in 32
   /// KiB (SelectCpuSchedule): 16-bit caches from memory 1.04-1.13x, f32
   /// 1.06-1.09x at 1 thread and 1.00-1.03x at 2 (medians of three
-  /// same-process runs; docs/perf.md "Decode").
+  /// same-process runs; docs/perf.md "Decode"). Schedule prefetch = 2
+  /// sends these and the V prefetches to L2 instead of L1 (prefetcht2;
+  /// 1.4-1.9x from memory on the Zen 4 VM, whose L1d is 32 KiB).
   void prefetchNextKLines(Value j, int64_t pass, int64_t passes) {
     const int64_t line = lineElements(k);
     const int64_t lines = (s.dQk + line - 1) / line;
     const int64_t per = (lines + passes - 1) / passes;
     SmallVector<Value> row = kvRow(j, s.blockN);
     for (int64_t l = pass * per; l < std::min(lines, (pass + 1) * per); ++l)
-      prefetch(k, at(row, idx(l * line)));
+      prefetch(k, at(row, idx(l * line)), s.prefetchL2);
   }
 
   /// accTile += sTile[:, :cols] * V[b, kvh, n0 : n0 + cols, :].

@@ -22,7 +22,7 @@ void mlir::attn::buildAttnCpuSchedulePipeline(
   pm.addPass(createAttnResolveDefaults());
   pm.addPass(createAttnSelectCpuSchedule(
       AttnSelectCpuScheduleOptions{options.vectorWidth, options.threads,
-                                   options.bf16Dot}));
+                                   options.bf16Dot, options.l1dBytes}));
 }
 
 void mlir::attn::buildAttnCpuCodegenPipeline(OpPassManager &pm) {

@@ -19,6 +19,10 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("1: the target multiplies bf16 pairs fast (vdpbf16ps), "
                      "0: it does not, -1: ask the host"),
       llvm::cl::init(-1)};
+  Option<int64_t> l1dBytes{
+      *this, "l1d-bytes",
+      llvm::cl::desc("the target's L1 data cache in bytes; 0: the host's"),
+      llvm::cl::init(0)};
 };
 
 /// attn.kernel -> attn.kernel with every default explicit and a CPU schedule.

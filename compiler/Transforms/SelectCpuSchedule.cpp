@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <unistd.h>
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNSELECTCPUSCHEDULE
 #include "compiler/Passes.h.inc"
@@ -34,6 +36,10 @@ bool hostHasFastBf16Dot() {
   return hostHasBf16Dot() &&
          llvm::StringRef(llvm::sys::getHostCPUName()).starts_with("znver");
 }
+int64_t hostL1dBytes() {
+  long bytes = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  return bytes > 0 ? bytes : 0;
+}
 } // namespace mlir::attn
 
 using namespace mlir;
@@ -50,14 +56,15 @@ struct SelectCpuSchedule
         threads > 0 ? threads
                     : std::max<int64_t>(1, std::thread::hardware_concurrency());
     bool bf16 = bf16Dot >= 0 ? bf16Dot > 0 : hostHasFastBf16Dot();
+    int64_t l1d = l1dBytes > 0 ? l1dBytes : hostL1dBytes();
     getOperation()->walk([&](KernelOp op) {
-      if (failed(select(op, hostWidth, hostThreads, bf16)))
+      if (failed(select(op, hostWidth, hostThreads, bf16, l1d)))
         signalPassFailure();
     });
   }
 
   LogicalResult select(KernelOp op, int64_t hostWidth, int64_t hostThreads,
-                       bool hostBf16Dot) {
+                       bool hostBf16Dot, int64_t hostL1d) {
     ScheduleAttr s = op.getScheduleAttr();
     auto given = [&](int64_t (ScheduleAttr::*get)() const) -> int64_t {
       return s ? (s.*get)() : 0;
@@ -147,16 +154,26 @@ struct SelectCpuSchedule
         op.getKvElementTypeOrDefault() == bf16 &&
         !takesDecodeRowsForm(decode, blockM, /*dot=*/0))
       dot = 16;
+    // The rows form's prefetches (K and V rows a phase ahead) fill L1 only
+    // where the L1d holds 48 KiB or more; smaller ones get L2 prefetches.
+    // Zen 4 (32 KiB): into L2 ran 1.4-1.9x into L1 from memory, GQA 32/8
+    // at 1 and 2 threads, medians of three runs; Zen 5 (48 KiB): into L1
+    // beat into L2 by 1-25% (one run; docs/perf.md "Decode"). An unknown
+    // L1d takes L2.
+    int64_t prefetch = given(&ScheduleAttr::getPrefetch);
+    if (!prefetch && takesDecodeRowsForm(decode, blockM, dot))
+      prefetch = hostL1d >= 48 * 1024 ? 1 : 2;
     auto emitError = [&] { return op.emitOpError(); };
     if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,
                                     width, nThreads, given(&ScheduleAttr::getWarps),
                                     given(&ScheduleAttr::getStages),
-                                    given(&ScheduleAttr::getSplitKv), dot)))
+                                    given(&ScheduleAttr::getSplitKv), dot,
+                                    prefetch)))
       return failure();
     op.setScheduleAttr(ScheduleAttr::get(
         op.getContext(), blockM, blockN, microM, microN, width, nThreads,
         given(&ScheduleAttr::getWarps), given(&ScheduleAttr::getStages),
-        given(&ScheduleAttr::getSplitKv), dot));
+        given(&ScheduleAttr::getSplitKv), dot, prefetch));
     return success();
   }
 };

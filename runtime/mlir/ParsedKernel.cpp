@@ -148,6 +148,7 @@ KernelSpec viewOf(mlir::attn::KernelOp op,
     s.vectorWidth = sched.getVectorWidth();
     s.threads = sched.getThreads();
     s.dot = sched.getDot();
+    s.prefetch = sched.getPrefetch();
   }
   return s;
 }

@@ -238,7 +238,7 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mask = #a
 // #attn.schedule
 //===----------------------------------------------------------------------===//
 
-// expected-error@+1 {{unknown schedule key 'tile'; expected block_m, block_n, micro_m, micro_n, vector_width, threads, warps, stages, split_kv or dot}}
+// expected-error@+1 {{unknown schedule key 'tile'; expected block_m, block_n, micro_m, micro_n, vector_width, threads, warps, stages, split_kv, dot or prefetch}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, schedule = #attn.schedule<tile = 4>}
 
 // -----
@@ -301,6 +301,11 @@ attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, schedule 
 
 // expected-error@+1 {{dot (8) must be 16 (bf16 products) or 32 (f32 products)}}
 attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = bf16, schedule = #attn.schedule<dot = 8>}
+
+// -----
+
+// expected-error@+1 {{prefetch (3) must be 1 (into L1) or 2 (into L2)}}
+attn.kernel @k attributes {q_heads = 8, d_qk = 64, element_type = f32, mode = #attn.mode<decode>, schedule = #attn.schedule<prefetch = 3>}
 
 // -----
 

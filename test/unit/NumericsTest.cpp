@@ -351,6 +351,9 @@ TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
     r.layout = i % 2 ? Layout::BSHD : Layout::BHSD;
     r.schedule.vectorWidth = widths[i % 3];
     r.schedule.threads = 2;
+    // Prefetches into L1 and into L2 (whichever the host's heuristic picks,
+    // the other is covered too).
+    r.schedule.prefetch = 1 + (i / 2) % 2;
     auto ir = KernelIr::build(r);
     ASSERT_TRUE(ir.ok()) << ir.status().message();
     auto kernel = CpuKernel::compile(*ir);
@@ -358,6 +361,7 @@ TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
     const KernelSpec &s = (*kernel)->spec();
     ASSERT_TRUE(mlir::attn::takesDecodeRowsForm(true, s.blockM, s.dot))
         << ir->text() << ": block_m " << s.blockM << ", dot " << s.dot;
+    ASSERT_EQ(s.prefetch, r.schedule.prefetch) << ir->text();
     const DType kvType = dtypeNamed(s.kvType());
     for (int64_t seqKv : {int64_t(1), int64_t(17), s.blockN + 3, int64_t(300)})
       for (int64_t seqQ : {1, 3}) {
@@ -460,6 +464,28 @@ TEST(Numerics, DecodeReadsNothingPastTheKvCache) {
   }
   std::printf("decode at the cache's end: %d cases, seed %llu\n", cases,
               static_cast<unsigned long long>(seed));
+}
+
+// The heuristic's prefetch level for the decode rows form follows the
+// host's L1d (48 KiB or more: into L1, else into L2); kernels without the
+// rows form get none.
+TEST(Numerics, DecodePrefetchLevelFollowsTheHost) {
+  const int64_t l1d = mlir::attn::hostL1dBytes();
+  std::printf("host L1d: %lld bytes\n", static_cast<long long>(l1d));
+  KernelRequest r;
+  r.mode = Mode::Decode;
+  r.qHeads = 32;
+  r.dQk = 128;
+  for (int64_t kvHeads : {8, 1}) {
+    r.kvHeads = kvHeads;
+    auto ir = KernelIr::build(r);
+    ASSERT_TRUE(ir.ok()) << ir.status().message();
+    auto kernel = CpuKernel::compile(*ir);
+    ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+    EXPECT_EQ((*kernel)->spec().prefetch,
+              kvHeads == 1 ? 0 : l1d >= 48 * 1024 ? 1 : 2)
+        << "kv heads " << kvHeads;
+  }
 }
 
 // The heuristic picks bf16 products where the host multiplies bf16 pairs

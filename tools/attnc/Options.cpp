@@ -43,6 +43,9 @@ const char *const kSpecFlags = R"(spec flags (instead of SPEC.mlir):
   --block-m, --block-n, --micro-m, --micro-n, --vector-width N   schedule
   --dot 16|32            CPU products: 16 multiplies bf16 pairs (vdpbf16ps;
                          bf16 kernels on AVX512_BF16 hosts), 32 widens to f32
+  --prefetch 1|2         CPU decode rows form (GQA groups of at most 8 rows):
+                         the cache level its K/V prefetches fill, 1 L1 or
+                         2 L2 (default: from the host's L1d size)
 )";
 const char *const kRunFlags = R"(run flags:
   --batch B, --seq-q N, --seq-kv M   shape (default batch 1, seq-kv = seq-q)
@@ -350,6 +353,7 @@ StatusOr<Options> parseOptions(int argc, char **argv) {
       {"--micro-m", {true, true, kAll, atLeast(1, s.schedule.microM)}},
       {"--micro-n", {true, true, kAll, atLeast(1, s.schedule.microN)}},
       {"--dot", {true, true, kAll, atLeast(1, s.schedule.dot)}},
+      {"--prefetch", {true, true, kAll, atLeast(1, s.schedule.prefetch)}},
       {"--vector-width", {true, false, kAll, atLeast(1, o.vectorWidth)}},
       {"--batch", {true, false, kRun | kViz, atLeast(1, o.batch)}},
       {"--seq-q", {true, false, kRun | kViz, atLeast(1, o.seqQ)}},

@@ -169,9 +169,13 @@ void printKernel(const KernelSpec &s) {
 void printCpuSchedule(const KernelSpec &t, unsigned threads,
                       const std::string &from) {
   fmt::print("schedule  block_m {}, block_n {}, micro {}x{}, vector_width {}, "
-             "threads {}{} ({})\n",
+             "threads {}{}{} ({})\n",
              t.blockM, t.blockN, t.microM, t.microN, t.vectorWidth, threads,
-             t.dot == 16 ? ", bf16 products (dot 16)" : "", from);
+             t.dot == 16 ? ", bf16 products (dot 16)" : "",
+             t.prefetch == 2   ? ", prefetch into L2"
+             : t.prefetch == 1 ? ", prefetch into L1"
+                               : "",
+             from);
 }
 
 void printShape(const Options &o, const Inputs &in) {

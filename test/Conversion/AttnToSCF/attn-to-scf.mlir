@@ -100,7 +100,8 @@ attn.kernel @odd_dims attributes {q_heads = 4, d_qk = 20, d_v = 24, element_type
 
 // Decode of a GQA group of up to 8 query heads (here 4) takes the rows form:
 // no K^T or V tile on the stack, K's and V's rows are read in place. Each
-// key prefetches the K and V rows a chunk of 16 keys ahead, its lane-wise
+// key prefetches its V row (the P V passes prefetch the next tile's K
+// rows; decode-prefetch.mlir), its lane-wise
 // products with the 4 rows go to a [4, 16 x 16] tile, and a shuffle tree
 // sums each row's 16 vectors across lanes (first level: the halves of
 // keys 0 and 1; last level: the even and odd lanes), keys in order. The
