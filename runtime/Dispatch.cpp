@@ -33,7 +33,7 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const KernelIr &ir,
     // says (regions, inputs, ...) is kept.
     const auto &t = record->schedule;
     auto tunedKey = std::make_tuple(ir.text(), t.blockM, t.blockN, t.microM,
-                                    t.microN);
+                                    t.microN, t.prefetch);
     auto it = tuned_.find(tunedKey);
     if (it == tuned_.end()) {
       Schedule schedule;
@@ -41,6 +41,7 @@ StatusOr<Dispatcher::Choice> Dispatcher::select(const KernelIr &ir,
       schedule.blockN = t.blockN;
       schedule.microM = t.microM;
       schedule.microN = t.microN;
+      schedule.prefetch = t.prefetch;
       auto tuned = ir.withSchedule(schedule);
       if (!tuned.ok())
         return tuned.status();

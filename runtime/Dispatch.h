@@ -40,7 +40,8 @@ private:
   std::map<std::tuple<std::string, int64_t, int64_t, int64_t>, Choice> chosen_;
   /// The op with a record's schedule set, per (kernel text, schedule): one
   /// parse per record, not per shape it covers.
-  std::map<std::tuple<std::string, int64_t, int64_t, int64_t, int64_t>, KernelIr>
+  std::map<std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>,
+           KernelIr>
       tuned_;
 };
 

@@ -90,6 +90,17 @@ StatusOr<TuningDb> TuningDb::parse(const std::string &text,
           "in [1, 1024])",
           db.records_.size(), rec.batch, rec.seqQ, rec.seqKv, t.blockM,
           t.blockN, t.microM, t.microN));
+    // Optional (absent in records of kernels without the rows form).
+    if (const json::Value *pf = sched->get("prefetch")) {
+      std::optional<int64_t> level = pf->getAsInteger();
+      if (!level || (*level != 1 && *level != 2))
+        return bad(fmt::format(
+            "record {} has schedule prefetch {}; it must be 1 (into L1) or 2 "
+            "(into L2), or absent",
+            db.records_.size(),
+            level ? std::to_string(*level) : std::string("that is not an integer")));
+      rec.schedule.prefetch = *level;
+    }
     rec.millis = r->getNumber("time_ms").value_or(0);
     str(r, "device", rec.device);
     str(r, "llvm", rec.llvmVersion);
@@ -102,22 +113,26 @@ StatusOr<TuningDb> TuningDb::parse(const std::string &text,
 
 Status TuningDb::save(const std::string &path) const {
   json::Array records;
-  for (const TuningRecord &r : records_)
+  for (const TuningRecord &r : records_) {
+    json::Object schedule{{"block_m", r.schedule.blockM},
+                          {"block_n", r.schedule.blockN},
+                          {"micro_m", r.schedule.microM},
+                          {"micro_n", r.schedule.microN}};
+    if (r.schedule.prefetch)
+      schedule["prefetch"] = r.schedule.prefetch;
     records.push_back(json::Object{
         {"problem", r.problem},
         {"target", r.target},
         {"batch", r.batch},
         {"seq_q", r.seqQ},
         {"seq_kv", r.seqKv},
-        {"schedule", json::Object{{"block_m", r.schedule.blockM},
-                                  {"block_n", r.schedule.blockN},
-                                  {"micro_m", r.schedule.microM},
-                                  {"micro_n", r.schedule.microN}}},
+        {"schedule", std::move(schedule)},
         {"time_ms", r.millis},
         {"device", r.device},
         {"llvm", r.llvmVersion},
         {"attnc", r.attncVersion},
         {"date", r.date}});
+  }
   json::Value root = json::Object{{"schema", 2}, {"records", std::move(records)}};
   std::string text = llvm::formatv("{0:2}", root).str() + "\n";
   return writeOutputFile(path, text);

@@ -16,6 +16,7 @@ namespace attnc {
 
 struct TunedSchedule {
   int64_t blockM = 0, blockN = 0, microM = 0, microN = 0;
+  int64_t prefetch = 0; // decode rows form: 1 into L1, 2 into L2; 0 unset
 };
 
 struct TuningRecord {

@@ -44,11 +44,16 @@ TEST(TuningDb, SavesAndLoadsEveryField) {
   db.add(record("p", 512, 512, 32));
   db.add(record("p", 2048, 2048, 64));
   db.add(record("p", 512, 512, 128)); // same shape: replaces
+  TuningRecord decode = record("d", 1, 4096, 4);
+  decode.schedule.prefetch = 2;
+  db.add(decode);
   std::string path = tempFile("db.json");
   ASSERT_TRUE(db.save(path).ok());
   auto back = TuningDb::load(path);
   ASSERT_TRUE(back.ok()) << back.status().message();
-  ASSERT_EQ(back->records().size(), 2u);
+  ASSERT_EQ(back->records().size(), 3u);
+  EXPECT_EQ(back->records()[0].schedule.prefetch, 0); // absent: unset
+  EXPECT_EQ(back->records()[2].schedule.prefetch, 2);
   const TuningRecord &r = back->records()[0];
   EXPECT_EQ(r.problem, "p");
   EXPECT_EQ(r.target, hostTarget());
@@ -101,6 +106,16 @@ TEST(TuningDb, MalformedFilesAreErrors) {
               "a record is not an object with a \"schedule\"");
   expectError("{\"schema\": 2, \"records\": [{\"schedule\": {}}]}",
               "a record lacks one of");
+  const std::string fields =
+      "\"problem\": \"p\", \"target\": \"t\", \"batch\": 1, \"seq_q\": 1, "
+      "\"seq_kv\": 8, \"schedule\": {\"block_m\": 4, \"block_n\": 32, "
+      "\"micro_m\": 4, \"micro_n\": 32, \"prefetch\": ";
+  expectError("{\"schema\": 2, \"records\": [{" + fields + "3}}]}",
+              "record 0 has schedule prefetch 3; it must be 1 (into L1) or 2 "
+              "(into L2), or absent");
+  expectError("{\"schema\": 2, \"records\": [{" + fields + "\"L2\"}}]}",
+              "record 0 has schedule prefetch that is not an integer; it must be "
+              "1 (into L1) or 2 (into L2), or absent");
   fs::remove(path);
 }
 
@@ -144,6 +159,40 @@ TEST(Dispatch, TunedScheduleForCoveredShapesHeuristicOtherwise) {
   AttentionArgs args{q.view, k.view, v.view, o.view, {}};
   ASSERT_TRUE(near->kernel->run(args).ok());
   EXPECT_TRUE(compareWithReference(s, args).passed());
+}
+
+// A tuned prefetch level reaches the decode kernel; a record without one
+// leaves it to the heuristic.
+TEST(Dispatch, TunedPrefetchLevelReachesTheDecodeKernel) {
+  KernelCache cache({"", false});
+  KernelRequest spec;
+  spec.name = "decode_tuned";
+  spec.mode = Mode::Decode;
+  spec.qHeads = 8;
+  spec.kvHeads = 2;
+  spec.dQk = 64;
+  spec.schedule.threads = 1;
+  KernelIr source = attnc::test::irOf(spec);
+  auto heuristic = cache.get(source, CpuBackend());
+  ASSERT_TRUE(heuristic.ok()) << heuristic.status().message();
+  const KernelSpec &h = (*heuristic)->spec();
+  ASSERT_NE(h.prefetch, 0); // a GQA group of 4 takes the rows form
+  TuningDb db;
+  TuningRecord other = record(source.problemKey(), 1, 1000, h.blockM);
+  other.schedule = {h.blockM, h.blockN, h.microM, h.microN, 3 - h.prefetch};
+  db.add(other);
+  TuningRecord unset = record(source.problemKey(), 1, 100000, h.blockM);
+  unset.schedule = {h.blockM, h.blockN, h.microM, h.microN, 0};
+  db.add(unset);
+  Dispatcher dispatcher(cache, db);
+  auto tuned = dispatcher.select(source, 1, 1, 1000);
+  ASSERT_TRUE(tuned.ok()) << tuned.status().message();
+  EXPECT_TRUE(tuned->tuned);
+  EXPECT_EQ(tuned->kernel->spec().prefetch, 3 - h.prefetch);
+  auto plain = dispatcher.select(source, 1, 1, 100000);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_TRUE(plain->tuned);
+  EXPECT_EQ(plain->kernel->spec().prefetch, h.prefetch);
 }
 
 } // namespace

@@ -67,8 +67,11 @@ struct Candidate {
   std::string dropped; // why it was dropped, if it was
   std::vector<double> millis; // per shape
   std::string label() const {
-    return fmt::format("{}x{}/{}x{}", schedule.blockM, schedule.blockN,
-                       schedule.microM, schedule.microN);
+    return fmt::format("{}x{}/{}x{}{}", schedule.blockM, schedule.blockN,
+                       schedule.microM, schedule.microN,
+                       schedule.prefetch == 1   ? " pf L1"
+                       : schedule.prefetch == 2 ? " pf L2"
+                                                : "");
   }
 };
 
@@ -134,9 +137,17 @@ std::vector<Schedule> enumerate(const KernelSpec &heuristic) {
     Schedule out;
     out.blockM = s.blockM, out.blockN = s.blockN, out.microM = s.microM,
     out.microN = s.microN, out.vectorWidth = s.vectorWidth;
+    out.prefetch = s.prefetch;
     return out;
   };
   std::vector<Schedule> out = {scheduleOf(heuristic)};
+  // A decode kernel that takes the rows form: its tiling with the other
+  // prefetch level too (the heuristic's rule rests on two hosts).
+  if (heuristic.prefetch) {
+    Schedule other = out.front();
+    other.prefetch = 3 - heuristic.prefetch;
+    out.push_back(other);
+  }
   const int64_t w = heuristic.vectorWidth;
   for (int64_t blockM : {32, 64, 128})
     for (int64_t microM : {4, 8})
@@ -148,6 +159,7 @@ std::vector<Schedule> enumerate(const KernelSpec &heuristic) {
           Schedule s = out.front();
           s.blockM = blockM, s.blockN = blockN, s.microM = microM,
           s.microN = microN;
+          s.prefetch = 0; // block_m >= 32: not the rows form
           if (s.blockM == heuristic.blockM && s.blockN == heuristic.blockN &&
               s.microM == heuristic.microM && s.microN == heuristic.microN)
             continue;
@@ -345,7 +357,8 @@ int tuneCommand(const Options &o) {
     r.seqQ = (*shapes)[si].seqQ;
     r.seqKv = (*shapes)[si].seqKv;
     r.schedule = {best->schedule.blockM, best->schedule.blockN,
-                  best->schedule.microM, best->schedule.microN};
+                  best->schedule.microM, best->schedule.microN,
+                  best->schedule.prefetch};
     r.millis = best->millis[si];
     r.device = fmt::format("cpu, {} threads", threads);
     r.llvmVersion = llvmVersion();
