@@ -310,8 +310,9 @@ float streamRead512(const char *bytes, size_t begin, size_t end) {
   return sum;
 }
 
-/// --prefetch N: schedule prefetch N (1 into L1, 2 into L2) for the decode
-/// kernels that take the rows form; 0 leaves it to the heuristic.
+/// --prefetch N: schedule prefetch N (1 into L1, 2 into L2) for the dense
+/// decode kernels that take the rows form (the paged-decode rows keep the
+/// heuristic's); 0 leaves it to the heuristic.
 int64_t decodePrefetch = 0;
 
 /// A decode kernel (causal bottom-right, d 128, f32 q) over a K/V cache of
@@ -649,7 +650,8 @@ int main(int argc, char **argv) {
       servingOnly = true;
     else if (a == "--huge-pages")
       hugePages = true;
-    else if (a == "--prefetch" && i + 1 < argc)
+    else if (a == "--prefetch" && i + 1 < argc &&
+             (std::string(argv[i + 1]) == "1" || std::string(argv[i + 1]) == "2"))
       decodePrefetch = std::atoi(argv[++i]);
     else {
       fmt::print(stderr, "usage: attnc-cpu-bench [--quick] [--reps N] "

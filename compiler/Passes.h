@@ -27,6 +27,9 @@ bool hostHasBf16Dot();
 bool hostHasFastBf16Dot();
 /// The host's L1 data cache in bytes (0 when the system does not say).
 int64_t hostL1dBytes();
+/// The decode rows form prefetches into L1 (schedule prefetch = 1) on
+/// hosts whose L1d holds at least this much, else into L2 (prefetch = 2).
+inline constexpr int64_t kMinL1dBytesForL1Prefetch = 48 * 1024;
 
 } // namespace mlir::attn
 

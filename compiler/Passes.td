@@ -64,7 +64,7 @@ def AttnSelectCpuSchedule : Pass<"attn-select-cpu-schedule"> {
     kernels whose Q, K and V are all bf16 when the vector width is 16 and
     the target has AVX512_BF16, and for decode kernels that take the rows
     form `prefetch = 1` (into L1) where the L1d holds 48 KiB or more, else
-    `prefetch = 2` (into L2). Fields the user set are kept. With
+    (or when the system does not say) `prefetch = 2` (into L2). Fields the user set are kept. With
     `--vector-width`, `--threads`, `--bf16-dot` and `--l1d-bytes` the target
     can be fixed (0 or -1 means: ask the host).
 

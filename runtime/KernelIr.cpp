@@ -1,6 +1,7 @@
 // KernelIr: the op built, parsed, printed and rescheduled with the MLIR API.
 #include "runtime/KernelIr.h"
 
+#include "compiler/AttnToSCF/WorkSplit.h"
 #include "dialect/Transforms/Passes.h"
 #include "runtime/mlir/ParsedKernel.h"
 
@@ -204,6 +205,17 @@ StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
                             p.context.get(), s, p.kernel.getScheduleAttr());
   if (!sched)
     return p.fail("invalid schedule");
+  // A prefetch level (the op's, or the new one) that the new tiling cannot
+  // use is dropped: a tuned block_m of 64 is not the decode rows form.
+  if (sched.getPrefetch() && sched.getBlockM() &&
+      !mlir::attn::takesDecodeRowsForm(
+          p.kernel.getModeOrDefault() == mlir::attn::Mode::Decode,
+          sched.getBlockM(), sched.getDot()))
+    sched = mlir::attn::ScheduleAttr::get(
+        p.context.get(), sched.getBlockM(), sched.getBlockN(),
+        sched.getMicroM(), sched.getMicroN(), sched.getVectorWidth(),
+        sched.getThreads(), sched.getWarps(), sched.getStages(),
+        sched.getSplitKv(), sched.getDot(), /*prefetch=*/0);
   p.kernel.setScheduleAttr(sched);
   if (mlir::failed(mlir::verify(p.kernel)))
     return p.fail("invalid schedule");

@@ -1346,7 +1346,8 @@ private:
   /// 1.06-1.09x at 1 thread and 1.00-1.03x at 2 (medians of three
   /// same-process runs; docs/perf.md "Decode"). Schedule prefetch = 2
   /// sends these and the V prefetches to L2 instead of L1 (prefetcht2;
-  /// 1.4-1.9x from memory on the Zen 4 VM, whose L1d is 32 KiB).
+  /// from memory on the Zen 4 VM, whose L1d is 32 KiB, 1.25-1.7x the ratio
+  /// to the read stream).
   void prefetchNextKLines(Value j, int64_t pass, int64_t passes) {
     const int64_t line = lineElements(k);
     const int64_t lines = (s.dQk + line - 1) / line;

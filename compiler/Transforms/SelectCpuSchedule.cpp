@@ -102,6 +102,9 @@ struct SelectCpuSchedule
       // its scores prefetch the tile's V rows into L1 while they read its
       // K rows, so a tile's K and V rows are kept within 32 KiB instead
       // (d 128: 32 keys of f32, 64 of f16/bf16; never under micro_n keys).
+      // With prefetch = 2 (into L2; the Zen 4 VM) 16, 32 and 64 f32 keys
+      // and 32, 64 and 128 f16/bf16 keys ran within the noise (profile
+      // script, 16384 keys), so the rule stands there too.
       // With those prefetches, 32 f32 keys ran 1.03-1.15x 64 and 32 16-bit
       // keys 0.87-0.99x 64 (medians of three same-process runs; docs/perf.md
       // "Decode"). Block-sparse decode, whose tiles must divide block_kv,
@@ -156,13 +159,14 @@ struct SelectCpuSchedule
       dot = 16;
     // The rows form's prefetches (K and V rows a phase ahead) fill L1 only
     // where the L1d holds 48 KiB or more; smaller ones get L2 prefetches.
-    // Zen 4 (32 KiB): into L2 ran 1.4-1.9x into L1 from memory, GQA 32/8
-    // at 1 and 2 threads, medians of three runs; Zen 5 (48 KiB): into L1
-    // beat into L2 by 1-25% (one run; docs/perf.md "Decode"). An unknown
-    // L1d takes L2.
+    // Zen 4 (32 KiB): into L2 raised the ratio to the same-run read stream
+    // 1.4-1.7x at 1 thread and 1.25-1.6x at 2 from memory, GQA 32/8,
+    // medians of three runs; Zen 5 (48 KiB): into L1 beat T1, T2 and NTA
+    // hints by 1-25% in all but one case (one run; docs/perf.md "Decode").
+    // An unknown L1d (sysconf says 0) takes L2.
     int64_t prefetch = given(&ScheduleAttr::getPrefetch);
     if (!prefetch && takesDecodeRowsForm(decode, blockM, dot))
-      prefetch = hostL1d >= 48 * 1024 ? 1 : 2;
+      prefetch = hostL1d >= kMinL1dBytesForL1Prefetch ? 1 : 2;
     auto emitError = [&] { return op.emitOpError(); };
     if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,
                                     width, nThreads, given(&ScheduleAttr::getWarps),

@@ -19,7 +19,7 @@ attn.kernel @minimal attributes {q_heads = 8, d_qk = 64, element_type = f32}
 // CHECK-SAME: mode = #attn.mode<decode>
 // CHECK-SAME: probs = false
 // CHECK-SAME: scale = 1.250000e-01 : f64
-// CHECK-SAME: schedule = #attn.schedule<block_m = 16, block_n = 64, micro_m = 4, micro_n = 32, vector_width = 16, threads = 4, warps = 4, stages = 2, split_kv = 8>
+// CHECK-SAME: schedule = #attn.schedule<block_m = 16, block_n = 64, micro_m = 4, micro_n = 32, vector_width = 16, threads = 4, warps = 4, stages = 2, split_kv = 8, dot = 32, prefetch = 1>
 // CHECK-SAME: score_mod = #attn.score_mod<alibi>
 // CHECK-SAME: softcap = 3.000000e+01 : f64
 // CHECK-SAME: variant = #attn.variant<softmax>
@@ -32,7 +32,7 @@ attn.kernel @everything attributes {
   lse = true, probs = false,
   schedule = #attn.schedule<split_kv = 8, block_m = 16, block_n = 64, micro_m = 4,
                             micro_n = 32, vector_width = 16, threads = 4,
-                            warps = 4, stages = 2>
+                            prefetch = 1, warps = 4, stages = 2, dot = 32>
 }
 
 // CHECK-LABEL: attn.kernel @causal_bottom_right

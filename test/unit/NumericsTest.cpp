@@ -483,7 +483,9 @@ TEST(Numerics, DecodePrefetchLevelFollowsTheHost) {
     auto kernel = CpuKernel::compile(*ir);
     ASSERT_TRUE(kernel.ok()) << kernel.status().message();
     EXPECT_EQ((*kernel)->spec().prefetch,
-              kvHeads == 1 ? 0 : l1d >= 48 * 1024 ? 1 : 2)
+              kvHeads == 1                                    ? 0
+              : l1d >= mlir::attn::kMinL1dBytesForL1Prefetch ? 1
+                                                              : 2)
         << "kv heads " << kvHeads;
   }
 }

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 using namespace attnc;
@@ -49,6 +50,14 @@ TEST(TuningDb, SavesAndLoadsEveryField) {
   db.add(decode);
   std::string path = tempFile("db.json");
   ASSERT_TRUE(db.save(path).ok());
+  {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    // Only the decode record says a level; unset levels are not written.
+    size_t first = text.find("\"prefetch\"");
+    ASSERT_NE(first, std::string::npos) << text;
+    EXPECT_EQ(text.find("\"prefetch\"", first + 1), std::string::npos) << text;
+  }
   auto back = TuningDb::load(path);
   ASSERT_TRUE(back.ok()) << back.status().message();
   ASSERT_EQ(back->records().size(), 3u);
@@ -193,6 +202,31 @@ TEST(Dispatch, TunedPrefetchLevelReachesTheDecodeKernel) {
   ASSERT_TRUE(plain.ok()) << plain.status().message();
   EXPECT_TRUE(plain->tuned);
   EXPECT_EQ(plain->kernel->spec().prefetch, h.prefetch);
+}
+
+// A source op that sets a prefetch level still takes a tuned tiling that
+// is not the rows form: the level is dropped, not refused.
+TEST(Dispatch, TunedTilingWithoutTheRowsFormDropsThePrefetchLevel) {
+  KernelCache cache({"", false});
+  KernelRequest spec;
+  spec.name = "decode_pinned";
+  spec.mode = Mode::Decode;
+  spec.qHeads = 8;
+  spec.kvHeads = 2;
+  spec.dQk = 64;
+  spec.schedule.threads = 1;
+  spec.schedule.prefetch = 1;
+  KernelIr source = attnc::test::irOf(spec);
+  TuningDb db;
+  db.add(record(source.problemKey(), 1, 1000, 64)); // block_m 64: K^T tiles
+  Dispatcher dispatcher(cache, db);
+  auto tuned = dispatcher.select(source, 1, 1, 1000);
+  ASSERT_TRUE(tuned.ok()) << tuned.status().message();
+  EXPECT_EQ(tuned->kernel->spec().blockM, 64);
+  EXPECT_EQ(tuned->kernel->spec().prefetch, 0);
+  auto direct = cache.get(source, CpuBackend()); // the op as written
+  ASSERT_TRUE(direct.ok()) << direct.status().message();
+  EXPECT_EQ((*direct)->spec().prefetch, 1);
 }
 
 } // namespace

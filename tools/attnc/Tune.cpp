@@ -159,7 +159,8 @@ std::vector<Schedule> enumerate(const KernelSpec &heuristic) {
           Schedule s = out.front();
           s.blockM = blockM, s.blockN = blockN, s.microM = microM,
           s.microN = microN;
-          s.prefetch = 0; // block_m >= 32: not the rows form
+          s.prefetch = 0; // block_m >= 32: not the rows form (withSchedule
+                          // drops a level the source op gives)
           if (s.blockM == heuristic.blockM && s.blockN == heuristic.blockN &&
               s.microM == heuristic.microM && s.microN == heuristic.microN)
             continue;

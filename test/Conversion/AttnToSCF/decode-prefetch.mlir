@@ -9,13 +9,17 @@
 // SCHED-LABEL: attn.kernel @gqa
 // SCHED-SAME: prefetch = 2
 // L1D32-LABEL: func.func @gqa(
+// L1D32-SAME: %{{[a-z0-9]+}}: memref<{{[^%]+}}>, %[[K:[a-z0-9]+]]: memref<{{[^%]+}}>, %[[V:[a-z0-9]+]]: memref<{{[^%]+}}>, %{{[a-z0-9]+}}: memref
 // L1D32-NOT: locality<3>
-// L1D32: memref.prefetch {{.+}} read, locality<1>, data
+// L1D32-DAG: memref.prefetch %[[V]]{{.+}} read, locality<1>, data
+// L1D32-DAG: memref.prefetch %[[K]]{{.+}} read, locality<1>, data
 // L1D32-NOT: locality<3>
 // L1D32: return
 // L1D48-LABEL: func.func @gqa(
+// L1D48-SAME: %{{[a-z0-9]+}}: memref<{{[^%]+}}>, %[[K:[a-z0-9]+]]: memref<{{[^%]+}}>, %[[V:[a-z0-9]+]]: memref<{{[^%]+}}>, %{{[a-z0-9]+}}: memref
 // L1D48-NOT: locality<1>
-// L1D48: memref.prefetch {{.+}} read, locality<3>, data
+// L1D48-DAG: memref.prefetch %[[V]]{{.+}} read, locality<3>, data
+// L1D48-DAG: memref.prefetch %[[K]]{{.+}} read, locality<3>, data
 // L1D48-NOT: locality<1>
 // L1D48: return
 attn.kernel @gqa attributes {q_heads = 32, kv_heads = 8, d_qk = 128, element_type = f32, mode = #attn.mode<decode>}
