@@ -357,8 +357,8 @@ void runDecode(const DecodeShape &s, unsigned threads, int reps,
     spec.schedule.dot = s.bf16Dot;
   }
   // --prefetch: the level for the kernels that take the rows form (GQA
-  // groups of at most 8 rows, f32 products); the heuristic's otherwise.
-  if (decodePrefetch && s.qHeads / s.kvHeads <= 8 && s.bf16Dot != 16)
+  // groups of at most 8 rows); the heuristic's otherwise.
+  if (decodePrefetch && s.qHeads / s.kvHeads <= 8)
     spec.schedule.prefetch = decodePrefetch;
   auto kernel = compileOrExit(spec);
   const int64_t kvElements = s.batch * s.kvHeads * s.seqKv * d;

@@ -210,7 +210,7 @@ StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
   if (sched.getPrefetch() && sched.getBlockM() &&
       !mlir::attn::takesDecodeRowsForm(
           p.kernel.getModeOrDefault() == mlir::attn::Mode::Decode,
-          sched.getBlockM(), sched.getDot()))
+          sched.getBlockM()))
     sched = mlir::attn::ScheduleAttr::get(
         p.context.get(), sched.getBlockM(), sched.getBlockN(),
         sched.getMicroM(), sched.getMicroN(), sched.getVectorWidth(),

@@ -28,7 +28,9 @@
 // patterns, only moved), and both micro-kernels multiply them with
 // vdpbf16ps: Q unscaled (S is scaled in f32 as it is stored), P rounded to
 // bf16 as the softmax writes it (the row sums add the f32 values), V
-// always copied, two key rows interleaved.
+// always copied, two key rows interleaved. The decode rows form takes them
+// in its scores only: Q's pairs times the pairs K's rows already hold, in
+// place; its P V multiplies f32 P by V's rows widened to f32.
 // Every local buffer is a static tile: nothing scales with seq_q x seq_kv.
 // The K^T cache (runtime-owned, seq_kv x d_qk floats, tagged per tile) is
 // the one buffer that grows with seq_kv.
@@ -72,14 +74,25 @@ struct KernelShape {
   bool paged; // K and V come from page pools through a page table
   bool probs; // also write P = exp(S - LSE), a second pass over the tiles
   bool dot16; // bf16 products (vdpbf16ps) on tiles of bf16 pairs
-  /// Decode of a GQA group of at most kMaxDecodeRowsFormRows rows (f32
-  /// products; takesDecodeRowsForm): scores straight from K's rows and P V
+  /// Decode of a GQA group of at most kMaxDecodeRowsFormRows rows
+  /// (takesDecodeRowsForm): scores straight from K's rows and P V
   /// from V's rows in place, with no K^T or V copy (computeScoresRows).
   bool rowsForm;
   /// The rows form's K/V prefetches fill L2 (schedule prefetch = 2), not L1.
   bool prefetchL2;
+  /// The rows form with bf16 products (schedule dot = 16): the scores
+  /// multiply the bf16 pairs of Q (unscaled) and of K's rows in place
+  /// (vdpbf16ps), P V stays f32 with P unrounded; dot16 is false then.
+  bool pairsScores = false;
 
   static KernelShape of(KernelOp op) {
+    KernelShape k = ofOp(op);
+    // bf16 products in the rows form: the scores only (pairsScores).
+    k.pairsScores = k.dot16 && k.rowsForm;
+    k.dot16 = k.dot16 && !k.rowsForm;
+    return k;
+  }
+  static KernelShape ofOp(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
     return {static_cast<int64_t>(op.getQHeads()),
             op.getKvHeadsOrDefault(),
@@ -105,7 +118,7 @@ struct KernelShape {
             op.getProbsOrDefault(),
             s.getDot() == 16,
             takesDecodeRowsForm(op.getModeOrDefault() == Mode::Decode,
-                                s.getBlockM(), s.getDot()),
+                                s.getBlockM()),
             s.getPrefetch() == 2};
   }
   bool blockSparse() const { return blockQ > 0; }
@@ -113,8 +126,10 @@ struct KernelShape {
   int64_t roundUp(int64_t n) const { return (n + width - 1) / width * width; }
   /// Elements of the reduction dims per tile word: 2 with bf16 pairs.
   int64_t unit() const { return dot16 ? 2 : 1; }
-  /// Rows of the K^T tile (words per key column).
-  int64_t ktRows() const { return abi::ktRows(dQk, dot16 ? 16 : 32); }
+  /// Rows of the K^T tile (words per key column), and Q tile words a row.
+  int64_t ktRows() const {
+    return abi::ktRows(dQk, dot16 || pairsScores ? 16 : 32);
+  }
   /// Vector registers of the target: 32 zmm with AVX-512, else 16.
   int64_t vectorRegisters() const { return width == 16 ? 32 : 16; }
 };
@@ -424,8 +439,9 @@ private:
   }
   /// The reduction-dim chunk of a Q or K row at word `c` (`elements`
   /// valid): f32 lanes, or with bf16 products words of bf16 pairs.
-  Value loadChunk(Value mem, ValueRange prefix, Value c, int64_t elements) {
-    if (!s.dot16)
+  Value loadChunk(Value mem, ValueRange prefix, Value c, int64_t elements,
+                  bool pairs = false) {
+    if (!s.dot16 && !pairs)
       return loadRowAt(mem, prefix, c, elements);
     return loadPairsAt(mem, prefix, mul(c, idx(2)), elements);
   }
@@ -708,14 +724,15 @@ private:
   /// products: Q's bf16 pairs, unscaled); rows in [rows, rowsUp) are 0.
   void packQ() {
     Value scale = splat(s.scale);
-    const int64_t chunk = s.width * s.unit();
+    const bool pairs = s.dot16 || s.pairsScores;
+    const int64_t unit = pairs ? 2 : 1, chunk = s.width * unit;
     forEachRow(idx(0), rows, 1, [&](Value i) {
       Value h = headOf(i), row = positionOf(i);
       for (int64_t c = 0; c < s.dQk; c += chunk) {
-        Value word = idx(c / s.unit());
+        Value word = idx(c / unit);
         Value x = loadChunk(q, {batch, h, row}, word,
-                            std::min(chunk, s.dQk - c));
-        if (!s.dot16)
+                            std::min(chunk, s.dQk - c), pairs);
+        if (!pairs)
           x = b.create<arith::MulFOp>(x, scale);
         storeVec(x, qTile, {i, word});
       }
@@ -1044,7 +1061,8 @@ private:
     // row's chunks are loaded a group at a time, as many as the registers
     // hold beside the 2 x micro_m accumulators and a Q chunk (all of d_qk
     // 128 at width 16; 6 chunks at width 8 and micro_m 4).
-    const int64_t chunks = (s.dQk + w - 1) / w;
+    const int64_t unit = s.pairsScores ? 2 : 1;
+    const int64_t chunks = (s.ktRows() + w - 1) / w;
     const int64_t group =
         std::max<int64_t>(1, s.vectorRegisters() - 2 * s.microM - 2);
     Value last = sub(cols, idx(1));
@@ -1062,15 +1080,19 @@ private:
             const int64_t g1 = std::min(chunks, g0 + group);
             SmallVector<Value> keyVecs;
             for (int64_t n = g0; n < g1; ++n)
-              keyVecs.push_back(
-                  loadChunk(k, row, idx(n * w), std::min(w, s.dQk - n * w)));
+              keyVecs.push_back(loadChunk(
+                  k, row, idx(n * w),
+                  std::min(w * unit, s.dQk - n * w * unit), s.pairsScores));
             for (int64_t r = 0; r < s.microM; ++r)
               for (int64_t n = g0; n < g1; ++n) {
                 Value qv = loadVec(qTile, {add(i0, idx(r)), idx(n * w)});
                 Value kv = keyVecs[n - g0];
                 Value &a = acc[2 * r + n % 2];
-                a = a ? b.create<vector::FMAOp>(qv, kv, a).getResult()
-                      : b.create<arith::MulFOp>(qv, kv).getResult();
+                if (s.pairsScores)
+                  a = dotBf16(a ? a : splat(0.0), qv, kv);
+                else
+                  a = a ? b.create<vector::FMAOp>(qv, kv, a).getResult()
+                        : b.create<arith::MulFOp>(qv, kv).getResult();
               }
           }
           for (int64_t r = 0; r < s.microM; ++r) {
@@ -1095,7 +1117,10 @@ private:
             stack.push_back({level + 1, sumLanes(lo, hi, level)});
           }
         }
-        storeVec(stack.front().second, sTile, {i, c});
+        Value scores = stack.front().second;
+        if (s.pairsScores) // Q was not pre-scaled
+          scores = b.create<arith::MulFOp>(scores, splat(s.scale));
+        storeVec(scores, sTile, {i, c});
       });
     });
   }

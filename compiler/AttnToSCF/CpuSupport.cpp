@@ -37,14 +37,14 @@ LogicalResult mlir::attn::checkCpuSupport(KernelOp op) {
   }
   if (s.getPrefetch() &&
       !takesDecodeRowsForm(op.getModeOrDefault() == Mode::Decode,
-                           s.getBlockM(), s.getDot()))
+                           s.getBlockM()))
     return op.emitOpError()
            << "has schedule prefetch = " << s.getPrefetch()
            << ", which applies only to decode kernels that take the rows form "
               "(mode decode, block_m <= "
-           << kMaxDecodeRowsFormRows << ", f32 products), got mode "
+           << kMaxDecodeRowsFormRows << "), got mode "
            << stringifyMode(op.getModeOrDefault()) << ", block_m "
-           << s.getBlockM() << ", dot " << (s.getDot() ? s.getDot() : 32);
+           << s.getBlockM();
   if (BlockSparseAttr sparse = op.getBlockSparseAttr()) {
     // A tile of block_m query rows (one head per tile) and block_n keys must
     // lie inside one sparse block.

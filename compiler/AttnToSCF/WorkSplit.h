@@ -33,15 +33,17 @@ struct WorkSplit {
 };
 
 /// Decode tiles of at most this many rows (a GQA group of up to 8 query
-/// heads) take the rows form when their products are f32: scores straight
-/// from K's rows and P V from V's rows, with no K^T or V copy
-/// (AttnToSCF.cpp, computeScoresRows). Larger tiles (MQA) are compute-bound
-/// and keep K^T tiles, whose products need no sums across lanes.
+/// heads) take the rows form: scores straight from K's rows and P V from
+/// V's rows, with no K^T or V copy (AttnToSCF.cpp, computeScoresRows); with
+/// bf16 products (schedule dot = 16) the scores multiply the bf16 pairs of
+/// Q and of K's rows in place, and P V stays f32. Larger tiles (MQA) are
+/// compute-bound and keep K^T tiles, whose products need no sums across
+/// lanes.
 inline constexpr int64_t kMaxDecodeRowsFormRows = 8;
 /// Whether a kernel's tiles take the rows form: decode, at most
-/// kMaxDecodeRowsFormRows rows a tile, f32 products (schedule dot != 16).
-inline bool takesDecodeRowsForm(bool decode, int64_t blockM, int64_t dot) {
-  return decode && dot != 16 && blockM <= kMaxDecodeRowsFormRows;
+/// kMaxDecodeRowsFormRows rows a tile.
+inline bool takesDecodeRowsForm(bool decode, int64_t blockM) {
+  return decode && blockM <= kMaxDecodeRowsFormRows;
 }
 
 } // namespace mlir::attn

@@ -110,8 +110,7 @@ struct SelectCpuSchedule
       // "Decode"). Block-sparse decode, whose tiles must divide block_kv,
       // keeps the K-tile rule (not measured with the rows form's prefetches).
       int64_t fit = 8192 / static_cast<int64_t>(op.getDQk());
-      if (!sparse && takesDecodeRowsForm(decode, blockM ? blockM : group,
-                                         given(&ScheduleAttr::getDot))) {
+      if (!sparse && takesDecodeRowsForm(decode, blockM ? blockM : group)) {
         int64_t kvBytes =
             op.getKvElementTypeOrDefault().getIntOrFloatBitWidth() / 8;
         fit = 32768 / (kvBytes * (static_cast<int64_t>(op.getDQk()) +
@@ -147,15 +146,15 @@ struct SelectCpuSchedule
     if (!nThreads)
       nThreads = hostThreads;
     // bf16 products where every product's operands are bf16 and the target
-    // multiplies bf16 pairs fast (hostHasFastBf16Dot), except in decode
-    // tiles that take the rows form with f32 products (no K^T or V copies:
-    // 0.68-0.73 of the read stream from memory on the Zen 5 VM, against
-    // 0.44-0.60 for bf16 pairs on K^T tiles; docs/perf.md "Decode").
+    // multiplies bf16 pairs fast (hostHasFastBf16Dot). In decode tiles that
+    // take the rows form that means the scores' pairs in place, P V in f32:
+    // against f32 products there, on the Zen 4 VM from memory, 1.12-1.30x
+    // at one thread and 0.87-1.01x at two (GB/s, same runs; in L3
+    // 1.19-1.23x; docs/perf.md "bf16 pairs in the rows form").
     int64_t dot = given(&ScheduleAttr::getDot);
     Type bf16 = BFloat16Type::get(op.getContext());
     if (!dot && hostBf16Dot && width == 16 && op.getElementType() == bf16 &&
-        op.getKvElementTypeOrDefault() == bf16 &&
-        !takesDecodeRowsForm(decode, blockM, /*dot=*/0))
+        op.getKvElementTypeOrDefault() == bf16)
       dot = 16;
     // The rows form's prefetches (K and V rows a phase ahead) fill L1 only
     // where the L1d holds 48 KiB or more; smaller ones get L2 prefetches.
@@ -165,7 +164,7 @@ struct SelectCpuSchedule
     // hints by 1-25% in all but one case (one run; docs/perf.md "Decode").
     // An unknown L1d (sysconf says 0) takes L2.
     int64_t prefetch = given(&ScheduleAttr::getPrefetch);
-    if (!prefetch && takesDecodeRowsForm(decode, blockM, dot))
+    if (!prefetch && takesDecodeRowsForm(decode, blockM))
       prefetch = hostL1d >= kMinL1dBytesForL1Prefetch ? 1 : 2;
     auto emitError = [&] { return op.emitOpError(); };
     if (failed(ScheduleAttr::verify(emitError, blockM, blockN, microM, microN,

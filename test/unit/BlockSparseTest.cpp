@@ -86,7 +86,7 @@ TEST(BlockSparse, RandomBlockMasksMatchFloat64Reference) {
     auto kernel = attnc::test::compileText(text, "<block sparse>");
     ASSERT_TRUE(kernel.ok()) << text << "\n" << kernel.status().message();
     const KernelSpec &s = (*kernel)->spec();
-    EXPECT_EQ(mlir::attn::takesDecodeRowsForm(s.mode == Mode::Decode, s.blockM, s.dot), rows)
+    EXPECT_EQ(mlir::attn::takesDecodeRowsForm(s.mode == Mode::Decode, s.blockM), rows)
         << text;
     EXPECT_EQ(blockQ % s.blockM, 0) << text;
     EXPECT_EQ(blockKv % s.blockN, 0) << text;

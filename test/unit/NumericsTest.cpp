@@ -334,7 +334,14 @@ TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
   const int64_t groups[][2] = {{8, 2}, {6, 3}, {8, 1}}; // q heads, kv heads
   const char *kvTypes[] = {"f32", "f16", "bf16"};
   int cases = 0;
-  for (int i = 0; i < 12; ++i) {
+  // Kernels 12-15: bf16 q, k, v and o with bf16 products (dot 16: the
+  // scores multiply bf16 pairs in place, P V in f32), on hosts with
+  // AVX512_BF16 only.
+  const int kernels = mlir::attn::hostHasBf16Dot() ? 16 : 12;
+  if (kernels == 12)
+    std::printf("rows form with bf16 products: skipped, the host has no "
+                "AVX512_BF16\n");
+  for (int i = 0; i < kernels; ++i) {
     KernelRequest r;
     r.name = fmt::format("rows{}", i);
     r.mode = Mode::Decode;
@@ -342,14 +349,19 @@ TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
     r.kvHeads = groups[i % 3][1];
     r.dQk = dims[i % 4][0];
     r.dV = dims[i % 4][1];
-    if (const char *kv = kvTypes[i / 4]; std::string(kv) != "f32")
+    const bool pairs = i >= 12;
+    if (pairs) {
+      r.elementType = "bf16";
+      r.schedule.dot = 16;
+    } else if (const char *kv = kvTypes[i / 4]; std::string(kv) != "f32") {
       r.kvElementType = kv;
+    }
     if (i % 2) {
       r.mask = MaskKind::Causal;
       r.alignment = Alignment::BottomRight;
     }
     r.layout = i % 2 ? Layout::BSHD : Layout::BHSD;
-    r.schedule.vectorWidth = widths[i % 3];
+    r.schedule.vectorWidth = pairs ? 16 : widths[i % 3];
     r.schedule.threads = 2;
     // Prefetches into L1 and into L2 (whichever the host's heuristic picks,
     // the other is covered too).
@@ -359,10 +371,12 @@ TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
     auto kernel = CpuKernel::compile(*ir);
     ASSERT_TRUE(kernel.ok()) << ir->text() << "\n" << kernel.status().message();
     const KernelSpec &s = (*kernel)->spec();
-    ASSERT_TRUE(mlir::attn::takesDecodeRowsForm(true, s.blockM, s.dot))
+    ASSERT_TRUE(mlir::attn::takesDecodeRowsForm(true, s.blockM))
         << ir->text() << ": block_m " << s.blockM << ", dot " << s.dot;
     ASSERT_EQ(s.prefetch, r.schedule.prefetch) << ir->text();
+    ASSERT_EQ(s.dot, pairs ? 16 : 0) << ir->text();
     const DType kvType = dtypeNamed(s.kvType());
+    const DType qType = dtypeNamed(s.elementType);
     for (int64_t seqKv : {int64_t(1), int64_t(17), s.blockN + 3, int64_t(300)})
       for (int64_t seqQ : {1, 3}) {
         Buffer q(s.layout, 2, seqQ, s.qHeads, s.dQk, i % 2, rng),
@@ -371,6 +385,8 @@ TEST(Numerics, DecodeRowsFormMatchesFloat64Reference) {
             o(s.layout, 2, seqQ, s.qHeads, s.dV, i % 2, rng);
         k.convertTo(kvType);
         v.convertTo(kvType);
+        q.convertTo(qType);
+        o.convertTo(qType);
         o.fill(std::numeric_limits<float>::quiet_NaN());
         AttentionArgs args{q.view, k.view, v.view, o.view, {}};
         const int64_t splits = cases % 3 == 0 ? 3 : 0;
@@ -425,25 +441,34 @@ TEST(Numerics, DecodeReadsNothingPastTheKvCache) {
   const uint64_t seed = attnc::test::testSeed();
   std::mt19937_64 rng(seed);
   int cases = 0;
-  for (int i = 0; i < 8; ++i) {
+  // Kernels 8 and 9: the rows form with bf16 products (bf16 pairs loaded
+  // from K's rows, masked at an odd head-dim tail), where the host has them.
+  const int kernels = mlir::attn::hostHasBf16Dot() ? 10 : 8;
+  for (int i = 0; i < kernels; ++i) {
     KernelRequest r;
     r.name = fmt::format("edge{}", i);
     r.mode = Mode::Decode;
-    r.qHeads = i < 6 ? 8 : 16;
-    r.kvHeads = i < 6 ? 2 : 1;
-    r.dQk = r.dV = i % 2 ? 20 : 128;
+    r.qHeads = i < 6 || i >= 8 ? 8 : 16;
+    r.kvHeads = i < 6 || i >= 8 ? 2 : 1;
+    r.dQk = r.dV = i >= 8 ? (i == 9 ? 19 : 128) : i % 2 ? 20 : 128;
     r.layout = Layout::BHSD;
-    if (i % 4 >= 2)
+    if (i % 4 >= 2 && i < 8)
       r.kvElementType = "f16";
     const int64_t widths[] = {4, 8, 16};
     r.schedule.vectorWidth = widths[i % 3];
+    if (i >= 8) {
+      r.elementType = "bf16";
+      r.schedule.dot = 16;
+      r.schedule.vectorWidth = 16;
+    }
     r.schedule.threads = 1;
     auto ir = KernelIr::build(r);
     ASSERT_TRUE(ir.ok()) << ir.status().message();
     auto kernel = CpuKernel::compile(*ir);
     ASSERT_TRUE(kernel.ok()) << ir->text() << "\n" << kernel.status().message();
     const KernelSpec &s = (*kernel)->spec();
-    EXPECT_EQ(mlir::attn::takesDecodeRowsForm(true, s.blockM, s.dot), i < 6) << ir->text();
+    EXPECT_EQ(mlir::attn::takesDecodeRowsForm(true, s.blockM), i < 6 || i >= 8)
+        << ir->text();
     const DType kvType = dtypeNamed(s.kvType());
     for (int64_t seqKv : {int64_t(1), int64_t(17), s.blockN + 3}) {
       Buffer q(s.layout, 1, 1, s.qHeads, s.dQk, false, rng),
@@ -452,6 +477,8 @@ TEST(Numerics, DecodeReadsNothingPastTheKvCache) {
           o(s.layout, 1, 1, s.qHeads, s.dV, false, rng);
       k.convertTo(kvType);
       v.convertTo(kvType);
+      q.convertTo(dtypeNamed(s.elementType));
+      o.convertTo(dtypeNamed(s.elementType));
       EndGuardedCopy guardedK(k.view), guardedV(v.view);
       AttentionArgs args{q.view, guardedK.view, guardedV.view, o.view, {}};
       Status st = (*kernel)->run(args, 1);

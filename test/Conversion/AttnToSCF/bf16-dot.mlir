@@ -53,15 +53,24 @@ attn.kernel @mixed attributes {q_heads = 4, d_qk = 64, element_type = bf16, kv_e
 
 // -----
 
-// A bf16 decode tile of up to 8 rows (GQA 8/2: 4 rows) takes the rows form
-// with f32 products: no dot = 16 even where bf16 pairs are fast, and no
-// vdpbf16ps; the K^T cache is not used.
+// A bf16 decode tile of up to 8 rows (GQA 8/2: 4 rows) takes the rows form,
+// and where bf16 pairs are fast it gets dot = 16 too: the scores multiply
+// the bf16 pairs of Q and of K's rows in place (vdpbf16ps, then the lane
+// sums and the scale), P V multiplies f32 P by V widened to f32 (FMAs); no
+// K^T or V tile, and P is not rounded to bf16 (no vcvtne2ps2bf16).
 // SCHED-LABEL: attn.kernel @bf16_decode
-// SCHED-NOT: dot =
+// SCHED-SAME: dot = 16
+// NODOT-LABEL: attn.kernel @bf16_decode
+// NODOT-NOT: dot =
 // CHECK-LABEL: func.func @bf16_decode(
-// CHECK-NOT: llvm.call_intrinsic
+// CHECK-NOT: memref<32x{{[0-9]+}}xf32>
+// CHECK-NOT: cvtne2ps2bf16
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
+// CHECK: vector.shuffle
+// CHECK: arith.mulf
+// CHECK-NOT: cvtne2ps2bf16
 // CHECK: vector.fma
-// CHECK-NOT: llvm.call_intrinsic
+// CHECK-NOT: cvtne2ps2bf16
 // CHECK: return
 // NOEXT-LABEL: func.func @bf16_decode(
 attn.kernel @bf16_decode attributes {q_heads = 8, kv_heads = 2, d_qk = 64, element_type = bf16, mode = #attn.mode<decode>}

@@ -33,10 +33,10 @@ attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = bf16, schedule
 
 // A prefetch level is a property of the decode rows form; other kernels
 // would silently ignore it.
-// expected-error@+1 {{has schedule prefetch = 2, which applies only to decode kernels that take the rows form (mode decode, block_m <= 8, f32 products), got mode prefill, block_m 64, dot 32}}
+// expected-error@+1 {{has schedule prefetch = 2, which applies only to decode kernels that take the rows form (mode decode, block_m <= 8), got mode prefill, block_m 64}}
 attn.kernel @k attributes {q_heads = 4, d_qk = 64, element_type = f32, schedule = #attn.schedule<prefetch = 2>}
 
 // -----
 
-// expected-error@+1 {{has schedule prefetch = 1, which applies only to decode kernels that take the rows form (mode decode, block_m <= 8, f32 products), got mode decode, block_m 16, dot 32}}
+// expected-error@+1 {{has schedule prefetch = 1, which applies only to decode kernels that take the rows form (mode decode, block_m <= 8), got mode decode, block_m 16}}
 attn.kernel @k attributes {q_heads = 16, kv_heads = 1, d_qk = 64, element_type = f32, mode = #attn.mode<decode>, schedule = #attn.schedule<prefetch = 1>}
