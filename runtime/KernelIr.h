@@ -81,7 +81,7 @@ public:
 
   /// The same op with the non-zero fields of `schedule` set in its
   /// #attn.schedule (other fields kept), less a `prefetch` level that the
-  /// resulting block_m and dot cannot use (not the decode rows form).
+  /// resulting block_m cannot use (not the decode rows form).
   StatusOr<KernelIr> withSchedule(const Schedule &schedule) const;
   /// The same op with element_type `type` and kv_element_type `kvType`
   /// (f32, f16 or bf16; an empty name keeps the op's). A new element_type

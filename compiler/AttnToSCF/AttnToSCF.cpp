@@ -1,7 +1,8 @@
 // convert-attn-to-scf: attn.kernel -> a fused FlashAttention-style loop nest.
 //
 // For each work item (batch, q head, query block of block_m rows):
-//   pack Q (pre-scaled) into a block_m x d_qk tile
+//   pack Q (pre-scaled; bf16 pairs, unscaled, with bf16 products) into a
+//     block_m x d_qk tile
 //   for each key/value tile of block_n rows that the mask leaves visible:
 //     K^T tile (d_qk x block_n): prefill takes it from the calling thread's
 //       K^T cache, transposing K only on the first visit of the tile by this
@@ -1044,7 +1045,8 @@ private:
   /// The rows form of sTile = qTile * K^T for decode (rowsForm), a chunk
   /// of `width` keys at a time. A loop over the chunk's keys reads each K
   /// row once, in place and in key order, multiplies it with every row's
-  /// Q (d_qk lanes: one vector a row and key, the lanes not yet summed)
+  /// Q (d_qk lanes: one vector a row and key, the lanes not yet summed;
+  /// with bf16 products ceil(d_qk / 2) words of bf16 pairs by vdpbf16ps)
   /// into dotTile, and prefetches the key's V row, which this tile's P V
   /// reads next (accumulatePV prefetches the next tile's K rows in turn:
   /// each phase prefetches what the other reads; the probs pass, which has
@@ -1057,7 +1059,8 @@ private:
   void computeScoresRows(Value cols) {
     const int64_t w = s.width;
     // micro_m rows at a time, each row's products in two chains (even and
-    // odd chunks of d_qk), so that 2 x micro_m FMA chains overlap. The K
+    // odd chunks of d_qk, or of its pair words), so that 2 x micro_m FMA
+    // (or vdpbf16ps) chains overlap. The K
     // row's chunks are loaded a group at a time, as many as the registers
     // hold beside the 2 x micro_m accumulators and a Q chunk (all of d_qk
     // 128 at width 16; 6 chunks at width 8 and micro_m 4).

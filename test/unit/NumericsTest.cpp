@@ -240,7 +240,8 @@ TEST(Numerics, HalfPrecisionSweepMatchesFloat64Reference) {
 }
 
 // bf16 products (schedule dot = 16: vdpbf16ps on bf16 pairs, P rounded to
-// bf16 for P V) under the same rule, on every kind of kernel of the sweep.
+// bf16 for P V, except in the decode rows form, whose P V stays f32) under
+// the same rule, on every kind of kernel of the sweep.
 // The heuristic picks them on fast hosts only; here they are forced
 // wherever the host has the instructions.
 TEST(Numerics, Bf16ProductsSweepMatchesFloat64Reference) {

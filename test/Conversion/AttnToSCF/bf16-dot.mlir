@@ -62,12 +62,22 @@ attn.kernel @mixed attributes {q_heads = 4, d_qk = 64, element_type = bf16, kv_e
 // SCHED-SAME: dot = 16
 // NODOT-LABEL: attn.kernel @bf16_decode
 // NODOT-NOT: dot =
+// The Q tile holds 32 words a row (64 bf16 as pairs), Q is not pre-scaled
+// (no multiply before the first vdpbf16ps), and the scale multiplies the
+// lane-summed scores.
 // CHECK-LABEL: func.func @bf16_decode(
 // CHECK-NOT: memref<32x{{[0-9]+}}xf32>
+// CHECK-NOT: memref<64x64xf32>
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<4x32xf32>
+// CHECK-NOT: memref<32x{{[0-9]+}}xf32>
+// CHECK-NOT: memref<64x64xf32>
+// CHECK-NOT: arith.mulf
 // CHECK-NOT: cvtne2ps2bf16
 // CHECK: llvm.call_intrinsic "llvm.x86.avx512bf16.dpbf16ps.512"
 // CHECK: vector.shuffle
-// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: %[[SCALE:.+]] = arith.constant dense<1.250000e-01> : vector<16xf32>
+// CHECK-NEXT: arith.mulf %{{[0-9]+}}, %[[SCALE]]
 // CHECK-NOT: cvtne2ps2bf16
 // CHECK: vector.fma
 // CHECK-NOT: cvtne2ps2bf16
