@@ -170,18 +170,25 @@ TEST(Dispatch, TunedScheduleForCoveredShapesHeuristicOtherwise) {
   EXPECT_TRUE(compareWithReference(s, args).passed());
 }
 
-// A tuned prefetch level reaches the decode kernel; a record without one
-// leaves it to the heuristic.
-TEST(Dispatch, TunedPrefetchLevelReachesTheDecodeKernel) {
-  KernelCache cache({"", false});
+/// A GQA 8/2 decode kernel (4-row tiles: the rows form), with `prefetch`
+/// in its schedule (0: none).
+KernelIr decodeKernel(const char *name, int64_t prefetch) {
   KernelRequest spec;
-  spec.name = "decode_tuned";
+  spec.name = name;
   spec.mode = Mode::Decode;
   spec.qHeads = 8;
   spec.kvHeads = 2;
   spec.dQk = 64;
   spec.schedule.threads = 1;
-  KernelIr source = attnc::test::irOf(spec);
+  spec.schedule.prefetch = prefetch;
+  return attnc::test::irOf(spec);
+}
+
+// A tuned prefetch level reaches the decode kernel; a record without one
+// leaves it to the heuristic.
+TEST(Dispatch, TunedPrefetchLevelReachesTheDecodeKernel) {
+  KernelCache cache({"", false});
+  KernelIr source = decodeKernel("decode_tuned", 0);
   auto heuristic = cache.get(source, CpuBackend());
   ASSERT_TRUE(heuristic.ok()) << heuristic.status().message();
   const KernelSpec &h = (*heuristic)->spec();
@@ -208,15 +215,7 @@ TEST(Dispatch, TunedPrefetchLevelReachesTheDecodeKernel) {
 // is not the rows form: the level is dropped, not refused.
 TEST(Dispatch, TunedTilingWithoutTheRowsFormDropsThePrefetchLevel) {
   KernelCache cache({"", false});
-  KernelRequest spec;
-  spec.name = "decode_pinned";
-  spec.mode = Mode::Decode;
-  spec.qHeads = 8;
-  spec.kvHeads = 2;
-  spec.dQk = 64;
-  spec.schedule.threads = 1;
-  spec.schedule.prefetch = 1;
-  KernelIr source = attnc::test::irOf(spec);
+  KernelIr source = decodeKernel("decode_pinned", 1);
   TuningDb db;
   db.add(record(source.problemKey(), 1, 1000, 64)); // block_m 64: K^T tiles
   Dispatcher dispatcher(cache, db);
