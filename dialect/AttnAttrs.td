@@ -209,7 +209,7 @@ def Attn_ScheduleAttr : Attn_Attr<"Schedule", "schedule"> {
     CPU schedule pass sets 16 where its heuristic applies and leaves it
     unset (32) otherwise. `prefetch`: the cache level that a decode
     kernel's software prefetches of K and V fill in the rows form (GQA
-    groups of at most 8 rows with f32 products): 1 prefetches into L1
+    groups of at most 8 rows): 1 prefetches into L1
     (`prefetcht0`), 2 into L2 (`prefetcht2`); the CPU schedule pass sets it
     for those kernels from the host's L1d size. GPU: `warps`, pipeline
     `stages`, `split_kv`.

@@ -46,11 +46,12 @@ StatusOr<std::string> problemKeyOf(detail::ParsedKernel &p) {
 }
 
 /// The #attn.schedule of `s`, each field left 0 taken from `old` (null:
-/// none); null, with a diagnostic, when a field breaks a rule.
+/// none), with no prefetch level if `noPrefetch`; null, with a diagnostic,
+/// when a field breaks a rule.
 mlir::attn::ScheduleAttr
 scheduleAttr(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
              mlir::MLIRContext *ctx, const Schedule &s,
-             mlir::attn::ScheduleAttr old) {
+             mlir::attn::ScheduleAttr old, bool noPrefetch = false) {
   namespace a = mlir::attn;
   auto pick = [&](int64_t given, int64_t (a::ScheduleAttr::*get)() const) {
     return given ? given : old ? (old.*get)() : 0;
@@ -66,7 +67,7 @@ scheduleAttr(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
       pick(s.stages, &a::ScheduleAttr::getStages),
       pick(s.splitKv, &a::ScheduleAttr::getSplitKv),
       pick(s.dot, &a::ScheduleAttr::getDot),
-      pick(s.prefetch, &a::ScheduleAttr::getPrefetch));
+      noPrefetch ? 0 : pick(s.prefetch, &a::ScheduleAttr::getPrefetch));
 }
 
 } // namespace
@@ -201,21 +202,18 @@ StatusOr<KernelIr> KernelIr::withSchedule(const Schedule &s) const {
   if (!parsed.ok())
     return parsed.status();
   detail::ParsedKernel &p = **parsed;
-  auto sched = scheduleAttr([&] { return p.kernel.emitOpError(); },
-                            p.context.get(), s, p.kernel.getScheduleAttr());
-  if (!sched)
-    return p.fail("invalid schedule");
+  mlir::attn::ScheduleAttr old = p.kernel.getScheduleAttr();
   // A prefetch level (the op's, or the new one) that the new tiling cannot
   // use is dropped: a tuned block_m of 64 is not the decode rows form.
-  if (sched.getPrefetch() && sched.getBlockM() &&
-      !mlir::attn::takesDecodeRowsForm(
-          p.kernel.getModeOrDefault() == mlir::attn::Mode::Decode,
-          sched.getBlockM()))
-    sched = mlir::attn::ScheduleAttr::get(
-        p.context.get(), sched.getBlockM(), sched.getBlockN(),
-        sched.getMicroM(), sched.getMicroN(), sched.getVectorWidth(),
-        sched.getThreads(), sched.getWarps(), sched.getStages(),
-        sched.getSplitKv(), sched.getDot(), /*prefetch=*/0);
+  const int64_t blockM = s.blockM ? s.blockM : old ? old.getBlockM() : 0;
+  const bool noPrefetch =
+      blockM && !mlir::attn::takesDecodeRowsForm(
+                    p.kernel.getModeOrDefault() == mlir::attn::Mode::Decode,
+                    blockM);
+  auto sched = scheduleAttr([&] { return p.kernel.emitOpError(); },
+                            p.context.get(), s, old, noPrefetch);
+  if (!sched)
+    return p.fail("invalid schedule");
   p.kernel.setScheduleAttr(sched);
   if (mlir::failed(mlir::verify(p.kernel)))
     return p.fail("invalid schedule");

@@ -84,17 +84,13 @@ struct KernelShape {
   /// The rows form with bf16 products (schedule dot = 16): the scores
   /// multiply the bf16 pairs of Q (unscaled) and of K's rows in place
   /// (vdpbf16ps), P V stays f32 with P unrounded; dot16 is false then.
-  bool pairsScores = false;
+  bool pairsScores;
 
   static KernelShape of(KernelOp op) {
-    KernelShape k = ofOp(op);
-    // bf16 products in the rows form: the scores only (pairsScores).
-    k.pairsScores = k.dot16 && k.rowsForm;
-    k.dot16 = k.dot16 && !k.rowsForm;
-    return k;
-  }
-  static KernelShape ofOp(KernelOp op) {
     ScheduleAttr s = op.getScheduleAttr();
+    const bool rows = takesDecodeRowsForm(
+        op.getModeOrDefault() == Mode::Decode, s.getBlockM());
+    const bool bf16Products = s.getDot() == 16;
     return {static_cast<int64_t>(op.getQHeads()),
             op.getKvHeadsOrDefault(),
             static_cast<int64_t>(op.getDQk()),
@@ -117,10 +113,10 @@ struct KernelShape {
             op.getBlockSparseAttr() ? op.getBlockSparseAttr().getBlockKv() : 0,
             op.getLayoutOrDefault() == Layout::Paged,
             op.getProbsOrDefault(),
-            s.getDot() == 16,
-            takesDecodeRowsForm(op.getModeOrDefault() == Mode::Decode,
-                                s.getBlockM()),
-            s.getPrefetch() == 2};
+            bf16Products && !rows, // the rows form: pairsScores instead
+            rows,
+            rows && s.getPrefetch() == 2,
+            bf16Products && rows};
   }
   bool blockSparse() const { return blockQ > 0; }
   int64_t numInputs() const { return inputs ? inputs.size() : 0; }
@@ -862,12 +858,11 @@ private:
   /// Prefetches K/V row `row` a line at a time: V's, and K's if `withK`;
   /// into L2 in the rows form with schedule prefetch = 2.
   void prefetchRow(ArrayRef<Value> row, bool withK) {
-    const bool intoL2 = s.rowsForm && s.prefetchL2;
     if (withK)
       for (int64_t c = 0; c < s.dQk; c += lineElements(k))
-        prefetch(k, at(row, idx(c)), intoL2);
+        prefetch(k, at(row, idx(c)), s.prefetchL2);
     for (int64_t c = 0; c < s.dV; c += lineElements(v))
-      prefetch(v, at(row, idx(c)), intoL2);
+      prefetch(v, at(row, idx(c)), s.prefetchL2);
   }
   static SmallVector<Value> at(ArrayRef<Value> prefix, Value last) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());

@@ -445,6 +445,9 @@ TEST(Numerics, DecodeReadsNothingPastTheKvCache) {
   // Kernels 8 and 9: the rows form with bf16 products (bf16 pairs loaded
   // from K's rows, masked at an odd head-dim tail), where the host has them.
   const int kernels = mlir::attn::hostHasBf16Dot() ? 10 : 8;
+  if (kernels == 8)
+    std::printf("rows form with bf16 products at the cache's end: skipped, "
+                "the host has no AVX512_BF16\n");
   for (int i = 0; i < kernels; ++i) {
     KernelRequest r;
     r.name = fmt::format("edge{}", i);
